@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Set up a development/CI machine for veil. Idempotent and quiet; re-runs take about a second.
+#
+#   1. Debian packages listed in scripts/apt-packages.txt (one name per line, '#' comments),
+#      installed only when some are missing (apt-get update once, then install).
+#   2. .venv created with python3 when missing.
+#   3. pip install -e '.[EXTRAS]' (EXTRAS from $VEIL_EXTRAS, default "test"), skipped when
+#      pyproject.toml and the extras are unchanged since the last successful install.
+#
+# Environment:
+#   VEIL_EXTRAS=test,bench   optional-dependency groups to install (default: test)
+#   VEIL_SETUP_FORCE=1       re-run pip even when nothing changed
+#   PYTHON=python3.12        interpreter used to create .venv (default: python3)
+#
+# Output is kept in a log and shown only when a step fails.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+EXTRAS="${VEIL_EXTRAS:-test}"
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.veil-setup-stamp"
+LOG="$(mktemp "${TMPDIR:-/tmp}/veil-setup.XXXXXX")"
+trap 'rm -f "$LOG"' EXIT
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# Run a command with its output captured; on failure show the output and stop.
+quiet() {
+    local what="$1"
+    shift
+    if ! "$@" >"$LOG" 2>&1 </dev/null; then
+        say "FAILED: $what" >&2
+        say "command: $*" >&2
+        tail -n 60 "$LOG" >&2
+        exit 1
+    fi
+}
+
+# --- 1. Debian packages -----------------------------------------------------------------------
+missing=()
+if [[ -f scripts/apt-packages.txt ]]; then
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        pkg="${line%%#*}"
+        pkg="${pkg//[[:space:]]/}"
+        [[ -z "$pkg" ]] && continue
+        status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)"
+        [[ "$status" == ii* ]] || missing+=("$pkg")
+    done <scripts/apt-packages.txt
+fi
+
+if ((${#missing[@]})); then
+    SUDO=()
+    if [[ "$(id -u)" != 0 ]]; then
+        if command -v sudo >/dev/null 2>&1; then
+            SUDO=(sudo -n)
+        else
+            say "need root (or sudo) to install Debian packages: ${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    quiet "apt-get update" "${SUDO[@]}" apt-get update -q
+    quiet "apt-get install ${missing[*]}" "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# --- 2. virtual environment -------------------------------------------------------------------
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    if ! command -v "$PYTHON" >/dev/null 2>&1; then
+        say "$PYTHON not found; add python3 to scripts/apt-packages.txt or set PYTHON" >&2
+        exit 1
+    fi
+    say "creating .venv with $("$PYTHON" --version 2>&1)"
+    rm -f "$STAMP"
+    quiet "create .venv" "$PYTHON" -m venv "$VENV"
+fi
+
+# --- 3. python packages -----------------------------------------------------------------------
+want="$(
+    {
+        echo "extras=$EXTRAS"
+        sha256sum pyproject.toml
+    } | sha256sum | cut -d' ' -f1
+)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+if [[ "${VEIL_SETUP_FORCE:-0}" == 1 || "$want" != "$have" ]] \
+    || ! "$VENV/bin/python" -c 'import veil' >/dev/null 2>&1; then
+    say "installing veil and its '$EXTRAS' dependencies into .venv"
+    export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+    quiet "upgrade pip" "$VENV/bin/python" -m pip install -q --upgrade "pip>=23.1"
+    quiet "pip install -e .[$EXTRAS]" "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+    echo "$want" >"$STAMP"
+fi
+say "ready ($("$VENV/bin/python" --version 2>&1), .venv at $VENV)"

@@ -1,0 +1,118 @@
+"""The engine: applies a compiled plan to one dataset (no I/O here)."""
+
+from __future__ import annotations
+
+import copy
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from veil import __version__
+from veil.engine.walk import Context, Recorder, Walker, _identifying_values
+from veil.errors import DeidentificationError
+from veil.mapping import Mapper
+from veil.policy.plan import Plan
+from veil.standard import Option
+
+# veil's implementation class UID: a fixed UUID-derived UID (2.25), not tied to any input.
+IMPLEMENTATION_CLASS_UID = "2.25.190210463329419592453366917582934466513"
+IMPLEMENTATION_VERSION = f"VEIL_{__version__.replace('.', '')}"[:16]
+
+__all__ = ["IMPLEMENTATION_CLASS_UID", "Recorder", "deidentify"]
+
+
+def _record_attributes(ds: Dataset, plan: Plan, shifted: bool) -> None:
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = list(plan.method_text)
+    items = []
+    for option in [Option.BASIC, *sorted(plan.options, key=lambda o: o.code)]:
+        item = Dataset()
+        item.CodeValue = option.code
+        item.CodingSchemeDesignator = "DCM"
+        item.CodeMeaning = option.meaning
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = Sequence(items)
+    if Option.RETAIN_LONG_FULL_DATES in plan.options:
+        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+    elif shifted:
+        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    elif "LongitudinalTemporalInformationModified" in ds:
+        ds.LongitudinalTemporalInformationModified = "REMOVED"
+
+
+def transfer_syntax_of(ds: Dataset) -> str:
+    """The transfer syntax the dataset was read in (inferred for files without file meta)."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("TransferSyntaxUID"):
+        return str(meta.TransferSyntaxUID)
+    implicit, little = ds.original_encoding
+    if implicit:
+        return str(ImplicitVRLittleEndian)
+    return str(ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+
+
+def _file_meta(source: FileMetaDataset | None, ds: Dataset) -> FileMetaDataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", None) or (
+        source.get("MediaStorageSOPClassUID") if source else None
+    )
+    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", None)
+    meta.TransferSyntaxUID = transfer_syntax_of(ds)
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    return meta
+
+
+def deidentify(
+    ds: Dataset,
+    plan: Plan,
+    mapper: Mapper,
+    *,
+    recorder: Recorder | None = None,
+    in_place: bool = False,
+) -> Dataset:
+    """De-identify one dataset by the plan; the input object is untouched unless ``in_place``.
+
+    Raises DeidentificationError (naming the tag, never a value) when a value cannot be
+    handled: the caller must then write nothing for this dataset (fail closed).
+    """
+    work = ds if in_place else copy.deepcopy(ds)
+    source_meta = getattr(ds, "file_meta", None)
+    patient_id = str(work.get("PatientID", "") or "")
+    ctx = Context(
+        plan=plan,
+        mapper=mapper,
+        sop_class=str(work.get("SOPClassUID", "") or ""),
+        patient_id=patient_id,
+        recorder=recorder,
+    )
+    walker = Walker(ctx)
+    try:
+        if plan.derive_age:
+            walker.derive_age(work)
+        if plan.shift_dates or Option.CLEAN_DESCRIPTORS in plan.options or (
+            Option.CLEAN_STRUCTURED_CONTENT in plan.options
+        ):
+            ctx.identifying = _identifying_values(work)
+        walker.walk(work, (), "")
+        _record_attributes(work, plan, ctx.shifted)
+    except DeidentificationError:
+        raise
+    except Exception as exc:  # pydicom raises many kinds on malformed values
+        raise DeidentificationError(
+            f"cannot de-identify this dataset safely ({type(exc).__name__}: "
+            f"{_safe_reason(exc)}); nothing was written for it"
+        ) from None
+    work.file_meta = _file_meta(source_meta, work)
+    return work
+
+
+def _safe_reason(exc: Exception) -> str:
+    """An exception's message without values: keep only the part naming tags and kinds."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    # pydicom messages may quote the offending value after a colon or in quotes; cut them.
+    for marker in ("'", '"', ": "):
+        if marker in text:
+            text = text.split(marker)[0]
+    return text.strip()[:120]

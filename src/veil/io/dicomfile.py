@@ -1,0 +1,114 @@
+"""Reading one DICOM file with a clear error per problem, and encoding one for writing."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import warnings
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.filewriter import dcmwrite
+
+from veil.errors import InputFileError
+
+DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+GZIP_MAGIC = b"\x1f\x8b"
+# One file larger than this is refused rather than read into memory (a "huge value" guard).
+MAX_FILE_BYTES = 4 * 1024**3
+
+
+class SkippedFile(Exception):
+    """An input that is not an image to de-identify (DICOMDIR, not DICOM); counted, not failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def looks_like_dicom(head: bytes) -> bool:
+    """Part 10 files have DICM at 128; raw datasets start with a group 0008 (or 0002) tag."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    return len(head) >= 8 and head[:2] in (b"\x08\x00", b"\x02\x00", b"\x00\x08")
+
+
+def _decode_problem(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, EOFError):
+        return "truncated: the file ends inside a data element"
+    if isinstance(exc, InvalidDicomError):
+        return "not a DICOM file (no DICM marker and no readable data elements)"
+    if isinstance(exc, MemoryError):
+        return "a data element declares a length too large to read"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    for marker in ("'", '"'):
+        text = text.split(marker)[0]
+    return f"cannot parse the DICOM data ({name}: {text.strip()[:100]})"
+
+
+def read_bytes(data: bytes, name: str) -> Dataset:
+    """Parse DICOM bytes into a dataset; InputFileError/SkippedFile say why not."""
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            raise InputFileError(name, "a gzip file that cannot be decompressed (truncated?)") from None
+    if not data:
+        raise InputFileError(name, "empty file (zero length)")
+    if not looks_like_dicom(data[:132]):
+        raise SkippedFile("not DICOM")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = dcmread(io.BytesIO(data), force=True)
+        except Exception as exc:  # pydicom raises a wide range on damaged input
+            raise InputFileError(name, _decode_problem(exc)) from None
+    for warning in caught:
+        message = str(warning.message)
+        if "End of file reached" in message or "Unexpected end of file" in message:
+            raise InputFileError(name, "truncated: the file ends before a sequence or item is closed")
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    meta_class = str(getattr(ds, "file_meta", Dataset()).get("MediaStorageSOPClassUID", "") or "")
+    if DICOMDIR_CLASS in (sop_class, meta_class) or "DirectoryRecordSequence" in ds:
+        raise SkippedFile("DICOMDIR")
+    if len(ds) == 0:
+        raise InputFileError(name, "no data elements could be read (damaged or not DICOM)")
+    try:
+        # Touch every top-level element now, so a garbage VR or length fails here with this
+        # file's name rather than later in the middle of de-identification.
+        for elem in ds:
+            _ = elem.value
+    except Exception as exc:
+        raise InputFileError(name, _decode_problem(exc)) from None
+    if not ds.get("SOPInstanceUID", None):
+        raise InputFileError(
+            name, "not a storable DICOM instance (no SOP Instance UID); nothing to de-identify"
+        )
+    return ds
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """Read a DICOM file (Part 10, raw dataset, or gzip of either), never modifying it."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputFileError(str(path), f"file too large ({size} bytes > {MAX_FILE_BYTES})")
+        data = path.read_bytes()
+    except PermissionError:
+        raise InputFileError(str(path), "unreadable: permission denied") from None
+    except IsADirectoryError:
+        raise InputFileError(str(path), "is a directory") from None
+    except OSError as exc:
+        raise InputFileError(str(path), f"unreadable ({exc.strerror or type(exc).__name__})") from None
+    return read_bytes(data, str(path))
+
+
+def encode_dataset(ds: Dataset) -> bytes:
+    """The Part 10 bytes of a de-identified dataset, in its own transfer syntax."""
+    buffer = io.BytesIO()
+    dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()

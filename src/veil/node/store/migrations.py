@@ -1,0 +1,64 @@
+"""Schema migrations: a small versioned migration table instead of Alembic.
+
+Why not Alembic: the node owns a handful of tables, must migrate itself unattended at start
+on SQLite and PostgreSQL alike, and ships as a library without an `alembic.ini`/`env.py`
+tree to locate at run time. Each migration below is a numbered function run once, in its own
+transaction, and recorded in `veil_schema_version`; PostgreSQL takes an advisory lock so two
+processes starting together do not both migrate. A database newer than this code is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, inspect, select, text
+
+from veil.errors import VeilError
+from veil.node.store import models
+
+
+class SchemaError(VeilError):
+    """The state database has a schema this version of veil cannot use."""
+
+
+def _v1_initial(conn: Connection) -> None:
+    tables = [t for t in models.metadata.sorted_tables if t is not models.schema_version]
+    models.metadata.create_all(conn, tables=tables)
+
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
+    (1, "studies, instances, deliveries, returns and the linkage store", _v1_initial),
+)
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(models.schema_version.name):
+        return 0
+    value = conn.execute(select(models.schema_version.c.version).order_by(
+        models.schema_version.c.version.desc()).limit(1)).scalar()
+    return int(value or 0)
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to LATEST; return the version now in place."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(734215)"))
+        models.metadata.create_all(conn, tables=[models.schema_version])
+        version = current_version(conn)
+        if version > LATEST:
+            raise SchemaError(
+                f"the state database is at schema version {version}, newer than this veil "
+                f"({LATEST}); upgrade veil or point state.database at another database"
+            )
+        for number, description, step in MIGRATIONS:
+            if number <= version:
+                continue
+            step(conn)
+            conn.execute(models.schema_version.insert().values(
+                version=number, description=description, applied_at=time.time()))
+            version = number
+    return version

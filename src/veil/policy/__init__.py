@@ -1,0 +1,18 @@
+"""Policies: the standard's profile and options, overrides and requirements, compiled to a plan."""
+
+from veil.policy.loader import BUILTIN_NAMES, load_policy, parse_policy
+from veil.policy.model import Action, Override, Policy, PrivateSelector
+from veil.policy.plan import Plan, Rule, compile_plan
+
+__all__ = [
+    "BUILTIN_NAMES",
+    "Action",
+    "Override",
+    "Plan",
+    "Policy",
+    "PrivateSelector",
+    "Rule",
+    "compile_plan",
+    "load_policy",
+    "parse_policy",
+]

@@ -1,0 +1,225 @@
+"""Reading policy files (YAML) with errors that name the line and the problem.
+
+A policy file looks like::
+
+    name: my-trial
+    base: basic                      # the PS3.15 Basic Application Level Confidentiality Profile
+    options: [retain-patient-characteristics, retain-longitudinal-modified-dates]
+    requirements: [neuroquant]       # destination profiles the output must satisfy
+    overrides:
+      - {attribute: PatientID, action: pseudonym}
+      - {attribute: "(0010,1010)", action: replace, value: "040Y"}
+      - {attribute: {creator: "SIEMENS CSA HEADER", group: "0029"}, action: keep}
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.resources import files
+from pathlib import Path
+
+import yaml
+from pydicom.datadict import tag_for_keyword
+
+from veil.errors import PolicyError
+from veil.policy.model import OVERRIDE_WORDS, Action, Override, Policy, PrivateSelector
+from veil.standard import Option
+
+BUILTIN_NAMES = ("basic", "research-longitudinal")
+NOT_YET = {
+    Option.CLEAN_PIXEL_DATA: "burned-in text removal is not implemented yet",
+    Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES: "defacing is not implemented yet",
+}
+TOP_KEYS = {"name", "description", "base", "options", "overrides", "requirements", "layout"}
+_TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
+
+
+class _Node:
+    """A YAML node with its line, so every error can point at the file."""
+
+    def __init__(self, node: yaml.Node, origin: str) -> None:
+        self.node = node
+        self.origin = origin
+        self.line = node.start_mark.line + 1
+
+    def fail(self, problem: str) -> PolicyError:
+        return PolicyError(f"{self.origin}: line {self.line}: {problem}")
+
+    def scalar(self, what: str) -> str:
+        if not isinstance(self.node, yaml.ScalarNode):
+            raise self.fail(f"{what} must be a single value")
+        return str(self.node.value)
+
+    def items(self, what: str) -> list[_Node]:
+        if isinstance(self.node, yaml.ScalarNode) and self.node.value in ("", "~", "null"):
+            return []
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise self.fail(f"{what} must be a list")
+        return [_Node(child, self.origin) for child in self.node.value]
+
+    def mapping(self, what: str) -> dict[str, _Node]:
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.fail(f"{what} must be a mapping of keys to values")
+        result: dict[str, _Node] = {}
+        for key, value in self.node.value:
+            name = str(key.value)
+            if name in result:
+                raise _Node(key, self.origin).fail(f"key '{name}' appears twice")
+            result[name] = _Node(value, self.origin)
+        return result
+
+
+def option_by_name(name: str) -> Option:
+    normalised = name.strip().lower().replace("_", "-").replace(" ", "-")
+    for option in Option:
+        if normalised in (option.value, option.meaning.lower().replace(" ", "-")):
+            return option
+    names = ", ".join(o.value for o in Option if o is not Option.BASIC)
+    raise PolicyError(f"unknown option '{name}'; the options are: {names}")
+
+
+def _parse_tag(text: str) -> int | None:
+    match = _TAG.match(text.strip())
+    if match:
+        return int(match.group(1) + match.group(2), 16)
+    return None
+
+
+def _parse_attribute(node: _Node) -> tuple[int | None, PrivateSelector | None, str]:
+    if isinstance(node.node, yaml.MappingNode):
+        fields = node.mapping("a private attribute")
+        unknown = set(fields) - {"creator", "group", "element"}
+        if unknown:
+            raise node.fail(f"unknown key(s) {sorted(unknown)}; use creator, group, element")
+        if "creator" not in fields:
+            raise node.fail("a private attribute needs 'creator' (the private creator string)")
+        creator = fields["creator"].scalar("creator").strip()
+
+        def hex_field(key: str, limit: int) -> int | None:
+            if key not in fields:
+                return None
+            raw = fields[key].scalar(key).strip().lower().removeprefix("0x")
+            raw = raw[-2:] if key == "element" and len(raw) == 4 and raw[:2] == "xx" else raw
+            try:
+                number = int(raw, 16)
+            except ValueError:
+                raise fields[key].fail(f"{key} must be hexadecimal, e.g. 0x10") from None
+            if not 0 <= number <= limit:
+                raise fields[key].fail(f"{key} must be between 0 and {limit:#x}")
+            return number
+
+        group = hex_field("group", 0xFFFF)
+        if group is not None and group % 2 == 0:
+            raise fields["group"].fail("a private group is odd (e.g. 0029)")
+        selector = PrivateSelector(creator, group, hex_field("element", 0xFF))
+        return None, selector, selector.describe()
+    text = node.scalar("attribute")
+    tag = _parse_tag(text)
+    if tag is None:
+        tag = tag_for_keyword(text.strip())
+        if tag is None:
+            raise node.fail(
+                f"'{text}' is neither a DICOM keyword (e.g. PatientAge) nor a tag (e.g. (0010,1010))"
+            )
+    return tag, None, text.strip()
+
+
+def _parse_override(node: _Node) -> Override:
+    fields = node.mapping("an override")
+    unknown = set(fields) - {"attribute", "action", "value"}
+    if unknown:
+        raise node.fail(f"unknown key(s) {sorted(unknown)} in an override; use attribute, action, value")
+    if "attribute" not in fields or "action" not in fields:
+        raise node.fail("an override needs 'attribute' and 'action'")
+    tag, private, label = _parse_attribute(fields["attribute"])
+    word = fields["action"].scalar("action").strip().lower()
+    if word not in OVERRIDE_WORDS:
+        raise fields["action"].fail(
+            f"unknown action '{word}'; use one of {', '.join(OVERRIDE_WORDS)}"
+        )
+    action = OVERRIDE_WORDS[word]
+    value = fields["value"].scalar("value") if "value" in fields else None
+    if action is Action.REPLACE and value is None:
+        raise node.fail("action 'replace' needs a 'value'")
+    if action is not Action.REPLACE and value is not None:
+        raise fields["value"].fail(f"'value' is only used with action 'replace', not '{word}'")
+    if private is not None and action not in (Action.KEEP, Action.REMOVE):
+        raise fields["action"].fail("private attributes can only be kept or removed")
+    return Override(action, tag, private, value, node.line, label)
+
+
+def parse_policy(text: str, origin: str) -> Policy:
+    try:
+        root_node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise PolicyError(f"{origin}: {where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if root_node is None:
+        raise PolicyError(f"{origin}: the policy file is empty")
+    root = _Node(root_node, origin).mapping("a policy")
+    unknown = set(root) - TOP_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise root[key].fail(f"unknown key '{key}'; a policy has {', '.join(sorted(TOP_KEYS))}")
+    base = root["base"].scalar("base") if "base" in root else "basic"
+    if base != "basic":
+        raise root["base"].fail(f"unknown base profile '{base}'; the only base profile is 'basic'")
+    options: set[Option] = set()
+    for item in root["options"].items("options") if "options" in root else []:
+        try:
+            option = option_by_name(item.scalar("an option"))
+        except PolicyError as exc:
+            raise item.fail(str(exc)) from None
+        if option in NOT_YET:
+            raise item.fail(f"option '{option.value}' is not available yet: {NOT_YET[option]}")
+        if option is Option.BASIC:
+            continue
+        options.add(option)
+    if {Option.RETAIN_LONG_FULL_DATES, Option.RETAIN_LONG_MODIFIED_DATES} <= options:
+        raise root["options"].fail(
+            "choose one of retain-longitudinal-full-dates and retain-longitudinal-modified-dates"
+        )
+    overrides = tuple(
+        _parse_override(item) for item in (root["overrides"].items("overrides") if "overrides" in root else [])
+    )
+    requirements = tuple(
+        item.scalar("a requirement")
+        for item in (root["requirements"].items("requirements") if "requirements" in root else [])
+    )
+    layout = root["layout"].scalar("layout") if "layout" in root else "mirror"
+    if layout not in ("mirror", "hierarchy"):
+        raise root["layout"].fail("layout must be 'mirror' or 'hierarchy'")
+    name = root["name"].scalar("name") if "name" in root else Path(origin).stem
+    description = root["description"].scalar("description") if "description" in root else ""
+    return Policy(
+        name=name,
+        source=origin,
+        options=frozenset(options),
+        overrides=overrides,
+        requirements=requirements,
+        description=description,
+        layout=layout,
+    )
+
+
+def builtin_policy_text(name: str) -> str:
+    return files("veil.policy").joinpath("builtin", f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_policy(name_or_path: str | Path) -> Policy:
+    """A built-in policy by name, or a policy file by path."""
+    text_name = str(name_or_path)
+    if text_name in BUILTIN_NAMES:
+        return parse_policy(builtin_policy_text(text_name), f"built-in policy '{text_name}'")
+    path = Path(name_or_path)
+    if not path.exists():
+        raise PolicyError(
+            f"{text_name}: no such policy file, and not a built-in policy "
+            f"({', '.join(BUILTIN_NAMES)})"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({type(exc).__name__})") from None
+    return parse_policy(text, str(path))

@@ -1,0 +1,77 @@
+"""What a policy says: a base profile, options, overrides and destination requirements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from veil.standard import Option
+
+
+class Action(str, Enum):
+    """What happens to one attribute. The first seven are PS3.15's codes; the rest are veil's."""
+
+    KEEP = "K"
+    REMOVE = "X"
+    EMPTY = "Z"
+    DUMMY = "D"
+    UID = "U"
+    CLEAN = "C"
+    REPLACE = "replace"  # a fixed value given in the policy
+    HASH = "hash"  # a keyed hash of the value (same value -> same hash under one key)
+    SHIFT = "shift"  # dates and date-times moved back by the patient's offset; times kept
+    PSEUDONYM = "pseudonym"  # the patient pseudonym (PatientID, PatientName)
+    DERIVE_AGE = "derive-age"  # keep PatientAge, derive it from birth date + study date if absent
+
+
+# The words a policy file may use for an override action.
+OVERRIDE_WORDS: dict[str, Action] = {
+    "keep": Action.KEEP,
+    "remove": Action.REMOVE,
+    "empty": Action.EMPTY,
+    "dummy": Action.DUMMY,
+    "replace": Action.REPLACE,
+    "hash": Action.HASH,
+    "shift": Action.SHIFT,
+    "uid": Action.UID,
+    "clean": Action.CLEAN,
+    "pseudonym": Action.PSEUDONYM,
+}
+
+
+@dataclass(frozen=True)
+class PrivateSelector:
+    """A private element named by its creator: stable across files, unlike its element number."""
+
+    creator: str
+    group: int | None = None  # None: any odd group carrying this creator
+    element: int | None = None  # the low byte (0x00-0xFF); None: the whole block
+
+    def describe(self) -> str:
+        group = f"{self.group:04X}" if self.group is not None else "gggg"
+        element = f"xx{self.element:02X}" if self.element is not None else "xxxx"
+        return f'private "{self.creator}" ({group},{element})'
+
+
+@dataclass(frozen=True)
+class Override:
+    """One per-attribute override of the policy file."""
+
+    action: Action
+    tag: int | None = None  # a public attribute (or exact private tag)
+    private: PrivateSelector | None = None
+    value: str | None = None  # for REPLACE
+    line: int = 0  # line in the policy file, for explanations and errors
+    label: str = ""  # how the file named it, for explanations
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    source: str  # "built-in basic" or the file path
+    options: frozenset[Option] = frozenset()
+    overrides: tuple[Override, ...] = ()
+    requirements: tuple[str, ...] = ()  # destination profile names or paths
+    description: str = ""
+    layout: str = "mirror"  # output layout default for this policy
+    meta: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,304 @@
+"""Compiling a policy once into a plan: attribute -> action, each with the rule that decided it.
+
+Order of precedence, lowest first: Table E.1-1 basic profile; the chosen options (retain options
+over clean options); destination requirements; the policy's own overrides. A requirement can
+only keep what a named option of the standard would keep, in that option's form (a shifted date,
+a cleaned description, a kept age); anything else is a conflict that stops the compile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
+
+from veil.errors import RequirementConflictError
+from veil.policy.model import Action, Override, Policy, PrivateSelector
+from veil.standard import (
+    EDITION,
+    OPTION_PRECEDENCE,
+    Option,
+    ProfileRow,
+    TagPattern,
+    profile_rows,
+    safe_private_rows,
+)
+
+REMOVING = {"X", "Z", "D", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"}
+DATE_VRS = {"DA", "DT", "TM"}
+TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
+
+
+class PreservationLike(Protocol):
+    keyword: str
+    rule_id: str
+    need: str
+    derive_age: bool
+    shift_dates: bool
+
+
+class ProfileLike(Protocol):
+    name: str
+
+    def preservations(self, quality_checks: bool = True) -> Sequence[PreservationLike]: ...
+
+    def private_creators(self) -> Sequence[tuple[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What to do with an attribute and why (shown by `veil explain`)."""
+
+    action: str  # an Action value or a compound code of Table E.1-1 ("X/Z/D")
+    source: str
+    value: str | None = None  # for REPLACE
+    fallback: str = "X"  # the basic-profile action, for a C that cannot be done safely
+
+    @property
+    def compound(self) -> bool:
+        return "/" in self.action
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled policy: cheap to look up per element, picklable to worker processes."""
+
+    policy_name: str
+    options: frozenset[Option]
+    exact: dict[int, Rule]
+    patterns: tuple[tuple[TagPattern, Rule], ...]
+    private_default: Rule
+    private_keep: dict[tuple[str, int | None, int | None], Rule]
+    requirement_names: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # conflicts resolved at compile time, in words
+    shift_dates: bool = False
+    derive_age: bool = False
+    method_text: tuple[str, ...] = field(default=())
+
+    def rule_for(self, tag: int) -> Rule | None:
+        """The rule for a public (or exact private) tag; None means not listed: keep."""
+        rule = self.exact.get(tag)
+        if rule is not None:
+            return rule
+        for pattern, pattern_rule in self.patterns:
+            if pattern.matches(tag):
+                return pattern_rule
+        return None
+
+    def private_rule(self, creator: str | None, group: int, element_low: int) -> Rule:
+        """The rule for a private element, found by its creator (not its element number)."""
+        if creator is not None:
+            creator = creator.strip()
+            for key in ((creator, group, element_low), (creator, None, element_low),
+                        (creator, group, None), (creator, None, None)):
+                rule = self.private_keep.get(key)
+                if rule is not None:
+                    return rule
+        return self.private_default
+
+
+def _row_rule(row: ProfileRow, options: frozenset[Option]) -> Rule:
+    action = row.basic
+    source = f"Table E.1-1 {row.tag_text} {row.name}: basic profile {row.basic}"
+    for option in OPTION_PRECEDENCE:
+        if option in options:
+            option_action = row.option_action(option)
+            if option_action:
+                action = option_action
+                source = f"Table E.1-1 {row.tag_text} {row.name}: option {option.value} {option_action}"
+    return Rule(action, source, fallback=row.basic)
+
+
+def _vr_of(tag: int) -> str:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
+
+
+def _name_of(tag: int) -> str:
+    try:
+        return str(dictionary_description(tag))
+    except KeyError:
+        return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _resolve_requirement(
+    tag: int, current: Rule, row: ProfileRow | None, preservation: PreservationLike, profile: str
+) -> tuple[Rule, str | None]:
+    """The safest rule that keeps what a requirement needs, or a conflict error."""
+    keyword = preservation.keyword
+    need = f"requirement {preservation.rule_id} ({preservation.need}, profile {profile})"
+    if current.action not in REMOVING:
+        return current, None
+    if keyword == "PatientAge" or preservation.derive_age:
+        return (
+            Rule(Action.DERIVE_AGE.value, f"{need}: kept, derived from birth date and study date "
+                 "when absent (as option retain-patient-characteristics would keep it)"),
+            "PatientAge kept (derived from birth date and study date where absent) for "
+            f"{preservation.rule_id}; PatientBirthDate still removed",
+        )
+    if keyword == "PatientBirthDate":
+        return current, (
+            f"{preservation.rule_id} asks for PatientBirthDate: satisfied by keeping PatientAge "
+            "derived from it; the birth date itself is removed"
+        )
+    vr = _vr_of(tag)
+    if row is not None:
+        allowed = {action for _, action in row.options}
+        if vr in DATE_VRS and "C" in {row.option_action(Option.RETAIN_LONG_MODIFIED_DATES)}:
+            return (
+                Rule(Action.SHIFT.value, f"{need}: dates shifted by the patient's offset "
+                     "(as option retain-longitudinal-modified-dates)"),
+                f"{keyword} kept with the patient's date offset for {preservation.rule_id}",
+            )
+        if vr in TEXT_VRS and row.option_action(Option.CLEAN_DESCRIPTORS) == "C":
+            return (
+                Rule(Action.CLEAN.value, f"{need}: cleaned of identifying values and dates "
+                     "(as option clean-descriptors)"),
+                f"{keyword} kept but cleaned for {preservation.rule_id}",
+            )
+        if "K" in allowed:
+            option = next(o for o, a in row.options if a == "K")
+            return (
+                Rule(Action.KEEP.value, f"{need}: kept (as option {option.value} would)"),
+                f"{keyword} kept for {preservation.rule_id} (allowed by option {option.value})",
+            )
+        if vr == "UI":
+            return Rule(Action.UID.value, f"{need}: replaced by a keyed UID"), None
+    raise RequirementConflictError(
+        f"{preservation.rule_id} (profile {profile}) needs {keyword}, but "
+        f"{current.source} removes it and no option of the standard allows keeping it; "
+        "drop that requirement or add an explicit override in the policy if your data "
+        "protection officer accepts it"
+    )
+
+
+def _override_rule(override: Override, origin: str) -> Rule:
+    return Rule(
+        override.action.value,
+        f"override at {origin} line {override.line}: {override.label} -> {override.action.name.lower()}",
+        override.value,
+    )
+
+
+def compile_plan(
+    policy: Policy, profiles: Iterable[ProfileLike] = (), quality_checks: bool = True
+) -> Plan:
+    """Compile a policy (and destination requirement profiles) into a plan, once."""
+    options = policy.options
+    exact: dict[int, Rule] = {}
+    rows_by_tag: dict[int, ProfileRow] = {}
+    patterns: list[tuple[TagPattern, Rule]] = []
+    private_default = Rule("X", "Table E.1-1 (gggg,eeee) odd groups: private attributes removed")
+    for row in profile_rows():
+        rule = _row_rule(row, options)
+        if row.pattern.odd_groups:
+            private_default = Rule(
+                "X", f"Table E.1-1 {row.tag_text}: basic profile X"
+                + (" (not on the safe private list)" if Option.RETAIN_SAFE_PRIVATE in options else "")
+            )
+        elif row.pattern.exact:
+            exact[row.pattern.tag] = rule
+            rows_by_tag[row.pattern.tag] = row
+        else:
+            patterns.append((row.pattern, rule))
+
+    private_keep: dict[tuple[str, int | None, int | None], Rule] = {}
+    if Option.RETAIN_SAFE_PRIVATE in options:
+        for safe in safe_private_rows():
+            private_keep[(safe.creator, safe.group, safe.element_low)] = Rule(
+                "K", f'Table E.3.10-1 safe private "{safe.creator}" ({safe.group:04X},xx{safe.element_low:02X}) '
+                f"{safe.meaning}: option retain-safe-private"
+            )
+
+    notes: list[str] = []
+    profile_list = list(profiles)
+    derive_age = False
+    shift = Option.RETAIN_LONG_MODIFIED_DATES in options
+    for profile in profile_list:
+        for preservation in profile.preservations(quality_checks):
+            tag = tag_for_keyword(preservation.keyword)
+            if tag is None:
+                continue
+            current = exact.get(tag) or Rule("K", "not in Table E.1-1: kept")
+            rule, note = _resolve_requirement(tag, current, rows_by_tag.get(tag), preservation, profile.name)
+            if rule is not current:
+                exact[tag] = rule
+            if rule.action == Action.DERIVE_AGE.value:
+                derive_age = True
+            if rule.action == Action.SHIFT.value:
+                shift = True
+            if note:
+                notes.append(note)
+        for creator, need in profile.private_creators():
+            key = (creator.strip(), None, None)
+            private_keep[key] = Rule(
+                "K", f'requirement of profile {profile.name}: private block "{creator}" kept ({need})'
+            )
+    if shift:
+        # One offset for every date of a patient: a date kept shifted next to one removed or
+        # kept unshifted would break intervals, so every date that is kept at all moves.
+        for tag, rule in list(exact.items()):
+            if rule.action == "C" and _vr_of(tag) in DATE_VRS:
+                exact[tag] = Rule(Action.SHIFT.value, rule.source + " (shifted by the patient's offset)")
+
+    for override in policy.overrides:
+        rule = _override_rule(override, policy.source)
+        if override.private is not None:
+            selector: PrivateSelector = override.private
+            key = (selector.creator, selector.group, selector.element)
+            private_keep[key] = rule
+            continue
+        assert override.tag is not None
+        tag = override.tag
+        if tag >> 16 & 1 and (tag & 0xFFFF) >= 0x1000:
+            raise RequirementConflictError(
+                f"{policy.source}: line {override.line}: a private element must be named by its "
+                "creator ({creator: ..., group: ..., element: ...}), not by its element number"
+            )
+        for profile in profile_list:
+            for preservation in profile.preservations(quality_checks):
+                if tag_for_keyword(preservation.keyword) == tag and override.action in (
+                    Action.REMOVE, Action.EMPTY
+                ):
+                    raise RequirementConflictError(
+                        f"{policy.source}: line {override.line}: the override removes "
+                        f"{preservation.keyword}, which {preservation.rule_id} (profile "
+                        f"{profile.name}) needs for {preservation.need}; remove one of the two"
+                    )
+        exact[tag] = rule
+        if override.action is Action.SHIFT:
+            shift = True
+
+    method = [f"veil; PS3.15 E.1-1 {EDITION} basic profile"]
+    method += [f"option {option.value}" for option in sorted(options, key=lambda o: o.value)]
+    method += [f"policy {policy.name}"[:64]]
+    method += [f"requirements {profile.name}"[:64] for profile in profile_list]
+    return Plan(
+        policy_name=policy.name,
+        options=options,
+        exact=exact,
+        patterns=tuple(patterns),
+        private_default=private_default,
+        private_keep=private_keep,
+        requirement_names=tuple(profile.name for profile in profile_list),
+        notes=tuple(dict.fromkeys(notes)),
+        shift_dates=shift,
+        derive_age=derive_age,
+        method_text=tuple(text[:64] for text in method),
+    )
+
+
+def describe_tag(tag: int) -> str:
+    keyword = keyword_for_tag(tag)
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword or _name_of(tag)}"
+
+
+def plan_summary(plan: Plan) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for rule in plan.exact.values():
+        counts[rule.action] = counts.get(rule.action, 0) + 1
+    return {"policy": plan.policy_name, "options": sorted(o.value for o in plan.options), "actions": counts}

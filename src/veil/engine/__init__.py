@@ -52,12 +52,24 @@ def transfer_syntax_of(ds: Dataset) -> str:
     return str(ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
 
 
-def _file_meta(source: FileMetaDataset | None, ds: Dataset) -> FileMetaDataset:
+def _file_meta(
+    source: FileMetaDataset | None, ds: Dataset, mapper: Mapper, fallback_instance: str | None
+) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", None) or (
         source.get("MediaStorageSOPClassUID") if source else None
     )
-    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", None)
+    instance = ds.get("SOPInstanceUID", None)  # already remapped by the walk
+    if not instance:
+        # Datasets without SOP Instance UID (minimal test objects): the file meta's UID, or a
+        # stand-in derived from the file content, mapped like any UID so it stays keyed.
+        original = (source.get("MediaStorageSOPInstanceUID", None) if source else None) or (
+            fallback_instance
+        )
+        if not original:
+            raise DeidentificationError("no SOP Instance UID in the dataset or the file meta")
+        instance = mapper.uid(str(original))
+    meta.MediaStorageSOPInstanceUID = instance
     meta.TransferSyntaxUID = transfer_syntax_of(ds)
     meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION
@@ -71,10 +83,12 @@ def deidentify(
     *,
     recorder: Recorder | None = None,
     in_place: bool = False,
+    fallback_instance_uid: str | None = None,
 ) -> Dataset:
     """De-identify one dataset by the plan; the input object is untouched unless ``in_place``.
 
-    Raises DeidentificationError (naming the tag, never a value) when a value cannot be
+    ``fallback_instance_uid`` stands in for a missing SOP Instance UID (e.g. a digest of the
+    file) when the output file meta needs one. Raises DeidentificationError (naming the tag, never a value) when a value cannot be
     handled: the caller must then write nothing for this dataset (fail closed).
     """
     work = ds if in_place else copy.deepcopy(ds)
@@ -91,8 +105,10 @@ def deidentify(
     try:
         if plan.derive_age:
             walker.derive_age(work)
-        if plan.shift_dates or Option.CLEAN_DESCRIPTORS in plan.options or (
-            Option.CLEAN_STRUCTURED_CONTENT in plan.options
+        if (
+            plan.shift_dates
+            or Option.CLEAN_DESCRIPTORS in plan.options
+            or (Option.CLEAN_STRUCTURED_CONTENT in plan.options)
         ):
             ctx.identifying = _identifying_values(work)
         walker.walk(work, (), "")
@@ -104,7 +120,7 @@ def deidentify(
             f"cannot de-identify this dataset safely ({type(exc).__name__}: "
             f"{_safe_reason(exc)}); nothing was written for it"
         ) from None
-    work.file_meta = _file_meta(source_meta, work)
+    work.file_meta = _file_meta(source_meta, work, mapper, fallback_instance_uid)
     return work
 
 

@@ -40,14 +40,52 @@ from veil.standard import Option, iod_attribute_types
 Recorder = Callable[[str, int, str, str, str], None]
 
 # UIDs that name a kind of thing, not an instance: never remapped.
-_CLASS_UID_SUFFIXES = ("ClassUID", "TransferSyntaxUID", "CodingSchemeUID", "CreatorUID",
-                       "MappingResourceUID", "ContextGroupExtensionCreatorUID")
-_CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080105, 0x00080106,
-                        0x00080107, 0x0008010B, 0x0008010D, 0x0008010F, 0x00080117, 0x00080118,
-                        0x00080119, 0x00080120, 0x00080121, 0x00080122, 0x0040A040})
-_IDENTIFYING_SOURCES = (0x00100010, 0x00100020, 0x00100030, 0x00080050, 0x00080080,
-                        0x00080090, 0x00081050, 0x00081060, 0x00081070, 0x00100050, 0x00101000,
-                        0x00101001, 0x00101060, 0x00321032, 0x00080081)
+_CLASS_UID_SUFFIXES = (
+    "ClassUID",
+    "TransferSyntaxUID",
+    "CodingSchemeUID",
+    "CreatorUID",
+    "MappingResourceUID",
+    "ContextGroupExtensionCreatorUID",
+)
+_CODE_TAGS = frozenset(
+    {
+        0x00080100,
+        0x00080102,
+        0x00080103,
+        0x00080104,
+        0x00080105,
+        0x00080106,
+        0x00080107,
+        0x0008010B,
+        0x0008010D,
+        0x0008010F,
+        0x00080117,
+        0x00080118,
+        0x00080119,
+        0x00080120,
+        0x00080121,
+        0x00080122,
+        0x0040A040,
+    }
+)
+_IDENTIFYING_SOURCES = (
+    0x00100010,
+    0x00100020,
+    0x00100030,
+    0x00080050,
+    0x00080080,
+    0x00080090,
+    0x00081050,
+    0x00081060,
+    0x00081070,
+    0x00100050,
+    0x00101000,
+    0x00101001,
+    0x00101060,
+    0x00321032,
+    0x00080081,
+)
 _AGE_REFERENCE_DATES = (0x00080020, 0x00080021, 0x00080022, 0x00080023)
 
 
@@ -204,8 +242,9 @@ class Walker:
             _set_values(elem, new)
         self.ctx.shifted = True
 
-    def _clean(self, ds: Dataset, elem: DataElement, rule: Rule, path: tuple[str, ...],
-               where: str) -> bool:
+    def _clean(
+        self, ds: Dataset, elem: DataElement, rule: Rule, path: tuple[str, ...], where: str
+    ) -> bool:
         """Clean in place; False when this kind of value cannot be cleaned safely."""
         vr = elem.VR
         if vr in ("DA", "DT"):
@@ -218,19 +257,29 @@ class Walker:
             _remap_uids(elem, self.ctx)
         elif vr == "SQ":
             for index, item in enumerate(elem.value):
-                self.walk(item, (*path, keyword_for_tag(elem.tag) or f"{elem.tag:08X}"),
-                          f"{where}[{index}].", mode="clean")
+                self.walk(
+                    item,
+                    (*path, keyword_for_tag(elem.tag) or f"{elem.tag:08X}"),
+                    f"{where}[{index}].",
+                    mode="clean",
+                )
         else:
             return False
         return True
 
-    def _apply(self, ds: Dataset, tag: int, rule: Rule, path: tuple[str, ...], where: str,
-               mode: str) -> None:
+    def _apply(
+        self, ds: Dataset, tag: int, rule: Rule, path: tuple[str, ...], where: str, mode: str
+    ) -> None:
         action, why = rule.action, rule.source
         if rule.compound:
             action, reason = _compound(action, self.ctx, path, tag)
             why = f"{why} -> {action} ({reason})"
-        if action == "C" and mode != "clean" and self.ctx.plan.shift_dates and vr_of(tag) in DATE_VRS:
+        if (
+            action == "C"
+            and mode != "clean"
+            and self.ctx.plan.shift_dates
+            and vr_of(tag) in DATE_VRS
+        ):
             action = Action.SHIFT.value
         elem = ds[tag]
         before = _show(elem) if self.ctx.recorder else ""
@@ -283,8 +332,13 @@ class Walker:
                 _empty(elem)
         elif action == Action.HASH.value:
             limit = {"SH": 16, "CS": 16, "AE": 16}.get(elem.VR, 52)
-            _set_values(elem, [self.ctx.mapper.hashed_value(f"hash:{tag:08X}", str(v), limit)
-                               for v in _values(elem)])
+            _set_values(
+                elem,
+                [
+                    self.ctx.mapper.hashed_value(f"hash:{tag:08X}", str(v), limit)
+                    for v in _values(elem)
+                ],
+            )
         elif action == Action.REPLACE.value:
             elem.value = rule.value
         elif action == Action.DERIVE_AGE.value:
@@ -299,36 +353,60 @@ class Walker:
         for index, item in enumerate(elem.value):
             self.walk(item, (*path, name), f"{where}[{index}].", mode=mode)
 
-    def _keep(self, ds: Dataset, elem: DataElement, path: tuple[str, ...], where: str,
-              mode: str) -> None:
+    def _keep(
+        self, ds: Dataset, elem: DataElement, path: tuple[str, ...], where: str, mode: str
+    ) -> None:
         if elem.VR == "SQ":
             self._descend(elem, path, where, mode)
 
     # -- per dataset ------------------------------------------------------------------
-    def _unlisted(self, ds: Dataset, tag: int, path: tuple[str, ...], where: str,
-                  mode: str) -> None:
+    def _unlisted(
+        self, ds: Dataset, tag: int, path: tuple[str, ...], where: str, mode: str
+    ) -> None:
         """An attribute Table E.1-1 does not list: kept, but looked into."""
         raw = ds.get_item(tag)
         vr = raw.VR or vr_of(tag)
         if vr == "SQ":
             self._descend(ds[tag], path, where, mode)
-        elif vr == "UI" and Option.RETAIN_UIDS not in self.ctx.plan.options and not _is_class_uid(tag):
+        elif (
+            vr == "UI"
+            and Option.RETAIN_UIDS not in self.ctx.plan.options
+            and not _is_class_uid(tag)
+        ):
             elem = ds[tag]
             values = _values(elem)
             if any(str(v) and str(v) not in UID_dictionary for v in values):
                 before = _show(elem) if self.ctx.recorder else ""
-                _set_values(elem, [self.ctx.mapper.uid(str(v)) if str(v) and str(v)
-                                   not in UID_dictionary else v for v in values])
-                self._record(where, tag, before, _show(elem),
-                             "not in Table E.1-1, but an instance UID: replaced by a keyed UID")
-        elif mode == "dummy" and tag not in _CODE_TAGS and (vr in TEXT_VRS or vr in DATE_VRS
-                                                             or vr == "PN"):
+                _set_values(
+                    elem,
+                    [
+                        self.ctx.mapper.uid(str(v))
+                        if str(v) and str(v) not in UID_dictionary
+                        else v
+                        for v in values
+                    ],
+                )
+                self._record(
+                    where,
+                    tag,
+                    before,
+                    _show(elem),
+                    "not in Table E.1-1, but an instance UID: replaced by a keyed UID",
+                )
+        elif (
+            mode == "dummy"
+            and tag not in _CODE_TAGS
+            and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
+        ):
             elem = ds[tag]
             before = _show(elem) if self.ctx.recorder else ""
             elem.value = dummy_value(elem.VR)
             self._record(where, tag, before, _show(elem), "inside a sequence replaced by a dummy")
-        elif mode == "clean" and tag not in _CODE_TAGS and (vr in TEXT_VRS or vr in DATE_VRS
-                                                             or vr == "PN"):
+        elif (
+            mode == "clean"
+            and tag not in _CODE_TAGS
+            and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
+        ):
             elem = ds[tag]
             before = _show(elem) if self.ctx.recorder else ""
             if elem.VR == "PN":
@@ -339,8 +417,9 @@ class Walker:
                 _set_values(elem, [self.ctx.cleaner.clean(str(v)) for v in _values(elem)])
             self._record(where, tag, before, _show(elem), "inside cleaned structured content")
 
-    def _private(self, ds: Dataset, tags: list[int], path: tuple[str, ...], where: str,
-                 mode: str) -> None:
+    def _private(
+        self, ds: Dataset, tags: list[int], path: tuple[str, ...], where: str, mode: str
+    ) -> None:
         creators: dict[tuple[int, int], str | None] = {}
         for tag in tags:
             if 0x0010 <= tag & 0xFFFF <= 0x00FF:
@@ -388,7 +467,9 @@ class Walker:
             group = tag >> 16
             if group & 1:
                 continue
-            if tag & 0xFFFF == 0 or group == 0x0002:  # group lengths; file meta belongs to file_meta
+            if (
+                tag & 0xFFFF == 0 or group == 0x0002
+            ):  # group lengths; file meta belongs to file_meta
                 del ds[tag]
                 continue
             if 0x6000 <= group <= 0x60FF:
@@ -402,8 +483,13 @@ class Walker:
                     removed_overlays.add(group)
                     before = _show(ds[tag]) if self.ctx.recorder else ""
                     del ds[tag]
-                    self._record(f"{where}", tag, before, "(removed)",
-                                 data_rule.source + " (the whole overlay group goes with its data)")
+                    self._record(
+                        f"{where}",
+                        tag,
+                        before,
+                        "(removed)",
+                        data_rule.source + " (the whole overlay group goes with its data)",
+                    )
                     continue
             rule = plan.rule_for(tag)
             here = f"{where}{_tag_text(tag)}"
@@ -427,6 +513,11 @@ class Walker:
                     age = age_string(birth, on)
                     if age:
                         ds.PatientAge = age
-                        self._record("(0010,1010)", 0x00101010, "(absent)", age,
-                                     "derived from birth date and study date (requirement)")
+                        self._record(
+                            "(0010,1010)",
+                            0x00101010,
+                            "(absent)",
+                            age,
+                            "derived from birth date and study date (requirement)",
+                        )
                     return

@@ -10,7 +10,9 @@ from pathlib import Path
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.filewriter import dcmwrite
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import dcmwrite, write_dataset, write_file_meta_info
+from pydicom.uid import UID
 
 from veil.errors import InputFileError
 
@@ -18,6 +20,7 @@ DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 GZIP_MAGIC = b"\x1f\x8b"
 # One file larger than this is refused rather than read into memory (a "huge value" guard).
 MAX_FILE_BYTES = 4 * 1024**3
+STANDARD_TS_ROOT = "1.2.840.10008.1.2."
 
 
 class SkippedFile(Exception):
@@ -55,7 +58,9 @@ def read_bytes(data: bytes, name: str) -> Dataset:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError):
-            raise InputFileError(name, "a gzip file that cannot be decompressed (truncated?)") from None
+            raise InputFileError(
+                name, "a gzip file that cannot be decompressed (truncated?)"
+            ) from None
     if not data:
         raise InputFileError(name, "empty file (zero length)")
     if not looks_like_dicom(data[:132]):
@@ -69,7 +74,9 @@ def read_bytes(data: bytes, name: str) -> Dataset:
     for warning in caught:
         message = str(warning.message)
         if "End of file reached" in message or "Unexpected end of file" in message:
-            raise InputFileError(name, "truncated: the file ends before a sequence or item is closed")
+            raise InputFileError(
+                name, "truncated: the file ends before a sequence or item is closed"
+            )
     sop_class = str(ds.get("SOPClassUID", "") or "")
     meta_class = str(getattr(ds, "file_meta", Dataset()).get("MediaStorageSOPClassUID", "") or "")
     if DICOMDIR_CLASS in (sop_class, meta_class) or "DirectoryRecordSequence" in ds:
@@ -83,9 +90,9 @@ def read_bytes(data: bytes, name: str) -> Dataset:
             _ = elem.value
     except Exception as exc:
         raise InputFileError(name, _decode_problem(exc)) from None
-    if not ds.get("SOPInstanceUID", None):
+    if not (ds.get("SOPClassUID", None) or meta_class):
         raise InputFileError(
-            name, "not a storable DICOM instance (no SOP Instance UID); nothing to de-identify"
+            name, "not a storable DICOM instance (no SOP Class UID in the dataset or file meta)"
         )
     return ds
 
@@ -103,12 +110,28 @@ def read_dataset(path: str | Path) -> Dataset:
     except IsADirectoryError:
         raise InputFileError(str(path), "is a directory") from None
     except OSError as exc:
-        raise InputFileError(str(path), f"unreadable ({exc.strerror or type(exc).__name__})") from None
+        raise InputFileError(
+            str(path), f"unreadable ({exc.strerror or type(exc).__name__})"
+        ) from None
     return read_bytes(data, str(path))
 
 
 def encode_dataset(ds: Dataset) -> bytes:
     """The Part 10 bytes of a de-identified dataset, in its own transfer syntax."""
     buffer = io.BytesIO()
+    syntax = UID(str(ds.file_meta.TransferSyntaxUID))
+    if not syntax.is_transfer_syntax and syntax.startswith(STANDARD_TS_ROOT):
+        # A standard transfer syntax newer than pydicom (e.g. Deflated Image Frame Compression,
+        # 1.2.840.10008.1.2.8.1): every such syntax encodes the dataset as explicit VR little
+        # endian with encapsulated pixel data, which we carry as is; only pydicom's lookup of
+        # the syntax fails, so write the parts ourselves rather than refuse the file.
+        buffer.write(b"\0" * 128 + b"DICM")
+        write_file_meta_info(buffer, ds.file_meta, enforce_standard=True)
+        body = DicomBytesIO()
+        body.is_little_endian = True
+        body.is_implicit_VR = False
+        write_dataset(body, ds)
+        buffer.write(body.getvalue())
+        return buffer.getvalue()
     dcmwrite(buffer, ds, enforce_file_format=True)
     return buffer.getvalue()

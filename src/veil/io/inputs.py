@@ -55,8 +55,13 @@ def _walk_zip(path: Path, prefix: str) -> Iterator[InputItem]:
         name = PurePosixPath(info.filename)
         if name.is_absolute() or ".." in name.parts:  # never let a member escape the output
             continue
-        yield InputItem(f"{path}!{info.filename}", prefix + name.as_posix(), str(path),
-                        info.filename, info.file_size)
+        yield InputItem(
+            f"{path}!{info.filename}",
+            prefix + name.as_posix(),
+            str(path),
+            info.filename,
+            info.file_size,
+        )
 
 
 def iter_inputs(inputs: Sequence[str | Path]) -> Iterator[InputItem]:

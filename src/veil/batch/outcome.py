@@ -1,0 +1,38 @@
+"""The outcome of one input file, as reported (never with an identifying value)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Outcome(str, Enum):
+    WRITTEN = "written"  # de-identified and written
+    SKIPPED = "skipped"  # not an image to de-identify (DICOMDIR, not DICOM): counted, not failed
+    FAILED = "failed"  # could not be read or de-identified safely: nothing written
+    QUARANTINED = "quarantined"  # de-identified but the audit found an identifier: not written
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One input and what happened to it. ``input`` is the user's own path, shown to them."""
+
+    input: str
+    outcome: Outcome
+    size: int = 0
+    output: str | None = None  # relative to the output folder
+    problem: str | None = None
+    study: str | None = None  # de-identified Study Instance UID
+    series: str | None = None  # de-identified Series Instance UID
+    findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
+        for name in ("output", "problem", "study", "series"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        if self.findings:
+            data["findings"] = list(self.findings)
+        return data

@@ -1,0 +1,184 @@
+"""Running a batch: inputs -> worker processes -> output folder, with progress and a report."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from veil import __version__
+from veil.batch.job import Job
+from veil.batch.outcome import FileRecord, Outcome
+from veil.batch.worker import process_item
+from veil.io.inputs import InputItem
+from veil.io.quiet import silence_value_warnings
+
+_JOB: Job | None = None
+
+
+def _init_worker(job: Job) -> None:
+    global _JOB
+    _JOB = job
+    silence_value_warnings()
+
+
+def _run_one(item: InputItem) -> FileRecord:
+    assert _JOB is not None
+    return process_item(item, _JOB)
+
+
+class _Throughput(ProgressColumn):
+    """MB/s over the whole run so far (the task's 'completed' counts files, 'bytes' field MB)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        done = float(task.fields.get("bytes", 0))
+        rate = done / elapsed / 1e6 if elapsed > 0 else 0.0
+        return Text(f"{rate:6.1f} MB/s", style="cyan")
+
+
+@dataclass
+class BatchSummary:
+    """Counts, speed and the per-file records of one run."""
+
+    records: list[FileRecord]
+    seconds: float
+    jobs: int
+    regressions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter[Outcome]:
+        return Counter(r.outcome for r in self.records)
+
+    @property
+    def bytes_in(self) -> int:
+        return sum(r.size for r in self.records)
+
+    @property
+    def incomplete_studies(self) -> list[str]:
+        """De-identified study UIDs with a quarantined or failed file: never a whole study."""
+        bad = {
+            r.study
+            for r in self.records
+            if r.outcome in (Outcome.QUARANTINED, Outcome.FAILED) and r.study
+        }
+        return sorted(bad)
+
+    @property
+    def studies(self) -> dict[str, dict[str, int]]:
+        table: dict[str, Counter[str]] = defaultdict(Counter)
+        for record in self.records:
+            if record.study:
+                table[record.study][record.outcome.value] += 1
+        return {study: dict(counter) for study, counter in sorted(table.items())}
+
+    @property
+    def ok(self) -> bool:
+        counts = self.counts
+        return not (counts[Outcome.FAILED] or counts[Outcome.QUARANTINED] or self.regressions)
+
+    def rates(self) -> tuple[float, float]:
+        seconds = max(self.seconds, 1e-9)
+        return len(self.records) / seconds, self.bytes_in / seconds / 1e6
+
+    def to_dict(self, job: Job) -> dict[str, Any]:
+        files_per_s, mb_per_s = self.rates()
+        incomplete = set(self.incomplete_studies)
+        return {
+            "veil": __version__,
+            "policy": job.plan.policy_name,
+            "requirements": list(job.plan.requirement_names),
+            "key_fingerprint": job.mapper.fingerprint(),
+            "audit": job.audit,
+            "layout": job.layout.value,
+            "counts": {outcome.value: self.counts[outcome] for outcome in Outcome},
+            "seconds": round(self.seconds, 3),
+            "files_per_second": round(files_per_s, 1),
+            "mb_per_second": round(mb_per_s, 1),
+            "studies": [
+                {"study": study, "complete": study not in incomplete, "files": counts}
+                for study, counts in self.studies.items()
+            ],
+            "check_regressions": self.regressions,
+            "files": [record.to_dict() for record in self.records],
+        }
+
+
+def write_report(path: Path, data: dict[str, Any]) -> None:
+    """Write the JSON report atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.part")
+    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRecord]:
+    if jobs <= 1 or len(items) <= 1:
+        _init_worker(job)
+        for item in items:
+            yield _run_one(item)
+        return
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
+        # Small chunks keep the progress bar live and the load even across unequal files.
+        yield from pool.imap_unordered(_run_one, items, chunksize=4)
+
+
+def run_batch(
+    items: Sequence[InputItem],
+    job: Job,
+    *,
+    jobs: int = 1,
+    console: Console | None = None,
+    progress: bool = True,
+    on_record: Callable[[FileRecord], None] | None = None,
+) -> BatchSummary:
+    """De-identify every item into ``job.out``; one bad file never stops the others."""
+    silence_value_warnings()
+    console = console or Console(stderr=True)
+    records: list[FileRecord] = []
+    started = time.perf_counter()
+    bar = Progress(
+        TextColumn("[bold]veil deid"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        _Throughput(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task("deid", total=len(items), bytes=0)
+        done_bytes = 0
+        for record in _records(items, job, jobs):
+            records.append(record)
+            done_bytes += record.size
+            bar.update(task, advance=1, bytes=done_bytes)
+            if on_record is not None:
+                on_record(record)
+    order = {item.display: index for index, item in enumerate(items)}
+    records.sort(key=lambda r: order.get(r.input, 0))
+    return BatchSummary(records, time.perf_counter() - started, jobs)

@@ -1,0 +1,227 @@
+"""`veil deid`: de-identify files, folders and zip archives into an output folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
+from veil.cli.common import err_console, key_options, veil_errors_are_usage_errors
+from veil.io.inputs import InputItem, check_output_location, iter_inputs
+from veil.keys import load_mapper
+from veil.policy import compile_plan, load_policy
+
+
+def _load_profiles(names: tuple[str, ...]) -> list[Any]:
+    if not names:
+        return []
+    from veil.check.profile import load_profile
+
+    return [load_profile(name) for name in names]
+
+
+def _regressions(
+    profiles: list[Any],
+    summary: BatchSummary,
+    items: list[InputItem],
+    out: Path,
+    quality_checks: bool,
+) -> list[dict[str, Any]]:
+    """Re-run the destination checks on the output: what passed before must pass after."""
+    if not profiles:
+        return []
+    from veil.check.regression import find_regressions
+
+    by_display = {item.display: item for item in items}
+    pairs: list[tuple[Callable[[], bytes], Path]] = [
+        (by_display[record.input].read, out / record.output)
+        for record in summary.records
+        if record.outcome is Outcome.WRITTEN and record.output
+    ]
+    return [r.to_dict() for r in find_regressions(profiles, pairs, quality_checks)]
+
+
+def _print_failure(record: FileRecord) -> None:
+    if record.outcome in (Outcome.FAILED, Outcome.QUARANTINED):
+        label = "failed" if record.outcome is Outcome.FAILED else "quarantined"
+        err_console.print(
+            f"[red]{label}:[/] {record.problem}", soft_wrap=True, markup=True, highlight=False
+        )
+
+
+def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | None) -> None:
+    counts = summary.counts
+    files_per_s, mb_per_s = summary.rates()
+    table = Table(title="veil deid", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for outcome in Outcome:
+        table.add_row(outcome.value, str(counts[outcome]))
+    studies = summary.studies
+    incomplete = summary.incomplete_studies
+    table.add_row("studies", f"{len(studies)} ({len(incomplete)} incomplete)")
+    table.add_row(
+        "speed",
+        f"{files_per_s:.1f} files/s, {mb_per_s:.1f} MB/s, "
+        f"{summary.seconds:.1f} s, {summary.jobs} process(es)",
+    )
+    table.add_row(
+        "policy",
+        job.plan.policy_name + "".join(f" + {name}" for name in job.plan.requirement_names),
+    )
+    table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
+    table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
+    table.add_row("output", str(out))
+    if report:
+        table.add_row("report", str(report))
+    err_console.print(table)
+    for study in incomplete:
+        err_console.print(
+            f"[yellow]incomplete study:[/] {study} (some files failed or were "
+            "quarantined; do not send it as a whole study)",
+            markup=True,
+        )
+    for regression in summary.regressions:
+        err_console.print(
+            f"[red]veil error:[/] series {regression.get('series')}: rule "
+            f"{regression.get('rule_id')} passed before de-identification and "
+            f"fails after: {regression.get('message')}",
+            markup=True,
+        )
+
+
+@click.command("deid")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (created; must not be or contain an input).",
+)
+@click.option(
+    "--policy",
+    "-p",
+    default="basic",
+    show_default=True,
+    help="Built-in policy name (see `veil policy list`) or a YAML policy file.",
+)
+@click.option(
+    "--for",
+    "profiles",
+    multiple=True,
+    metavar="PROFILE",
+    help="Destination requirement profile to satisfy (repeatable): neuroquant, "
+    "dcm2niix, basic-viewing, or a YAML file.",
+)
+@click.option(
+    "--no-quality-checks",
+    is_flag=True,
+    help="The destination's data quality checks are off (relaxes some requirements).",
+)
+@key_options
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes [default: number of CPUs].",
+)
+@click.option(
+    "--layout",
+    type=click.Choice([layout.value for layout in Layout]),
+    default=Layout.MIRROR.value,
+    show_default=True,
+    help="mirror: the input tree and file names; hierarchy: "
+    "patient/study/series/instance.dcm named by pseudonyms (use it when input "
+    "file or folder names may identify someone).",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON report: every input with its outcome (no identifying values).",
+)
+@click.option(
+    "--no-audit",
+    is_flag=True,
+    help="Do not audit each written file for surviving identifiers (speed runs only).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace output files that exist with different content."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@veil_errors_are_usage_errors
+def command(
+    inputs: tuple[Path, ...],
+    out: Path,
+    policy: str,
+    profiles: tuple[str, ...],
+    no_quality_checks: bool,
+    key_path: Path | None,
+    lookup: Path | None,
+    jobs: int | None,
+    layout: str,
+    report: Path | None,
+    no_audit: bool,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """De-identify DICOM files, folders (recursive) and zip archives into OUT.
+
+    DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
+    de-identified safely gets one line naming it and the problem; the batch goes on. Inputs
+    are never modified. Exit 0 when every DICOM file was written, 1 when any failed or was
+    quarantined, 2 on usage errors.
+
+    \b
+    Example:
+      veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
+      veil deid scans/ --out deid-out --for neuroquant --report report.json
+    """
+    check_output_location(inputs, out)
+    if report is not None:
+        check_output_location(inputs, report)
+    if not no_audit and importlib.util.find_spec("veil.audit") is None:
+        raise click.UsageError(
+            "the audit component is not available in this installation; "
+            "rerun with --no-audit to write unaudited files"
+        )
+    quality_checks = not no_quality_checks
+    loaded_profiles = _load_profiles(profiles)
+    plan = compile_plan(load_policy(policy), loaded_profiles, quality_checks=quality_checks)
+    mapper = load_mapper(key_path, lookup)
+    items = list(iter_inputs(inputs))
+    job = Job(
+        plan=plan,
+        mapper=mapper,
+        out=out,
+        layout=Layout(layout),
+        audit=not no_audit,
+        overwrite=overwrite,
+    )
+    if no_audit:
+        err_console.print(
+            "[yellow]warning:[/] --no-audit: written files are not checked for "
+            "surviving identifiers",
+            markup=True,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    summary = run_batch(
+        items,
+        job,
+        jobs=jobs or os.cpu_count() or 1,
+        console=err_console,
+        progress=not quiet,
+        on_record=_print_failure,
+    )
+    summary.regressions = _regressions(loaded_profiles, summary, items, out, quality_checks)
+    if report is not None:
+        write_report(report, summary.to_dict(job))
+    _print_summary(summary, out, job, report)
+    raise SystemExit(0 if summary.ok else 1)

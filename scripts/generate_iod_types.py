@@ -2,7 +2,8 @@
 
 For each SOP class, the type (1/2/3) of every attribute that Table E.1-1 gives a compound
 action (X/Z, X/D, Z/D, X/Z/D, X/Z/U*), at the top level and inside sequences (keyed by the
-keyword path, e.g. "ReferencedStudySequence" or "RequestAttributesSequence/ScheduledProcedureStepID").
+keyword path, e.g. "ReferencedStudySequence" or
+"RequestAttributesSequence/ScheduledProcedureStepID").
 The strongest type wins where modules of one IOD disagree (1 over 2 over 3); 1C and 2C count
 as 1 and 2, because an attribute that is present satisfies its condition.
 

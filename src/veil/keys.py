@@ -47,7 +47,7 @@ def _parse_key(text: str, origin: str) -> bytes:
     except ValueError:
         raise KeyFileError(
             f"{origin}: the key must be {KEY_BYTES * 2} hexadecimal characters; "
-            "create a new one with `veil key --create PATH`"
+            "create a new one with `veil key create PATH`"
         ) from None
     if len(key) < 16:
         raise KeyFileError(f"{origin}: the key is too short ({len(key)} bytes, need at least 16)")
@@ -60,7 +60,9 @@ def create_key_file(path: Path) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyFileError(f"{path}: a key already exists here; veil never replaces a key") from None
+        raise KeyFileError(
+            f"{path}: a key already exists here; veil never replaces a key"
+        ) from None
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(KEY_BYTES) + "\n")
         handle.flush()
@@ -71,11 +73,11 @@ def read_key_file(path: Path) -> bytes:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise KeyFileError(f"{path}: no key file here; create one with `veil key --create`") from None
-    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
-            f"{path}: the key file is readable by others; run `chmod 600 {path}`"
-        )
+            f"{path}: no key file here; create one with `veil key create PATH`"
+        ) from None
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(f"{path}: the key file is readable by others; run `chmod 600 {path}`")
     try:
         return _parse_key(path.read_text(encoding="ascii"), str(path))
     except (OSError, UnicodeDecodeError) as exc:
@@ -94,7 +96,9 @@ def resolve_key(path: Path | None = None, create: bool = True) -> tuple[bytes, K
         return key, KeySource(f"environment variable {KEY_ENV}", None, False)
     if os.environ.get(KEY_FILE_ENV):
         env_path = Path(os.environ[KEY_FILE_ENV])
-        return read_key_file(env_path), KeySource(f"file {env_path} ({KEY_FILE_ENV})", env_path, False)
+        return read_key_file(env_path), KeySource(
+            f"file {env_path} ({KEY_FILE_ENV})", env_path, False
+        )
     default = default_key_path()
     created = False
     if not default.exists():
@@ -119,7 +123,9 @@ def read_lookup_table(path: Path) -> dict[str, LookupEntry]:
         reader = csv.DictReader(handle)
         fields = {name.strip().lower(): name for name in reader.fieldnames or []}
         id_col = fields.get("patientid") or fields.get("patient_id") or fields.get("original")
-        ps_col = fields.get("pseudonym") or fields.get("subject_id") or fields.get("trial_subject_id")
+        ps_col = (
+            fields.get("pseudonym") or fields.get("subject_id") or fields.get("trial_subject_id")
+        )
         off_col = fields.get("date_offset_days") or fields.get("date_offset")
         if not id_col or not ps_col:
             raise LookupTableError(
@@ -130,7 +136,9 @@ def read_lookup_table(path: Path) -> dict[str, LookupEntry]:
             original = (row.get(id_col) or "").strip()
             pseudonym = (row.get(ps_col) or "").strip()
             if not original or not pseudonym:
-                raise LookupTableError(f"{path}: line {line}: PatientID and pseudonym must not be empty")
+                raise LookupTableError(
+                    f"{path}: line {line}: PatientID and pseudonym must not be empty"
+                )
             if len(pseudonym) > 64:
                 raise LookupTableError(f"{path}: line {line}: pseudonym longer than 64 characters")
             offset: int | None = None

@@ -68,7 +68,7 @@ class Mapper:
         return MIN_OFFSET_DAYS + number % span
 
     def hashed_value(self, domain: str, value: str, max_length: int) -> str:
-        """A keyed hash of a value, for the ``hash`` override action and IDs like AccessionNumber."""
+        """A keyed hash of a value, for the ``hash`` override action."""
         return self.token(domain, value, max(1, min(max_length, 52)))
 
     def fingerprint(self) -> str:

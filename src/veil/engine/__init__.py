@@ -88,8 +88,9 @@ def deidentify(
     """De-identify one dataset by the plan; the input object is untouched unless ``in_place``.
 
     ``fallback_instance_uid`` stands in for a missing SOP Instance UID (e.g. a digest of the
-    file) when the output file meta needs one. Raises DeidentificationError (naming the tag, never a value) when a value cannot be
-    handled: the caller must then write nothing for this dataset (fail closed).
+    file) when the output file meta needs one. Raises DeidentificationError (naming the tag,
+    never a value) when a value cannot be handled: the caller must then write nothing for
+    this dataset (fail closed).
     """
     work = ds if in_place else copy.deepcopy(ds)
     source_meta = getattr(ds, "file_meta", None)

@@ -437,21 +437,22 @@ class Walker:
             block = element >> 8
             creator = creators.get((group, block))
             rule = plan.private_rule(creator, group, element & 0xFF)
+            here = f"{where}{_tag_text(tag)}"
             before = _show(ds[tag]) if self.ctx.recorder else ""
             if rule.action != "K":
                 del ds[tag]
-                self._record(where, tag, before, "(removed)", rule.source)
+                self._record(here, tag, before, "(removed)", rule.source)
                 continue
             kept_blocks.add((group, block))
             raw = ds.get_item(tag)
             vr = raw.VR
             if vr == "SQ" or (vr is None and isinstance(ds[tag].value, Sequence)):
-                self._descend(ds[tag], path, where, mode)
+                self._descend(ds[tag], path, here, mode)
             elif vr == "UI" and Option.RETAIN_UIDS not in plan.options:
                 elem = ds[tag]
                 if any(str(v) and str(v) not in UID_dictionary for v in _values(elem)):
                     _remap_uids(elem, self.ctx)
-            self._record(where, tag, before, _show(ds.get(tag)), rule.source)
+            self._record(here, tag, before, _show(ds.get(tag)), rule.source)
         for (group, block), _creator in creators.items():
             if (group, block) not in kept_blocks:
                 del ds[(group << 16) | block]
@@ -484,7 +485,7 @@ class Walker:
                     before = _show(ds[tag]) if self.ctx.recorder else ""
                     del ds[tag]
                     self._record(
-                        f"{where}",
+                        f"{where}{_tag_text(tag)}",
                         tag,
                         before,
                         "(removed)",

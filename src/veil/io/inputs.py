@@ -92,5 +92,6 @@ def check_output_location(inputs: Sequence[str | Path], out: Path) -> None:
             )
         if source.is_relative_to(out_resolved):
             raise UnsafeOutputError(
-                f"{out}: the output folder contains the input {raw}; veil never writes over its input"
+                f"{out}: the output folder contains the input {raw}; "
+                "veil never writes over its input"
             )

@@ -119,7 +119,8 @@ def _parse_attribute(node: _Node) -> tuple[int | None, PrivateSelector | None, s
         tag = tag_for_keyword(text.strip())
         if tag is None:
             raise node.fail(
-                f"'{text}' is neither a DICOM keyword (e.g. PatientAge) nor a tag (e.g. (0010,1010))"
+                f"'{text}' is neither a DICOM keyword (e.g. PatientAge) "
+                "nor a tag (e.g. (0010,1010))"
             )
     return tag, None, text.strip()
 
@@ -128,7 +129,9 @@ def _parse_override(node: _Node) -> Override:
     fields = node.mapping("an override")
     unknown = set(fields) - {"attribute", "action", "value"}
     if unknown:
-        raise node.fail(f"unknown key(s) {sorted(unknown)} in an override; use attribute, action, value")
+        raise node.fail(
+            f"unknown key(s) {sorted(unknown)} in an override; use attribute, action, value"
+        )
     if "attribute" not in fields or "action" not in fields:
         raise node.fail("an override needs 'attribute' and 'action'")
     tag, private, label = _parse_attribute(fields["attribute"])
@@ -154,7 +157,9 @@ def parse_policy(text: str, origin: str) -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise PolicyError(f"{origin}: {where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise PolicyError(
+            f"{origin}: {where}not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if root_node is None:
         raise PolicyError(f"{origin}: the policy file is empty")
     root = _Node(root_node, origin).mapping("a policy")
@@ -181,7 +186,8 @@ def parse_policy(text: str, origin: str) -> Policy:
             "choose one of retain-longitudinal-full-dates and retain-longitudinal-modified-dates"
         )
     overrides = tuple(
-        _parse_override(item) for item in (root["overrides"].items("overrides") if "overrides" in root else [])
+        _parse_override(item)
+        for item in (root["overrides"].items("overrides") if "overrides" in root else [])
     )
     requirements = tuple(
         item.scalar("a requirement")

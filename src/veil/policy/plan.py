@@ -91,8 +91,12 @@ class Plan:
         """The rule for a private element, found by its creator (not its element number)."""
         if creator is not None:
             creator = creator.strip()
-            for key in ((creator, group, element_low), (creator, None, element_low),
-                        (creator, group, None), (creator, None, None)):
+            for key in (
+                (creator, group, element_low),
+                (creator, None, element_low),
+                (creator, group, None),
+                (creator, None, None),
+            ):
                 rule = self.private_keep.get(key)
                 if rule is not None:
                     return rule
@@ -107,7 +111,9 @@ def _row_rule(row: ProfileRow, options: frozenset[Option]) -> Rule:
             option_action = row.option_action(option)
             if option_action:
                 action = option_action
-                source = f"Table E.1-1 {row.tag_text} {row.name}: option {option.value} {option_action}"
+                source = (
+                    f"Table E.1-1 {row.tag_text} {row.name}: option {option.value} {option_action}"
+                )
     return Rule(action, source, fallback=row.basic)
 
 
@@ -135,8 +141,11 @@ def _resolve_requirement(
         return current, None
     if keyword == "PatientAge" or preservation.derive_age:
         return (
-            Rule(Action.DERIVE_AGE.value, f"{need}: kept, derived from birth date and study date "
-                 "when absent (as option retain-patient-characteristics would keep it)"),
+            Rule(
+                Action.DERIVE_AGE.value,
+                f"{need}: kept, derived from birth date and study date "
+                "when absent (as option retain-patient-characteristics would keep it)",
+            ),
             "PatientAge kept (derived from birth date and study date where absent) for "
             f"{preservation.rule_id}; PatientBirthDate still removed",
         )
@@ -150,14 +159,20 @@ def _resolve_requirement(
         allowed = {action for _, action in row.options}
         if vr in DATE_VRS and "C" in {row.option_action(Option.RETAIN_LONG_MODIFIED_DATES)}:
             return (
-                Rule(Action.SHIFT.value, f"{need}: dates shifted by the patient's offset "
-                     "(as option retain-longitudinal-modified-dates)"),
+                Rule(
+                    Action.SHIFT.value,
+                    f"{need}: dates shifted by the patient's offset "
+                    "(as option retain-longitudinal-modified-dates)",
+                ),
                 f"{keyword} kept with the patient's date offset for {preservation.rule_id}",
             )
         if vr in TEXT_VRS and row.option_action(Option.CLEAN_DESCRIPTORS) == "C":
             return (
-                Rule(Action.CLEAN.value, f"{need}: cleaned of identifying values and dates "
-                     "(as option clean-descriptors)"),
+                Rule(
+                    Action.CLEAN.value,
+                    f"{need}: cleaned of identifying values and dates "
+                    "(as option clean-descriptors)",
+                ),
                 f"{keyword} kept but cleaned for {preservation.rule_id}",
             )
         if "K" in allowed:
@@ -179,7 +194,8 @@ def _resolve_requirement(
 def _override_rule(override: Override, origin: str) -> Rule:
     return Rule(
         override.action.value,
-        f"override at {origin} line {override.line}: {override.label} -> {override.action.name.lower()}",
+        f"override at {origin} line {override.line}: {override.label} -> "
+        f"{override.action.name.lower()}",
         override.value,
     )
 
@@ -197,8 +213,13 @@ def compile_plan(
         rule = _row_rule(row, options)
         if row.pattern.odd_groups:
             private_default = Rule(
-                "X", f"Table E.1-1 {row.tag_text}: basic profile X"
-                + (" (not on the safe private list)" if Option.RETAIN_SAFE_PRIVATE in options else "")
+                "X",
+                f"Table E.1-1 {row.tag_text}: basic profile X"
+                + (
+                    " (not on the safe private list)"
+                    if Option.RETAIN_SAFE_PRIVATE in options
+                    else ""
+                ),
             )
         elif row.pattern.exact:
             exact[row.pattern.tag] = rule
@@ -210,8 +231,10 @@ def compile_plan(
     if Option.RETAIN_SAFE_PRIVATE in options:
         for safe in safe_private_rows():
             private_keep[(safe.creator, safe.group, safe.element_low)] = Rule(
-                "K", f'Table E.3.10-1 safe private "{safe.creator}" ({safe.group:04X},xx{safe.element_low:02X}) '
-                f"{safe.meaning}: option retain-safe-private"
+                "K",
+                f'Table E.3.10-1 safe private "{safe.creator}" '
+                f"({safe.group:04X},xx{safe.element_low:02X}) "
+                f"{safe.meaning}: option retain-safe-private",
             )
 
     notes: list[str] = []
@@ -224,7 +247,9 @@ def compile_plan(
             if tag is None:
                 continue
             current = exact.get(tag) or Rule("K", "not in Table E.1-1: kept")
-            rule, note = _resolve_requirement(tag, current, rows_by_tag.get(tag), preservation, profile.name)
+            rule, note = _resolve_requirement(
+                tag, current, rows_by_tag.get(tag), preservation, profile.name
+            )
             if rule is not current:
                 exact[tag] = rule
             if rule.action == Action.DERIVE_AGE.value:
@@ -236,14 +261,17 @@ def compile_plan(
         for creator, need in profile.private_creators():
             key = (creator.strip(), None, None)
             private_keep[key] = Rule(
-                "K", f'requirement of profile {profile.name}: private block "{creator}" kept ({need})'
+                "K",
+                f'requirement of profile {profile.name}: private block "{creator}" kept ({need})',
             )
     if shift:
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.
         for tag, rule in list(exact.items()):
             if rule.action == "C" and _vr_of(tag) in DATE_VRS:
-                exact[tag] = Rule(Action.SHIFT.value, rule.source + " (shifted by the patient's offset)")
+                exact[tag] = Rule(
+                    Action.SHIFT.value, rule.source + " (shifted by the patient's offset)"
+                )
 
     for override in policy.overrides:
         rule = _override_rule(override, policy.source)
@@ -262,7 +290,8 @@ def compile_plan(
         for profile in profile_list:
             for preservation in profile.preservations(quality_checks):
                 if tag_for_keyword(preservation.keyword) == tag and override.action in (
-                    Action.REMOVE, Action.EMPTY
+                    Action.REMOVE,
+                    Action.EMPTY,
                 ):
                     raise RequirementConflictError(
                         f"{policy.source}: line {override.line}: the override removes "
@@ -301,4 +330,8 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for rule in plan.exact.values():
         counts[rule.action] = counts.get(rule.action, 0) + 1
-    return {"policy": plan.policy_name, "options": sorted(o.value for o in plan.options), "actions": counts}
+    return {
+        "policy": plan.policy_name,
+        "options": sorted(o.value for o in plan.options),
+        "actions": counts,
+    }

@@ -56,11 +56,17 @@ class Option(str, Enum):
 _OPTION_CODES: dict[Option, tuple[str, str]] = {
     Option.BASIC: ("113100", "Basic Application Confidentiality Profile"),
     Option.CLEAN_PIXEL_DATA: ("113101", "Clean Pixel Data Option"),
-    Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES: ("113102", "Clean Recognizable Visual Features Option"),
+    Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES: (
+        "113102",
+        "Clean Recognizable Visual Features Option",
+    ),
     Option.CLEAN_GRAPHICS: ("113103", "Clean Graphics Option"),
     Option.CLEAN_STRUCTURED_CONTENT: ("113104", "Clean Structured Content Option"),
     Option.CLEAN_DESCRIPTORS: ("113105", "Clean Descriptors Option"),
-    Option.RETAIN_LONG_FULL_DATES: ("113106", "Retain Longitudinal Temporal Information Full Dates Option"),
+    Option.RETAIN_LONG_FULL_DATES: (
+        "113106",
+        "Retain Longitudinal Temporal Information Full Dates Option",
+    ),
     Option.RETAIN_LONG_MODIFIED_DATES: (
         "113107",
         "Retain Longitudinal Temporal Information Modified Dates Option",

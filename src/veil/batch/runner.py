@@ -43,7 +43,17 @@ def _init_worker(job: Job) -> None:
 
 def _run_one(item: InputItem) -> FileRecord:
     assert _JOB is not None
-    return process_item(item, _JOB)
+    try:
+        return process_item(item, _JOB)
+    except Exception as exc:  # noqa: BLE001 - one file's bug must not stop the batch
+        # The type only: an exception's text may quote a value from the file.
+        return FileRecord(
+            item.display,
+            Outcome.FAILED,
+            item.size,
+            problem=f"{item.display}: internal error in veil ({type(exc).__name__}); nothing "
+            "was written for this file; please report it",
+        )
 
 
 class _Throughput(ProgressColumn):

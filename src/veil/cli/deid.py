@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,14 @@ from veil.cli.common import err_console, key_options, veil_errors_are_usage_erro
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
 from veil.policy import compile_plan, load_policy
+
+
+def _audit_available() -> bool:
+    try:
+        from veil.audit import audit_output  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _load_profiles(names: tuple[str, ...]) -> list[Any]:
@@ -187,7 +194,7 @@ def command(
     check_output_location(inputs, out)
     if report is not None:
         check_output_location(inputs, report)
-    if not no_audit and importlib.util.find_spec("veil.audit") is None:
+    if not no_audit and not _audit_available():
         raise click.UsageError(
             "the audit component is not available in this installation; "
             "rerun with --no-audit to write unaudited files"

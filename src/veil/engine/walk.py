@@ -166,7 +166,9 @@ def _compound(code: str, ctx: Context, path: tuple[str, ...], tag: int) -> tuple
             if pick in choices:
                 return pick, "type 1 in this IOD"
     if attr_type == "2":
-        for pick in ("Z", "D"):
+        # U (keep the sequence, remap the UIDs inside) before Z: an emptied reference
+        # sequence is valid but loses the links that processing follows.
+        for pick in ("U", "Z", "D"):
             if pick in choices:
                 return pick, "type 2 in this IOD"
     if "X" in choices:

@@ -1,0 +1,5 @@
+"""`python -m veil` runs the CLI."""
+
+from veil.cli import main
+
+main()

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from veil.io.quiet import silence_value_warnings
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 TEST_KEY = "5eed" * 16  # 32 bytes, hex: tests never touch the user's ~/.config/veil/key
 VEIL = [sys.executable, "-m", "veil"]
+
+
+silence_value_warnings()  # as the CLI does: pydicom's warnings quote values
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ def _run_one(item: InputItem) -> FileRecord:
     assert _JOB is not None
     try:
         return process_item(item, _JOB)
-    except Exception as exc:  # noqa: BLE001 - one file's bug must not stop the batch
+    except Exception as exc:
         # The type only: an exception's text may quote a value from the file.
         return FileRecord(
             item.display,

@@ -168,3 +168,13 @@ def test_unreadable_file_is_reported(ge_series: Path, tmp_path: Path) -> None:
     result = run_veil("deid", ge_series, "--out", tmp_path / "out", "-q")
     assert result.returncode == 1
     assert "locked.dcm: unreadable" in result.stderr
+
+
+def test_a_file_that_cannot_be_opened_is_reported(ge_series: Path, tmp_path: Path) -> None:
+    (ge_series / "dangling.dcm").symlink_to(tmp_path / "gone.dcm")  # fails even for root
+    report = tmp_path / "r.json"
+    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "--report", report, "-q")
+    assert result.returncode == 1
+    assert "dangling.dcm: unreadable" in result.stderr
+    data = json.loads(report.read_text())
+    assert data["counts"] == {"written": 3, "skipped": 0, "failed": 1, "quarantined": 0}

@@ -367,7 +367,12 @@ class Walker:
     ) -> None:
         """An attribute Table E.1-1 does not list: kept, but looked into."""
         raw = ds.get_item(tag)
-        vr = raw.VR or vr_of(tag)
+        vr = raw.VR
+        if vr in (None, "UN"):
+            # Raw elements read as UN (e.g. a sequence written by a tool that did not know it)
+            # are only resolved by pydicom when accessed: a UN that is really a sequence must
+            # be walked like one, or the identifiers inside it would be missed.
+            vr = ds[tag].VR
         if vr == "SQ":
             self._descend(ds[tag], path, where, mode)
         elif (
@@ -448,7 +453,9 @@ class Walker:
             kept_blocks.add((group, block))
             raw = ds.get_item(tag)
             vr = raw.VR
-            if vr == "SQ" or (vr is None and isinstance(ds[tag].value, Sequence)):
+            if vr in (None, "UN"):
+                vr = ds[tag].VR  # resolved through pydicom's private dictionary if known
+            if vr == "SQ" or isinstance(ds[tag].value, Sequence):
                 self._descend(ds[tag], path, here, mode)
             elif vr == "UI" and Option.RETAIN_UIDS not in plan.options:
                 elem = ds[tag]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 import warnings
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import dcmwrite, write_dataset, write_file_meta_info
 from pydicom.uid import UID
+from pydicom.valuerep import VR
 
 from veil.errors import InputFileError
 
@@ -21,6 +23,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # One file larger than this is refused rather than read into memory (a "huge value" guard).
 MAX_FILE_BYTES = 4 * 1024**3
 STANDARD_TS_ROOT = "1.2.840.10008.1.2."
+KNOWN_VRS = frozenset(VR.__members__.values()) | frozenset(str(v) for v in VR)
 
 
 class SkippedFile(Exception):
@@ -83,13 +86,30 @@ def read_bytes(data: bytes, name: str) -> Dataset:
         raise SkippedFile("DICOMDIR")
     if len(ds) == 0:
         raise InputFileError(name, "no data elements could be read (damaged or not DICOM)")
-    try:
-        # Touch every top-level element now, so a garbage VR or length fails here with this
-        # file's name rather than later in the middle of de-identification.
-        for elem in ds:
-            _ = elem.value
-    except Exception as exc:
-        raise InputFileError(name, _decode_problem(exc)) from None
+    # A garbage VR fails here, with this file's name, rather than in the middle of
+    # de-identification. Only the raw VRs are looked at: converting every value up front
+    # cost a third of the time per file (measured on a GE T1 series), and values the plan
+    # touches are converted anyway, with errors caught per file by the engine.
+    for tag in ds.keys():
+        raw = ds.get_item(tag)
+        vr = getattr(raw, "VR", None)
+        where = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        if vr is not None and vr not in KNOWN_VRS:
+            raise InputFileError(name, f"garbage value representation at {where}")
+        # pydicom reads what is there when the file ends early: compare with the length the
+        # element declares (undefined length 0xFFFFFFFF is checked by the sequence reader).
+        length = getattr(raw, "length", None)
+        value = getattr(raw, "value", None)
+        if (
+            isinstance(value, bytes)
+            and length is not None
+            and length != 0xFFFFFFFF
+            and len(value) < length
+        ):
+            raise InputFileError(
+                name,
+                f"truncated: the file ends inside element {where} ({len(value)} of {length} bytes)",
+            )
     if not (ds.get("SOPClassUID", None) or meta_class):
         raise InputFileError(
             name, "not a storable DICOM instance (no SOP Class UID in the dataset or file meta)"
@@ -133,5 +153,14 @@ def encode_dataset(ds: Dataset) -> bytes:
         write_dataset(body, ds)
         buffer.write(body.getvalue())
         return buffer.getvalue()
-    dcmwrite(buffer, ds, enforce_file_format=True)
+    try:
+        dcmwrite(buffer, ds, enforce_file_format=True)
+    except (TypeError, ValueError, struct.error):
+        # Raw elements are written as read; one read with another encoding than the file
+        # declares (e.g. implicit VR data under an explicit transfer syntax) can only be
+        # written once decoded. Decode everything and write again.
+        for _ in ds.iterall():
+            pass
+        buffer = io.BytesIO()
+        dcmwrite(buffer, ds, enforce_file_format=True)
     return buffer.getvalue()

@@ -70,7 +70,7 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
         encoded = encode_dataset(result)
     except VeilError as exc:
         return WorkerResult(Outcome.FAILED, problem=f"{name}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - any encoder failure must stay this file's failure
+    except Exception as exc:  # any encoder failure must stay this file's failure
         return WorkerResult(
             Outcome.FAILED,
             problem=f"{name}: cannot encode the de-identified dataset ({type(exc).__name__}); "

@@ -22,6 +22,14 @@ def frame_count(ds: Dataset) -> int:
         return 1
 
 
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def has_pixels(ds: Dataset) -> bool:
+    """An image: the dataset carries pixel data (of any kind)."""
+    return any(keyword in ds for keyword in PIXEL_KEYWORDS)
+
+
 def is_enhanced(ds: Dataset) -> bool:
     return "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
 

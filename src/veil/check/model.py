@@ -9,7 +9,7 @@ from enum import Enum
 
 from pydicom.dataset import Dataset
 
-from veil.check.access import frame_count, is_enhanced, lookup
+from veil.check.access import frame_count, has_pixels, lookup
 from veil.check.values import Validity, as_list, is_empty, validate
 
 
@@ -47,6 +47,7 @@ class SeriesCheck(str, Enum):
 
     ACQUISITION_3D = "acquisition-3d"
     T1_WEIGHTED = "t1-weighted"
+    PLANE = "plane"
     SINGLE_ORIENTATION = "single-orientation"
     CONSISTENT_PIXEL_SPACING = "consistent-pixel-spacing"
     COMPLETE_SLICES = "complete-slices"
@@ -92,7 +93,7 @@ _TESTS: dict[str, Callable[[Condition, Dataset], bool]] = {
     "present": _present,
     "matches": _matches,
     "contains": _contains,
-    "image": lambda c, ds: ("Rows" in ds or is_enhanced(ds)) == (c.pattern == "true"),
+    "image": lambda c, ds: has_pixels(ds) == (c.pattern == "true"),
     "multiframe": lambda c, ds: (frame_count(ds) > 1) == (c.pattern == "true"),
     "any": lambda c, ds: any(child.holds(ds) for child in c.children),
     "all": lambda c, ds: all(child.holds(ds) for child in c.children),
@@ -150,6 +151,22 @@ class PrivateRule:
     text: RuleText
     when: Condition | None = None
     line: int = 0
+    # Element numbers within the block (the low byte, 0x00-0xFF). `elements`: keep only these;
+    # `remove`: keep the block except these (elements that carry identifiers, e.g. a copy of
+    # the study date or the scanner's host name). Both empty: keep the whole block.
+    elements: tuple[int, ...] = ()
+    remove: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivateKeep:
+    """One private-block decision for the compiled plan: keep (or drop) by creator."""
+
+    creator: str
+    element: int | None  # None: the whole block
+    keep: bool
+    rule_id: str
+    need: str
 
 
 @dataclass(frozen=True)
@@ -167,9 +184,16 @@ class Preservation:
 SERIES_KEYWORDS: dict[SeriesCheck, tuple[str, ...]] = {
     SeriesCheck.ACQUISITION_3D: ("MRAcquisitionType",),
     SeriesCheck.T1_WEIGHTED: (
-        "ScanningSequence", "SequenceVariant", "EchoTime", "RepetitionTime", "InversionTime",
-        "EchoPulseSequence", "InversionRecovery", "FlipAngle",
+        "ScanningSequence",
+        "SequenceVariant",
+        "EchoTime",
+        "RepetitionTime",
+        "InversionTime",
+        "EchoPulseSequence",
+        "InversionRecovery",
+        "FlipAngle",
     ),
+    SeriesCheck.PLANE: ("ImageOrientationPatient",),
     SeriesCheck.SINGLE_ORIENTATION: ("ImageOrientationPatient",),
     SeriesCheck.CONSISTENT_PIXEL_SPACING: ("PixelSpacing", "Rows", "Columns"),
     SeriesCheck.COMPLETE_SLICES: ("ImagePositionPatient", "ImageOrientationPatient"),
@@ -216,8 +240,26 @@ class RequirementProfile:
         return tuple(found.values())
 
     def private_creators(self) -> tuple[tuple[str, str], ...]:
-        """(private creator, need) of every private block the output must keep."""
+        """(private creator, need) of every private block the output must keep (in part)."""
         seen: dict[str, str] = {}
         for rule in self.private_rules:
             seen.setdefault(rule.creator, rule.text.need)
         return tuple(seen.items())
+
+    def private_elements(self) -> tuple[PrivateKeep, ...]:
+        """Element-level decisions: what of each named private block is kept, what goes."""
+        found: list[PrivateKeep] = []
+        for rule in self.private_rules:
+            need = rule.text.need
+            if rule.elements:
+                found.extend(
+                    PrivateKeep(rule.creator, element, True, rule.rule_id, need)
+                    for element in rule.elements
+                )
+            else:
+                found.append(PrivateKeep(rule.creator, None, True, rule.rule_id, need))
+            found.extend(
+                PrivateKeep(rule.creator, element, False, rule.rule_id, need)
+                for element in rule.remove
+            )
+        return tuple(found)

@@ -18,7 +18,8 @@ A profile looks like::
       - {id: three-d, check: acquisition-3d, severity: fail, need: volumetry}
     private:                               # vendor private blocks, named by creator
       - {id: csa, creator: SIEMENS CSA HEADER, severity: warn, need: slice timing,
-         when: {attribute: Manufacturer, matches: siemens}}
+         when: {attribute: Manufacturer, matches: siemens},
+         elements: [xx08, xx10]}           # keep only these (or remove: [...] to drop some)
 
 Conditions: ``{valid: KW}``, ``{present: KW}``, ``{attribute: KW, matches: REGEX}``,
 ``{attribute: KW, contains: VALUE}``, ``{image: true}``, ``{multiframe: true}``,
@@ -51,7 +52,7 @@ TOP_KEYS = {"name", "description", "rules", "series", "private"}
 TEXT_KEYS = {"id", "severity", "need", "why", "fix", "when"}
 RULE_KEYS = TEXT_KEYS | {"attribute", "unless", "quality-check", "preserve", "allowed"}
 SERIES_KEYS = TEXT_KEYS | {"check", "params", "quality-check"}
-PRIVATE_KEYS = TEXT_KEYS | {"creator"}
+PRIVATE_KEYS = TEXT_KEYS | {"creator", "elements", "remove"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -131,7 +132,9 @@ def _condition(node: _Node) -> Condition:
     kind, value = next(iter(fields.items()))
     if kind in ("valid", "present"):
         keyword = _keyword(value, kind)
-        return Condition(kind, keyword, text=f"{keyword} {'is valid' if kind == 'valid' else 'is present'}")
+        return Condition(
+            kind, keyword, text=f"{keyword} {'is valid' if kind == 'valid' else 'is present'}"
+        )
     if kind in simple:
         flag = value.flag(kind)
         return Condition(kind, pattern="true" if flag else "false", text=f"{kind}: {flag}")
@@ -140,7 +143,9 @@ def _condition(node: _Node) -> Condition:
         if not children:
             raise value.fail(f"'{kind}' needs at least one condition")
         joiner = " or " if kind == "any" else " and "
-        return Condition(kind, children=children, text="(" + joiner.join(c.text for c in children) + ")")
+        return Condition(
+            kind, children=children, text="(" + joiner.join(c.text for c in children) + ")"
+        )
     if kind == "not":
         child = _condition(value)
         return Condition("not", children=(child,), text=f"not {child.text}")
@@ -181,7 +186,11 @@ def _attribute_rule(node: _Node, profile: str, seen: set[str]) -> AttributeRule:
     if "attribute" not in fields:
         raise node.fail("a rule is missing 'attribute'")
     rule_id, severity, text, when = _common(fields, node, profile, "a rule", seen)
-    allowed = tuple(item.scalar("allowed value") for item in fields["allowed"].items("allowed")) if "allowed" in fields else ()
+    allowed = (
+        tuple(item.scalar("allowed value") for item in fields["allowed"].items("allowed"))
+        if "allowed" in fields
+        else ()
+    )
     return AttributeRule(
         rule_id=rule_id,
         keyword=_keyword(fields["attribute"], "attribute"),
@@ -189,8 +198,12 @@ def _attribute_rule(node: _Node, profile: str, seen: set[str]) -> AttributeRule:
         text=text,
         when=when,
         unless=_condition(fields["unless"]) if "unless" in fields else None,
-        quality_check=fields["quality-check"].flag("quality-check") if "quality-check" in fields else False,
-        preserve=_enum(fields["preserve"], Preserve, "preserve") if "preserve" in fields else Preserve.KEEP,
+        quality_check=fields["quality-check"].flag("quality-check")
+        if "quality-check" in fields
+        else False,
+        preserve=_enum(fields["preserve"], Preserve, "preserve")
+        if "preserve" in fields
+        else Preserve.KEEP,
         allowed=allowed,
         line=node.line,
     )
@@ -219,7 +232,9 @@ def _series_rule(node: _Node, profile: str, seen: set[str]) -> SeriesRule:
         text=text,
         params=params,
         when=when,
-        quality_check=fields["quality-check"].flag("quality-check") if "quality-check" in fields else False,
+        quality_check=fields["quality-check"].flag("quality-check")
+        if "quality-check" in fields
+        else False,
         line=node.line,
     )
 
@@ -232,7 +247,25 @@ def _private_rule(node: _Node, profile: str, seen: set[str]) -> PrivateRule:
     creator = fields["creator"].scalar("creator")
     if not creator or len(creator) > 64:
         raise fields["creator"].fail("a private creator is 1 to 64 characters")
-    return PrivateRule(rule_id, creator, severity, text, when, node.line)
+    elements = _elements(fields["elements"], "elements") if "elements" in fields else ()
+    remove = _elements(fields["remove"], "remove") if "remove" in fields else ()
+    if set(elements) & set(remove):
+        raise node.fail("an element cannot be both in 'elements' and in 'remove'")
+    return PrivateRule(rule_id, creator, severity, text, when, node.line, elements, remove)
+
+
+def _elements(node: _Node, what: str) -> tuple[int, ...]:
+    """Element numbers within a private block, written as in the standard: xx10, xx20."""
+    found: list[int] = []
+    for item in node.items(what):
+        text = item.scalar(what).lower()
+        if not re.fullmatch(r"xx[0-9a-f]{2}", text):
+            raise item.fail(
+                f"'{text}' in {what} is not an element of a private block; write it as "
+                "xx10 (the element number within the block, in hexadecimal)"
+            )
+        found.append(int(text[2:], 16))
+    return tuple(found)
 
 
 def parse_profile(text: str, origin: str) -> RequirementProfile:
@@ -253,9 +286,21 @@ def parse_profile(text: str, origin: str) -> RequirementProfile:
     if not _ID.match(name):
         raise top["name"].fail(f"name '{name}' must be lower-case letters, digits and dashes")
     seen: set[str] = set()
-    rules = tuple(_attribute_rule(n, name, seen) for n in top["rules"].items("rules")) if "rules" in top else ()
-    series = tuple(_series_rule(n, name, seen) for n in top["series"].items("series")) if "series" in top else ()
-    private = tuple(_private_rule(n, name, seen) for n in top["private"].items("private")) if "private" in top else ()
+    rules = (
+        tuple(_attribute_rule(n, name, seen) for n in top["rules"].items("rules"))
+        if "rules" in top
+        else ()
+    )
+    series = (
+        tuple(_series_rule(n, name, seen) for n in top["series"].items("series"))
+        if "series" in top
+        else ()
+    )
+    private = (
+        tuple(_private_rule(n, name, seen) for n in top["private"].items("private"))
+        if "private" in top
+        else ()
+    )
     if not (rules or series or private):
         raise _Node(root, origin).fail("the profile has no rules, series checks or private blocks")
     return RequirementProfile(
@@ -270,7 +315,9 @@ def parse_profile(text: str, origin: str) -> RequirementProfile:
 
 def builtin_names() -> tuple[str, ...]:
     folder = files("veil.check").joinpath("profiles")
-    return tuple(sorted(entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".yaml")))
+    return tuple(
+        sorted(entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+    )
 
 
 def load_profile(name_or_path: str | Path) -> RequirementProfile:

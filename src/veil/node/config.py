@@ -284,6 +284,10 @@ def parse_config(data: Any, origin: str, base: Path) -> NodeConfig:
     state.done()
     if not database:
         database = f"sqlite:///{base / 'veil-node.db'}"
+    elif "://" not in database:
+        # A plain path is a SQLite file (relative to the configuration's folder).
+        candidate = Path(database).expanduser()
+        database = f"sqlite:///{candidate if candidate.is_absolute() else base / candidate}"
     elif database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
         relative = database[len("sqlite:///") :]
         database = f"sqlite:///{base / relative}"
@@ -372,7 +376,9 @@ def load_config(path: Path | None = None, cwd: Path | None = None) -> NodeConfig
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise NodeConfigError(f"{path}: cannot read the node configuration ({exc.strerror})") from None
+        raise NodeConfigError(
+            f"{path}: cannot read the node configuration ({exc.strerror})"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -16,7 +16,7 @@ from enum import IntEnum
 from typing import Any
 
 from pydicom import Dataset
-from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts, evt
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
@@ -111,13 +111,22 @@ class Receiver:
             evt_handlers=handlers,
             ssl_context=ssl_context(self.tls) if self.tls else None,
         )
-        log.info("%s: listening as %s on %s:%d%s", self.name, self.ae_title, *self.address,
-                 " (TLS)" if self.tls else "")
+        log.info(
+            "%s: listening as %s on %s:%d%s",
+            self.name,
+            self.ae_title,
+            *self.address,
+            " (TLS)" if self.tls else "",
+        )
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server = None
+        # Associations still open (a silent peer) would otherwise hold the process for up to
+        # the network timeout after a stop.
+        for assoc in list(self.ae.active_associations):
+            assoc.abort()
 
     def _on_requested(self, event: Any) -> None:
         assoc = event.assoc
@@ -125,8 +134,11 @@ class Receiver:
         address = str(assoc.requestor.address)
         if caller_allowed(self.callers, calling, address):
             return
-        log.warning("%s: rejected an association from a caller not on the allow-list "
-                    "(calling AE %s)", self.name, calling)
+        log.warning(
+            "%s: rejected an association from a caller not on the allow-list (calling AE %s)",
+            self.name,
+            calling,
+        )
         # Rejected-permanent, service-user, calling AE title not recognised (PS3.8 9.3.4).
         assoc.acse.send_reject(0x01, 0x01, 0x03)
         assoc.is_rejected = True
@@ -142,16 +154,25 @@ class Receiver:
             data = event.encoded_dataset(include_meta=True)
             dataset = event.dataset
             # Touch the header attributes the node needs, so a malformed dataset fails here.
-            _ = (dataset.get("StudyInstanceUID"), dataset.get("PatientID"),
-                 dataset.get("SOPInstanceUID"))
+            _ = (
+                dataset.get("StudyInstanceUID"),
+                dataset.get("PatientID"),
+                dataset.get("SOPInstanceUID"),
+            )
         except Exception as exc:  # any decoding failure of the peer's bytes
-            log.warning("%s: could not decode a dataset (%s); answered failure",
-                        self.name, type(exc).__name__)
+            log.warning(
+                "%s: could not decode a dataset (%s); answered failure",
+                self.name,
+                type(exc).__name__,
+            )
             return StoreStatus.CANNOT_UNDERSTAND
         received = Received(data, dataset, sop_uid, sop_class, calling)
         try:
             return self.handler(received)
         except Exception as exc:  # never log the message: database errors quote values
-            log.error("%s: storing an instance failed (%s); answered failure",
-                      self.name, type(exc).__name__)
+            log.error(
+                "%s: storing an instance failed (%s); answered failure",
+                self.name,
+                type(exc).__name__,
+            )
             return StoreStatus.OUT_OF_RESOURCES

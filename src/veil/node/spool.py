@@ -33,7 +33,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_durably(target: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``target`` so that after return it survives a crash, whole or not at all."""
+    """Write ``data`` to ``target``: after return it survives a crash, whole or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

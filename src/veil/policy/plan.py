@@ -39,12 +39,22 @@ class PreservationLike(Protocol):
     shift_dates: bool
 
 
+class PrivateKeepLike(Protocol):
+    creator: str
+    element: int | None  # the element within the block (low byte); None: the whole block
+    keep: bool
+    rule_id: str
+    need: str
+
+
 class ProfileLike(Protocol):
     name: str
 
     def preservations(self, quality_checks: bool = True) -> Sequence[PreservationLike]: ...
 
     def private_creators(self) -> Sequence[tuple[str, str]]: ...
+
+    def private_elements(self) -> Sequence[PrivateKeepLike]: ...
 
 
 @dataclass(frozen=True)
@@ -239,6 +249,7 @@ def compile_plan(
 
     notes: list[str] = []
     profile_list = list(profiles)
+    removed_private: set[tuple[str, int | None, int | None]] = set()
     derive_age = False
     shift = Option.RETAIN_LONG_MODIFIED_DATES in options
     for profile in profile_list:
@@ -258,12 +269,26 @@ def compile_plan(
                 shift = True
             if note:
                 notes.append(note)
-        for creator, need in profile.private_creators():
-            key = (creator.strip(), None, None)
-            private_keep[key] = Rule(
-                "K",
-                f'requirement of profile {profile.name}: private block "{creator}" kept ({need})',
+        for decision in profile.private_elements():
+            key = (decision.creator.strip(), None, decision.element)
+            where = (
+                f'private block "{decision.creator}"'
+                if decision.element is None
+                else f'private element "{decision.creator}" xx{decision.element:02X}'
             )
+            if not decision.keep:
+                removed_private.add(key)
+                private_keep[key] = Rule(
+                    "X",
+                    f"requirement {decision.rule_id} (profile {profile.name}): {where} removed "
+                    "(it carries identifying values); the rest of the block is kept",
+                )
+            elif key not in removed_private:  # a removal for privacy wins over a keep
+                private_keep[key] = Rule(
+                    "K",
+                    f"requirement {decision.rule_id} (profile {profile.name}): {where} kept "
+                    f"({decision.need})",
+                )
     if shift:
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, create_engine, event, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import ArgumentError as SAArgumentError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from veil.errors import VeilError
 from veil.node.store import models
@@ -89,8 +89,12 @@ class Store:
         url = normalise_url(url)
         try:
             if url.startswith("sqlite"):
-                engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                                       pool_size=16, max_overflow=16)
+                engine = create_engine(
+                    url,
+                    connect_args={"timeout": 30, "check_same_thread": False},
+                    pool_size=16,
+                    max_overflow=16,
+                )
 
                 @event.listens_for(engine, "connect")
                 def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -107,11 +111,14 @@ class Store:
             store = cls(engine)
             migrate(engine)
         except SAArgumentError:
-            raise StoreError("state.database: not a database URL (sqlite:///FILE or "
-                             "postgresql://USER@HOST:PORT/DB)") from None
+            raise StoreError(
+                "state.database: not a database URL (sqlite:///FILE or "
+                "postgresql://USER@HOST:PORT/DB)"
+            ) from None
         except OperationalError as exc:
-            raise StoreError(f"state.database: cannot open the database ({type(exc.orig).__name__})"
-                             ) from None
+            raise StoreError(
+                f"state.database: cannot open the database ({type(exc.orig).__name__})"
+            ) from None
         return store
 
     def close(self) -> None:
@@ -143,22 +150,47 @@ class Store:
         for _ in range(5):
             try:
                 with self.write() as conn:
-                    return self._record(conn, study_uid, study_key, patient_pseudonym, sop_uid,
-                                        sop_class_uid, spool_name, now)
+                    return self._record(
+                        conn,
+                        study_uid,
+                        study_key,
+                        patient_pseudonym,
+                        sop_uid,
+                        sop_class_uid,
+                        spool_name,
+                        now,
+                    )
             except IntegrityError:
                 continue  # a concurrent association created the same study or instance
         raise StoreError("could not register an instance after 5 attempts (concurrent writers)")
 
-    def _record(self, conn: Connection, study_uid: str, study_key: str, patient_pseudonym: str,
-                sop_uid: str, sop_class_uid: str, spool_name: str, now: float) -> bool:
+    def _record(
+        self,
+        conn: Connection,
+        study_uid: str,
+        study_key: str,
+        patient_pseudonym: str,
+        sop_uid: str,
+        sop_class_uid: str,
+        spool_name: str,
+        now: float,
+    ) -> bool:
         s = models.studies
         row = conn.execute(select(s.c.id, s.c.state).where(s.c.study_uid == study_uid)).first()
         if row is None:
-            study_id = conn.execute(s.insert().values(
-                study_uid=study_uid, study_key=study_key, patient_pseudonym=patient_pseudonym,
-                state=StudyState.RECEIVED.value, attempts=0, next_attempt_at=0.0,
-                first_received_at=now, last_received_at=now, updated_at=now,
-            )).inserted_primary_key[0]
+            study_id = conn.execute(
+                s.insert().values(
+                    study_uid=study_uid,
+                    study_key=study_key,
+                    patient_pseudonym=patient_pseudonym,
+                    state=StudyState.RECEIVED.value,
+                    attempts=0,
+                    next_attempt_at=0.0,
+                    first_received_at=now,
+                    last_received_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]
             state = StudyState.RECEIVED
         else:
             study_id, state = row.id, StudyState(row.state)
@@ -168,21 +200,38 @@ class Store:
             if state is StudyState.RECEIVED:
                 conn.execute(update(s).where(s.c.id == study_id).values(last_received_at=now))
             return False
-        conn.execute(i.insert().values(
-            study_id=study_id, sop_uid=sop_uid, sop_class_uid=sop_class_uid,
-            spool_name=spool_name, state=StudyState.RECEIVED.value, received_at=now,
-        ))
-        conn.execute(update(s).where(s.c.id == study_id).values(
-            state=StudyState.RECEIVED.value, last_received_at=now, updated_at=now, reason=None,
-            attempts=0, next_attempt_at=0.0,
-        ))
+        conn.execute(
+            i.insert().values(
+                study_id=study_id,
+                sop_uid=sop_uid,
+                sop_class_uid=sop_class_uid,
+                spool_name=spool_name,
+                state=StudyState.RECEIVED.value,
+                received_at=now,
+            )
+        )
+        conn.execute(
+            update(s)
+            .where(s.c.id == study_id)
+            .values(
+                state=StudyState.RECEIVED.value,
+                last_received_at=now,
+                updated_at=now,
+                reason=None,
+                attempts=0,
+                next_attempt_at=0.0,
+            )
+        )
         return True
 
     def known_spool_names(self, study_key: str) -> set[str]:
         s, i = models.studies, models.instances
         with self.engine.connect() as conn:
-            rows = conn.execute(select(i.c.spool_name).join(s, s.c.id == i.c.study_id)
-                                .where(s.c.study_key == study_key))
+            rows = conn.execute(
+                select(i.c.spool_name)
+                .join(s, s.c.id == i.c.study_id)
+                .where(s.c.study_key == study_key)
+            )
             return {r.spool_name for r in rows}
 
     # ---- scheduling ------------------------------------------------------------------
@@ -190,13 +239,21 @@ class Store:
     def mark_stable(self, quiet_since: float) -> int:
         s = models.studies
         with self.write() as conn:
-            result = conn.execute(update(s).where(and_(
-                s.c.state == StudyState.RECEIVED.value, s.c.last_received_at <= quiet_since,
-            )).values(state=StudyState.STABLE.value, updated_at=time.time()))
+            result = conn.execute(
+                update(s)
+                .where(
+                    and_(
+                        s.c.state == StudyState.RECEIVED.value,
+                        s.c.last_received_at <= quiet_since,
+                    )
+                )
+                .values(state=StudyState.STABLE.value, updated_at=time.time())
+            )
             return result.rowcount or 0
 
-    def studies_in(self, states: Sequence[StudyState], due_before: float | None = None
-                   ) -> list[StudyRow]:
+    def studies_in(
+        self, states: Sequence[StudyState], due_before: float | None = None
+    ) -> list[StudyRow]:
         s = models.studies
         query = select(s).where(s.c.state.in_([st.value for st in states]))
         if due_before is not None:
@@ -206,18 +263,36 @@ class Store:
 
     @staticmethod
     def _study(r: Any, counts: tuple[int, int] = (0, 0)) -> StudyRow:
-        return StudyRow(r.id, r.study_key, r.patient_pseudonym, r.deid_study_uid,
-                        StudyState(r.state), r.reason, r.attempts, r.next_attempt_at,
-                        r.last_received_at, *counts)
+        return StudyRow(
+            r.id,
+            r.study_key,
+            r.patient_pseudonym,
+            r.deid_study_uid,
+            StudyState(r.state),
+            r.reason,
+            r.attempts,
+            r.next_attempt_at,
+            r.last_received_at,
+            *counts,
+        )
 
-    def transition(self, study_id: int, new: StudyState, *, expect: Sequence[StudyState] | None
-                   = None, **values: Any) -> bool:
+    def transition(
+        self,
+        study_id: int,
+        new: StudyState,
+        *,
+        expect: Sequence[StudyState] | None = None,
+        **values: Any,
+    ) -> bool:
         """Move a study to ``new`` if it is still in one of ``expect`` (default: legal sources)."""
         s = models.studies
         sources = [st.value for st in expect] if expect is not None else list(sources_of(new))
         with self.write() as conn:
-            result = conn.execute(update(s).where(and_(s.c.id == study_id, s.c.state.in_(sources)))
-                                  .values(state=new.value, updated_at=time.time(), **values))
+            result = conn.execute(
+                update(s)
+                .where(and_(s.c.id == study_id, s.c.state.in_(sources)))
+                .values(state=new.value, updated_at=time.time(), **values)
+            )
             return bool(result.rowcount)
 
     def study_instances(self, study_id: int, include_sent: bool = False) -> list[InstanceRow]:
@@ -226,9 +301,17 @@ class Store:
         if not include_sent:
             query = query.where(i.c.state != StudyState.SENT.value)
         with self.engine.connect() as conn:
-            return [InstanceRow(r.id, r.sop_uid, r.sop_class_uid, r.spool_name,
-                                StudyState(r.state), r.deid_sop_uid)
-                    for r in conn.execute(query.order_by(i.c.id))]
+            return [
+                InstanceRow(
+                    r.id,
+                    r.sop_uid,
+                    r.sop_class_uid,
+                    r.spool_name,
+                    StudyState(r.state),
+                    r.deid_sop_uid,
+                )
+                for r in conn.execute(query.order_by(i.c.id))
+            ]
 
     def set_instances(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
         i = models.instances
@@ -245,8 +328,11 @@ class Store:
     def delivered(self, study_id: int, destination: str) -> set[int]:
         d, i = models.deliveries, models.instances
         with self.engine.connect() as conn:
-            rows = conn.execute(select(d.c.instance_id).join(i, i.c.id == d.c.instance_id)
-                                .where(and_(i.c.study_id == study_id, d.c.destination == destination)))
+            rows = conn.execute(
+                select(d.c.instance_id)
+                .join(i, i.c.id == d.c.instance_id)
+                .where(and_(i.c.study_id == study_id, d.c.destination == destination))
+            )
             return {r.instance_id for r in rows}
 
     def record_deliveries(self, instance_ids: Sequence[int], destination: str) -> None:
@@ -255,16 +341,28 @@ class Store:
         now = time.time()
         with self.write() as conn:
             stmt = _insert(self.dialect, models.deliveries).on_conflict_do_nothing()
-            conn.execute(stmt, [{"instance_id": x, "destination": destination, "sent_at": now}
-                                for x in instance_ids])
+            conn.execute(
+                stmt,
+                [
+                    {"instance_id": x, "destination": destination, "sent_at": now}
+                    for x in instance_ids
+                ],
+            )
 
     # ---- linkage ---------------------------------------------------------------------
 
-    def add_linkage(self, patients: Sequence[dict[str, str]], studies: Sequence[dict[str, str]],
-                    uids: Sequence[dict[str, str]]) -> None:
+    def add_linkage(
+        self,
+        patients: Sequence[dict[str, str]],
+        studies: Sequence[dict[str, str]],
+        uids: Sequence[dict[str, str]],
+    ) -> None:
         with self.write() as conn:
-            for table, rows in ((models.link_patients, patients), (models.link_studies, studies),
-                                (models.link_uids, uids)):
+            for table, rows in (
+                (models.link_patients, patients),
+                (models.link_studies, studies),
+                (models.link_uids, uids),
+            ):
                 if rows:
                     for chunk in _chunks(list(rows), 500):
                         conn.execute(_insert(self.dialect, table).on_conflict_do_nothing(), chunk)
@@ -285,8 +383,9 @@ class Store:
         found: dict[str, str] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(pseudo_uids)), 500):
-                for row in conn.execute(select(u.c.pseudo_uid, u.c.original_uid)
-                                        .where(u.c.pseudo_uid.in_(chunk))):
+                for row in conn.execute(
+                    select(u.c.pseudo_uid, u.c.original_uid).where(u.c.pseudo_uid.in_(chunk))
+                ):
                     found[row.pseudo_uid] = row.original_uid
         return found
 
@@ -296,9 +395,20 @@ class Store:
         now = time.time()
         with self.write() as conn:
             stmt = _insert(self.dialect, models.returns).on_conflict_do_nothing()
-            conn.execute(stmt, [{"spool_name": spool_name, "received_sop_uid": received_sop_uid,
-                                 "state": ReturnState.RECEIVED.value, "attempts": 0,
-                                 "next_attempt_at": 0.0, "received_at": now, "updated_at": now}])
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "spool_name": spool_name,
+                        "received_sop_uid": received_sop_uid,
+                        "state": ReturnState.RECEIVED.value,
+                        "attempts": 0,
+                        "next_attempt_at": 0.0,
+                        "received_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
 
     def known_return_names(self) -> set[str]:
         r = models.returns
@@ -308,19 +418,25 @@ class Store:
     def due_returns(self, now: float, limit: int = 200) -> list[ReturnRow]:
         r = models.returns
         with self.engine.connect() as conn:
-            rows = conn.execute(select(r).where(and_(r.c.state == ReturnState.RECEIVED.value,
-                                                     r.c.next_attempt_at <= now))
-                                .order_by(r.c.id).limit(limit))
-            return [ReturnRow(x.id, x.spool_name, ReturnState(x.state), x.attempts, x.reason)
-                    for x in rows]
+            rows = conn.execute(
+                select(r)
+                .where(and_(r.c.state == ReturnState.RECEIVED.value, r.c.next_attempt_at <= now))
+                .order_by(r.c.id)
+                .limit(limit)
+            )
+            return [
+                ReturnRow(x.id, x.spool_name, ReturnState(x.state), x.attempts, x.reason)
+                for x in rows
+            ]
 
     def update_return(self, return_id: int, **values: Any) -> None:
         r = models.returns
         if "state" in values and isinstance(values["state"], ReturnState):
             values["state"] = values["state"].value
         with self.write() as conn:
-            conn.execute(update(r).where(r.c.id == return_id).values(updated_at=time.time(),
-                                                                      **values))
+            conn.execute(
+                update(r).where(r.c.id == return_id).values(updated_at=time.time(), **values)
+            )
 
     def return_counts(self) -> dict[str, int]:
         r = models.returns
@@ -332,8 +448,10 @@ class Store:
         r = models.returns
         with self.engine.connect() as conn:
             rows = conn.execute(select(r).where(r.c.state == state.value).order_by(r.c.id))
-            return [ReturnRow(x.id, x.spool_name, ReturnState(x.state), x.attempts, x.reason)
-                    for x in rows]
+            return [
+                ReturnRow(x.id, x.spool_name, ReturnState(x.state), x.attempts, x.reason)
+                for x in rows
+            ]
 
     # ---- status and commands -----------------------------------------------------------
 
@@ -342,27 +460,40 @@ class Store:
         with self.engine.connect() as conn:
             counts = {
                 row.study_id: (row.total, row.sent or 0)
-                for row in conn.execute(select(
-                    i.c.study_id, func.count().label("total"),
-                    func.sum(case((i.c.state == StudyState.SENT.value, 1), else_=0)).label("sent"),
-                ).group_by(i.c.study_id))
+                for row in conn.execute(
+                    select(
+                        i.c.study_id,
+                        func.count().label("total"),
+                        func.sum(case((i.c.state == StudyState.SENT.value, 1), else_=0)).label(
+                            "sent"
+                        ),
+                    ).group_by(i.c.study_id)
+                )
             }
-            return [self._study(r, counts.get(r.id, (0, 0)))
-                    for r in conn.execute(select(s).order_by(s.c.id))]
+            return [
+                self._study(r, counts.get(r.id, (0, 0)))
+                for r in conn.execute(select(s).order_by(s.c.id))
+            ]
 
     def find_study(self, ref: str) -> StudyRow | None:
         """A study by its key (as `status` shows it) or its de-identified StudyInstanceUID."""
         s = models.studies
         with self.engine.connect() as conn:
-            row = conn.execute(select(s).where((s.c.study_key == ref) | (s.c.deid_study_uid == ref))
-                               ).first()
+            row = conn.execute(
+                select(s).where((s.c.study_key == ref) | (s.c.deid_study_uid == ref))
+            ).first()
         return None if row is None else self._study(row)
 
     def retry(self, study_id: int) -> bool:
         """Send a failed or quarantined study back to STABLE with a fresh attempt budget."""
-        return self.transition(study_id, StudyState.STABLE,
-                               expect=(StudyState.FAILED, StudyState.QUARANTINED),
-                               reason=None, attempts=0, next_attempt_at=0.0)
+        return self.transition(
+            study_id,
+            StudyState.STABLE,
+            expect=(StudyState.FAILED, StudyState.QUARANTINED),
+            reason=None,
+            attempts=0,
+            next_attempt_at=0.0,
+        )
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

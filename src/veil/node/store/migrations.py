@@ -37,8 +37,11 @@ LATEST = MIGRATIONS[-1][0]
 def current_version(conn: Connection) -> int:
     if not inspect(conn).has_table(models.schema_version.name):
         return 0
-    value = conn.execute(select(models.schema_version.c.version).order_by(
-        models.schema_version.c.version.desc()).limit(1)).scalar()
+    value = conn.execute(
+        select(models.schema_version.c.version)
+        .order_by(models.schema_version.c.version.desc())
+        .limit(1)
+    ).scalar()
     return int(value or 0)
 
 
@@ -58,7 +61,10 @@ def migrate(engine: Engine) -> int:
             if number <= version:
                 continue
             step(conn)
-            conn.execute(models.schema_version.insert().values(
-                version=number, description=description, applied_at=time.time()))
+            conn.execute(
+                models.schema_version.insert().values(
+                    version=number, description=description, applied_at=time.time()
+                )
+            )
             version = number
     return version

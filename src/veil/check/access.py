@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 # In enhanced MR, some classic attributes carry another keyword inside the functional groups.
@@ -79,14 +80,30 @@ def lookup(ds: Dataset, keyword: str, frame: int = 0) -> Any:
 
 
 def private_creators(ds: Dataset) -> set[str]:
-    """Every private creator string in the dataset, at any nesting level."""
+    """Every private creator string in the dataset, at any nesting level.
+
+    Only creators and sequences are decoded: decoding every element of a large vendor header
+    would cost more than the whole check."""
     found: set[str] = set()
 
     def walk(dataset: Dataset) -> None:
-        for element in dataset:
-            if element.tag.is_private_creator and element.value:
-                found.add(str(element.value).strip())
-            elif element.VR == "SQ" and element.value:
+        for tag in list(dataset.keys()):
+            if tag.group & 1 and 0x0010 <= tag.element <= 0x00FF:
+                value = dataset[tag].value
+                if value:
+                    found.add(str(value).strip())
+                continue
+            raw = dataset.get_item(tag)
+            vr = getattr(raw, "VR", None)
+            if vr is None and not tag.group & 1:
+                try:
+                    vr = dictionary_VR(tag)
+                except KeyError:
+                    vr = None
+            if vr not in ("SQ", None):
+                continue
+            element = dataset[tag]  # a sequence (or an unknown private element: decode it)
+            if element.VR == "SQ" and element.value:
                 for item in element.value:
                     walk(item)
 

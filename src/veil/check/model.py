@@ -156,6 +156,9 @@ class PrivateRule:
     # the study date or the scanner's host name). Both empty: keep the whole block.
     elements: tuple[int, ...] = ()
     remove: tuple[int, ...] = ()
+    # `clean`: keep these elements with every identifying value of the input masked inside
+    # them at the same length (vendor binary headers such as the Siemens CSA series header).
+    clean: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class PrivateKeep:
     keep: bool
     rule_id: str
     need: str
+    clean: bool = False  # kept with identifying values masked inside (never for a whole block)
 
 
 @dataclass(frozen=True)
@@ -261,5 +265,9 @@ class RequirementProfile:
             found.extend(
                 PrivateKeep(rule.creator, element, False, rule.rule_id, need)
                 for element in rule.remove
+            )
+            found.extend(
+                PrivateKeep(rule.creator, element, True, rule.rule_id, need, clean=True)
+                for element in rule.clean
             )
         return tuple(found)

@@ -19,7 +19,7 @@ A profile looks like::
     private:                               # vendor private blocks, named by creator
       - {id: csa, creator: SIEMENS CSA HEADER, severity: warn, need: slice timing,
          when: {attribute: Manufacturer, matches: siemens},
-         elements: [xx08, xx10]}           # keep only these (or remove: [...] to drop some)
+         remove: [xx20]}                   # or elements: [...] (keep only), clean: [...]
 
 Conditions: ``{valid: KW}``, ``{present: KW}``, ``{attribute: KW, matches: REGEX}``,
 ``{attribute: KW, contains: VALUE}``, ``{image: true}``, ``{multiframe: true}``,
@@ -29,8 +29,10 @@ Conditions: ``{valid: KW}``, ``{present: KW}``, ``{attribute: KW, matches: REGEX
 from __future__ import annotations
 
 import re
+from enum import Enum
 from importlib.resources import files
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydicom.datadict import tag_for_keyword
@@ -52,7 +54,7 @@ TOP_KEYS = {"name", "description", "rules", "series", "private"}
 TEXT_KEYS = {"id", "severity", "need", "why", "fix", "when"}
 RULE_KEYS = TEXT_KEYS | {"attribute", "unless", "quality-check", "preserve", "allowed"}
 SERIES_KEYS = TEXT_KEYS | {"check", "params", "quality-check"}
-PRIVATE_KEYS = TEXT_KEYS | {"creator", "elements", "remove"}
+PRIVATE_KEYS = TEXT_KEYS | {"creator", "elements", "remove", "clean"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -152,7 +154,10 @@ def _condition(node: _Node) -> Condition:
     raise node.fail(f"unknown condition '{kind}'")
 
 
-def _enum(node: _Node, enum: type, what: str):  # type: ignore[no-untyped-def]
+E = TypeVar("E", bound=Enum)
+
+
+def _enum(node: _Node, enum: type[E], what: str) -> E:
     value = node.scalar(what)
     try:
         return enum(value)
@@ -161,7 +166,9 @@ def _enum(node: _Node, enum: type, what: str):  # type: ignore[no-untyped-def]
         raise node.fail(f"{what} '{value}' is unknown; use one of: {choices}") from None
 
 
-def _common(fields: dict[str, _Node], node: _Node, profile: str, what: str, seen: set[str]):  # type: ignore[no-untyped-def]
+def _common(
+    fields: dict[str, _Node], node: _Node, profile: str, what: str, seen: set[str]
+) -> tuple[str, Severity, RuleText, Condition | None]:
     for required in ("id", "severity", "need"):
         if required not in fields:
             raise node.fail(f"{what} is missing '{required}'")
@@ -249,9 +256,10 @@ def _private_rule(node: _Node, profile: str, seen: set[str]) -> PrivateRule:
         raise fields["creator"].fail("a private creator is 1 to 64 characters")
     elements = _elements(fields["elements"], "elements") if "elements" in fields else ()
     remove = _elements(fields["remove"], "remove") if "remove" in fields else ()
-    if set(elements) & set(remove):
-        raise node.fail("an element cannot be both in 'elements' and in 'remove'")
-    return PrivateRule(rule_id, creator, severity, text, when, node.line, elements, remove)
+    clean = _elements(fields["clean"], "clean") if "clean" in fields else ()
+    if set(elements) & set(remove) or set(clean) & set(remove) or set(clean) & set(elements):
+        raise node.fail("an element can be in only one of 'elements', 'remove' and 'clean'")
+    return PrivateRule(rule_id, creator, severity, text, when, node.line, elements, remove, clean)
 
 
 def _elements(node: _Node, what: str) -> tuple[int, ...]:

@@ -45,6 +45,7 @@ class PrivateKeepLike(Protocol):
     keep: bool
     rule_id: str
     need: str
+    clean: bool  # kept with the input's identifying values masked inside it
 
 
 class ProfileLike(Protocol):
@@ -283,12 +284,29 @@ def compile_plan(
                     f"requirement {decision.rule_id} (profile {profile.name}): {where} removed "
                     "(it carries identifying values); the rest of the block is kept",
                 )
-            elif key not in removed_private:  # a removal for privacy wins over a keep
+                notes.append(
+                    f"{where} removed although {decision.rule_id} keeps its block: it carries "
+                    "identifying values"
+                )
+            elif key in removed_private:
+                continue  # a removal for privacy wins over a keep
+            elif decision.clean:
+                # An engine without private cleaning removes a "C" private element: safe.
+                private_keep[key] = Rule(
+                    Action.CLEAN.value,
+                    f"requirement {decision.rule_id} (profile {profile.name}): {where} kept "
+                    f"with the input's identifying values masked inside it ({decision.need})",
+                )
+                notes.append(
+                    f"{where} kept for {decision.rule_id}, identifying values inside masked"
+                )
+            elif private_keep.get(key, Rule("K", "")).action != Action.CLEAN.value:
                 private_keep[key] = Rule(
                     "K",
                     f"requirement {decision.rule_id} (profile {profile.name}): {where} kept "
                     f"({decision.need})",
                 )
+                notes.append(f"{where} kept for {decision.rule_id} (by private creator)")
     if shift:
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.

@@ -224,14 +224,17 @@ class Store:
         )
         return True
 
-    def known_spool_names(self, study_key: str) -> set[str]:
-        s, i = models.studies, models.instances
+    def instance_state(self, sop_uid: str) -> StudyState | None:
+        i = models.instances
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(i.c.spool_name)
-                .join(s, s.c.id == i.c.study_id)
-                .where(s.c.study_key == study_key)
-            )
+            value = conn.execute(select(i.c.state).where(i.c.sop_uid == sop_uid)).scalar()
+        return None if value is None else StudyState(value)
+
+    def known_spool_names(self, study_key: str) -> set[str]:
+        """Registered spool names ("<study key>/<file>") in one spool folder."""
+        i = models.instances
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(i.c.spool_name).where(i.c.spool_name.like(f"{study_key}/%")))
             return {r.spool_name for r in rows}
 
     # ---- scheduling ------------------------------------------------------------------

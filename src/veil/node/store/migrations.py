@@ -27,8 +27,18 @@ def _v1_initial(conn: Connection) -> None:
     models.metadata.create_all(conn, tables=tables)
 
 
+def _v2_spool_name_index(conn: Connection) -> None:
+    # Start-up recovery looks up registered spool files folder by folder (a name prefix).
+    # Plain DDL: an Index object would attach itself to the shared Table and be created again
+    # by version 1's create_all on the next new database.
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_node_instance_spool_name ON node_instance (spool_name)")
+    )
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "studies, instances, deliveries, returns and the linkage store", _v1_initial),
+    (2, "index on instance spool names (recovery at start)", _v2_spool_name_index),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,93 @@
+"""After de-identification: a rule that held on the input and not on the output is veil's error.
+
+The batch gives (read input bytes, output path) pairs; inputs and outputs are checked series by
+series with the same profiles, and every rule whose outcome got worse (pass or skip before,
+warn or fail after; warn before, fail after) is a regression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veil.check.evaluate import Collector, RuleResult
+from veil.check.model import Outcome, RequirementProfile
+from veil.errors import VeilError
+from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
+from veil.io.quiet import silence_value_warnings
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A rule that passed on a series before de-identification and fails after."""
+
+    series: str  # the de-identified (pseudonymised) series UID, or a label
+    rule_id: str
+    message: str
+    before: str = ""
+    after: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "series": self.series,
+            "rule_id": self.rule_id,
+            "message": self.message,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+def _worse(before: RuleResult, after: RuleResult) -> bool:
+    if after.outcome not in (Outcome.WARN, Outcome.FAIL):
+        return False
+    return after.outcome.rank > max(before.outcome.rank, Outcome.PASS.rank)
+
+
+def find_regressions(
+    profiles: Sequence[Any],
+    pairs: Sequence[tuple[Callable[[], bytes], Path]],
+    quality_checks: bool = True,
+) -> list[Regression]:
+    """Check inputs and outputs with the same profiles; list every rule that got worse."""
+    silence_value_warnings()
+    required: list[RequirementProfile] = list(profiles)
+    before = Collector(required, quality_checks)
+    after = Collector(required, quality_checks)
+    link: dict[tuple[str, str], tuple[str, str]] = {}
+    for read_input, output in pairs:
+        try:
+            source = read_bytes(read_input(), str(output))
+            result = read_dataset(output)
+        except (SkippedFile, VeilError, OSError):
+            continue  # the batch reports unreadable files itself
+        try:
+            key_before = before.add(source, str(output))
+            link.setdefault(key_before, after.add(result, str(output)))
+        except Exception:  # a value no check foresaw: not a regression of this file
+            continue
+    results_after = {series.key: series for series in after.results()}
+    found: list[Regression] = []
+    for series in before.results():
+        output_series = results_after.get(link.get(series.key, ("", "")))
+        if output_series is None:
+            continue
+        after_by_rule = {r.rule_id: r for r in output_series.results}
+        for rule in series.results:
+            new = after_by_rule.get(rule.rule_id)
+            if new is None or not _worse(rule, new):
+                continue
+            found.append(
+                Regression(
+                    series=output_series.key[1] or output_series.label,
+                    rule_id=rule.rule_id,
+                    message=(
+                        f"{new.problem or new.outcome.value} (needed for {new.need}; "
+                        f"{rule.outcome.value} before de-identification)"
+                    ),
+                    before=rule.outcome.value,
+                    after=new.outcome.value,
+                )
+            )
+    return found

@@ -1,0 +1,112 @@
+"""`veil node status|retry`: look at and act on a node's state store (pseudonyms only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from veil.errors import VeilError
+
+if TYPE_CHECKING:
+    from veil.node.store import Store
+
+# The values of veil.node.store.states.StudyState, spelled out so that `veil --help` does not
+# import SQLAlchemy (test_cli.py checks they agree).
+STATES = ("received", "stable", "de-identified", "checked", "sent", "quarantined", "failed")
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Node configuration (YAML). Default: ./node.yaml, else built-in defaults.",
+)
+
+
+def _open_store(config_path: Path | None) -> Store:
+    from veil.node.config import load_config
+    from veil.node.store import Store
+
+    try:
+        return Store.open(load_config(config_path).database)
+    except VeilError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("node")
+def command() -> None:
+    """Inspect the node's studies and retry failed ones."""
+
+
+@command.command("status")
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(STATES),
+    help="Only studies in this state (repeatable), e.g. --state failed --state quarantined.",
+)
+def status(config_path: Path | None, as_json: bool, states: tuple[str, ...]) -> None:
+    """Every study the node knows, by study key and patient pseudonym, with its state."""
+    store = _open_store(config_path)
+    try:
+        rows = [r for r in store.status() if not states or r.state.value in states]
+        returns = store.return_counts()
+    finally:
+        store.close()
+    records = [
+        {
+            "study": r.study_key,
+            "patient": r.patient_pseudonym,
+            "deidentified_study_uid": r.deid_study_uid,
+            "state": r.state.value,
+            "instances": r.instance_count,
+            "sent": r.sent_count,
+            "attempts": r.attempts,
+            "reason": r.reason,
+        }
+        for r in rows
+    ]
+    if as_json:
+        click.echo(json.dumps({"studies": records, "returns": returns}, indent=2))
+        return
+    if not records:
+        click.echo("no studies received yet")
+    for rec in records:
+        line = (
+            f"{rec['study']}  {rec['patient']:<18} {rec['state']:<13} "
+            f"{rec['sent']}/{rec['instances']} sent"
+        )
+        if rec["attempts"]:
+            line += f"  attempts {rec['attempts']}"
+        if rec["reason"]:
+            line += f"  reason: {rec['reason']}"
+        click.echo(line)
+    if returns:
+        click.echo("returns: " + ", ".join(f"{k} {v}" for k, v in sorted(returns.items())))
+
+
+@command.command("retry")
+@_config_option
+@click.argument("study")
+def retry(config_path: Path | None, study: str) -> None:
+    """Send a failed or quarantined STUDY (its key from `status`) through the node again."""
+    store = _open_store(config_path)
+    try:
+        row = store.find_study(study)
+        if row is None:
+            raise click.ClickException(
+                f"no study {study} in the node's store (see veil node status)"
+            )
+        if not store.retry(row.id):
+            raise click.ClickException(
+                f"study {study} is {row.state.value}; only failed or quarantined studies "
+                "are retried"
+            )
+    finally:
+        store.close()
+    click.echo(f"study {study} will be processed again by the running node")

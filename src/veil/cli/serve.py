@@ -1,0 +1,60 @@
+"""`veil serve`: run the node (DICOM receiver, de-identification, senders, return path)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from veil.errors import VeilError
+
+
+@click.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Node configuration (YAML). Default: ./node.yaml, else built-in defaults.",
+)
+def command(config_path: Path | None) -> None:
+    """Run the veil node until stopped (Ctrl-C or SIGTERM).
+
+    \b
+    With no configuration it listens as AE VEIL on port 11112, keeps its state in
+    ./veil-node.db and ./veil-spool, de-identifies with the `basic` policy and writes
+    studies to ./veil-out. See docs/node.md.
+    """
+    from veil.node.config import load_config
+    from veil.node.service import Node
+
+    try:
+        config = load_config(config_path)
+    except VeilError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(
+        level=getattr(logging, config.log_level, logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # pynetdicom logs peers' identifiers at DEBUG and some values at INFO: keep it quiet.
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    try:
+        node = Node(config)
+        node.start()
+    except VeilError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the node ({exc.strerror or exc})") from None
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        node.request_stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"veil node listening as {config.ae_title} on {config.host}:{config.port}", err=True)
+    node.wait()
+    node.stop()

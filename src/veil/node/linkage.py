@@ -1,0 +1,122 @@
+"""The linkage store's two halves: what to remember when a study leaves, and how to put the
+original identifiers back on a result that comes home.
+
+Only what the node itself sent is remembered, so a result can only be re-identified to a
+patient and study this node de-identified; anything else is quarantined, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydicom import Dataset
+from pydicom.dataelem import DataElement
+
+from veil.errors import VeilError
+from veil.mapping import Mapper
+
+
+class UnknownPseudonymError(VeilError):
+    """A returned result names a patient or study this node never sent."""
+
+
+@dataclass
+class Linkage:
+    """Rows for the link_* tables, gathered from one original/de-identified pair."""
+
+    patients: dict[str, dict[str, str]] = field(default_factory=dict)
+    studies: dict[str, dict[str, str]] = field(default_factory=dict)
+    uids: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def update(self, other: Linkage) -> None:
+        self.patients.update(other.patients)
+        self.studies.update(other.studies)
+        self.uids.update(other.uids)
+
+
+def _ui_elements(ds: Dataset) -> Iterator[DataElement]:
+    """Every UI element at every nesting level (file meta excluded: it follows the dataset)."""
+    for element in ds:
+        if element.VR == "SQ":
+            for item in element.value or ():
+                yield from _ui_elements(item)
+        elif element.VR == "UI" and element.value:
+            yield element
+
+
+def _values(element: DataElement) -> list[str]:
+    value = element.value
+    items = list(value) if element.VM > 1 else [value]
+    return [str(v).strip().rstrip("\x00") for v in items if v]
+
+
+def collect(original: Dataset, output: Dataset, mapper: Mapper) -> Linkage:
+    """What the linkage store must keep so results about ``output`` can come home."""
+    link = Linkage()
+    output_uids = {v for element in _ui_elements(output) for v in _values(element)}
+    for element in _ui_elements(original):
+        for value in _values(element):
+            pseudo = mapper.uid(value)
+            # Only UIDs the engine actually replaced (SOP classes, transfer syntaxes are kept).
+            if pseudo in output_uids and pseudo != value:
+                link.uids[pseudo] = {
+                    "pseudo_uid": pseudo,
+                    "original_uid": value,
+                    "kind": element.keyword or "private",
+                }
+    pseudo_patient = str(output.get("PatientID", "") or "")
+    if pseudo_patient:
+        link.patients[pseudo_patient] = {
+            "pseudo_patient_id": pseudo_patient,
+            "original_patient_id": str(original.get("PatientID", "") or ""),
+            "original_patient_name": str(original.get("PatientName", "") or ""),
+        }
+    pseudo_study = str(output.get("StudyInstanceUID", "") or "")
+    if pseudo_study:
+        link.studies[pseudo_study] = {
+            "pseudo_study_uid": pseudo_study,
+            "original_study_uid": str(original.get("StudyInstanceUID", "") or ""),
+            "pseudo_patient_id": pseudo_patient,
+            "original_accession": str(original.get("AccessionNumber", "") or ""),
+            "pseudo_accession": str(output.get("AccessionNumber", "") or ""),
+        }
+    return link
+
+
+class LinkageLookup(Protocol):
+    """The read side the re-identification needs (implemented by the Store)."""
+
+    def linked_patient(self, pseudo_patient_id: str) -> tuple[str, str] | None: ...
+    def linked_study(self, pseudo_study_uid: str) -> Any | None: ...
+    def linked_uids(self, pseudo_uids: Sequence[str]) -> dict[str, str]: ...
+
+
+def reidentify(ds: Dataset, lookup: LinkageLookup) -> Dataset:
+    """Restore the original patient, study, accession and every known UID on ``ds`` in place.
+
+    Raises UnknownPseudonymError when the patient or the study is not one the node sent;
+    UIDs the processing created itself (the result's own series and instance) stay as they are.
+    """
+    pseudo_patient = str(ds.get("PatientID", "") or "").strip()
+    patient = lookup.linked_patient(pseudo_patient) if pseudo_patient else None
+    if patient is None:
+        raise UnknownPseudonymError("the result's PatientID is not a pseudonym this node sent")
+    pseudo_study = str(ds.get("StudyInstanceUID", "") or "").strip()
+    study = lookup.linked_study(pseudo_study) if pseudo_study else None
+    if study is None or getattr(study, "pseudo_patient_id", None) != pseudo_patient:
+        raise UnknownPseudonymError(
+            "the result's StudyInstanceUID is not a study this node sent for that patient"
+        )
+    ds.PatientID, ds.PatientName = patient
+    ds.AccessionNumber = study.original_accession
+    elements = list(_ui_elements(ds))
+    found = lookup.linked_uids(sorted({v for e in elements for v in _values(e)}))
+    for element in elements:
+        values = [found.get(v, v) for v in _values(element)]
+        element.value = values if element.VM > 1 else values[0]
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "SOPInstanceUID" in ds:
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    return ds

@@ -1,0 +1,67 @@
+"""Fixtures of the check tests: the corpus folders and de-identified copies of the corpus.
+
+The corpus and the test key come from tests/conftest.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, TEST_KEY
+
+VEIL = Path(sys.executable).parent / "veil"
+
+
+def corpus_folders() -> list[str]:
+    """Every corpus folder that holds DICOM files directly (reference/ folders excluded)."""
+    found = []
+    if not CORPUS.is_dir():
+        return found
+    for folder, dirs, names in os.walk(CORPUS):
+        dirs.sort()
+        dirs[:] = [d for d in dirs if d != "reference"]
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as handle:
+                head = handle.read(132)
+            if head[128:132] == b"DICM" or head[:2] in (b"\x08\x00", b"\x02\x00", b"\x00\x08"):
+                found.append(Path(folder).relative_to(CORPUS).as_posix())
+                break
+    return sorted(found)
+
+
+def run_deid(inputs: list[Path], out: Path, *extra: str) -> tuple[int, dict, str]:
+    """`veil deid` as a user runs it; returns exit code, JSON report and stderr."""
+    report = out.parent / f"{out.name}.report.json"
+    args = [str(VEIL), "deid", *map(str, inputs), "--out", str(out), "-q", "-j", "2"]
+    args += ["--report", str(report), *extra]
+    if "--no-audit" not in extra and importlib.util.find_spec("veil.audit") is None:
+        args.append("--no-audit")  # the audit component is built in parallel; not ours to test
+    env = {**os.environ, "VEIL_KEY": TEST_KEY}
+    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, check=False)
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return run.returncode, data, run.stderr
+
+
+@pytest.fixture(scope="session")
+def deid_corpus(
+    corpus: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., tuple[Path, dict]]:
+    """De-identify the whole corpus once per set of `veil deid` options (cached)."""
+    cache: dict[tuple[str, ...], tuple[Path, dict]] = {}
+
+    def run(*extra: str) -> tuple[Path, dict]:
+        if extra not in cache:
+            out = tmp_path_factory.mktemp("deid") / "out"
+            _, report, stderr = run_deid([corpus], out, *extra)
+            assert report, f"veil deid wrote no report: {stderr[-2000:]}"
+            cache[extra] = (out, report)
+        return cache[extra]
+
+    return run

@@ -1,0 +1,148 @@
+"""`veil check --for neuroquant` gives the same verdict before and after
+`veil deid --for neuroquant` on every corpus series, and the output keeps age (as PatientAge)
+and sex while carrying no birth date."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from tests.check.conftest import VEIL
+from tests.conftest import TEST_KEY
+from veil.check import Outcome, check_inputs, load_profile
+from veil.check.values import Validity, validate
+
+pytestmark = pytest.mark.slow
+
+# Inputs whose PatientAge is present but not an age string ("99", "22Y", 2 characters): the
+# engine keeps the invalid PatientAge instead of deriving a valid one from the birth date, then
+# drops the birth date, so the age-normative report is lost. A veil error, and
+# `veil deid --for neuroquant` reports it as a regression; the engine fix is proposed in
+# docs/notes/check.md. These inputs are exempt until it lands.
+
+
+def _invalid_age(ds: Dataset) -> bool:
+    age = ds.get("PatientAge")
+    return validate("PatientAge", age)[0] is Validity.INVALID
+
+
+def _expected_regressions(report: dict, out: Path) -> set[str]:
+    """The output series UIDs of inputs with a present but invalid PatientAge."""
+    series = set()
+    for record in report["files"]:
+        if record["outcome"] != "written":
+            continue
+        source = dcmread(record["input"], stop_before_pixels=True, force=True)
+        if _invalid_age(source):
+            result = dcmread(out / record["output"], stop_before_pixels=True, force=True)
+            series.add(str(result.get("SeriesInstanceUID", "") or ""))
+    return series
+
+
+T1_SERIES = (
+    "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22",
+    "dcm_qa_deident/Accelerated_SAG_IR-SPGR",
+    "dcm_qa_philips_enh/1301_ADNI_Sag3D_MPRAGE_classic",
+    "dcm_qa_xa30i/5001_anat-T1w_acq-tfl",
+    "dcm_qa_xa30/5_anat-T1w_acq-tfl",
+)
+
+
+def _check(folder: Path, json_path: Path) -> dict:
+    env = {**os.environ, "VEIL_KEY": TEST_KEY}
+    run = subprocess.run(
+        [str(VEIL), "check", str(folder), "--for", "neuroquant", "--json", str(json_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode in (0, 1), run.stderr[-2000:]
+    report = json.loads(json_path.read_text())
+    assert run.returncode == (0 if report["ok"] else 1)
+    return report
+
+
+def _verdicts(report: dict, root: Path) -> dict[tuple[str, str, str], list[str]]:
+    found: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for series in report["series"]:
+        where = Path(series["where"]).resolve().relative_to(root.resolve()).as_posix()
+        found[(where, series["series_number"], series["modality"])].append(series["verdict"])
+    return {key: sorted(value) for key, value in found.items()}
+
+
+def test_neuroquant_verdict_is_the_same_before_and_after_deid_on_every_series(
+    corpus: Path, deid_corpus: Callable[..., tuple[Path, dict]], tmp_path: Path
+) -> None:
+    out, report = deid_corpus("--for", "neuroquant", "--no-audit")
+    expected = _expected_regressions(report, out)
+    regressed = {r["series"] for r in report["check_regressions"]}
+    assert regressed <= expected, report["check_regressions"]
+    assert {r["rule_id"] for r in report["check_regressions"]} <= {
+        "neuroquant/patient-age",
+        "neuroquant/patient-birth-date",
+    }
+    before = _check(corpus, tmp_path / "before.json")
+    after = _check(out, tmp_path / "after.json")
+    verdicts_before = _verdicts(before, corpus)
+    verdicts_after = _verdicts(after, out)
+    # Series whose files were all refused (not storable, truncated) are not in the output.
+    missing = {key for key in verdicts_before if key not in verdicts_after}
+    assert len(missing) <= 3, missing
+    known = {"nibabel/nicom_test_data", "pydicom_data/pypi_wheel_1.0.0"} if regressed else set()
+    changed = {
+        key: (verdicts_before[key], verdicts_after[key])
+        for key in verdicts_before
+        if key in verdicts_after
+        and verdicts_before[key] != verdicts_after[key]
+        and key[0] not in known
+    }
+    assert not changed, f"verdicts differ before/after de-identification: {changed}"
+    # 90 series by study and series in the corpus (2026-11): 2 pass, 3 warn, 85 fail.
+    assert sum(len(v) for k, v in verdicts_before.items() if k not in missing) >= 85
+    # The five 3D T1 series, each checked alone (two of them share their Series Instance UID
+    # with partial copies in other folders): none fails, before or after.
+    profile = load_profile("neuroquant")
+    for folder in T1_SERIES:
+        (alone_before,) = check_inputs([corpus / folder], [profile]).series
+        (alone_after,) = check_inputs([out / folder], [profile]).series
+        assert alone_before.verdict is alone_after.verdict, folder
+        assert alone_after.verdict is not Outcome.FAIL, folder
+
+
+def test_neuroquant_output_keeps_age_and_sex_and_has_no_birth_date(
+    corpus: Path, deid_corpus: Callable[..., tuple[Path, dict]]
+) -> None:
+    out, report = deid_corpus("--for", "neuroquant", "--no-audit")
+    checked = with_age = 0
+    for record in report["files"]:
+        if record["outcome"] != "written":
+            continue
+        source = dcmread(record["input"], stop_before_pixels=True, force=True)
+        result = dcmread(out / record["output"], stop_before_pixels=True, force=True)
+        checked += 1
+        assert not str(result.get("PatientBirthDate", "") or "").strip(), record["output"]
+        age_known = validate("PatientAge", source.get("PatientAge"))[0] is Validity.VALID or (
+            validate("PatientBirthDate", source.get("PatientBirthDate"))[0] is Validity.VALID
+            and validate("StudyDate", source.get("StudyDate"))[0] is Validity.VALID
+        )
+        source_path = Path(record["input"]).resolve().relative_to(corpus.resolve()).as_posix()
+        if age_known and not _invalid_age(source):
+            with_age += 1
+            assert validate("PatientAge", result.get("PatientAge"))[0] is Validity.VALID, (
+                source_path
+            )
+        sex = str(source.get("PatientSex", "") or "").strip()
+        if sex:
+            assert str(result.get("PatientSex", "") or "").strip() == sex
+    assert checked >= 800
+    assert with_age >= 500

@@ -60,11 +60,6 @@ def test_deid_basic_leaves_no_error_finding(corpus: Path, sample: str, variant: 
     assert errors == []
 
 
-@pytest.mark.xfail(
-    reason="the engine copies the input's 128-byte preamble into the output "
-    "(see docs/notes/audit.md); the audit catches it",
-    strict=False,
-)
 def test_deid_basic_clears_the_preamble(corpus: Path) -> None:
     planted = planted_case(corpus, "ge-explicit", "ascii", pixels=False)
     original = read_bytes(planted.data, "planted")

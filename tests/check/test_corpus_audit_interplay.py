@@ -18,8 +18,7 @@ pytestmark = [
 
 # The Siemens CSA image header (0029,xx10) is what dcm2niix needs to unpack a mosaic and read
 # slice timing and diffusion; in these older (VB) files it also contains the scanner's station
-# name. Until the engine masks inside kept private elements (plan action "C", see
-# docs/notes/check.md) and the profile cleans xx10, the audit quarantines them.
+# name. The engine masks it (plan action "C") and the profile cleans xx10: they must be written.
 CSA_WITH_STATION_NAME = {
     "dcm_qa/AxInt36mb_jpeg2000/jp2k1.dcm",
     "dcm_qa/AxInt36mb_jpeg2000/jp2k2.dcm",
@@ -51,10 +50,7 @@ def test_profile_quarantines_nothing_beyond_the_basic_profile_except_named_files
     _, basic = deid_corpus()
     _, with_profile = deid_corpus("--for", profile)
     extra = _quarantined(with_profile, corpus) - _quarantined(basic, corpus)
-    if profile == "dcm2niix":
-        extra = {
-            f
-            for f in extra
-            if f not in CSA_WITH_STATION_NAME and not f.startswith(CANON_NAMED_DCM2NIIX)
-        }
+    # The engine masks the station name inside kept CSA headers (plan action "C"): the Siemens
+    # VB files that used to be quarantined under --for dcm2niix must now be written.
+    assert not (_quarantined(with_profile, corpus) & CSA_WITH_STATION_NAME)
     assert not extra, f"--for {profile} makes the audit quarantine more files: {sorted(extra)}"

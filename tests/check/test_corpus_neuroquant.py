@@ -23,10 +23,8 @@ from veil.check.values import Validity, validate
 pytestmark = pytest.mark.slow
 
 # Inputs whose PatientAge is present but not an age string ("99", "22Y", 2 characters): the
-# engine keeps the invalid PatientAge instead of deriving a valid one from the birth date, then
-# drops the birth date, so the age-normative report is lost. A veil error, and
-# `veil deid --for neuroquant` reports it as a regression; the engine fix is proposed in
-# docs/notes/check.md. These inputs are exempt until it lands.
+# the engine replaces the invalid PatientAge by one derived from the birth date before dropping
+# the birth date, so the age-normative report is not lost (it was, before that fix).
 
 
 def _invalid_age(ds: Dataset) -> bool:
@@ -84,13 +82,10 @@ def test_neuroquant_verdict_is_the_same_before_and_after_deid_on_every_series(
     corpus: Path, deid_corpus: Callable[..., tuple[Path, dict]], tmp_path: Path
 ) -> None:
     out, report = deid_corpus("--for", "neuroquant", "--no-audit")
-    expected = _expected_regressions(report, out)
-    regressed = {r["series"] for r in report["check_regressions"]}
-    assert regressed <= expected, report["check_regressions"]
-    assert {r["rule_id"] for r in report["check_regressions"]} <= {
-        "neuroquant/patient-age",
-        "neuroquant/patient-birth-date",
-    }
+    # Inputs with an invalid PatientAge ("99") get a valid one derived from the birth date
+    # before it is dropped: no series may regress.
+    assert _expected_regressions(report, out), "the corpus has inputs with an invalid age"
+    assert report["check_regressions"] == []
     before = _check(corpus, tmp_path / "before.json")
     after = _check(out, tmp_path / "after.json")
     verdicts_before = _verdicts(before, corpus)
@@ -98,13 +93,10 @@ def test_neuroquant_verdict_is_the_same_before_and_after_deid_on_every_series(
     # Series whose files were all refused (not storable, truncated) are not in the output.
     missing = {key for key in verdicts_before if key not in verdicts_after}
     assert len(missing) <= 3, missing
-    known = {"nibabel/nicom_test_data", "pydicom_data/pypi_wheel_1.0.0"} if regressed else set()
     changed = {
         key: (verdicts_before[key], verdicts_after[key])
         for key in verdicts_before
-        if key in verdicts_after
-        and verdicts_before[key] != verdicts_after[key]
-        and key[0] not in known
+        if key in verdicts_after and verdicts_before[key] != verdicts_after[key]
     }
     assert not changed, f"verdicts differ before/after de-identification: {changed}"
     # 90 series by study and series in the corpus (2026-11): 2 pass, 3 warn, 85 fail.

@@ -83,6 +83,13 @@ class Identifier:
     steps: tuple[tuple[int, int], ...] = ()
 
 
+# Dictionary VRs whose value bytes read as text (or a sequence pydicom decodes from UN).
+_RETYPED_FROM_UN = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "SQ", "ST", "TM"}
+    | {"UC", "UI", "UR", "UT"}
+)
+
+
 @cache
 def _vr(tag: int) -> str:
     try:
@@ -358,6 +365,11 @@ class _Walk:
                 continue
             raw = ds.get_item(tag)
             vr = getattr(raw, "VR", None) or _vr(tag)
+            if vr == "UN" and not group & 1 and _vr(tag) in _RETYPED_FROM_UN:
+                # A public element the file stores as UN (e.g. after a trip through an implicit
+                # VR or a node that did not know it): its bytes are its value as its dictionary
+                # VR encodes it, so search it as that, or a name or ID stored so goes unseen.
+                vr = _vr(tag)
             if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not group & 1):
                 continue  # checked before converting: converting big numeric arrays is slow
             path = where + tag_text(tag)

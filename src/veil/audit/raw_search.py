@@ -25,6 +25,11 @@ from pydicom.sequence import Sequence as PydicomSequence
 from veil.audit.findings import Severity, tag_text
 from veil.audit.forms import Edge, Needle
 
+try:  # optional: the raw scan is about ten times faster with it, the same without
+    import numpy as _np
+except ImportError:  # pragma: no cover - numpy comes with highdicom
+    _np = None
+
 PREAMBLE = 128
 
 
@@ -140,14 +145,49 @@ def scan(encoded: bytes, needles: list[tuple[bytes, Needle, str]]) -> list[RawHi
         low, high = max(0, base - 1), min(len(encoded), base + CHUNK + overlap)
         piece = encoded.lower() if (low, high) == (0, len(encoded)) else encoded[low:high].lower()
         first, stop = base - low, base + CHUNK - low  # hits must start in [base, base+CHUNK)
+        starts = _starts(piece, list(groups), first, stop)
         for prefix, members in groups.items():
-            start = piece.find(prefix, first)
-            while 0 <= start < stop:
+            for start in starts[prefix]:
                 for data, needle, encoding in members:
                     if piece.startswith(data, start) and _edges_ok(piece, start, data, needle):
                         hits.append(RawHit(low + start, needle, encoding))
-                start = piece.find(prefix, start + 1)
     return hits
+
+
+def _starts(piece: bytes, prefixes: list[bytes], first: int, stop: int) -> dict[bytes, list[int]]:
+    """Every offset in [first, stop) where each prefix occurs, ascending.
+
+    With numpy, one vectorised pass over the piece's byte pairs (a 64 Ki table of the
+    prefixes' first two bytes) gives the candidate offsets, and only those are compared:
+    about ten times faster than one ``bytes.find`` pass per prefix over the pixel data,
+    with the same offsets. Without numpy (or for small pieces), ``bytes.find``.
+    """
+    found: dict[bytes, list[int]] = {prefix: [] for prefix in prefixes}
+    vectorised = _np is not None and len(piece) > 4096
+    paired = {p for p in prefixes if len(p) >= 2} if vectorised else set()
+    for prefix in prefixes:
+        if prefix in paired:
+            continue
+        start = piece.find(prefix, first)
+        while 0 <= start < stop:
+            found[prefix].append(start)
+            start = piece.find(prefix, start + 1)
+    if not paired:
+        return found
+    assert _np is not None
+    table = _np.zeros(65536, dtype=bool)
+    by_pair: dict[int, list[bytes]] = {}
+    for prefix in paired:
+        pair = prefix[0] | (prefix[1] << 8)
+        table[pair] = True
+        by_pair.setdefault(pair, []).append(prefix)
+    buf = _np.frombuffer(piece, dtype=_np.uint8)
+    pairs = buf[:-1].astype(_np.uint16) | (buf[1:].astype(_np.uint16) << 8)
+    for start in (_np.flatnonzero(table[pairs[first:stop]]) + first).tolist():
+        for prefix in by_pair[piece[start] | (piece[start + 1] << 8)]:
+            if piece.startswith(prefix, start):
+                found[prefix].append(start)
+    return found
 
 
 def _edges_ok(piece: bytes, start: int, data: bytes, needle: Needle) -> bool:

@@ -45,10 +45,18 @@ class WorkerResult:
         return str(self.dataset.get("SeriesInstanceUID", "")) or None if self.dataset else None
 
 
-def _audit(original: Dataset, output: Dataset, encoded: bytes, name: str) -> list[Any]:
-    from veil.audit import audit_output  # imported late: the audit is optional per job
+def _prepare(original: Dataset, job: Job) -> Any:
+    from veil.audit import prepare  # imported late: the audit is optional per job
 
-    return list(audit_output(original, output, encoded, name))
+    # The input's identifying values are collected before the in-place de-identification;
+    # a failure here makes audit_prepared report the audit incomplete (quarantine).
+    return prepare(original, job.plan.options)
+
+
+def _audit(prepared: Any, output: Dataset, encoded: bytes, name: str) -> list[Any]:
+    from veil.audit import audit_prepared
+
+    return list(audit_prepared(prepared, output, encoded, name))
 
 
 def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
@@ -61,9 +69,10 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
         return WorkerResult(Outcome.FAILED, problem=str(exc))
     try:
         stand_in = "sha256:" + hashlib.sha256(data).hexdigest()
-        # In place: the dataset was parsed for this call only. Parsing the bytes again for the
-        # audit is ~7x cheaper than a deep copy (profile of a GE T1 series).
+        # In place: the dataset was parsed for this call only, and the audit collects what it
+        # needs from it first; a deep copy cost a third of the time per file.
         patient_id = str(original.get("PatientID", "") or "")
+        prepared = _prepare(original, job) if job.audit else None
         result = deidentify(
             original, job.plan, job.mapper, in_place=True, fallback_instance_uid=stand_in
         )
@@ -78,7 +87,7 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
         )
     pseudonym = job.mapper.patient_pseudonym(patient_id)
     if job.audit:
-        findings = _audit(read_bytes(data, name), result, encoded, name)
+        findings = _audit(prepared, result, encoded, name)
         errors = tuple(f.to_dict() for f in findings if f.severity == "error")
         if errors:
             return WorkerResult(

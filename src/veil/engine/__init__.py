@@ -9,7 +9,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from veil import __version__
-from veil.engine.walk import Context, Recorder, Walker, _identifying_values
+from veil.engine.walk import Context, Recorder, Walker, _identifying_values, blob_needles
 from veil.errors import DeidentificationError
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
@@ -112,6 +112,8 @@ def deidentify(
             or (Option.CLEAN_STRUCTURED_CONTENT in plan.options)
         ):
             ctx.identifying = _identifying_values(work)
+        if any(rule.action == "C" for rule in plan.private_keep.values()):
+            ctx.blob_needles = blob_needles(work, plan)
         walker.walk(work, (), "")
         _record_attributes(work, plan, ctx.shifted)
     except DeidentificationError:
@@ -122,6 +124,9 @@ def deidentify(
             f"{_safe_reason(exc)}); nothing was written for it"
         ) from None
     work.file_meta = _file_meta(source_meta, work, mapper, fallback_instance_uid)
+    # The 128-byte preamble is free-form (TIFF headers, text): never carry the input's over.
+    if getattr(work, "preamble", None) is not None:
+        work.preamble = b"\0" * 128
     return work
 
 

@@ -7,6 +7,7 @@ come out byte for byte.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -74,6 +75,7 @@ _IDENTIFYING_SOURCES = (
     0x00100020,
     0x00100030,
     0x00080050,
+    0x00200010,  # Study ID: turns up in labels and descriptions
     0x00080080,
     0x00080090,
     0x00081050,
@@ -86,6 +88,7 @@ _IDENTIFYING_SOURCES = (
     0x00321032,
     0x00080081,
 )
+_AGE_FORM = re.compile(r"^\d{3}[DWMY]$")
 _AGE_REFERENCE_DATES = (0x00080020, 0x00080021, 0x00080022, 0x00080023)
 
 
@@ -120,6 +123,9 @@ class Context:
     _offset: int | None = None
     _cleaner: TextCleaner | None = None
     identifying: list[str] = field(default_factory=list)
+    # Identifying values of the input as bytes, longest first: masked inside private elements
+    # the plan cleans ("C"), such as a vendor's binary header kept for a destination.
+    blob_needles: tuple[bytes, ...] = ()
 
     @property
     def offset(self) -> int:
@@ -153,6 +159,65 @@ def _identifying_values(ds: Dataset) -> list[str]:
             if text.lstrip("0") and text.lstrip("0") != text:
                 values.append(text.lstrip("0"))
     return values
+
+
+_BLOB_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "AE", "CS"})
+
+
+def blob_needles(ds: Dataset, plan: Plan) -> tuple[bytes, ...]:
+    """What to mask inside cleaned private elements: every instance UID, date and (by the
+    plan) removed text value of the input, at any level, 4 bytes or longer."""
+    found: set[str] = set()
+
+    def walk(dataset: Dataset) -> None:
+        for elem in dataset:
+            if elem.VR == "SQ":
+                for item in elem.value or ():
+                    walk(item)
+                continue
+            for value in _values(elem):
+                if value is None or isinstance(value, bytes | bytearray):
+                    continue
+                text = str(value).strip()
+                if elem.VR == "UI":
+                    if text not in UID_dictionary and not _is_class_uid(elem.tag):
+                        found.add(text)
+                elif elem.VR in ("DA", "DT"):
+                    found.add(text[:8])
+                elif elem.VR in _BLOB_TEXT_VRS and not elem.tag.is_private:
+                    rule = plan.rule_for(elem.tag)
+                    if rule is not None and rule.action != "K":
+                        found.add(text)
+                        if elem.VR == "PN":
+                            found.update(name_forms(text))
+
+    walk(ds)
+    needles = {text.encode("latin-1", "ignore") for text in found}
+    return tuple(sorted((n for n in needles if len(n) >= 4), key=len, reverse=True))
+
+
+def _mask(elem: DataElement, needles: tuple[bytes, ...]) -> None:
+    """Replace each needle by as many X: lengths and the vendor's structure stay intact."""
+    value = elem.value
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+        for needle in needles:
+            data = data.replace(needle, b"X" * len(needle))
+        elem.value = data
+    elif isinstance(value, str):
+        for needle in needles:
+            text = needle.decode("latin-1")
+            value = value.replace(text, "X" * len(text))
+        elem.value = value
+    elif isinstance(value, MultiValue | list):
+        masked = []
+        for item in value:
+            text = str(item)
+            for needle in needles:
+                plain = needle.decode("latin-1")
+                text = text.replace(plain, "X" * len(plain))
+            masked.append(text)
+        _set_values(elem, masked)
 
 
 def _compound(code: str, ctx: Context, path: tuple[str, ...], tag: int) -> tuple[str, str]:
@@ -446,7 +511,9 @@ class Walker:
             rule = plan.private_rule(creator, group, element & 0xFF)
             here = f"{where}{_tag_text(tag)}"
             before = _show(ds[tag]) if self.ctx.recorder else ""
-            if rule.action != "K":
+            if rule.action == Action.CLEAN.value and ds[tag].VR != "SQ":
+                _mask(ds[tag], self.ctx.blob_needles)
+            elif rule.action != "K":
                 del ds[tag]
                 self._record(here, tag, before, "(removed)", rule.source)
                 continue
@@ -511,7 +578,9 @@ class Walker:
     def derive_age(self, ds: Dataset) -> None:
         """Fill PatientAge from birth date and the earliest study/series date, when absent."""
         current = ds.get("PatientAge", None)
-        if current is not None and str(current).strip():
+        # A valid age stays; an invalid one ("99", "22Y") is replaced when the birth date
+        # allows, since the birth date is removed afterwards and the age would be lost.
+        if current is not None and _AGE_FORM.match(str(current).strip()):
             return
         birth = parse_da(str(ds.get("PatientBirthDate", "") or ""))
         if birth is None:
@@ -519,15 +588,16 @@ class Walker:
         for tag in _AGE_REFERENCE_DATES:
             if tag in ds and ds[tag].value:
                 on = parse_da(str(ds[tag].value))
-                if on is not None:
-                    age = age_string(birth, on)
-                    if age:
-                        ds.PatientAge = age
-                        self._record(
-                            "(0010,1010)",
-                            0x00101010,
-                            "(absent)",
-                            age,
-                            "derived from birth date and study date (requirement)",
-                        )
-                    return
+                if on is None:
+                    continue  # an unparsable date: try the next reference date
+                age = age_string(birth, on)
+                if age:
+                    ds.PatientAge = age
+                    self._record(
+                        "(0010,1010)",
+                        0x00101010,
+                        "(absent or invalid)",
+                        age,
+                        "derived from birth date and study date (requirement)",
+                    )
+                return

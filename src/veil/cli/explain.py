@@ -168,8 +168,12 @@ def command(
 
     output = deidentify(original, plan, mapper, recorder=record)
     show_values = values if values is not None else sys.stdout.isatty()
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    table = Table("attribute", "before", "after", "decided by", show_lines=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
+    table = Table(show_lines=False)
+    table.add_column("attribute", no_wrap=True)  # a path must stay searchable (copy, grep)
+    table.add_column("before")
+    table.add_column("after")
+    table.add_column("decided by")
     for decision in explain(original, output, records):
         if changed_only and decision.before == decision.after:
             continue

@@ -34,7 +34,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydicom.datadict import tag_for_keyword
 
 from veil.check.model import (
@@ -49,6 +48,7 @@ from veil.check.model import (
     Severity,
 )
 from veil.errors import ProfileError
+from veil.yamlnode import YamlNode, compose
 
 TOP_KEYS = {"name", "description", "rules", "series", "private"}
 TEXT_KEYS = {"id", "severity", "need", "why", "fix", "when"}
@@ -58,60 +58,14 @@ PRIVATE_KEYS = TEXT_KEYS | {"creator", "elements", "remove", "clean"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-class _Node:
-    """A YAML node with its line, so every error points at the file."""
-
-    def __init__(self, node: yaml.Node, origin: str) -> None:
-        self.node = node
-        self.origin = origin
-        self.line = node.start_mark.line + 1
-
-    def fail(self, problem: str) -> ProfileError:
-        return ProfileError(f"{self.origin}: line {self.line}: {problem}")
-
-    def scalar(self, what: str) -> str:
-        if not isinstance(self.node, yaml.ScalarNode):
-            raise self.fail(f"{what} must be a single value")
-        return str(self.node.value).strip()
-
-    def flag(self, what: str) -> bool:
-        value = self.scalar(what).lower()
-        if value not in ("true", "false", "yes", "no"):
-            raise self.fail(f"{what} must be true or false, not '{value}'")
-        return value in ("true", "yes")
-
-    def items(self, what: str) -> list[_Node]:
-        if isinstance(self.node, yaml.ScalarNode) and self.node.value in ("", "~", "null"):
-            return []
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.fail(f"{what} must be a list")
-        return [_Node(child, self.origin) for child in self.node.value]
-
-    def mapping(self, what: str, allowed: set[str] | None = None) -> dict[str, _Node]:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.fail(f"{what} must be a mapping of keys to values")
-        result: dict[str, _Node] = {}
-        for key, value in self.node.value:
-            name = str(key.value)
-            key_node = _Node(key, self.origin)
-            if name in result:
-                raise key_node.fail(f"key '{name}' appears twice")
-            if allowed is not None and name not in allowed:
-                raise key_node.fail(
-                    f"unknown key '{name}' in {what}; allowed: {', '.join(sorted(allowed))}"
-                )
-            result[name] = _Node(value, self.origin)
-        return result
-
-
-def _keyword(node: _Node, what: str) -> str:
+def _keyword(node: YamlNode, what: str) -> str:
     keyword = node.scalar(what)
     if tag_for_keyword(keyword) is None:
         raise node.fail(f"'{keyword}' is not a DICOM keyword (e.g. PatientAge, Manufacturer)")
     return keyword
 
 
-def _condition(node: _Node) -> Condition:
+def _condition(node: YamlNode) -> Condition:
     fields = node.mapping("a condition")
     simple = {"valid", "present", "image", "multiframe"}
     if "attribute" in fields:
@@ -157,7 +111,7 @@ def _condition(node: _Node) -> Condition:
 E = TypeVar("E", bound=Enum)
 
 
-def _enum(node: _Node, enum: type[E], what: str) -> E:
+def _enum(node: YamlNode, enum: type[E], what: str) -> E:
     value = node.scalar(what)
     try:
         return enum(value)
@@ -167,7 +121,7 @@ def _enum(node: _Node, enum: type[E], what: str) -> E:
 
 
 def _common(
-    fields: dict[str, _Node], node: _Node, profile: str, what: str, seen: set[str]
+    fields: dict[str, YamlNode], node: YamlNode, profile: str, what: str, seen: set[str]
 ) -> tuple[str, Severity, RuleText, Condition | None]:
     for required in ("id", "severity", "need"):
         if required not in fields:
@@ -188,7 +142,7 @@ def _common(
     return f"{profile}/{rule_id}", severity, text, when
 
 
-def _attribute_rule(node: _Node, profile: str, seen: set[str]) -> AttributeRule:
+def _attribute_rule(node: YamlNode, profile: str, seen: set[str]) -> AttributeRule:
     fields = node.mapping("a rule", RULE_KEYS)
     if "attribute" not in fields:
         raise node.fail("a rule is missing 'attribute'")
@@ -216,7 +170,7 @@ def _attribute_rule(node: _Node, profile: str, seen: set[str]) -> AttributeRule:
     )
 
 
-def _series_rule(node: _Node, profile: str, seen: set[str]) -> SeriesRule:
+def _series_rule(node: YamlNode, profile: str, seen: set[str]) -> SeriesRule:
     fields = node.mapping("a series check", SERIES_KEYS)
     if "check" not in fields:
         raise node.fail("a series check is missing 'check'")
@@ -246,7 +200,7 @@ def _series_rule(node: _Node, profile: str, seen: set[str]) -> SeriesRule:
     )
 
 
-def _private_rule(node: _Node, profile: str, seen: set[str]) -> PrivateRule:
+def _private_rule(node: YamlNode, profile: str, seen: set[str]) -> PrivateRule:
     fields = node.mapping("a private block", PRIVATE_KEYS)
     if "creator" not in fields:
         raise node.fail("a private block is missing 'creator'")
@@ -262,7 +216,7 @@ def _private_rule(node: _Node, profile: str, seen: set[str]) -> PrivateRule:
     return PrivateRule(rule_id, creator, severity, text, when, node.line, elements, remove, clean)
 
 
-def _elements(node: _Node, what: str) -> tuple[int, ...]:
+def _elements(node: YamlNode, what: str) -> tuple[int, ...]:
     """Element numbers within a private block, written as in the standard: xx10, xx20."""
     found: list[int] = []
     for item in node.items(what):
@@ -278,18 +232,10 @@ def _elements(node: _Node, what: str) -> tuple[int, ...]:
 
 def parse_profile(text: str, origin: str) -> RequirementProfile:
     """Parse and validate a profile's YAML text; `origin` names it in error messages."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProfileError(f"{origin}: {where}not valid YAML: {problem}") from None
-    if root is None:
-        raise ProfileError(f"{origin}: the profile is empty")
-    top = _Node(root, origin).mapping("the profile", TOP_KEYS)
+    root = compose(text, origin, ProfileError, "profile")
+    top = root.mapping("the profile", TOP_KEYS)
     if "name" not in top:
-        raise _Node(root, origin).fail("the profile has no 'name'")
+        raise root.fail("the profile has no 'name'")
     name = top["name"].scalar("name")
     if not _ID.match(name):
         raise top["name"].fail(f"name '{name}' must be lower-case letters, digits and dashes")
@@ -310,7 +256,7 @@ def parse_profile(text: str, origin: str) -> RequirementProfile:
         else ()
     )
     if not (rules or series or private):
-        raise _Node(root, origin).fail("the profile has no rules, series checks or private blocks")
+        raise root.fail("the profile has no rules, series checks or private blocks")
     return RequirementProfile(
         name=name,
         source=origin,

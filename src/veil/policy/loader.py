@@ -24,6 +24,7 @@ from pydicom.datadict import tag_for_keyword
 from veil.errors import PolicyError
 from veil.policy.model import OVERRIDE_WORDS, Action, Override, Policy, PrivateSelector
 from veil.standard import Option
+from veil.yamlnode import YamlNode, compose
 
 BUILTIN_NAMES = ("basic", "research-longitudinal")
 NOT_YET = {
@@ -32,41 +33,6 @@ NOT_YET = {
 }
 TOP_KEYS = {"name", "description", "base", "options", "overrides", "requirements", "layout"}
 _TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
-
-
-class _Node:
-    """A YAML node with its line, so every error can point at the file."""
-
-    def __init__(self, node: yaml.Node, origin: str) -> None:
-        self.node = node
-        self.origin = origin
-        self.line = node.start_mark.line + 1
-
-    def fail(self, problem: str) -> PolicyError:
-        return PolicyError(f"{self.origin}: line {self.line}: {problem}")
-
-    def scalar(self, what: str) -> str:
-        if not isinstance(self.node, yaml.ScalarNode):
-            raise self.fail(f"{what} must be a single value")
-        return str(self.node.value)
-
-    def items(self, what: str) -> list[_Node]:
-        if isinstance(self.node, yaml.ScalarNode) and self.node.value in ("", "~", "null"):
-            return []
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.fail(f"{what} must be a list")
-        return [_Node(child, self.origin) for child in self.node.value]
-
-    def mapping(self, what: str) -> dict[str, _Node]:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.fail(f"{what} must be a mapping of keys to values")
-        result: dict[str, _Node] = {}
-        for key, value in self.node.value:
-            name = str(key.value)
-            if name in result:
-                raise _Node(key, self.origin).fail(f"key '{name}' appears twice")
-            result[name] = _Node(value, self.origin)
-        return result
 
 
 def option_by_name(name: str) -> Option:
@@ -85,7 +51,7 @@ def _parse_tag(text: str) -> int | None:
     return None
 
 
-def _parse_attribute(node: _Node) -> tuple[int | None, PrivateSelector | None, str]:
+def _parse_attribute(node: YamlNode) -> tuple[int | None, PrivateSelector | None, str]:
     if isinstance(node.node, yaml.MappingNode):
         fields = node.mapping("a private attribute")
         unknown = set(fields) - {"creator", "group", "element"}
@@ -125,7 +91,7 @@ def _parse_attribute(node: _Node) -> tuple[int | None, PrivateSelector | None, s
     return tag, None, text.strip()
 
 
-def _parse_override(node: _Node) -> Override:
+def _parse_override(node: YamlNode) -> Override:
     fields = node.mapping("an override")
     unknown = set(fields) - {"attribute", "action", "value"}
     if unknown:
@@ -152,17 +118,7 @@ def _parse_override(node: _Node) -> Override:
 
 
 def parse_policy(text: str, origin: str) -> Policy:
-    try:
-        root_node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise PolicyError(
-            f"{origin}: {where}not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
-    if root_node is None:
-        raise PolicyError(f"{origin}: the policy file is empty")
-    root = _Node(root_node, origin).mapping("a policy")
+    root = compose(text, origin, PolicyError, "policy file").mapping("a policy")
     unknown = set(root) - TOP_KEYS
     if unknown:
         key = sorted(unknown)[0]

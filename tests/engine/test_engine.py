@@ -158,3 +158,14 @@ def test_same_key_same_output_different_key_different_output() -> None:
     other = encode_dataset(deidentify(b.mr_dataset(), plan, Mapper(bytes(32))))
     assert first == second
     assert first != other
+
+
+def test_a_requirement_keeping_age_declares_retain_patient_characteristics() -> None:
+    from veil.check.profile import load_profile
+
+    plan = compile_plan(load_policy("basic"), [load_profile("neuroquant")])
+    out = deidentify(b.mr_dataset(), plan, MAPPER)
+    codes = [item.CodeValue for item in out.DeidentificationMethodCodeSequence]
+    assert codes == ["113100", "113108"]
+    assert out.PatientAge == "054Y"  # derived from 19700131 and 20240131
+    assert not out.get("PatientBirthDate")  # Z: type 2, kept empty

@@ -117,3 +117,15 @@ overrides:
 def test_unknown_policy_name_is_a_clear_error() -> None:
     with pytest.raises(PolicyError, match="not a built-in policy"):
         load_policy("no-such-policy")
+
+
+def test_requirements_declare_the_option_they_act_as() -> None:
+    from veil.check.profile import load_profile
+
+    plan = compile_plan(load_policy("basic"), [load_profile("neuroquant")])
+    age = plan.rule_for(0x00101010)
+    assert age is not None and age.declares is Option.RETAIN_PATIENT_CHARACTERISTICS
+    assert Option.RETAIN_PATIENT_CHARACTERISTICS in plan.declared_options
+    assert Option.RETAIN_PATIENT_CHARACTERISTICS not in plan.options  # other rows unchanged
+    assert plan.rule_for(0x00101030).action == "X"  # PatientWeight still removed
+    assert compile_plan(load_policy("basic")).declared_options == frozenset()

@@ -50,7 +50,7 @@ def _prepare(original: Dataset, job: Job) -> Any:
 
     # The input's identifying values are collected before the in-place de-identification;
     # a failure here makes audit_prepared report the audit incomplete (quarantine).
-    return prepare(original, job.plan.options)
+    return prepare(original, job.plan.declared_options)
 
 
 def _audit(prepared: Any, output: Dataset, encoded: bytes, name: str) -> list[Any]:

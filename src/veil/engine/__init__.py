@@ -26,7 +26,7 @@ def _record_attributes(ds: Dataset, plan: Plan, shifted: bool) -> None:
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = list(plan.method_text)
     items = []
-    for option in [Option.BASIC, *sorted(plan.options, key=lambda o: o.code)]:
+    for option in [Option.BASIC, *sorted(plan.declared_options, key=lambda o: o.code)]:
         item = Dataset()
         item.CodeValue = option.code
         item.CodingSchemeDesignator = "DCM"

@@ -66,6 +66,9 @@ class Rule:
     source: str
     value: str | None = None  # for REPLACE
     fallback: str = "X"  # the basic-profile action, for a C that cannot be done safely
+    # The standard's option this rule acts as, when a requirement keeps something the way an
+    # option would: declared in (0012,0064) so the output says what was retained.
+    declares: Option | None = None
 
     @property
     def compound(self) -> bool:
@@ -87,6 +90,9 @@ class Plan:
     shift_dates: bool = False
     derive_age: bool = False
     method_text: tuple[str, ...] = field(default=())
+    # Options in force, plus those that requirements act as (see Rule.declares): what the
+    # output declares in (0012,0064) and what the audit takes as retained on purpose.
+    declared_options: frozenset[Option] = frozenset()
 
     def rule_for(self, tag: int) -> Rule | None:
         """The rule for a public (or exact private) tag; None means not listed: keep."""
@@ -156,6 +162,7 @@ def _resolve_requirement(
                 Action.DERIVE_AGE.value,
                 f"{need}: kept, derived from birth date and study date "
                 "when absent (as option retain-patient-characteristics would keep it)",
+                declares=Option.RETAIN_PATIENT_CHARACTERISTICS,
             ),
             "PatientAge kept (derived from birth date and study date where absent) for "
             f"{preservation.rule_id}; PatientBirthDate still removed",
@@ -174,6 +181,7 @@ def _resolve_requirement(
                     Action.SHIFT.value,
                     f"{need}: dates shifted by the patient's offset "
                     "(as option retain-longitudinal-modified-dates)",
+                    declares=Option.RETAIN_LONG_MODIFIED_DATES,
                 ),
                 f"{keyword} kept with the patient's date offset for {preservation.rule_id}",
             )
@@ -183,13 +191,18 @@ def _resolve_requirement(
                     Action.CLEAN.value,
                     f"{need}: cleaned of identifying values and dates "
                     "(as option clean-descriptors)",
+                    declares=Option.CLEAN_DESCRIPTORS,
                 ),
                 f"{keyword} kept but cleaned for {preservation.rule_id}",
             )
         if "K" in allowed:
             option = next(o for o, a in row.options if a == "K")
             return (
-                Rule(Action.KEEP.value, f"{need}: kept (as option {option.value} would)"),
+                Rule(
+                    Action.KEEP.value,
+                    f"{need}: kept (as option {option.value} would)",
+                    declares=option,
+                ),
                 f"{keyword} kept for {preservation.rule_id} (allowed by option {option.value})",
             )
         if vr == "UI":
@@ -361,6 +374,8 @@ def compile_plan(
         shift_dates=shift,
         derive_age=derive_age,
         method_text=tuple(text[:64] for text in method),
+        declared_options=options
+        | frozenset(rule.declares for rule in exact.values() if rule.declares is not None),
     )
 
 

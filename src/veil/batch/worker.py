@@ -68,7 +68,13 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
     except VeilError as exc:
         return WorkerResult(Outcome.FAILED, problem=str(exc))
     try:
-        stand_in = "sha256:" + hashlib.sha256(data).hexdigest()
+        # Only datasets without a SOP Instance UID need a stand-in (a digest of the file);
+        # hashing every file would cost ~0.5 ms per MB for nothing.
+        stand_in = (
+            None
+            if original.get("SOPInstanceUID", None)
+            else "sha256:" + hashlib.sha256(data).hexdigest()
+        )
         # In place: the dataset was parsed for this call only, and the audit collects what it
         # needs from it first; a deep copy cost a third of the time per file.
         patient_id = str(original.get("PatientID", "") or "")

@@ -46,3 +46,15 @@ class DeidentificationError(VeilError):
 
 class UnsafeOutputError(VeilError):
     """The output location would overwrite or sit inside the input."""
+
+
+def value_free_text(exc: BaseException, limit: int = 100) -> str:
+    """The first line of an exception's message cut before anything that may quote a value.
+
+    pydicom quotes the offending value in quotes or after a colon ("Invalid value for VR PN:
+    'DOE^JOHN'"); what comes before names the kind of problem, which is what we report.
+    """
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    for marker in ("'", '"', ": "):
+        text = text.split(marker)[0]
+    return text.strip()[:limit]

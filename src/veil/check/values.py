@@ -15,6 +15,8 @@ from typing import Any
 from pydicom.datadict import dictionary_VM, dictionary_VR, tag_for_keyword
 from pydicom.multival import MultiValue
 
+from veil.engine.values import parse_da
+
 
 class Validity(str, Enum):
     VALID = "valid"
@@ -66,13 +68,7 @@ def is_empty(value: Any) -> bool:
 
 def parse_date(text: str) -> dt.date | None:
     """A DICOM DA (YYYYMMDD) as a real calendar date, or None."""
-    text = text.strip()
-    if len(text) != 8 or not text.isdigit():
-        return None
-    try:
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-    except ValueError:
-        return None
+    return parse_da(text, acr_nema=False)
 
 
 def parse_datetime_date(text: str) -> dt.date | None:

@@ -16,12 +16,11 @@ from pydicom.dataset import Dataset
 from rich.console import Console
 from rich.table import Table
 
-from veil.cli.common import key_options, veil_errors_are_usage_errors
+from veil.cli.common import compile_from_options, key_options, veil_errors_are_usage_errors
 from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.io.quiet import silence_value_warnings
 from veil.keys import load_mapper
-from veil.policy import compile_plan, load_policy
 
 
 @dataclass(frozen=True)
@@ -150,12 +149,7 @@ def command(
       veil explain ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22/IM1.dcm --changed-only
     """
     silence_value_warnings()
-    loaded_profiles = []
-    if profiles:
-        from veil.check.profile import load_profile
-
-        loaded_profiles = [load_profile(name) for name in profiles]
-    plan = compile_plan(load_policy(policy), loaded_profiles, quality_checks=not no_quality_checks)
+    plan, _ = compile_from_options(policy, profiles, quality_checks=not no_quality_checks)
     mapper = load_mapper(key_path, lookup)
     try:
         original = read_dataset(file)

@@ -10,7 +10,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 
 from veil import __version__
 from veil.engine.walk import Context, Recorder, Walker, _identifying_values, blob_needles
-from veil.errors import DeidentificationError
+from veil.errors import DeidentificationError, value_free_text
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
 from veil.standard import Option
@@ -121,20 +121,10 @@ def deidentify(
     except Exception as exc:  # pydicom raises many kinds on malformed values
         raise DeidentificationError(
             f"cannot de-identify this dataset safely ({type(exc).__name__}: "
-            f"{_safe_reason(exc)}); nothing was written for it"
+            f"{value_free_text(exc, 120)}); nothing was written for it"
         ) from None
     work.file_meta = _file_meta(source_meta, work, mapper, fallback_instance_uid)
     # The 128-byte preamble is free-form (TIFF headers, text): never carry the input's over.
     if getattr(work, "preamble", None) is not None:
         work.preamble = b"\0" * 128
     return work
-
-
-def _safe_reason(exc: Exception) -> str:
-    """An exception's message without values: keep only the part naming tags and kinds."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    # pydicom messages may quote the offending value after a colon or in quotes; cut them.
-    for marker in ("'", '"', ": "):
-        if marker in text:
-            text = text.split(marker)[0]
-    return text.strip()[:120]

@@ -67,9 +67,11 @@ def dummy_value(vr: str) -> object:
     return DUMMY_BY_VR.get(vr, DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)])
 
 
-def parse_da(text: str) -> dt.date | None:
+def parse_da(text: str, *, acr_nema: bool = True) -> dt.date | None:
+    """A DA value as a real calendar date, or None. ``acr_nema`` also reads the old
+    YYYY.MM.DD form (the engine must shift it; the checks report it as invalid)."""
     text = text.strip()
-    if len(text) == 10 and text[4] == "." and text[7] == ".":  # ACR-NEMA style
+    if acr_nema and len(text) == 10 and text[4] == "." and text[7] == ".":
         text = text.replace(".", "")
     if len(text) != 8 or not text.isdigit():
         return None

@@ -16,7 +16,7 @@ from pydicom.filewriter import dcmwrite, write_dataset, write_file_meta_info
 from pydicom.uid import UID
 from pydicom.valuerep import VR
 
-from veil.errors import InputFileError
+from veil.errors import InputFileError, value_free_text
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -49,10 +49,7 @@ def _decode_problem(exc: BaseException) -> str:
         return "not a DICOM file (no DICM marker and no readable data elements)"
     if isinstance(exc, MemoryError):
         return "a data element declares a length too large to read"
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    for marker in ("'", '"'):
-        text = text.split(marker)[0]
-    return f"cannot parse the DICOM data ({name}: {text.strip()[:100]})"
+    return f"cannot parse the DICOM data ({name}: {value_free_text(exc)})"
 
 
 def read_bytes(data: bytes, name: str) -> Dataset:

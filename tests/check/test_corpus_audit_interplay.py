@@ -3,18 +3,12 @@ quarantine only the files named here (and why), beyond what the basic profile al
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("veil.audit") is None, reason="the audit component is absent"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 # The Siemens CSA image header (0029,xx10) is what dcm2niix needs to unpack a mosaic and read
 # slice timing and diffusion; in these older (VB) files it also contains the scanner's station

@@ -104,10 +104,6 @@ def test_status_shows_pseudonyms_only(running_node: Callable[..., Node], state: 
 def test_a_study_the_audit_flags_is_quarantined_and_not_sent(
     running_node: Callable[..., Node], tmp_path: Path
 ) -> None:
-    from veil.node.pipeline import audit_available
-
-    if not audit_available():
-        pytest.skip("the audit component is not in this checkout")
     # A (bad) policy that keeps the patient's name: the audit must catch it.
     policy = tmp_path / "leaky.yaml"
     policy.write_text(

@@ -11,30 +11,20 @@ import click
 from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
-from veil.cli.common import err_console, key_options, veil_errors_are_usage_errors
+from veil.check.model import RequirementProfile
+from veil.check.regression import find_regressions
+from veil.cli.common import (
+    compile_from_options,
+    err_console,
+    key_options,
+    veil_errors_are_usage_errors,
+)
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
-from veil.policy import compile_plan, load_policy
-
-
-def _audit_available() -> bool:
-    try:
-        from veil.audit import audit_output  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _load_profiles(names: tuple[str, ...]) -> list[Any]:
-    if not names:
-        return []
-    from veil.check.profile import load_profile
-
-    return [load_profile(name) for name in names]
 
 
 def _regressions(
-    profiles: list[Any],
+    profiles: list[RequirementProfile],
     summary: BatchSummary,
     items: list[InputItem],
     out: Path,
@@ -43,8 +33,6 @@ def _regressions(
     """Re-run the destination checks on the output: what passed before must pass after."""
     if not profiles:
         return []
-    from veil.check.regression import find_regressions
-
     by_display = {item.display: item for item in items}
     pairs: list[tuple[Callable[[], bytes], Path]] = [
         (by_display[record.input].read, out / record.output)
@@ -194,14 +182,8 @@ def command(
     check_output_location(inputs, out)
     if report is not None:
         check_output_location(inputs, report)
-    if not no_audit and not _audit_available():
-        raise click.UsageError(
-            "the audit component is not available in this installation; "
-            "rerun with --no-audit to write unaudited files"
-        )
     quality_checks = not no_quality_checks
-    loaded_profiles = _load_profiles(profiles)
-    plan = compile_plan(load_policy(policy), loaded_profiles, quality_checks=quality_checks)
+    plan, loaded_profiles = compile_from_options(policy, profiles, quality_checks)
     mapper = load_mapper(key_path, lookup)
     items = list(iter_inputs(inputs))
     job = Job(

@@ -8,7 +8,6 @@ steps are `check_study` (destination profiles, `veil.check.regression`) and the 
 
 from __future__ import annotations
 
-import importlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,19 +24,6 @@ from veil.node.linkage import Linkage, collect
 
 # The de-identification of one file; swappable for tests and future engines.
 DeidFunction = Callable[[bytes, str, Job], WorkerResult]
-
-
-def audit_available() -> bool:
-    """Whether `veil.audit.audit_output` exists here (the audit is built alongside the node).
-
-    Without it the node still runs, logs at start that the audit is NOT available, and says so
-    in `veil node status`; a half-built audit module must not stop the node from starting.
-    """
-    try:
-        module = importlib.import_module("veil.audit")
-    except Exception:
-        return False
-    return callable(getattr(module, "audit_output", None))
 
 
 @dataclass(frozen=True)

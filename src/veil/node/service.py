@@ -34,7 +34,6 @@ from veil.node.pipeline import (
     DeidFunction,
     InstanceInput,
     InstanceOutput,
-    audit_available,
     check_study,
     deidentify_study,
 )
@@ -80,7 +79,7 @@ class Node:
         self.mapper = mapper or load_mapper(config.key, config.lookup)
         self.profiles = _profiles(config)
         plan = compile_plan(load_policy(config.policy), self.profiles)
-        self.job = Job(plan, self.mapper, audit=audit_available())
+        self.job = Job(plan, self.mapper, audit=True)  # the node never sends unaudited
         self.deid = deid
         self.spool = Spool(config.spool)
         self.store = Store.open(config.database)
@@ -132,9 +131,8 @@ class Node:
         self._scheduler = threading.Thread(target=self._run, name="veil-scheduler", daemon=True)
         self._scheduler.start()
         log.info(
-            "node started: key fingerprint %s, audit %s, %d destination(s)",
+            "node started: key fingerprint %s, audit on, %d destination(s)",
             self.mapper.fingerprint(),
-            "on" if self.job.audit else "NOT AVAILABLE",
             len(self.senders),
         )
 

@@ -46,7 +46,7 @@ def show(policy: str, rules: bool, as_json: bool) -> None:
     """What POLICY (a built-in name or a YAML file) does, and where its tables come from."""
     loaded = load_policy(policy)
     plan = compile_plan(loaded)
-    actions = Counter(rule.action for rule in plan.exact.values())
+    actions = Counter(rule.action.value for rule in plan.exact.values())
     data = {
         "policy": loaded.name,
         "source": loaded.source,
@@ -71,7 +71,7 @@ def show(policy: str, rules: bool, as_json: bool) -> None:
     }
     if rules:
         data["rules"] = [
-            {"attribute": describe_tag(tag), "action": rule.action, "source": rule.source}
+            {"attribute": describe_tag(tag), "action": rule.action.value, "source": rule.source}
             for tag, rule in sorted(plan.exact.items())
         ]
     if as_json:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
 
 from veil.errors import RequirementConflictError
-from veil.policy.model import Action, Override, Policy, PrivateSelector
+from veil.policy.model import Action, Choice, Override, Policy, PrivateSelector, parse_action
 from veil.standard import (
     EDITION,
     OPTION_PRECEDENCE,
@@ -62,17 +62,18 @@ class ProfileLike(Protocol):
 class Rule:
     """What to do with an attribute and why (shown by `veil explain`)."""
 
-    action: str  # an Action value or a compound code of Table E.1-1 ("X/Z/D")
+    action: Action | Choice  # a Choice for a compound code of Table E.1-1 ("X/Z/D")
     source: str
     value: str | None = None  # for REPLACE
-    fallback: str = "X"  # the basic-profile action, for a C that cannot be done safely
+    # The basic-profile action, for a C that cannot be done safely.
+    fallback: Action | Choice = Action.REMOVE
     # The standard's option this rule acts as, when a requirement keeps something the way an
     # option would: declared in (0012,0064) so the output says what was retained.
     declares: Option | None = None
 
     @property
     def compound(self) -> bool:
-        return "/" in self.action
+        return isinstance(self.action, Choice)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def _row_rule(row: ProfileRow, options: frozenset[Option]) -> Rule:
                 source = (
                     f"Table E.1-1 {row.tag_text} {row.name}: option {option.value} {option_action}"
                 )
-    return Rule(action, source, fallback=row.basic)
+    return Rule(parse_action(action), source, fallback=parse_action(row.basic))
 
 
 def _vr_of(tag: int) -> str:
@@ -154,12 +155,12 @@ def _resolve_requirement(
     """The safest rule that keeps what a requirement needs, or a conflict error."""
     keyword = preservation.keyword
     need = f"requirement {preservation.rule_id} ({preservation.need}, profile {profile})"
-    if current.action not in REMOVING:
+    if current.action.value not in REMOVING:
         return current, None
     if keyword == "PatientAge" or preservation.derive_age:
         return (
             Rule(
-                Action.DERIVE_AGE.value,
+                Action.DERIVE_AGE,
                 f"{need}: kept, derived from birth date and study date "
                 "when absent (as option retain-patient-characteristics would keep it)",
                 declares=Option.RETAIN_PATIENT_CHARACTERISTICS,
@@ -178,7 +179,7 @@ def _resolve_requirement(
         if vr in DATE_VRS and "C" in {row.option_action(Option.RETAIN_LONG_MODIFIED_DATES)}:
             return (
                 Rule(
-                    Action.SHIFT.value,
+                    Action.SHIFT,
                     f"{need}: dates shifted by the patient's offset "
                     "(as option retain-longitudinal-modified-dates)",
                     declares=Option.RETAIN_LONG_MODIFIED_DATES,
@@ -188,7 +189,7 @@ def _resolve_requirement(
         if vr in TEXT_VRS and row.option_action(Option.CLEAN_DESCRIPTORS) == "C":
             return (
                 Rule(
-                    Action.CLEAN.value,
+                    Action.CLEAN,
                     f"{need}: cleaned of identifying values and dates "
                     "(as option clean-descriptors)",
                     declares=Option.CLEAN_DESCRIPTORS,
@@ -199,14 +200,14 @@ def _resolve_requirement(
             option = next(o for o, a in row.options if a == "K")
             return (
                 Rule(
-                    Action.KEEP.value,
+                    Action.KEEP,
                     f"{need}: kept (as option {option.value} would)",
                     declares=option,
                 ),
                 f"{keyword} kept for {preservation.rule_id} (allowed by option {option.value})",
             )
         if vr == "UI":
-            return Rule(Action.UID.value, f"{need}: replaced by a keyed UID"), None
+            return Rule(Action.UID, f"{need}: replaced by a keyed UID"), None
     raise RequirementConflictError(
         f"{preservation.rule_id} (profile {profile}) needs {keyword}, but "
         f"{current.source} removes it and no option of the standard allows keeping it; "
@@ -217,7 +218,7 @@ def _resolve_requirement(
 
 def _override_rule(override: Override, origin: str) -> Rule:
     return Rule(
-        override.action.value,
+        override.action,
         f"override at {origin} line {override.line}: {override.label} -> "
         f"{override.action.name.lower()}",
         override.value,
@@ -232,12 +233,14 @@ def compile_plan(
     exact: dict[int, Rule] = {}
     rows_by_tag: dict[int, ProfileRow] = {}
     patterns: list[tuple[TagPattern, Rule]] = []
-    private_default = Rule("X", "Table E.1-1 (gggg,eeee) odd groups: private attributes removed")
+    private_default = Rule(
+        Action.REMOVE, "Table E.1-1 (gggg,eeee) odd groups: private attributes removed"
+    )
     for row in profile_rows():
         rule = _row_rule(row, options)
         if row.pattern.odd_groups:
             private_default = Rule(
-                "X",
+                Action.REMOVE,
                 f"Table E.1-1 {row.tag_text}: basic profile X"
                 + (
                     " (not on the safe private list)"
@@ -255,7 +258,7 @@ def compile_plan(
     if Option.RETAIN_SAFE_PRIVATE in options:
         for safe in safe_private_rows():
             private_keep[(safe.creator, safe.group, safe.element_low)] = Rule(
-                "K",
+                Action.KEEP,
                 f'Table E.3.10-1 safe private "{safe.creator}" '
                 f"({safe.group:04X},xx{safe.element_low:02X}) "
                 f"{safe.meaning}: option retain-safe-private",
@@ -271,15 +274,15 @@ def compile_plan(
             tag = tag_for_keyword(preservation.keyword)
             if tag is None:
                 continue
-            current = exact.get(tag) or Rule("K", "not in Table E.1-1: kept")
+            current = exact.get(tag) or Rule(Action.KEEP, "not in Table E.1-1: kept")
             rule, note = _resolve_requirement(
                 tag, current, rows_by_tag.get(tag), preservation, profile.name
             )
             if rule is not current:
                 exact[tag] = rule
-            if rule.action == Action.DERIVE_AGE.value:
+            if rule.action is Action.DERIVE_AGE:
                 derive_age = True
-            if rule.action == Action.SHIFT.value:
+            if rule.action is Action.SHIFT:
                 shift = True
             if note:
                 notes.append(note)
@@ -293,7 +296,7 @@ def compile_plan(
             if not decision.keep:
                 removed_private.add(key)
                 private_keep[key] = Rule(
-                    "X",
+                    Action.REMOVE,
                     f"requirement {decision.rule_id} (profile {profile.name}): {where} removed "
                     "(it carries identifying values); the rest of the block is kept",
                 )
@@ -306,16 +309,16 @@ def compile_plan(
             elif decision.clean:
                 # An engine without private cleaning removes a "C" private element: safe.
                 private_keep[key] = Rule(
-                    Action.CLEAN.value,
+                    Action.CLEAN,
                     f"requirement {decision.rule_id} (profile {profile.name}): {where} kept "
                     f"with the input's identifying values masked inside it ({decision.need})",
                 )
                 notes.append(
                     f"{where} kept for {decision.rule_id}, identifying values inside masked"
                 )
-            elif private_keep.get(key, Rule("K", "")).action != Action.CLEAN.value:
+            elif private_keep.get(key, Rule(Action.KEEP, "")).action is not Action.CLEAN:
                 private_keep[key] = Rule(
-                    "K",
+                    Action.KEEP,
                     f"requirement {decision.rule_id} (profile {profile.name}): {where} kept "
                     f"({decision.need})",
                 )
@@ -324,10 +327,8 @@ def compile_plan(
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.
         for tag, rule in list(exact.items()):
-            if rule.action == "C" and _vr_of(tag) in DATE_VRS:
-                exact[tag] = Rule(
-                    Action.SHIFT.value, rule.source + " (shifted by the patient's offset)"
-                )
+            if rule.action is Action.CLEAN and _vr_of(tag) in DATE_VRS:
+                exact[tag] = Rule(Action.SHIFT, rule.source + " (shifted by the patient's offset)")
 
     for override in policy.overrides:
         rule = _override_rule(override, policy.source)
@@ -387,7 +388,7 @@ def describe_tag(tag: int) -> str:
 def plan_summary(plan: Plan) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for rule in plan.exact.values():
-        counts[rule.action] = counts.get(rule.action, 0) + 1
+        counts[rule.action.value] = counts.get(rule.action.value, 0) + 1
     return {
         "policy": plan.policy_name,
         "options": sorted(o.value for o in plan.options),

@@ -1,0 +1,309 @@
+"""The audit on the fast path: decides only "nothing to report", else hands over.
+
+The reference audit (veil.audit) reports error findings for three things: an identifying value
+of the input found in the output's decoded text (any form), the same found in its raw bytes
+(strong forms), and a value kept at its own place. Here:
+
+- the input's error-level identifiers are collected from the element tree by the same rules
+  (``veil.audit.identifiers``: Table E.1-1 under the plan's declared options, person names,
+  instance UIDs), without the excuses that only remove identifiers (a superset);
+- every form of them is searched at once in the whole output, header and pixels, by the
+  compiled multi-needle scan (veil.audit.multiscan), ASCII letters without case;
+- a hit the reference audit certainly does not report (a date inside a UID, a form that
+  only the decoded search uses outside text, a neighbour that joins the hit, veil's own
+  method text) is dropped; any other hit, and any identifier whose element keeps its value,
+  makes the file go to the reference path, which then reports exactly what it always did.
+
+So the fast path never passes a file the reference audit would stop. It takes ASCII values
+in a single-byte character set only (``Unsupported`` otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+from pydicom.datadict import keyword_for_tag
+
+from veil.audit.findings import Kind, Severity
+from veil.audit.forms import Edge, SearchForm, search_forms
+from veil.audit.identifiers import (
+    _NEVER_SEARCHED,
+    _WARNING_KINDS,
+    _is_instance_uid,
+    _kind,
+    effective_action,
+    normalise,
+    profile_row,
+)
+from veil.audit.multiscan import compile_needles
+from veil.audit.raw_search import _byte_edge_ok, in_uid
+from veil.audit.text_search import SEARCHED_VRS
+from veil.engine.fast.parse import Element, ParsedFile, Unsupported, parse_file
+from veil.standard import Option
+
+# Codecs in which no non-ASCII byte decodes to a character that lowers to ASCII: there, an
+# ASCII form found in decoded, lowered text is also found in the bytes, letters folded.
+ASCII_SAFE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "iso8859-1", "ascii"})
+OWN_RECORD = 0x00120063
+
+
+@dataclass(frozen=True)
+class Found:
+    """An error-level identifier of the input: its kind and VR decide its forms."""
+
+    kind: Kind
+    vr: str
+    value: str
+
+
+@cache
+def _public_class(tag: int, vr: str, options: frozenset[Option]) -> tuple[str, Kind | None]:
+    """How the reference collector treats a public element: 'skip', 'person', 'uid' (an
+    unlisted UID, instance UIDs only) or 'ident' with the kind (error kinds only)."""
+    row = profile_row(tag)
+    if row is None:
+        if vr == "PN":
+            return "person", Kind.PERSON_NAME
+        if vr == "UI" and Option.RETAIN_UIDS not in options:
+            return "uid", Kind.UID
+        return "skip", None
+    action = effective_action(row, options)
+    if action == "K":
+        return "skip", None
+    if action == "C" and vr not in ("DA", "DT", "PN", "UI"):
+        return "skip", None
+    if vr in ("OB", "UN") or (vr == "UI" and Option.RETAIN_UIDS in options):
+        return "skip", None
+    kind = _kind(tag, vr, row)
+    if kind in _WARNING_KINDS:
+        return "skip", None
+    return ("uid" if kind is Kind.UID else "ident"), kind
+
+
+_CLASSES: dict[frozenset[Option], dict[tuple[int, str], tuple[str, Kind | None]]] = {}
+
+
+def _classes(options: frozenset[Option]) -> dict[tuple[int, str], tuple[str, Kind | None]]:
+    return _CLASSES.setdefault(options, {})
+
+
+def _class(tag: int, vr: str, options: frozenset[Option]) -> tuple[str, Kind | None]:
+    """'skip', 'walk' (a sequence), or how an element gives identifiers (with its kind)."""
+    group, element = tag >> 16, tag & 0xFFFF
+    if element == 0 or group == 0x0002:
+        return "skip", None
+    if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not group & 1):
+        return "skip", None
+    if vr == "SQ":
+        return "walk", None
+    if group & 1:
+        if 0x0010 <= element <= 0x00FF or vr != "PN":
+            return "skip", None  # creators; other private text is warning-level only
+        return "person", Kind.PERSON_NAME
+    how, kind = _public_class(tag, vr, options)
+    return (how, kind) if kind is not None else ("skip", None)
+
+
+def _texts(value: bytes, codec: str) -> list[str]:
+    text = value.decode(codec, "replace")
+    return [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
+
+
+def collect(parsed: ParsedFile, options: frozenset[Option], codec: str) -> dict[int, list[Found]]:
+    """Error-level identifiers of the input, by the id of the element they come from."""
+    found: dict[int, list[Found]] = {}
+    data = parsed.data
+    classes = _classes(options)
+
+    def walk(elements: list[Element]) -> None:
+        for elem in elements:
+            tag, vr = elem.tag, elem.vr
+            known = classes.get((tag, vr))
+            if known is None:
+                known = classes[(tag, vr)] = _class(tag, vr, options)
+            if known[0] == "skip":
+                continue
+            if vr == "SQ":
+                for item in elem.items or ():
+                    walk(item.elements)
+                continue
+            how, kind = known
+            if kind is None:
+                continue
+            values = _texts(data[elem.value_start : elem.value_end], codec)
+            if how == "uid":
+                values = [v for v in values if _is_instance_uid(tag, v)]
+            if values:
+                found[id(elem)] = [Found(kind, vr, v) for v in values]
+
+    walk(parsed.elements)
+    return found
+
+
+def kept_in_place(idents: list[Found], new_values: list[object] | None) -> bool:
+    """True when an identifier's own element still holds its value (None: unchanged)."""
+    if new_values is None:
+        return True
+    output = {normalise(str(v)) for v in new_values if v is not None}
+    return any(normalise(ident.value) in output for ident in idents)
+
+
+@dataclass(frozen=True)
+class _Needle:
+    form: SearchForm
+    kind: Kind
+
+
+@lru_cache(maxsize=16384)
+def _ident_needles(ident: Found) -> tuple[tuple[bytes, _Needle], ...] | None:
+    """The byte needles of one identifier (None: a form is not ASCII), memoised: the values
+    of a study repeat in every file."""
+    out = []
+    for form in search_forms(ident.kind, ident.vr, ident.value):
+        if not form.text.isascii():
+            return None
+        data = form.text.encode("ascii")
+        if len(data) >= 2:
+            out.append((data, _Needle(form, ident.kind)))
+    return tuple(out)
+
+
+def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[list[_Needle]]]:
+    by_bytes: dict[bytes, list[_Needle]] = {}
+    unique = {ident for idents in found.values() for ident in idents}
+    for ident in unique:
+        entries = _ident_needles(ident)
+        if entries is None:
+            raise Unsupported("non-ASCII identifier")
+        for data, needle in entries:
+            by_bytes.setdefault(data, []).append(needle)
+    keys = tuple(by_bytes)
+    return keys, [by_bytes[k] for k in keys]
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    vr: str
+    tag: int
+    top: bool
+
+
+def _meta_spans(encoded: bytes) -> tuple[list[_Span], int]:
+    """Where each value of the output's file meta lies, and where the dataset begins."""
+    spans: list[_Span] = []
+    pos = 132
+    # The file meta veil writes: explicit VR LE, short or long lengths by VR.
+    while pos + 8 <= len(encoded) and encoded[pos : pos + 2] == b"\x02\x00":
+        vr = encoded[pos + 4 : pos + 6].decode("latin-1")
+        if vr in ("OB", "UN", "UT", "SQ", "OW"):
+            length = int.from_bytes(encoded[pos + 8 : pos + 12], "little")
+            start = pos + 12
+        else:
+            length = int.from_bytes(encoded[pos + 6 : pos + 8], "little")
+            start = pos + 8
+        tag = int.from_bytes(encoded[pos : pos + 2], "little") << 16 | int.from_bytes(
+            encoded[pos + 2 : pos + 4], "little"
+        )
+        spans.append(_Span(start, start + length, vr, tag, True))
+        pos = start + length
+    return spans, pos
+
+
+def _dataset_spans(encoded: bytes) -> list[_Span]:
+    """Where each value of the output's dataset lies, at every level."""
+    parsed = parse_file(encoded)
+    spans: list[_Span] = []
+
+    def walk(elements: list[Element], top: bool) -> None:
+        for elem in elements:
+            if elem.vr == "SQ":
+                for item in elem.items or ():
+                    walk(item.elements, False)
+                continue
+            spans.append(_Span(elem.value_start, elem.value_end, elem.vr, elem.tag, top))
+
+    walk(parsed.elements, True)
+    return spans
+
+
+def _locate(offset: int, spans: list[_Span]) -> _Span | None:
+    for span in spans:
+        if span.start <= offset < span.end:
+            return span
+    return None
+
+
+def _edges_ok(data: bytes, start: int, end: int, needle: SearchForm, lo: int, hi: int) -> bool:
+    """The needle's edges at [start, end), neighbours outside [lo, hi) counting as free."""
+    window_lo = max(lo, start - 80)
+    window = data[window_lo : min(hi, end + 1)].lower()
+    left = start - 1 - window_lo
+    right = end - window_lo
+    left_ok = _byte_edge_ok(window, left, needle.left) if left >= 0 else True
+    right_ok = _byte_edge_ok(window, right, needle.right) if right < len(window) else True
+    return left_ok and right_ok
+
+
+def _reported(data: bytes, offset: int, key: bytes, needle: _Needle, spans: list[_Span]) -> bool:
+    """Whether the reference audit may report this hit (False only when it certainly does not)."""
+    end = offset + len(key)
+    span = _locate(offset, spans)
+    if span is not None and (span.vr in SEARCHED_VRS or span.tag >> 16 & 1):
+        if end > span.end:
+            return True  # runs past its element: be safe
+        if not _edges_ok(data, offset, end, needle.form, span.start, span.end):
+            return False
+        if span.vr == "UI" and needle.kind is not Kind.UID:
+            return False  # the decoded search never matches other values inside UIDs
+        if span.top and span.tag == OWN_RECORD:
+            return False  # veil's own method text, excluded by the reference audit
+        return True
+    if not needle.form.raw:
+        return False  # forms searched in decoded text only
+    if not _edges_ok(data, offset, end, needle.form, 0, len(data)):
+        return False
+    if needle.kind is not Kind.UID and key[:1].isdigit() and in_uid(data, offset):
+        return False
+    return True
+
+
+def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> bool:
+    """True when some hit of an identifier in ``encoded`` may be reported by the reference
+    audit (the caller then hands the file over)."""
+    if not found:
+        return False
+    keys, needles = _needles(found)
+    if not keys:
+        return False
+    hits = compile_needles(keys).find(encoded)
+    if not hits:
+        return False
+    spans, dataset_start = _meta_spans(encoded)
+    parsed = False
+    for offset, index in hits:
+        if offset >= dataset_start and not parsed:
+            spans += _dataset_spans(encoded)
+            parsed = True
+        for needle in needles[index]:
+            if _reported(encoded, offset, keys[index], needle, spans):
+                return True
+    return False
+
+
+def text_codec_ok(codecs: tuple[str, ...]) -> bool:
+    return all(codec in ASCII_SAFE_CODECS for codec in codecs)
+
+
+__all__ = [
+    "Edge",
+    "Found",
+    "Severity",
+    "collect",
+    "kept_in_place",
+    "keyword_for_tag",
+    "reference_would_report",
+    "text_codec_ok",
+]

@@ -1,0 +1,622 @@
+"""Rewriting a file's element stream by the plan: the fast path's core.
+
+Elements are decided by the same rules and handlers as the reference walk (veil.engine.walk):
+kept elements that the reference path never converts are copied as slices of the input; those
+it converts and writes back unchanged are re-encoded by pydicom once per distinct value
+(veil.engine.fast.encode.roundtrip); changed ones are encoded one by one. Sequences keep their
+length form; defined lengths are recomputed only when something inside changed. Pixel data is
+copied by its length (or up to its delimiter), never decoded.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.charset import convert_encodings
+
+from veil.engine.age import AGE_REFERENCE_DATES, BIRTH_DATE, PATIENT_AGE, derived_age
+from veil.engine.context import Context, Mode, is_class_uid
+from veil.engine.fast import audit as fast_audit
+from veil.engine.fast.encode import (
+    ITEM_DELIMITER,
+    SEQUENCE_DELIMITER,
+    convert,
+    converted_value,
+    encode_value,
+    header,
+    item_header,
+    mini_dataset,
+    roundtrip,
+    undefined_header,
+    write,
+)
+from veil.engine.fast.tables import tables_for
+from veil.engine.fast.parse import Element, ParsedFile, Unsupported
+from veil.engine.handlers import (
+    CLEAN_KEEPS,
+    HANDLERS,
+    PATIENT_ID,
+    Site,
+    clean_text,
+    empty_value,
+    hashed_values,
+    pseudonym_applies,
+    pseudonym_source,
+    remap_uids,
+    shift_element,
+    values_of,
+)
+from veil.engine.identifying import IDENTIFYING_SOURCES, identifying_texts
+from veil.engine.meta import (
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION,
+    method_codes,
+    temporal_mark,
+)
+from veil.engine.values import DATE_VRS, TEXT_VRS, dummy_value
+from veil.engine.walk import CODE_TAGS, needs_remap, remap_instance_uids, sequence_name
+from veil.policy.model import Action
+from veil.policy.plan import Plan, Rule
+from veil.standard import Option
+
+Chunk = bytes | tuple[int, int]  # new bytes, or a slice (start, end) of the input
+SOP_CLASS = 0x00080016
+SOP_INSTANCE = 0x00080018
+STUDY_UID = 0x0020000D
+SERIES_UID = 0x0020000E
+CHARSET = 0x00080005
+RECORD_TAGS = (0x00120062, 0x00120063, 0x00120064)
+TEMPORAL = 0x00280303
+_ALLOWED_CHARSETS = frozenset({"", "ISO_IR 100", "ISO_IR 6"})
+_L = struct.Struct("<L")
+
+
+class _Walker:
+    """What a reference handler needs from its walker when applied to one element here."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def descend(self, *args: Any) -> None:
+        raise Unsupported("sequence in a generic handler")
+
+
+@dataclass
+class Level:
+    """One dataset's output, as chunks; adjacent input slices are merged."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    changed: bool = False
+    # Top level only: (tag, index of its first chunk), to insert the record attributes.
+    marks: list[tuple[int, int]] = field(default_factory=list)
+    _boundary: bool = False
+
+    def mark(self, tag: int) -> None:
+        self.marks.append((tag, len(self.chunks)))
+        self._boundary = True
+
+    def copy(self, start: int, end: int) -> None:
+        if self.chunks and not self._boundary:
+            last = self.chunks[-1]
+            if isinstance(last, tuple) and last[1] == start:
+                self.chunks[-1] = (last[0], end)
+                return
+        self._boundary = False
+        self.chunks.append((start, end))
+
+    def add(self, data: bytes) -> None:
+        self._boundary = False
+        self.chunks.append(data)
+        self.changed = True
+
+    def extend(self, chunks: list[Chunk]) -> None:
+        self._boundary = False
+        self.chunks.extend(chunks)
+
+
+def chunk_length(chunks: list[Chunk]) -> int:
+    return sum(c[1] - c[0] if isinstance(c, tuple) else len(c) for c in chunks)
+
+
+@dataclass
+class Result:
+    chunks: list[Chunk]
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    patient_id: str
+
+
+_INTEREST = (SOP_CLASS, SOP_INSTANCE, STUDY_UID, SERIES_UID)
+
+
+class Rewriter:
+    """Rewrites one parsed file by the plan; ``run`` returns the output chunks."""
+
+    def __init__(self, parsed: ParsedFile, plan: Plan, ctx: Context, audit: bool) -> None:
+        self.parsed = parsed
+        self.data = parsed.data
+        self.plan = plan
+        self.ctx = ctx
+        self.walker = _Walker(ctx)
+        self.audit = audit
+        self.found: dict[int, list[fast_audit.Found]] = {}
+        self.top: dict[int, Element] = {e.tag: e for e in parsed.elements}
+        self.top_ids = {id(e) for e in parsed.elements}
+        self.encodings: tuple[str, ...] = ("iso8859",)
+        self.outputs: dict[int, object] = {}
+        self.record_existing: dict[int, Element] = {}
+        self.age: str | None = None
+        self.tables = tables_for(plan)
+
+    # -- values ------------------------------------------------------------------------------
+    def raw(self, elem: Element) -> bytes:
+        return self.data[elem.value_start : elem.value_end]
+
+    def value(self, elem: Element, encodings: tuple[str, ...]) -> Any:
+        return converted_value(elem.tag, elem.vr, self.raw(elem), encodings)
+
+    def top_value(self, tag: int) -> Any:
+        elem = self.top.get(tag)
+        return None if elem is None else self.value(elem, self.encodings)
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> Result:
+        from veil.engine import masks_private_blobs, needs_identifying_values
+
+        plan = self.plan
+        charset = self.top.get(CHARSET)
+        if charset is not None:
+            self.encodings = self._charset(charset)
+        if 0x00041220 in self.top:
+            raise Unsupported("DICOMDIR")
+        if SOP_CLASS not in self.top and not self.parsed.meta.get(0x00020002):
+            raise Unsupported("no SOP Class UID")
+        if SOP_INSTANCE not in self.top:
+            raise Unsupported("no SOP Instance UID")
+        if masks_private_blobs(plan):
+            raise Unsupported("private blob masking")
+        if any(plan.rule_for(tag) is not None for tag in (*RECORD_TAGS, TEMPORAL)):
+            raise Unsupported("a rule for the record attributes")
+        if self.audit:
+            if not fast_audit.text_codec_ok(tuple(self.encodings)):
+                raise Unsupported("character set")
+            self.found = fast_audit.collect(self.parsed, plan.declared_options, self.encodings[0])
+        patient_id = str(self.top_value(PATIENT_ID) or "")
+        self.ctx.patient_id = patient_id
+        self.ctx.sop_class = str(self.top_value(SOP_CLASS) or "")
+        if plan.derive_age:
+            self.age = derived_age(
+                self.top_value(PATIENT_AGE) if PATIENT_AGE in self.top else None,
+                self.top_value(BIRTH_DATE) or "",
+                [self.top_value(tag) if tag in self.top else None for tag in AGE_REFERENCE_DATES],
+            )
+        if needs_identifying_values(plan):
+            self.ctx.identifying = identifying_texts(
+                (tag, self.top_value(tag)) for tag in IDENTIFYING_SOURCES if tag in self.top
+            )
+        level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
+        body = self.finish_top(level)
+        instance = self.outputs.get(SOP_INSTANCE)
+        if not isinstance(instance, str) or not instance:
+            raise Unsupported("SOP Instance UID not one value")
+        sop_class = str(self.outputs.get(SOP_CLASS) or "") or _meta_text(
+            self.parsed.meta.get(0x00020002, b"")
+        )
+        meta = file_meta_bytes(sop_class, instance, self.parsed.transfer_syntax)
+        return Result(
+            [b"\0" * 128 + b"DICM" + meta, *body],
+            instance,
+            str(self.outputs.get(STUDY_UID) or ""),
+            str(self.outputs.get(SERIES_UID) or ""),
+            patient_id,
+        )
+
+    def _charset(self, elem: Element) -> tuple[str, ...]:
+        value = convert(elem.tag, elem.vr, self.raw(elem), ("iso8859",)).value
+        terms = [str(v) for v in values_of(value)]
+        if any(term.strip() not in _ALLOWED_CHARSETS for term in terms):
+            raise Unsupported("character set")
+        return tuple(convert_encodings(terms or [""]))
+
+    # -- one dataset -------------------------------------------------------------------------
+    def level(
+        self,
+        elements: list[Element],
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+        *,
+        top: bool = False,
+    ) -> Level:
+        out = Level()
+        if not top:
+            for elem in elements:
+                if elem.tag == CHARSET and self._charset(elem) != self.encodings:
+                    raise Unsupported("character set in an item")
+        kept_private = (
+            self.private_decisions(elements, encodings)
+            if any(e.tag >> 16 & 1 for e in elements)
+            else {}
+        )
+        item_patient = next((e for e in elements if e.tag == PATIENT_ID), None)
+        removed_overlays: set[int] = set()
+        plan = self.plan
+        for elem in elements:
+            tag = elem.tag
+            group = tag >> 16
+            if top:
+                out.mark(tag)
+            if group & 1:
+                decision = kept_private.get(id(elem))
+                if decision is None:
+                    out.changed = True
+                    continue
+                self.keep_private(out, elem, path, mode, encodings)
+                continue
+            if tag & 0xFFFF == 0 or group == 0x0002:
+                out.changed = True
+                continue
+            if top and (tag in RECORD_TAGS or tag == TEMPORAL):
+                out.changed = True
+                self.record_existing[tag] = elem
+                continue
+            if 0x6000 <= group <= 0x60FF:
+                if group in removed_overlays:
+                    out.changed = True
+                    continue
+                data_rule = self.tables.rule_for((group << 16) | 0x3000)
+                if data_rule is not None and data_rule.action is not Action.KEEP:
+                    removed_overlays.add(group)
+                    out.changed = True
+                    continue
+            if elem.vr == "UN":
+                raise Unsupported("public UN")
+            if top and tag == PATIENT_AGE and self.age:
+                self.changed(out, elem, self.age, encodings)
+                continue
+            rule = self.tables.rule_for(tag)
+            if rule is None:
+                self.unlisted(out, elem, path, mode, encodings)
+            else:
+                self.listed(out, elem, rule, path, mode, encodings, item_patient)
+        return out
+
+    def check_kept(self, elem: Element, new_values: list[object] | None) -> None:
+        idents = self.found.get(id(elem))
+        if idents and fast_audit.kept_in_place(idents, new_values):
+            raise Unsupported("audit: a value kept in place")
+
+    def note(self, elem: Element, value: object) -> None:
+        if elem.tag in _INTEREST and id(elem) in self.top_ids:
+            self.outputs[elem.tag] = value
+
+    # -- elements ----------------------------------------------------------------------------
+    def copy(self, out: Level, elem: Element, encodings: tuple[str, ...]) -> None:
+        self.check_kept(elem, None)
+        if elem.tag in _INTEREST and id(elem) in self.top_ids:
+            self.note(elem, self.value(elem, encodings))
+        out.copy(elem.start, elem.end)
+
+    def converted(self, out: Level, elem: Element, encodings: tuple[str, ...]) -> None:
+        """An element the reference path converts and writes back without changing it."""
+        self.check_kept(elem, None)
+        if elem.tag in _INTEREST and id(elem) in self.top_ids:
+            self.note(elem, self.value(elem, encodings))
+        data = roundtrip(elem.tag, elem.vr, self.raw(elem), encodings)
+        if data == self.data[elem.start : elem.end]:
+            out.copy(elem.start, elem.end)
+        else:
+            out.add(data)
+
+    def changed(self, out: Level, elem: Element, new: object, encodings: tuple[str, ...]) -> None:
+        self.check_kept(elem, values_of(new))
+        self.note(elem, new)
+        out.add(encode_value(elem.tag, elem.vr, new, encodings))
+
+    def unlisted(
+        self,
+        out: Level,
+        elem: Element,
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+    ) -> None:
+        vr = elem.vr
+        if vr == "SQ":
+            self.sequence(out, elem, path, mode, encodings)
+            return
+        if (
+            vr == "UI"
+            and Option.RETAIN_UIDS not in self.plan.options
+            and not is_class_uid(elem.tag)
+        ):
+            values = values_of(self.value(elem, encodings))
+            if needs_remap(values):
+                self.changed(
+                    out, elem, one_or_many(remap_instance_uids(values, self.ctx)), encodings
+                )
+            else:
+                self.converted(out, elem, encodings)
+            return
+        if (
+            mode is not Mode.PLAN
+            and elem.tag not in CODE_TAGS
+            and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
+        ):
+            if mode is Mode.DUMMY or vr == "PN":
+                self.changed(out, elem, dummy_value(vr), encodings)
+            elif vr in DATE_VRS:
+                self.generic(out, elem, encodings, lambda item: shift_element(item, self.ctx))
+            else:
+                self.generic(out, elem, encodings, lambda item: clean_text(item, self.ctx))
+            return
+        self.copy(out, elem, encodings)
+
+    def listed(
+        self,
+        out: Level,
+        elem: Element,
+        rule: Rule,
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+        item_patient: Element | None,
+    ) -> None:
+        action = self.tables.action(rule, self.ctx, path, elem.tag, mode)
+        vr = elem.vr
+        if action is Action.REMOVE:
+            out.changed = True
+        elif (
+            action in (Action.KEEP, Action.DERIVE_AGE)
+            or (action is Action.CLEAN and vr in CLEAN_KEEPS)
+            or (action is Action.SHIFT and vr == "TM")
+        ):
+            if vr == "SQ":
+                self.sequence(out, elem, path, mode, encodings)
+            else:
+                self.converted(out, elem, encodings)
+        elif action is Action.EMPTY:
+            if vr == "SQ":
+                self.empty_sequence(out, elem)
+            else:
+                self.changed(out, elem, empty_value(vr), encodings)
+        elif action is Action.DUMMY:
+            if vr == "SQ":
+                self.sequence(out, elem, path, Mode.DUMMY, encodings)
+            else:
+                self.changed(out, elem, dummy_value(vr), encodings)
+        elif action is Action.UID and vr == "SQ":
+            self.sequence(out, elem, path, mode, encodings)
+        elif action is Action.CLEAN and vr == "SQ":
+            self.sequence(out, elem, path, Mode.CLEAN, encodings)
+        elif vr == "SQ":
+            raise Unsupported("sequence with a value action")
+        elif action is Action.UID:
+            values = values_of(self.value(elem, encodings))
+            self.changed(out, elem, one_or_many(remap_uids(values, self.ctx.mapper)), encodings)
+        elif action is Action.PSEUDONYM:
+            if not pseudonym_applies(elem.tag, vr):
+                self.changed(out, elem, empty_value(vr), encodings)
+                return
+            own = self.value(elem, encodings) if elem.tag == PATIENT_ID else None
+            item_id = None if item_patient is None else self.value(item_patient, encodings)
+            source = pseudonym_source(elem.tag, own, item_id, self.ctx.patient_id)
+            self.changed(out, elem, self.ctx.mapper.patient_pseudonym(source), encodings)
+        elif action is Action.HASH:
+            values = values_of(self.value(elem, encodings))
+            new = hashed_values(elem.tag, vr, values, self.ctx.mapper)
+            self.changed(out, elem, one_or_many(new), encodings)
+        else:
+            handler = HANDLERS[action]
+            site_rule = rule
+
+            def apply(item: Any) -> bool:
+                ds = item_dataset[0]
+                site = Site(ds, elem.tag, path, "", mode, site_rule)
+                return handler.apply(self.walker, site, item).removed  # type: ignore[arg-type]
+
+            item_dataset: list[Any] = []
+            self.generic(out, elem, encodings, apply, item_dataset)
+
+    def generic(
+        self,
+        out: Level,
+        elem: Element,
+        encodings: tuple[str, ...],
+        change: Callable[[Any], Any],
+        holder: list[Any] | None = None,
+    ) -> None:
+        """Apply a reference handler itself to the element, alone in a dataset."""
+        ds = mini_dataset(elem.tag, elem.vr, self.raw(elem), encodings)
+        if holder is not None:
+            holder.append(ds)
+        item = ds[elem.tag]
+        if change(item) is True:  # removed by the handler
+            out.changed = True
+            return
+        new = ds[elem.tag].value
+        self.check_kept(elem, values_of(new))
+        self.note(elem, new)
+        out.add(write(ds[elem.tag], encodings))
+
+    # -- private blocks ----------------------------------------------------------------------
+    def private_decisions(
+        self, elements: list[Element], encodings: tuple[str, ...]
+    ) -> dict[int, Rule]:
+        """The kept private elements of a level (by id) with their rule; creators of blocks
+        that keep something are kept too."""
+        creators: dict[tuple[int, int], tuple[str | None, Element]] = {}
+        for elem in elements:
+            if elem.tag >> 16 & 1 and 0x0010 <= elem.tag & 0xFFFF <= 0x00FF:
+                value = self.value(elem, encodings)
+                creators[(elem.tag >> 16, elem.tag & 0xFF)] = (
+                    str(value).strip() if value else None,
+                    elem,
+                )
+        kept: dict[int, Rule] = {}
+        blocks: set[tuple[int, int]] = set()
+        for elem in elements:
+            group, element = elem.tag >> 16, elem.tag & 0xFFFF
+            if not group & 1 or 0x0010 <= element <= 0x00FF or element < 0x1000:
+                continue
+            creator = creators.get((group, element >> 8))
+            rule = self.tables.private_rule(creator[0] if creator else None, group, element & 0xFF)
+            if rule.action is Action.CLEAN:
+                raise Unsupported("private blob masking")
+            if rule.action is Action.KEEP:
+                kept[id(elem)] = rule
+                blocks.add((group, element >> 8))
+        for (group, block), (_, elem) in creators.items():
+            if (group, block) in blocks:
+                kept[id(elem)] = Rule(Action.KEEP, "private creator")
+        return kept
+
+    def keep_private(
+        self,
+        out: Level,
+        elem: Element,
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+    ) -> None:
+        if elem.vr == "UN":
+            raise Unsupported("private UN kept")
+        if 0x0010 <= elem.tag & 0xFFFF <= 0x00FF:
+            self.converted(out, elem, encodings)
+            return
+        if elem.vr == "SQ":
+            self.sequence(out, elem, path, mode, encodings)
+            return
+        if elem.vr == "UI" and Option.RETAIN_UIDS not in self.plan.options:
+            values = values_of(self.value(elem, encodings))
+            if needs_remap(values):
+                self.changed(out, elem, one_or_many(remap_uids(values, self.ctx.mapper)), encodings)
+                return
+        self.converted(out, elem, encodings)
+
+    # -- sequences ---------------------------------------------------------------------------
+    def empty_sequence(self, out: Level, elem: Element) -> None:
+        if elem.undefined:
+            out.add(undefined_header(elem.tag, "SQ") + SEQUENCE_DELIMITER)
+        else:
+            out.add(header(elem.tag, "SQ", 0))
+
+    def sequence(
+        self,
+        out: Level,
+        elem: Element,
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+    ) -> None:
+        inner = (*path, sequence_name(elem.tag))
+        items = [
+            (item, self.level(item.elements, inner, mode, encodings)) for item in elem.items or ()
+        ]
+        if not any(level.changed for _, level in items):
+            out.copy(elem.start, elem.end)
+            return
+        body: list[Chunk] = []
+        for item, level in items:
+            if item.undefined:
+                body.append(b"\xfe\xff\x00\xe0\xff\xff\xff\xff")
+                body.extend(level.chunks)
+                body.append(ITEM_DELIMITER)
+            else:
+                body.append(item_header(chunk_length(level.chunks)))
+                body.extend(level.chunks)
+        if elem.undefined:
+            out.add(undefined_header(elem.tag, "SQ"))
+            out.extend(body)
+            out.add(SEQUENCE_DELIMITER)
+        else:
+            out.add(header(elem.tag, "SQ", chunk_length(body)))
+            out.extend(body)
+
+    # -- the top level's additions -----------------------------------------------------------
+    def finish_top(self, level: Level) -> list[Chunk]:
+        """Insert the derived age and the de-identification record at their tag's place."""
+        plan = self.plan
+        enc = self.encodings
+        existing = self.record_existing
+        additions: list[tuple[int, bytes]] = []
+        if self.age and PATIENT_AGE not in self.top:
+            additions.append((PATIENT_AGE, encode_value(PATIENT_AGE, "AS", self.age, enc)))
+
+        def vr(tag: int, default: str) -> str:
+            elem = existing.get(tag)
+            return elem.vr if elem is not None else default
+
+        additions.append((0x00120062, encode_value(0x00120062, vr(0x00120062, "CS"), "YES", enc)))
+        additions.append(
+            (
+                0x00120063,
+                encode_value(0x00120063, vr(0x00120063, "LO"), list(plan.method_text), enc),
+            )
+        )
+        items: list[bytes] = []
+        for option in method_codes(plan):
+            body = (
+                encode_value(0x00080100, "SH", option.code, enc)
+                + encode_value(0x00080102, "SH", "DCM", enc)
+                + encode_value(0x00080104, "LO", option.meaning, enc)
+            )
+            items.append(item_header(len(body)) + body)
+        sequence = b"".join(items)
+        codes = existing.get(0x00120064)
+        if codes is not None and codes.vr != "SQ":
+            raise Unsupported("record attribute with another VR")
+        if codes is not None and codes.undefined:
+            coded = undefined_header(0x00120064, "SQ") + sequence + SEQUENCE_DELIMITER
+        else:
+            coded = header(0x00120064, "SQ", len(sequence)) + sequence
+        additions.append((0x00120064, coded))
+        mark = temporal_mark(plan, self.ctx.shifted, TEMPORAL in existing)
+        if mark is not None:
+            additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc)))
+        chunks = list(level.chunks)
+        marks = level.marks
+        for tag, data in sorted(additions, reverse=True):
+            index = next((i for t, i in marks if t > tag), len(level.chunks))
+            chunks.insert(index, data)
+        return chunks
+
+
+def one_or_many(values: list[object]) -> object:
+    return values[0] if len(values) == 1 else values
+
+
+def _meta_text(value: bytes) -> str:
+    return value.decode("latin-1").rstrip("\0 ")
+
+
+def _ui(tag: int, text: str) -> bytes:
+    data = text.encode("ascii")
+    if len(data) % 2:
+        data += b"\0"
+    return header(tag, "UI", len(data)) + data
+
+
+def file_meta_bytes(sop_class: str, instance: str, syntax: str) -> bytes:
+    """The file meta group as pydicom's write_file_meta_info writes veil's."""
+    version = IMPLEMENTATION_VERSION.encode("ascii")
+    if len(version) % 2:
+        version += b" "
+    body = (
+        header(0x00020001, "OB", 2)
+        + b"\x00\x01"
+        + _ui(0x00020002, sop_class)
+        + _ui(0x00020003, instance)
+        + _ui(0x00020010, syntax)
+        + _ui(0x00020012, IMPLEMENTATION_CLASS_UID)
+        + header(0x00020013, "SH", len(version))
+        + version
+    )
+    return header(0x00020000, "UL", 4) + _L.pack(len(body)) + body
+
+
+__all__ = ["Result", "Rewriter", "file_meta_bytes"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
@@ -17,6 +18,13 @@ class Layout(str, Enum):
     HIERARCHY = "hierarchy"  # patient/study/series/instance.dcm, named by pseudonyms
 
 
+class Engine(str, Enum):
+    """Which de-identification path the workers take."""
+
+    AUTO = "auto"  # the streaming fast path first, the reference path for what it hands over
+    REFERENCE = "reference"  # the reference (pydicom) path only
+
+
 @dataclass(frozen=True)
 class Job:
     plan: Plan
@@ -25,3 +33,9 @@ class Job:
     layout: Layout = Layout.MIRROR
     audit: bool = True
     overwrite: bool = False
+    engine: Engine = Engine.AUTO
+    # Run the reference path too and compare; a difference falls back and is counted.
+    verify_fast: bool = False
+    # Destination requirement profiles to check before and after, in the workers.
+    profiles: tuple[Any, ...] = ()
+    quality_checks: bool = True

@@ -26,6 +26,9 @@ class FileRecord:
     study: str | None = None  # de-identified Study Instance UID
     series: str | None = None  # de-identified Series Instance UID
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
+    # Requirement facts (veil.check.evaluate.FileFacts) before and after, for --for.
+    check: tuple[Any, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -35,4 +38,6 @@ class FileRecord:
                 data[name] = value
         if self.findings:
             data["findings"] = list(self.findings)
+        if self.engine:
+            data["engine"] = self.engine
         return data

@@ -102,6 +102,15 @@ class BatchSummary:
         return {study: dict(counter) for study, counter in sorted(table.items())}
 
     @property
+    def engines(self) -> tuple[int, Counter[str]]:
+        """Files written by the fast path, and why the others took the reference path."""
+        fast = sum(1 for r in self.records if r.engine == "fast")
+        full = Counter(
+            r.engine.removeprefix("full: ") for r in self.records if r.engine.startswith("full")
+        )
+        return fast, full
+
+    @property
     def ok(self) -> bool:
         counts = self.counts
         return not (counts[Outcome.FAILED] or counts[Outcome.QUARANTINED] or self.regressions)
@@ -128,6 +137,10 @@ class BatchSummary:
                 {"study": study, "complete": study not in incomplete, "files": counts}
                 for study, counts in self.studies.items()
             ],
+            "engine": {
+                "fast_path": self.engines[0],
+                "reference_path": dict(self.engines[1].most_common()),
+            },
             "check_regressions": self.regressions,
             "files": [record.to_dict() for record in self.records],
         }
@@ -149,8 +162,11 @@ def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRe
         return
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
-        # Small chunks keep the progress bar live and the load even across unequal files.
-        yield from pool.imap_unordered(_run_one, items, chunksize=4)
+        # Chunks of up to 32 files: each result crosses a pipe, and at 4 per chunk the
+        # parent's traffic cost 0.8 s per 4,000 files (measured); a chunk per process and
+        # per eighth of the work keeps the progress bar live and the load even.
+        chunk = max(1, min(32, len(items) // (jobs * 8)))
+        yield from pool.imap_unordered(_run_one, items, chunksize=chunk)
 
 
 def run_batch(

@@ -214,6 +214,47 @@ def series_key(ds: Dataset) -> tuple[str, str]:
     )
 
 
+@dataclass(frozen=True)
+class FileFacts:
+    """Everything the profiles need from one file, evaluated where the file is (a worker
+    process) and aggregated per series elsewhere; picklable, with no dataset kept."""
+
+    key: tuple[str, str]
+    modality: str
+    series_number: str
+    facts: SeriesFacts
+    outcomes: tuple[tuple[str, FileOutcome], ...]
+    series_when: tuple[tuple[str, bool], ...]
+
+
+def file_facts(
+    profiles: Sequence[RequirementProfile], quality_checks: bool, ds: Dataset
+) -> FileFacts:
+    """Evaluate every rule of ``profiles`` on one dataset."""
+    facts = SeriesFacts()
+    add_dataset(facts, ds)
+    creators = private_creators(ds) if any(p.private_rules for p in profiles) else set()
+    outcomes: list[tuple[str, FileOutcome]] = []
+    when: list[tuple[str, bool]] = []
+    for profile in profiles:
+        for rule in profile.rules:
+            outcomes.append((rule.rule_id, evaluate_attribute(rule, ds, quality_checks)))
+        for private in profile.private_rules:
+            outcomes.append((private.rule_id, evaluate_private(private, ds, creators)))
+        for series_rule in profile.series_rules:
+            when.append(
+                (series_rule.rule_id, series_rule.when is None or series_rule.when.holds(ds))
+            )
+    return FileFacts(
+        series_key(ds),
+        str(ds.get("Modality", "") or ""),
+        str(ds.get("SeriesNumber", "") or ""),
+        facts,
+        tuple(outcomes),
+        tuple(when),
+    )
+
+
 class Collector:
     """Evaluates profiles file by file and aggregates the results per study and series."""
 
@@ -224,32 +265,26 @@ class Collector:
 
     def add(self, ds: Dataset, name: str) -> tuple[str, str]:
         """Evaluate one dataset (read from `name`); returns its (study, series) key."""
-        key = series_key(ds)
+        return self.add_facts(file_facts(self.profiles, self.quality_checks, ds), name)
+
+    def add_facts(self, facts: FileFacts, name: str) -> tuple[str, str]:
+        """Aggregate one file's facts (from ``file_facts``); returns its (study, series) key."""
+        key = facts.key
         state = self.series.get(key)
         if state is None:
             state = self.series[key] = _SeriesState(key)
-            state.modality = str(ds.get("Modality", "") or "")
-            state.series_number = str(ds.get("SeriesNumber", "") or "")
+            state.modality = facts.modality
+            state.series_number = facts.series_number
         state.names.append(name)
-        before = len(state.facts.slices)
-        add_dataset(state.facts, ds)
-        state.frames += len(state.facts.slices) - before
-        creators = private_creators(ds)
-        for profile in self.profiles:
-            for rule in profile.rules:
-                state.outcomes.setdefault(rule.rule_id, []).append(
-                    evaluate_attribute(rule, ds, self.quality_checks)
-                )
-            for private in profile.private_rules:
-                state.outcomes.setdefault(private.rule_id, []).append(
-                    evaluate_private(private, ds, creators)
-                )
-            for series_rule in profile.series_rules:
-                if series_rule.rule_id not in state.series_when:
-                    # Decided by the first file: a series is one acquisition.
-                    state.series_when[series_rule.rule_id] = (
-                        series_rule.when is None or series_rule.when.holds(ds)
-                    )
+        state.frames += len(facts.facts.slices)
+        state.facts.slices.extend(facts.facts.slices)
+        state.facts.acquisitions.extend(facts.facts.acquisitions)
+        state.facts.non_images += facts.facts.non_images
+        for rule_id, outcome in facts.outcomes:
+            state.outcomes.setdefault(rule_id, []).append(outcome)
+        for rule_id, holds in facts.series_when:
+            # Decided by the first file: a series is one acquisition.
+            state.series_when.setdefault(rule_id, holds)
         return key
 
     def _aggregate(

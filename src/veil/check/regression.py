@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from veil.check.evaluate import Collector, RuleResult
+from veil.check.evaluate import Collector, FileFacts, RuleResult, file_facts
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
@@ -53,9 +53,7 @@ def find_regressions(
     """Check inputs and outputs with the same profiles; list every rule that got worse."""
     silence_value_warnings()
     required: list[RequirementProfile] = list(profiles)
-    before = Collector(required, quality_checks)
-    after = Collector(required, quality_checks)
-    link: dict[tuple[str, str], tuple[str, str]] = {}
+    facts: list[tuple[FileFacts, FileFacts, str]] = []
     for read_input, output in pairs:
         try:
             source = read_bytes(read_input(), str(output))
@@ -63,10 +61,31 @@ def find_regressions(
         except (SkippedFile, VeilError, OSError):
             continue  # the batch reports unreadable files itself
         try:
-            key_before = before.add(source, str(output))
-            link.setdefault(key_before, after.add(result, str(output)))
+            facts.append(
+                (
+                    file_facts(required, quality_checks, source),
+                    file_facts(required, quality_checks, result),
+                    str(output),
+                )
+            )
         except Exception:  # a value no check foresaw: not a regression of this file
             continue
+    return regressions_from_facts(required, facts, quality_checks)
+
+
+def regressions_from_facts(
+    profiles: Sequence[RequirementProfile],
+    facts: Sequence[tuple[FileFacts, FileFacts, str]],
+    quality_checks: bool = True,
+) -> list[Regression]:
+    """``find_regressions`` on facts evaluated elsewhere (in the batch's worker processes,
+    which have both datasets at hand): (before, after, file name) per written file."""
+    before = Collector(profiles, quality_checks)
+    after = Collector(profiles, quality_checks)
+    link: dict[tuple[str, str], tuple[str, str]] = {}
+    for source, result, name in facts:
+        key_before = before.add_facts(source, name)
+        link.setdefault(key_before, after.add_facts(result, name))
     results_after = {series.key: series for series in after.results()}
     found: list[Regression] = []
     for series in before.results():

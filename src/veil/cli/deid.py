@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,35 +10,32 @@ import click
 from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
+from veil.batch.job import Engine
 from veil.check.model import RequirementProfile
-from veil.check.regression import find_regressions
+from veil.check.regression import regressions_from_facts
 from veil.cli.common import (
     compile_from_options,
     err_console,
     key_options,
     veil_errors_are_usage_errors,
 )
-from veil.io.inputs import InputItem, check_output_location, iter_inputs
+from veil.io.inputs import check_output_location, iter_inputs
 from veil.keys import load_mapper
 
 
 def _regressions(
-    profiles: list[RequirementProfile],
-    summary: BatchSummary,
-    items: list[InputItem],
-    out: Path,
-    quality_checks: bool,
+    profiles: list[RequirementProfile], summary: BatchSummary, quality_checks: bool
 ) -> list[dict[str, Any]]:
-    """Re-run the destination checks on the output: what passed before must pass after."""
+    """The destination checks before and after, as the workers evaluated them on each file:
+    what passed before must pass after."""
     if not profiles:
         return []
-    by_display = {item.display: item for item in items}
-    pairs: list[tuple[Callable[[], bytes], Path]] = [
-        (by_display[record.input].read, out / record.output)
+    facts = [
+        (record.check[0], record.check[1], record.output)
         for record in summary.records
-        if record.outcome is Outcome.WRITTEN and record.output
+        if record.outcome is Outcome.WRITTEN and record.output and record.check
     ]
-    return [r.to_dict() for r in find_regressions(profiles, pairs, quality_checks)]
+    return [r.to_dict() for r in regressions_from_facts(profiles, facts, quality_checks)]
 
 
 def _print_failure(record: FileRecord) -> None:
@@ -72,6 +68,12 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     )
     table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
     table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
+    fast, full = summary.engines
+    total = fast + sum(full.values())
+    if total:
+        share = f"{fast} of {total} files ({100 * fast / total:.0f} %)"
+        reasons = ", ".join(f"{reason} {count}" for reason, count in full.most_common(4))
+        table.add_row("fast path", share + (f"; reference path: {reasons}" if reasons else ""))
     table.add_row("output", str(out))
     if report:
         table.add_row("report", str(report))
@@ -150,6 +152,20 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
 @click.option(
     "--overwrite", is_flag=True, help="Replace output files that exist with different content."
 )
+@click.option(
+    "--engine",
+    type=click.Choice([engine.value for engine in Engine]),
+    default=Engine.AUTO.value,
+    show_default=True,
+    help="auto: the streaming fast path, and the reference (pydicom) path for the files it "
+    "hands over (their outputs are the same); reference: the reference path only.",
+)
+@click.option(
+    "--verify-fast",
+    is_flag=True,
+    help="Also run the reference path on every file the fast path takes and compare; a "
+    "difference is counted and the reference output written (slower; for validation).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @veil_errors_are_usage_errors
 def command(
@@ -165,6 +181,8 @@ def command(
     report: Path | None,
     no_audit: bool,
     overwrite: bool,
+    engine: str,
+    verify_fast: bool,
     quiet: bool,
 ) -> None:
     """De-identify DICOM files, folders (recursive) and zip archives into OUT.
@@ -193,6 +211,10 @@ def command(
         layout=Layout(layout),
         audit=not no_audit,
         overwrite=overwrite,
+        engine=Engine(engine),
+        verify_fast=verify_fast,
+        profiles=tuple(loaded_profiles),
+        quality_checks=quality_checks,
     )
     if no_audit:
         err_console.print(
@@ -209,7 +231,7 @@ def command(
         progress=not quiet,
         on_record=_print_failure,
     )
-    summary.regressions = _regressions(loaded_profiles, summary, items, out, quality_checks)
+    summary.regressions = _regressions(loaded_profiles, summary, quality_checks)
     if report is not None:
         write_report(report, summary.to_dict(job))
     _print_summary(summary, out, job, report)

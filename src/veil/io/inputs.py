@@ -35,7 +35,7 @@ def _walk_folder(root: Path, prefix: str) -> Iterator[InputItem]:
         for name in sorted(names):
             path = Path(folder) / name
             relative = path.relative_to(root).as_posix()
-            if zipfile.is_zipfile(path) and name.lower().endswith(".zip"):
+            if name.lower().endswith(".zip") and zipfile.is_zipfile(path):  # suffix first: no open
                 yield from _walk_zip(path, f"{prefix}{relative[:-4]}/")
                 continue
             try:
@@ -71,7 +71,7 @@ def iter_inputs(inputs: Sequence[str | Path]) -> Iterator[InputItem]:
         if path.is_dir():
             yield from _walk_folder(path, f"{path.resolve().name}/" if len(inputs) > 1 else "")
         elif path.is_file():
-            if zipfile.is_zipfile(path) and path.suffix.lower() == ".zip":
+            if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
                 yield from _walk_zip(path, f"{path.stem}/")
             else:
                 yield InputItem(str(path), path.name, str(path), None, path.stat().st_size)

@@ -18,11 +18,11 @@ refuse or warn about.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from veil.engine.context import Context
 from veil.engine.fast import audit as fast_audit
-from veil.engine.fast.parse import Unsupported, parse_file
+from veil.engine.fast.parse import ParsedFile, Unsupported, parse_file
 from veil.engine.fast.rewrite import Rewriter
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
@@ -44,6 +44,7 @@ class FastOutput:
     study_uid: str
     series_uid: str
     patient_id: str  # the input's, for the pseudonym (never written anywhere)
+    parsed: ParsedFile = field(repr=False)  # the input's element tree (for the checks)
 
 
 def deidentify_bytes(
@@ -71,6 +72,7 @@ def deidentify_bytes(
         result.study_uid,
         result.series_uid,
         result.patient_id,
+        parsed,
     )
 
 

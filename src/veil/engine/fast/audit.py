@@ -258,16 +258,14 @@ def _reported(data: bytes, offset: int, key: bytes, needle: _Needle, spans: list
             return False
         if span.vr == "UI" and needle.kind is not Kind.UID:
             return False  # the decoded search never matches other values inside UIDs
-        if span.top and span.tag == OWN_RECORD:
-            return False  # veil's own method text, excluded by the reference audit
-        return True
+        # veil's own method text is excluded by the reference audit.
+        return not (span.top and span.tag == OWN_RECORD)
     if not needle.form.raw:
         return False  # forms searched in decoded text only
     if not _edges_ok(data, offset, end, needle.form, 0, len(data)):
         return False
-    if needle.kind is not Kind.UID and key[:1].isdigit() and in_uid(data, offset):
-        return False
-    return True
+    # A date inside a UID is not reported (the reference raw scan's rule).
+    return not (needle.kind is not Kind.UID and key[:1].isdigit() and in_uid(data, offset))
 
 
 def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> bool:

@@ -33,8 +33,8 @@ from veil.engine.fast.encode import (
     undefined_header,
     write,
 )
-from veil.engine.fast.tables import tables_for
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
+from veil.engine.fast.tables import tables_for
 from veil.engine.handlers import (
     CLEAN_KEEPS,
     HANDLERS,
@@ -244,7 +244,6 @@ class Rewriter:
         )
         item_patient = next((e for e in elements if e.tag == PATIENT_ID), None)
         removed_overlays: set[int] = set()
-        plan = self.plan
         for elem in elements:
             tag = elem.tag
             group = tag >> 16

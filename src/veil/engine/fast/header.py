@@ -1,0 +1,27 @@
+"""A pydicom dataset of a file's top-level elements, built from the fast path's parse.
+
+The elements are pydicom's own raw elements (as ``dcmread`` makes them), decoded only when
+something looks at them, so checks run on it see the values they would see on a dataset
+read by pydicom. Pixel data is present but empty: checks only ask whether it is there.
+"""
+
+from __future__ import annotations
+
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+
+from veil.engine.fast.parse import ParsedFile
+
+PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+
+
+def header_dataset(parsed: ParsedFile) -> Dataset:
+    ds = Dataset()
+    store = ds._dict
+    data = parsed.data
+    for elem in parsed.elements:
+        tag = Tag(elem.tag)
+        value = b"" if elem.tag in PIXEL_TAGS else data[elem.value_start : elem.value_end]
+        store[tag] = RawDataElement(tag, elem.vr, len(value), value, elem.value_start, False, True)
+    return ds

@@ -20,6 +20,7 @@ in a single-byte character set only (``Unsupported`` otherwise).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -39,9 +40,23 @@ from veil.audit.identifiers import (
 from veil.audit.multiscan import compile_needles
 from veil.audit.raw_search import _byte_edge_ok, in_uid
 from veil.audit.text_search import SEARCHED_VRS
-from veil.engine.fast.parse import Element, ParsedFile, Unsupported, parse_file
+from veil.engine.fast.parse import (
+    ITEM,
+    ITEM_END,
+    LONG_VRS,
+    SEQUENCE_END,
+    SEQUENCE_END_BYTES,
+    UNDEFINED,
+    Element,
+    ParsedFile,
+    Unsupported,
+)
 from veil.standard import Option
 
+_HH = struct.Struct("<HH")
+_H = struct.Struct("<H")
+_L = struct.Struct("<L")
+_HHL = struct.Struct("<HHL")
 # Codecs in which no non-ASCII byte decodes to a character that lowers to ASCII: there, an
 # ASCII form found in decoded, lowered text is also found in the bytes, letters folded.
 ASCII_SAFE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "iso8859-1", "ascii"})
@@ -156,30 +171,33 @@ class _Needle:
 
 
 @lru_cache(maxsize=16384)
-def _ident_needles(ident: Found) -> tuple[tuple[bytes, _Needle], ...] | None:
+def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]] | None:
     """The byte needles of one identifier (None: a form is not ASCII), memoised: the values
     of a study repeat in every file."""
-    out = []
+    keys: list[bytes] = []
+    needles: list[_Needle] = []
     for form in search_forms(ident.kind, ident.vr, ident.value):
         if not form.text.isascii():
             return None
         data = form.text.encode("ascii")
         if len(data) >= 2:
-            out.append((data, _Needle(form, ident.kind)))
-    return tuple(out)
+            keys.append(data)
+            needles.append(_Needle(form, ident.kind))
+    return tuple(keys), tuple(needles)
 
 
-def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[list[_Needle]]]:
-    by_bytes: dict[bytes, list[_Needle]] = {}
-    unique = {ident for idents in found.values() for ident in idents}
-    for ident in unique:
+def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Needle]]:
+    """Every needle, once per identifier (one byte string may come from several: the
+    matcher then reports it once per index)."""
+    keys: list[bytes] = []
+    needles: list[_Needle] = []
+    for ident in {ident for idents in found.values() for ident in idents}:
         entries = _ident_needles(ident)
         if entries is None:
             raise Unsupported("non-ASCII identifier")
-        for data, needle in entries:
-            by_bytes.setdefault(data, []).append(needle)
-    keys = tuple(by_bytes)
-    return keys, [by_bytes[k] for k in keys]
+        keys.extend(entries[0])
+        needles.extend(entries[1])
+    return tuple(keys), needles
 
 
 @dataclass(frozen=True)
@@ -212,21 +230,104 @@ def _meta_spans(encoded: bytes) -> tuple[list[_Span], int]:
     return spans, pos
 
 
-def _dataset_spans(encoded: bytes) -> list[_Span]:
-    """Where each value of the output's dataset lies, at every level."""
-    parsed = parse_file(encoded)
+def _dataset_spans(encoded: bytes, start: int, offsets: list[int]) -> list[_Span]:
+    """The values of the output's dataset that hold ``offsets`` (ascending), found by hopping
+    over element headers and entering only the sequences that hold one: no full parse."""
     spans: list[_Span] = []
-
-    def walk(elements: list[Element], top: bool) -> None:
-        for elem in elements:
-            if elem.vr == "SQ":
-                for item in elem.items or ():
-                    walk(item.elements, False)
-                continue
-            spans.append(_Span(elem.value_start, elem.value_end, elem.vr, elem.tag, top))
-
-    walk(parsed.elements, True)
+    _hop(encoded, start, len(encoded), offsets, spans, top=True)
     return spans
+
+
+def _hop(
+    data: bytes, pos: int, end: int, offsets: list[int], spans: list[_Span], top: bool
+) -> None:
+    wanted = [o for o in offsets if pos <= o < end]
+    index = 0
+    while pos + 8 <= end and index < len(wanted):
+        group, number = _HH.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag in (ITEM_END, SEQUENCE_END):
+            return
+        vr = data[pos + 4 : pos + 6].decode("latin-1")
+        if vr in LONG_VRS:
+            length = _L.unpack_from(data, pos + 8)[0]
+            value = pos + 12
+        else:
+            length = _H.unpack_from(data, pos + 6)[0]
+            value = pos + 8
+        if length == UNDEFINED:
+            if vr != "SQ":
+                stop = data.find(SEQUENCE_END_BYTES, value, end)
+                stop = end if stop < 0 else stop
+                after = stop + 8
+                if wanted[index] < after:
+                    spans.append(_Span(value, stop, vr, tag, top))
+            else:
+                after = _items_end(data, value, end)
+                if wanted[index] < after:
+                    _hop_items(data, value, after, wanted, spans)
+        else:
+            after = value + length
+            if wanted[index] < after:
+                if vr == "SQ":
+                    _hop_items(data, value, after, wanted, spans)
+                else:
+                    spans.append(_Span(value, after, vr, tag, top))
+        while index < len(wanted) and wanted[index] < after:
+            index += 1
+        pos = after
+
+
+def _hop_items(data: bytes, pos: int, end: int, offsets: list[int], spans: list[_Span]) -> None:
+    while pos + 8 <= end:
+        group, number, length = _HHL.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag != ITEM:
+            return
+        start = pos + 8
+        if length == UNDEFINED:
+            stop = _item_end(data, start, end)
+            _hop(data, start, stop, offsets, spans, top=False)
+            pos = stop + 8
+        else:
+            _hop(data, start, start + length, offsets, spans, top=False)
+            pos = start + length
+
+
+def _items_end(data: bytes, pos: int, end: int) -> int:
+    """The end (after the delimiter) of a sequence of undefined length starting at ``pos``."""
+    while pos + 8 <= end:
+        group, number, length = _HHL.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag == SEQUENCE_END:
+            return pos + 8
+        start = pos + 8
+        pos = _item_end(data, start, end) + 8 if length == UNDEFINED else start + length
+    return end
+
+
+def _item_end(data: bytes, pos: int, end: int) -> int:
+    """Where the item delimiter of an item of undefined length starting at ``pos`` is."""
+    while pos + 8 <= end:
+        group, number = _HH.unpack_from(data, pos)
+        if (group << 16) | number == ITEM_END:
+            return pos
+        vr = data[pos + 4 : pos + 6].decode("latin-1")
+        if vr in LONG_VRS:
+            length = _L.unpack_from(data, pos + 8)[0]
+            value = pos + 12
+        else:
+            length = _H.unpack_from(data, pos + 6)[0]
+            value = pos + 8
+        if length == UNDEFINED:
+            if vr == "SQ":
+                pos = _items_end(data, value, end)
+            else:
+                stop = data.find(SEQUENCE_END_BYTES, value, end)
+                pos = end if stop < 0 else stop + 8
+        else:
+            pos = value + length
+    return end
 
 
 def _locate(offset: int, spans: list[_Span]) -> _Span | None:
@@ -280,15 +381,12 @@ def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> boo
     if not hits:
         return False
     spans, dataset_start = _meta_spans(encoded)
-    parsed = False
-    for offset, index in hits:
-        if offset >= dataset_start and not parsed:
-            spans += _dataset_spans(encoded)
-            parsed = True
-        for needle in needles[index]:
-            if _reported(encoded, offset, keys[index], needle, spans):
-                return True
-    return False
+    spans += _dataset_spans(
+        encoded, dataset_start, sorted({o for o, _ in hits if o >= dataset_start})
+    )
+    return any(
+        _reported(encoded, offset, keys[index], needles[index], spans) for offset, index in hits
+    )
 
 
 def text_codec_ok(codecs: tuple[str, ...]) -> bool:

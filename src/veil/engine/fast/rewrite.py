@@ -23,7 +23,6 @@ from veil.engine.fast import audit as fast_audit
 from veil.engine.fast.encode import (
     ITEM_DELIMITER,
     SEQUENCE_DELIMITER,
-    convert,
     converted_value,
     encode_value,
     header,
@@ -34,7 +33,7 @@ from veil.engine.fast.encode import (
     write,
 )
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
-from veil.engine.fast.tables import tables_for
+from veil.engine.fast.tables import COPY, REMOVE, tables_for
 from veil.engine.handlers import (
     CLEAN_KEEPS,
     HANDLERS,
@@ -95,6 +94,7 @@ class Level:
     _boundary: bool = False
 
     def mark(self, tag: int) -> None:
+        """Chunks for ``tag`` (one inserted at the top level) go here."""
         self.marks.append((tag, len(self.chunks)))
         self._boundary = True
 
@@ -131,6 +131,8 @@ class Result:
 
 
 _INTEREST = (SOP_CLASS, SOP_INSTANCE, STUDY_UID, SERIES_UID)
+# Top-level elements veil may add, in tag order (their place is marked while rewriting).
+INSERTED = (PATIENT_AGE, *RECORD_TAGS, TEMPORAL)
 
 
 class Rewriter:
@@ -216,7 +218,7 @@ class Rewriter:
         )
 
     def _charset(self, elem: Element) -> tuple[str, ...]:
-        value = convert(elem.tag, elem.vr, self.raw(elem), ("iso8859",)).value
+        value = converted_value(elem.tag, elem.vr, self.raw(elem), ("iso8859",))
         terms = [str(v) for v in values_of(value)]
         if any(term.strip() not in _ALLOWED_CHARSETS for term in terms):
             raise Unsupported("character set")
@@ -244,11 +246,25 @@ class Rewriter:
         )
         item_patient = next((e for e in elements if e.tag == PATIENT_ID), None)
         removed_overlays: set[int] = set()
+        quick = self.tables.quick
+        found = self.found
+        marks = list(INSERTED) if top else []
         for elem in elements:
             tag = elem.tag
             group = tag >> 16
-            if top:
-                out.mark(tag)
+            while marks and tag > marks[0]:
+                out.mark(marks.pop(0))
+            code = quick.get((tag, elem.vr, mode, top))
+            if code is None:
+                code = self.tables.quick_code(tag, elem.vr, mode, top)
+            if code is COPY:
+                if found and id(elem) in found:
+                    raise Unsupported("audit: a value kept in place")
+                out.copy(elem.start, elem.end)
+                continue
+            if code is REMOVE:
+                out.changed = True
+                continue
             if group & 1:
                 decision = kept_private.get(id(elem))
                 if decision is None:
@@ -578,10 +594,9 @@ class Rewriter:
         if mark is not None:
             additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc)))
         chunks = list(level.chunks)
-        marks = level.marks
+        places = dict(level.marks)
         for tag, data in sorted(additions, reverse=True):
-            index = next((i for t, i in marks if t > tag), len(level.chunks))
-            chunks.insert(index, data)
+            chunks.insert(places.get(tag, len(level.chunks)), data)
         return chunks
 
 

@@ -8,10 +8,30 @@ from dataclasses import dataclass, field
 
 from veil.engine.context import Context, Mode
 from veil.engine.handlers import effective_action
+from veil.engine.values import DATE_VRS, TEXT_VRS
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 
 _MISSING = object()
+
+
+class Quick:
+    """A per-element decision that needs no value: copy the element's bytes, or drop it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+COPY = Quick("copy")
+REMOVE = Quick("remove")
+OTHER = Quick("other")
+_UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
+_TOP_ONLY = frozenset({0x00101010, 0x00120062, 0x00120063, 0x00120064, 0x00280303})
+# The top-level values the fast path reports (UIDs for the output's name and record).
+_REPORTED = frozenset({0x00080016, 0x00080018, 0x0020000D, 0x0020000E})
 
 
 @dataclass
@@ -20,6 +40,33 @@ class Tables:
     rules: dict[int, Rule | None] = field(default_factory=dict)
     private: dict[tuple[str | None, int, int], Rule] = field(default_factory=dict)
     actions: dict[tuple[str, int, tuple[str, ...], Mode], Action] = field(default_factory=dict)
+    quick: dict[tuple[int, str, Mode, bool], Quick] = field(default_factory=dict)
+
+    def quick_code(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
+        """COPY or REMOVE when that follows from the tag, VR and mode alone (most elements),
+        else OTHER; memoised in ``quick``."""
+        code = self._quick(tag, vr, mode, top)
+        self.quick[(tag, vr, mode, top)] = code
+        return code
+
+    def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
+        group = tag >> 16
+        if group & 1 or vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
+            return OTHER
+        if tag & 0xFFFF == 0 or group == 0x0002:
+            return REMOVE
+        if 0x6000 <= group <= 0x60FF:
+            data_rule = self.rule_for((group << 16) | 0x3000)
+            if data_rule is not None and data_rule.action is not Action.KEEP:
+                return REMOVE
+        rule = self.rule_for(tag)
+        if rule is None:
+            if vr in _UNLISTED_LOOKED_INTO:
+                return OTHER  # sequences, UIDs, and text replaced in dummied or cleaned items
+            return COPY
+        if rule.action is Action.REMOVE:
+            return REMOVE
+        return OTHER
 
     def rule_for(self, tag: int) -> Rule | None:
         found = self.rules.get(tag, _MISSING)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,15 @@ class Engine(str, Enum):
     REFERENCE = "reference"  # the reference (pydicom) path only
 
 
+def default_engine() -> Engine:
+    """``VEIL_ENGINE=reference`` makes every job without an explicit engine (the node's, the
+    console's) take the reference path: for benchmarks and diagnosis."""
+    try:
+        return Engine(os.environ.get("VEIL_ENGINE", Engine.AUTO.value))
+    except ValueError:
+        return Engine.AUTO
+
+
 @dataclass(frozen=True)
 class Job:
     plan: Plan
@@ -33,7 +43,7 @@ class Job:
     layout: Layout = Layout.MIRROR
     audit: bool = True
     overwrite: bool = False
-    engine: Engine = Engine.AUTO
+    engine: Engine = field(default_factory=default_engine)
     # Run the reference path too and compare; a difference falls back and is counted.
     verify_fast: bool = False
     # Destination requirement profiles to check before and after, in the workers.

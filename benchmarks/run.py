@@ -145,7 +145,8 @@ def build_specs(tools: list[str], corpus: Path, jobs: int, out_root: Path) -> li
             if shutil.which("gdcmanon") is None:
                 specs.append(Spec(tool, "gdcmanon (not installed: Debian libgdcm-tools)", "-", []))
                 continue
-            cmd = ["gdcmanon", "-e", "--continue", "-r", "-i", str(corpus), "-o", out]
+            cert = str(_gdcmanon_certificate())
+            cmd = ["gdcmanon", "-e", "--continue", "-r", "-c", cert, "-i", str(corpus), "-o", out]
             specs.append(Spec(tool, "gdcmanon -e (C++, GDCM; basic profile)", "1", [cmd]))
         elif tool.startswith("veil"):
             report = str(out_root / f"report-{tool}.json")
@@ -211,6 +212,37 @@ def build_specs(tools: list[str], corpus: Path, jobs: int, out_root: Path) -> li
         else:
             raise SystemExit(f"unknown tool {tool!r}; choose from {', '.join(ALL_TOOLS)}")
     return specs
+
+
+def _gdcmanon_certificate() -> Path:
+    """gdcmanon -e encrypts the original attributes into the output (PS3.15 E.1.1), for a
+    certificate: a self-signed one, made once for the benchmark (no secret worth keeping)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    path = WORK / "gdcmanon-benchmark-cert.pem"
+    if path.is_file():
+        return path
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "veil benchmark")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    WORK.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 def _count_outputs(path: Path) -> int:

@@ -61,8 +61,8 @@ class NumpyMatcher:
         if stop <= start or not self.needles:
             return []
         buf = _FOLD[np.frombuffer(data, dtype=np.uint8)]
-        pairs = buf[start : stop + 1].astype(np.uint16)
-        pairs = pairs[:-1] | (pairs[1:] << 8)
+        wide = buf[start : stop + 1].astype(np.uint16)
+        pairs = wide[:-1] | (wide[1:] << 8)
         folded = buf.tobytes()
         hits: list[tuple[int, int]] = []
         for offset in (np.flatnonzero(self.table[pairs]) + start).tolist():
@@ -83,7 +83,7 @@ def _c_matcher() -> type | None:
         from veil.audit._multiscan import Matcher as CMatcher
     except ImportError:
         return None
-    return CMatcher  # type: ignore[no-any-return]
+    return CMatcher
 
 
 _C = _c_matcher()

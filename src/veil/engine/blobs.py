@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.uid import UID_dictionary
+from pydicom.uid import UID_dictionary  # type: ignore[attr-defined]  # not in __all__
 
 from veil.engine.context import is_class_uid
 from veil.engine.handlers import one_or_many, values_of

@@ -9,6 +9,7 @@ instance UIDs keyed); cleaned ones are masked (veil.engine.blobs).
 
 from __future__ import annotations
 
+from collections.abc import Sequence as Tags
 from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
@@ -29,7 +30,12 @@ def is_creator(tag: int) -> bool:
 
 
 def walk_private(
-    walker: Walker, ds: Dataset, tags: list[int], path: tuple[str, ...], where: str, mode: Mode
+    walker: Walker,
+    ds: Dataset,
+    tags: Tags[int],
+    path: tuple[str, ...],
+    where: str,
+    mode: Mode,
 ) -> None:
     """Apply the plan to the private elements ``tags`` of ``ds`` (all in odd groups)."""
     from veil.engine.walk import needs_remap, show

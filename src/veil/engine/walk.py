@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.uid import UID_dictionary
+from pydicom.uid import UID_dictionary  # type: ignore[attr-defined]  # not in __all__
 
 from veil.engine.context import Context, Decision, Mode, is_class_uid, tag_text
 from veil.engine.handlers import (

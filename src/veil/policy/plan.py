@@ -334,8 +334,7 @@ def compile_plan(
         rule = _override_rule(override, policy.source)
         if override.private is not None:
             selector: PrivateSelector = override.private
-            key = (selector.creator, selector.group, selector.element)
-            private_keep[key] = rule
+            private_keep[(selector.creator, selector.group, selector.element)] = rule
             continue
         assert override.tag is not None
         tag = override.tag

@@ -163,7 +163,7 @@ def reference_one(data: bytes, name: str, job: Job) -> WorkerResult:
     pseudonym = job.mapper.patient_pseudonym(patient_id)
     if job.audit:
         findings = _audit(prepared, result, encoded, name)
-        errors = tuple(f.to_dict() for f in findings if f.severity == "error")
+        errors = tuple(f.to_dict() for f in findings if f.is_error)
         if errors:
             return WorkerResult(
                 Outcome.QUARANTINED,

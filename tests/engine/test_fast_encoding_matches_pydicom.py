@@ -72,3 +72,22 @@ def test_file_meta_is_written_as_pydicom_writes_veils() -> None:
             file_meta_bytes("1.2.840.10008.5.1.4.1.1.4", instance, "1.2.840.10008.1.2.1")
             == buffer.getvalue()
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.lists(st.from_regex(r"[0-9.]{0,20}", fullmatch=True), min_size=1, max_size=3).map(
+        lambda parts: "\\".join(parts).encode("ascii")
+    ),
+    pad=st.sampled_from([b"", b"\0", b" ", b"\0\0", b" \0"]),
+)
+def test_uid_values_are_read_as_pydicom_reads_them(raw: bytes, pad: bytes) -> None:
+    from veil.engine.fast.encode import convert
+    from veil.engine.fast.rewrite import ui_value
+
+    expected = convert(0x0020000D, "UI", raw + pad, ("iso8859",)).value
+    got = ui_value(raw + pad)
+    if isinstance(got, list):
+        assert [str(v) for v in expected] == got
+    else:
+        assert str(expected) == got

@@ -120,6 +120,16 @@ def _class(tag: int, vr: str, options: frozenset[Option]) -> tuple[str, Kind | N
     return (how, kind) if kind is not None else ("skip", None)
 
 
+@lru_cache(maxsize=65536)
+def _found(tag: int, vr: str, how: str, kind: Kind, value: bytes, codec: str) -> list[Found]:
+    """The identifiers of one value (memoised: names, IDs and dates repeat in a study; the
+    caller never modifies the list)."""
+    values = _texts(value, codec)
+    if how == "uid":
+        values = [v for v in values if _is_instance_uid(tag, v)]
+    return [Found(kind, vr, v) for v in values]
+
+
 def _texts(value: bytes, codec: str) -> list[str]:
     text = value.decode(codec, "replace")
     return [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
@@ -146,11 +156,9 @@ def collect(parsed: ParsedFile, options: frozenset[Option], codec: str) -> dict[
             how, kind = known
             if kind is None:
                 continue
-            values = _texts(data[elem.value_start : elem.value_end], codec)
-            if how == "uid":
-                values = [v for v in values if _is_instance_uid(tag, v)]
-            if values:
-                found[id(elem)] = [Found(kind, vr, v) for v in values]
+            idents = _found(tag, vr, how, kind, data[elem.value_start : elem.value_end], codec)
+            if idents:
+                found[id(elem)] = idents
 
     walk(parsed.elements)
     return found

@@ -147,7 +147,7 @@ class Rewriter:
         self.audit = audit
         self.found: dict[int, list[fast_audit.Found]] = {}
         self.top: dict[int, Element] = {e.tag: e for e in parsed.elements}
-        self.top_ids = {id(e) for e in parsed.elements}
+        self.top_ids = {id(self.top[tag]) for tag in _INTEREST if tag in self.top}
         self.encodings: tuple[str, ...] = ("iso8859",)
         self.outputs: dict[int, object] = {}
         self.record_existing: dict[int, Element] = {}
@@ -159,6 +159,8 @@ class Rewriter:
         return self.data[elem.value_start : elem.value_end]
 
     def value(self, elem: Element, encodings: tuple[str, ...]) -> Any:
+        if elem.vr == "UI":
+            return ui_value(self.raw(elem))
         return converted_value(elem.tag, elem.vr, self.raw(elem), encodings)
 
     def top_value(self, tag: int) -> Any:
@@ -464,6 +466,9 @@ class Rewriter:
     ) -> dict[int, Rule]:
         """The kept private elements of a level (by id) with their rule; creators of blocks
         that keep something are kept too."""
+        if not self.plan.private_keep and self.plan.private_default.action is Action.REMOVE:
+            return {}  # every private element goes (the basic profile without options)
+        elements = [e for e in elements if e.tag >> 16 & 1]
         creators: dict[tuple[int, int], tuple[str | None, Element]] = {}
         for elem in elements:
             if elem.tag >> 16 & 1 and 0x0010 <= elem.tag & 0xFFFF <= 0x00FF:
@@ -598,6 +603,14 @@ class Rewriter:
         for tag, data in sorted(additions, reverse=True):
             chunks.insert(places.get(tag, len(level.chunks)), data)
         return chunks
+
+
+def ui_value(raw: bytes) -> str | list[str]:
+    """A UI value as pydicom's converter gives it (trailing NULs and spaces dropped, split
+    on backslashes), without building a dataset: UIDs differ in every file, so memoising
+    pydicom's conversion would not help (tests compare the two)."""
+    items = raw.decode("latin-1").rstrip("\0 ").split("\\")
+    return items[0] if len(items) == 1 else items
 
 
 def one_or_many(values: list[object]) -> object:

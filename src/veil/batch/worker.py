@@ -20,10 +20,10 @@ from pydicom.dataset import Dataset
 from veil.batch.job import Engine, Job
 from veil.batch.layout import output_name
 from veil.batch.outcome import FileRecord, Outcome
-from veil.check.evaluate import FileFacts, file_facts
+from veil.check.evaluate import FileFacts, facts_after, file_facts
 from veil.engine import deidentify
-from veil.engine.fast import Fallback, deidentify_bytes
-from veil.engine.fast.header import header_dataset
+from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
+from veil.engine.fast.header import changed_tags, header_dataset
 from veil.engine.fast.parse import parse_file
 from veil.errors import VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
@@ -91,6 +91,22 @@ def _facts(job: Job, ds: Dataset) -> FileFacts | None:
         return None
 
 
+def _fast_check(job: Job, fast: FastOutput) -> tuple[FileFacts, FileFacts] | None:
+    """Requirement facts before and after for a fast-path file: "after" is "before" with
+    what reads the changed top-level elements evaluated again."""
+    source = header_dataset(fast.parsed)
+    before = _facts(job, source)
+    if before is None:
+        return None
+    output = header_dataset(parse_file(fast.encoded))
+    changed = changed_tags(source, output)
+    try:
+        after = facts_after(job.profiles, job.quality_checks, before, output, changed)
+    except Exception:
+        return None
+    return before, after
+
+
 def _pair(before: FileFacts | None, after: FileFacts | None) -> tuple[FileFacts, FileFacts] | None:
     return None if before is None or after is None else (before, after)
 
@@ -105,12 +121,7 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
     fast = deidentify_bytes(data, job.plan, job.mapper, audit=job.audit)
     if isinstance(fast, Fallback):
         return replace(reference_one(data, name, job), engine=f"full: {fast.reason}")
-    check = None
-    if job.profiles:
-        check = _pair(
-            _facts(job, header_dataset(fast.parsed)),
-            _facts(job, header_dataset(parse_file(fast.encoded))),
-        )
+    check = _fast_check(job, fast) if job.profiles else None
     result = WorkerResult(
         Outcome.WRITTEN,
         fast.encoded,

@@ -25,3 +25,15 @@ def header_dataset(parsed: ParsedFile) -> Dataset:
         value = b"" if elem.tag in PIXEL_TAGS else data[elem.value_start : elem.value_end]
         store[tag] = RawDataElement(tag, elem.vr, len(value), value, elem.value_start, False, True)
     return ds
+
+
+def changed_tags(before: Dataset, after: Dataset) -> frozenset[int]:
+    """The top-level tags whose raw element differs between two such datasets (added,
+    removed, or another VR or value)."""
+    old, new = before._dict, after._dict  # raw elements, compared as bytes
+    changed = set()
+    for tag in old.keys() | new.keys():
+        a, b = old.get(tag), new.get(tag)
+        if a is None or b is None or a.VR != b.VR or a.value != b.value:
+            changed.add(int(tag))
+    return frozenset(changed)

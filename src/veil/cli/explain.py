@@ -82,6 +82,7 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
                         _show(elem.value, elem.VR),
                         "(removed)" if after is None else _show(after.value, after.VR),  # type: ignore[attr-defined]
                         _why_unrecorded(path, after is None),
+                        "removed" if after is None else "kept as it is",
                     )
                 )
             if elem.VR == "SQ":

@@ -102,7 +102,8 @@ def new_matcher(needles: Sequence[bytes], backend: str | None = None) -> Matcher
     raise ValueError(f"unknown scan backend {chosen!r}; use 'c' or 'numpy'")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=8)
 def compile_needles(needles: tuple[bytes, ...]) -> Matcher:
-    """A matcher for ``needles``, cached: the files of a study share their needles."""
+    """A matcher for ``needles``, cached (a few only: each C matcher holds a 256 KiB table,
+    and the needles of most files differ by their own instance UIDs)."""
     return new_matcher(needles)

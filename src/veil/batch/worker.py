@@ -23,6 +23,7 @@ from veil.engine import deidentify
 from veil.errors import VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.io.inputs import InputItem
+from veil.mapping import Patient
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
         )
         # In place: the dataset was parsed for this call only, and the audit collects what it
         # needs from it first; a deep copy cost a third of the time per file.
-        patient_id = str(original.get("PatientID", "") or "")
+        patient = Patient.of(original)  # read before the in-place de-identification
         prepared = _prepare(original, job) if job.audit else None
         result = deidentify(
             original, job.plan, job.mapper, in_place=True, fallback_instance_uid=stand_in
@@ -91,7 +92,7 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
             problem=f"{name}: cannot encode the de-identified dataset ({type(exc).__name__}); "
             "nothing was written for it",
         )
-    pseudonym = job.mapper.patient_pseudonym(patient_id)
+    pseudonym = job.mapper.patient_pseudonym(patient)
     if job.audit:
         findings = _audit(prepared, result, encoded, name)
         errors = tuple(f.to_dict() for f in findings if f.severity == "error")

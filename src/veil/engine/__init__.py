@@ -11,7 +11,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 from veil import __version__
 from veil.engine.walk import Context, Recorder, Walker, _identifying_values, blob_needles
 from veil.errors import DeidentificationError, value_free_text
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.plan import Plan
 from veil.standard import Option
 
@@ -94,12 +94,11 @@ def deidentify(
     """
     work = ds if in_place else copy.deepcopy(ds)
     source_meta = getattr(ds, "file_meta", None)
-    patient_id = str(work.get("PatientID", "") or "")
     ctx = Context(
         plan=plan,
         mapper=mapper,
         sop_class=str(work.get("SOPClassUID", "") or ""),
-        patient_id=patient_id,
+        patient=Patient.of(work),
         recorder=recorder,
     )
     walker = Walker(ctx)

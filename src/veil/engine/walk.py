@@ -32,7 +32,7 @@ from veil.engine.values import (
     shift_dt,
 )
 from veil.errors import DeidentificationError
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option, iod_attribute_types
@@ -117,7 +117,7 @@ class Context:
     plan: Plan
     mapper: Mapper
     sop_class: str
-    patient_id: str
+    patient: Patient
     recorder: Recorder | None = None
     shifted: bool = False
     _offset: int | None = None
@@ -130,7 +130,7 @@ class Context:
     @property
     def offset(self) -> int:
         if self._offset is None:
-            self._offset = self.mapper.date_offset_days(self.patient_id)
+            self._offset = self.mapper.date_offset_days(self.patient)
         return self._offset
 
     @property
@@ -390,11 +390,17 @@ class Walker:
                 _empty(elem)
         elif action == Action.PSEUDONYM.value:
             if elem.VR == "PN" or tag == 0x00100020 or elem.VR in ("LO", "SH"):
-                source = ds.get("PatientID", None)
-                own_id = str(source) if tag != 0x00100020 else str(elem.value or "")
-                if tag != 0x00100020 and source is None:
-                    own_id = self.ctx.patient_id
-                elem.value = self.ctx.mapper.patient_pseudonym(own_id)
+                # The top level is the dataset's patient (read before the walk changed it);
+                # a nested item with its own PatientID (Other Patient IDs) is that patient.
+                patient = self.ctx.patient
+                if path and "PatientID" in ds:
+                    patient = Patient(
+                        str(ds.get("PatientID", "") or ""),
+                        str(ds.get("IssuerOfPatientID", "") or ""),
+                        patient.study_uid,
+                        patient.instance_uid,
+                    )
+                elem.value = self.ctx.mapper.patient_pseudonym(patient)
             else:
                 _empty(elem)
         elif action == Action.HASH.value:

@@ -27,7 +27,7 @@ from veil.batch.job import Job
 from veil.errors import VeilError
 from veil.io.dicomfile import encode_dataset
 from veil.keys import load_mapper
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.node.config import NodeConfig, NodeConfigError
 from veil.node.linkage import UnknownPseudonymError, reidentify
 from veil.node.pipeline import (
@@ -168,7 +168,7 @@ class Node:
                 self.store.record_instance(
                     str(ds.StudyInstanceUID),
                     study_key,
-                    self.mapper.patient_pseudonym(str(ds.get("PatientID", "") or "")),
+                    self.mapper.patient_pseudonym(Patient.of(ds)),
                     str(ds.SOPInstanceUID),
                     str(ds.get("SOPClassUID", "") or ""),
                     spool_name,
@@ -204,7 +204,7 @@ class Node:
             log.warning("node: an instance without StudyInstanceUID or SOPInstanceUID refused")
             return StoreStatus.CANNOT_UNDERSTAND
         study_key = self.mapper.token("node-study", study_uid, 16)
-        pseudonym = self.mapper.patient_pseudonym(str(ds.get("PatientID", "") or ""))
+        pseudonym = self.mapper.patient_pseudonym(Patient.of(ds))
         path = self.spool.incoming_path(study_key, sop_uid)
         self.spool.store(path, received.data)
         # The spool name keeps its folder: should the key (and so the study key) ever change,

@@ -20,7 +20,7 @@ from veil.batch.job import Job
 from veil.batch.layout import output_name
 from veil.batch.outcome import FileRecord, Outcome
 from veil.engine import deidentify
-from veil.errors import VeilError
+from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.io.inputs import InputItem
 from veil.mapping import Patient
@@ -131,6 +131,8 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
     """Read one input, de-identify it and place it under ``job.out``."""
     try:
         data = item.read()
+    except InputFileError as exc:  # a FIFO, a loop, an oversized or unsafe archive member...
+        return FileRecord(item.display, Outcome.FAILED, item.size, problem=str(exc))
     except PermissionError:
         return FileRecord(
             item.display,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -23,9 +22,10 @@ from rich.markup import escape
 from veil.audit import Finding, audit_output
 from veil.audit.pairing import pair
 from veil.cli.common import err_console, key_options, veil_errors_are_usage_errors
-from veil.errors import VeilError
+from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import GZIP_MAGIC, SkippedFile, looks_like_dicom, read_bytes
 from veil.io.inputs import InputItem, iter_inputs
+from veil.io.limits import gunzip_bounded
 from veil.io.quiet import silence_value_warnings
 from veil.keys import read_lookup_table, resolve_key
 from veil.mapping import Mapper
@@ -114,8 +114,8 @@ def _head(item: InputItem) -> tuple[bytes, bytes | str]:
     data = item.read()
     if data[:2] == GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError):
+            data = gunzip_bounded(data, item.display)
+        except InputFileError:
             return b"", b""
     return data[:132], data
 
@@ -123,8 +123,14 @@ def _head(item: InputItem) -> tuple[bytes, bytes | str]:
 def _index(items: list[InputItem], report: AuditReport, side: str) -> dict[str, str]:
     uids: dict[str, str] = {}
     for item in items:
+        if item.problem is not None:  # a FIFO, a loop, an unsafe or oversized zip member...
+            report.unreadable.append({"file": item.display, "side": side, "problem": item.problem})
+            continue
         try:
             head, source = _head(item)
+        except InputFileError as exc:
+            report.unreadable.append({"file": item.display, "side": side, "problem": exc.problem})
+            continue
         except OSError as exc:
             report.unreadable.append(
                 {"file": item.display, "side": side, "problem": exc.strerror or type(exc).__name__}

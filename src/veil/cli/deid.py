@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
+from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
 from veil.check.regression import find_regressions
 from veil.cli.common import (
@@ -143,6 +144,13 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     help="Write a JSON report: every input with its outcome (no identifying values).",
 )
 @click.option(
+    "--report-paths",
+    type=click.Choice([choice.value for choice in ReportPaths]),
+    default=None,
+    help="How the report names input files: plain paths, or keyed digests "
+    "[default: digest with --layout hierarchy, else plain].",
+)
+@click.option(
     "--no-audit",
     is_flag=True,
     help="Do not audit each written file for surviving identifiers (speed runs only).",
@@ -163,6 +171,7 @@ def command(
     jobs: int | None,
     layout: str,
     report: Path | None,
+    report_paths: str | None,
     no_audit: bool,
     overwrite: bool,
     quiet: bool,
@@ -211,6 +220,10 @@ def command(
     )
     summary.regressions = _regressions(loaded_profiles, summary, items, out, quality_checks)
     if report is not None:
-        write_report(report, summary.to_dict(job))
+        data = summary.to_dict(job)
+        paths = ReportPaths(report_paths) if report_paths else default_report_paths(job.layout)
+        if paths is ReportPaths.DIGEST:
+            data = hide_input_paths(data, mapper, job.layout)
+        write_report(report, data)
     _print_summary(summary, out, job, report)
     raise SystemExit(0 if summary.ok else 1)

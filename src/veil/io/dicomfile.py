@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import struct
 import warnings
@@ -17,11 +16,13 @@ from pydicom.uid import UID
 from pydicom.valuerep import VR
 
 from veil.errors import InputFileError, value_free_text
+from veil.io.inputs import read_regular_file
+from veil.io.limits import DEFAULT_LIMITS, gunzip_bounded
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 GZIP_MAGIC = b"\x1f\x8b"
 # One file larger than this is refused rather than read into memory (a "huge value" guard).
-MAX_FILE_BYTES = 4 * 1024**3
+MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 STANDARD_TS_ROOT = "1.2.840.10008.1.2."
 KNOWN_VRS = frozenset(VR.__members__.values()) | frozenset(str(v) for v in VR)
 
@@ -55,12 +56,7 @@ def _decode_problem(exc: BaseException) -> str:
 def read_bytes(data: bytes, name: str) -> Dataset:
     """Parse DICOM bytes into a dataset; InputFileError/SkippedFile say why not."""
     if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError):
-            raise InputFileError(
-                name, "a gzip file that cannot be decompressed (truncated?)"
-            ) from None
+        data = gunzip_bounded(data, name)  # never more than the input limits allow
     if not data:
         raise InputFileError(name, "empty file (zero length)")
     if not looks_like_dicom(data[:132]):
@@ -115,21 +111,12 @@ def read_bytes(data: bytes, name: str) -> Dataset:
 
 
 def read_dataset(path: str | Path) -> Dataset:
-    """Read a DICOM file (Part 10, raw dataset, or gzip of either), never modifying it."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputFileError(str(path), f"file too large ({size} bytes > {MAX_FILE_BYTES})")
-        data = path.read_bytes()
-    except PermissionError:
-        raise InputFileError(str(path), "unreadable: permission denied") from None
-    except IsADirectoryError:
-        raise InputFileError(str(path), "is a directory") from None
-    except OSError as exc:
-        raise InputFileError(
-            str(path), f"unreadable ({exc.strerror or type(exc).__name__})"
-        ) from None
+    """Read a DICOM file (Part 10, raw dataset, or gzip of either), never modifying it.
+
+    Only a regular file of at most MAX_FILE_BYTES is read: a FIFO or a device is refused
+    rather than waited on (`veil.io.inputs.read_regular_file`).
+    """
+    data = read_regular_file(str(path), str(path), MAX_FILE_BYTES)
     return read_bytes(data, str(path))
 
 

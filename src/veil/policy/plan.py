@@ -32,24 +32,45 @@ TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
 
 
 class PreservationLike(Protocol):
-    keyword: str
-    rule_id: str
-    need: str
-    derive_age: bool
-    shift_dates: bool
+    """An attribute a destination needs kept (`veil.check.model.Preservation`)."""
+
+    @property
+    def keyword(self) -> str: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def need(self) -> str: ...
+    @property
+    def derive_age(self) -> bool: ...
+    @property
+    def shift_dates(self) -> bool: ...
 
 
 class PrivateKeepLike(Protocol):
-    creator: str
-    element: int | None  # the element within the block (low byte); None: the whole block
-    keep: bool
-    rule_id: str
-    need: str
-    clean: bool  # kept with the input's identifying values masked inside it
+    """A private-block decision of a destination (`veil.check.model.PrivateKeep`)."""
+
+    @property
+    def creator(self) -> str: ...
+    @property
+    def element(
+        self,
+    ) -> int | None: ...  # the element within the block (low byte); None: the whole block
+    @property
+    def keep(self) -> bool: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def need(self) -> str: ...
+    # Kept with the input's identifying values masked inside it.
+    @property
+    def clean(self) -> bool: ...
 
 
 class ProfileLike(Protocol):
-    name: str
+    """What the compiler reads of a destination requirement profile (frozen: read-only)."""
+
+    @property
+    def name(self) -> str: ...
 
     def preservations(self, quality_checks: bool = True) -> Sequence[PreservationLike]: ...
 

@@ -173,7 +173,7 @@ def test_spooled_but_unregistered_instances_are_recovered_at_start(
 
     config = node_config(tmp_path)
     mapper = Mapper(bytes.fromhex(TEST_KEY))
-    spool = Spool(config.spool)
+    spool = Spool(config.spool, mapper)
     spool.prepare()
     files = series_files(SMALL_SERIES[0])
     for path in files:

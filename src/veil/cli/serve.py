@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 
@@ -29,19 +28,16 @@ def command(config_path: Path | None) -> None:
     studies to ./veil-out. See docs/node.md.
     """
     from veil.node.config import load_config
+    from veil.node.logs import configure_node_logging
     from veil.node.service import Node
 
     try:
         config = load_config(config_path)
     except VeilError as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(
-        level=getattr(logging, config.log_level, logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # pynetdicom logs peers' identifiers at DEBUG and some values at INFO: keep it quiet.
-    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    configure_node_logging(config.log_level)
+    # Everything the node creates (database, spool, outputs) is for its own user only.
+    os.umask(0o077)
     try:
         node = Node(config)
         node.start()

@@ -37,7 +37,7 @@ class ReturnWorker:
         row = self.store.returns.get(return_id)
         if row is None or not row.due(time.time()):
             return  # forwarded, quarantined or failed meanwhile, or not due yet
-        path = self.spool.returned / row.spool_name
+        path = self.spool.returned_file(row.spool_name)
         try:
             ds = dcmread(io.BytesIO(path.read_bytes()), force=True)
             reidentify(ds, self.store.linkage)
@@ -51,7 +51,7 @@ class ReturnWorker:
             self.store.returns.quarantine(return_id, reason)
             log.warning("return %s quarantined: %s", row.spool_name, reason)
             return
-        out = self.spool.returned / "home" / row.spool_name
+        out = self.spool.home_path(row.spool_name)
         self.spool.store(out, encoded)
         item = OutItem(return_id, out, str(ds.StudyInstanceUID), str(ds.SOPInstanceUID))
         result = self.home.send([item])

@@ -61,11 +61,14 @@ class Node:
         self, config: NodeConfig, mapper: Mapper | None = None, deid: DeidFunction | None = None
     ) -> None:
         self.config = config
-        self.mapper = mapper or load_mapper(config.key, config.lookup)
+        placeholders = config.placeholder_patient_ids
+        self.mapper = mapper or load_mapper(
+            config.key, config.lookup, frozenset(placeholders) if placeholders else None
+        )
         self.profiles = [load_profile(p) for p in config.profiles]
         plan = compile_plan(load_policy(config.policy), self.profiles)
         job = Job(plan, self.mapper, audit=True)  # the node never sends unaudited
-        self.spool = Spool(config.spool)
+        self.spool = Spool(config.spool, self.mapper)
         self.store = Store.open(config.database)
         sending = SendPolicy(
             senders=[make_sender(d) for d in config.destinations],
@@ -88,8 +91,8 @@ class Node:
                 self._on_store,
                 config.allowed_callers,
                 config.tls,
-                config.max_associations,
-                config.network_timeout_seconds,
+                config.limits,
+                self.spool.tmp,
             )
         ]
         if config.return_path is not None:
@@ -103,8 +106,8 @@ class Node:
                     self._on_return,
                     rp.allowed_callers,
                     config.tls,
-                    config.max_associations,
-                    config.network_timeout_seconds,
+                    config.limits,
+                    self.spool.tmp,
                 )
             )
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="veil-worker")
@@ -194,16 +197,11 @@ class Node:
     # ---- receiving -----------------------------------------------------------------------
 
     def _on_store(self, received: Received) -> StoreStatus:
-        ds = received.dataset
-        study_uid = str(ds.get("StudyInstanceUID", "") or "").strip()
-        sop_uid = received.sop_uid or str(ds.get("SOPInstanceUID", "") or "").strip()
-        if not study_uid or not sop_uid:
-            log.warning("node: an instance without StudyInstanceUID or SOPInstanceUID refused")
-            return StoreStatus.CANNOT_UNDERSTAND
+        study_uid, sop_uid = received.study_uid, received.sop_uid  # valid UIDs (receiver)
         study_key = self.mapper.token("node-study", study_uid, 16)
-        pseudonym = self.mapper.patient_pseudonym(Patient.of(ds))
+        pseudonym = self.mapper.patient_pseudonym(Patient.of(received.dataset))
         path = self.spool.incoming_path(study_key, sop_uid)
-        self.spool.store(path, received.data)
+        self.spool.adopt(received.path, path)
         # The spool name keeps its folder: should the key (and so the study key) ever change,
         # instances received before and after still point at their own files.
         new = self.store.studies.record_instance(
@@ -225,9 +223,9 @@ class Node:
         return StoreStatus.SUCCESS
 
     def _on_return(self, received: Received) -> StoreStatus:
-        path = self.spool.return_path(received.sop_uid or "unknown")
-        self.spool.store(path, received.data)
-        self.store.returns.add(path.name, received.sop_uid or "")
+        path = self.spool.return_path(received.sop_uid)
+        self.spool.adopt(received.path, path)
+        self.store.returns.add(path.name, received.sop_uid)
         return StoreStatus.SUCCESS
 
     # ---- scheduling ----------------------------------------------------------------------

@@ -1,21 +1,45 @@
 """The durable spool: every received instance is on disk (fsync + atomic rename) before the
 sender hears success.
 
-Layout under the spool root (names are keyed hashes, never UIDs of the input):
-  tmp/                      partial writes; emptied at start (never acknowledged)
-  incoming/<study>/<sop>.dcm  received instances
-  out/<study>/<sop>.dcm       de-identified instances waiting to be sent
-  return/<id>.dcm             results received on the return path
+Layout under the spool root (every name is a keyed digest or a random token, never a value
+that was received or that the de-identification kept):
+  tmp/                          partial writes and datasets being received; emptied at start
+  incoming/<study>/<sop>.dcm    received instances (<study>: the study key, <sop>: a keyed
+                                digest of the received SOP Instance UID)
+  out/<study>/<sop>.dcm         de-identified instances waiting to be sent (<sop>: a keyed
+                                digest of the de-identified SOP Instance UID, which is the
+                                original one under retain-uids)
+  return/<digest>-<random>.dcm  results received on the return path
+  return/home/<same name>       a result re-identified, on its way home
+
+The spool holds original images: it is created owner-only (0700 folders, 0600 files) and the
+node refuses to start on a spool that others can read or write. Every path is resolved and
+checked to lie inside the spool before it is used (`PathOutsideSpoolError` otherwise), so even
+a name from the database cannot lead elsewhere.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from veil.errors import VeilError
+from veil.mapping import Mapper
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+class SpoolError(VeilError):
+    """The spool cannot be used safely; the message says how to fix it."""
+
+
+class PathOutsideSpoolError(SpoolError):
+    """A path the node was about to use does not lie inside its folder (never followed)."""
 
 
 def fsync_dir(path: Path) -> None:
@@ -32,11 +56,26 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and missing parents owner-only (0700), whatever the umask."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:
+            continue
+        folder.chmod(FOLDER_MODE)  # mkdir's mode is masked by the umask
+
+
 def write_durably(target: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``target``: after return it survives a crash, whole or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``target`` (0600): after return it survives a crash, whole or not."""
+    make_private_dirs(target.parent)
     tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         view = memoryview(data)
         while view:
@@ -53,38 +92,102 @@ def write_durably(target: Path, data: bytes, tmp_dir: Path) -> None:
     fsync_dir(target.parent)
 
 
-def name_hash(value: str) -> str:
-    """A stable file name for a UID that does not show the UID."""
-    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+def inside(root: Path, path: Path) -> Path:
+    """``path`` resolved, if it lies inside ``root``; PathOutsideSpoolError otherwise."""
+    resolved_root = root.resolve()
+    resolved = path.resolve()
+    if resolved != resolved_root and not resolved.is_relative_to(resolved_root):
+        raise PathOutsideSpoolError(f"refused a path outside {root} (never written or read)")
+    return resolved
+
+
+def exposed(path: Path) -> str | None:
+    """How others can reach ``path`` (``readable``, ``writable``), or None when owner-only."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "writable"
+    if mode & (stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH):
+        return "readable"
+    return None
 
 
 class Spool:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, mapper: Mapper) -> None:
         self.root = root
+        self._mapper = mapper
         self.tmp = root / "tmp"
         self.incoming = root / "incoming"
         self.out = root / "out"
         self.returned = root / "return"
+        self.home = self.returned / "home"
 
     def prepare(self) -> None:
-        """Create the folders and drop partial writes left by a crash."""
-        for folder in (self.tmp, self.incoming, self.out, self.returned):
-            folder.mkdir(parents=True, exist_ok=True)
+        """Create the folders owner-only, refuse a spool others can reach, drop partial writes."""
+        for folder in (self.root, self.tmp, self.incoming, self.out, self.returned, self.home):
+            make_private_dirs(folder)
+            how = exposed(folder)
+            if how is not None:
+                raise SpoolError(
+                    f"{folder}: the spool holds original images and is {how} by other users; "
+                    f"run `chmod -R go-rwx {self.root}` (and check who could have read it)"
+                )
         for leftover in self.tmp.iterdir():
             leftover.unlink(missing_ok=True)
         fsync_dir(self.root)
 
-    def incoming_path(self, study_key: str, sop_uid: str) -> Path:
-        return self.incoming / study_key / f"{name_hash(sop_uid)}.dcm"
+    def name(self, uid: str) -> str:
+        """A stable file name for a UID that does not show it (keyed: not guessable either)."""
+        return self._mapper.digest("spool-name", uid.strip().rstrip("\x00")).hex()[:32]
 
-    def out_path(self, study_key: str, sop_uid: str) -> Path:
-        return self.out / study_key / f"{name_hash(sop_uid)}.dcm"
+    def _checked(self, folder: Path, *parts: str) -> Path:
+        return inside(folder, folder.joinpath(*parts))
+
+    def incoming_path(self, study_key: str, sop_uid: str) -> Path:
+        return self._checked(self.incoming, study_key, f"{self.name(sop_uid)}.dcm")
+
+    def incoming_file(self, spool_name: str) -> Path:
+        """A registered instance's file from its spool name ("<study key>/<file>")."""
+        return self._checked(self.incoming, spool_name)
+
+    def out_path(self, study_key: str, deid_sop_uid: str) -> Path:
+        return self._checked(self.out, study_key, f"{self.name(deid_sop_uid)}.dcm")
+
+    def out_dir(self, study_key: str) -> Path:
+        return self._checked(self.out, study_key)
 
     def return_path(self, received_uid: str) -> Path:
-        return self.returned / f"{name_hash(received_uid)}-{uuid.uuid4().hex[:8]}.dcm"
+        name = f"{self.name(received_uid)[:24]}-{uuid.uuid4().hex[:8]}.dcm"
+        return self._checked(self.returned, name)
+
+    def returned_file(self, spool_name: str) -> Path:
+        return self._checked(self.returned, spool_name)
+
+    def home_path(self, spool_name: str) -> Path:
+        return self._checked(self.home, spool_name)
 
     def store(self, target: Path, data: bytes) -> None:
-        write_durably(target, data, self.tmp)
+        write_durably(inside(self.root, target), data, self.tmp)
+
+    def adopt(self, received: Path, target: Path) -> None:
+        """Move a file received into tmp/ to ``target``, durably (fsync, rename, fsync folder).
+
+        A file from elsewhere (another file system) is copied in chunks, never read whole.
+        """
+        target = inside(self.root, target)
+        make_private_dirs(target.parent)
+        if received.parent.resolve() != self.tmp.resolve():
+            staged = self.tmp / f"{uuid.uuid4().hex}.part"
+            with received.open("rb") as source, staged.open("xb") as copy:
+                shutil.copyfileobj(source, copy, 1024 * 1024)
+            received = staged
+        received.chmod(FILE_MODE)
+        fd = os.open(received, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(received, target)
+        fsync_dir(target.parent)
 
     def incoming_files(self) -> Iterator[tuple[str, Path]]:
         """(study key, path) of every received file, for recovery at start."""
@@ -96,7 +199,12 @@ class Spool:
     def return_files(self) -> Iterator[Path]:
         yield from sorted(self.returned.glob("*.dcm"))
 
-    def remove_study(self, study_key: str, keep_incoming: bool = False) -> None:
-        shutil.rmtree(self.out / study_key, ignore_errors=True)
-        if not keep_incoming:
-            shutil.rmtree(self.incoming / study_key, ignore_errors=True)
+    def forget_study(self, study_key: str) -> int:
+        """Remove a study's received and de-identified files; how many files went."""
+        removed = 0
+        for folder in (self.incoming, self.out):
+            target = self._checked(folder, study_key)
+            if target.is_dir():
+                removed += sum(1 for p in target.iterdir() if p.is_file())
+                shutil.rmtree(target, ignore_errors=True)
+        return removed

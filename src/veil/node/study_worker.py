@@ -64,7 +64,11 @@ class StudyWorker:
         self.deid = deid
 
     def _out_dir(self, study: StudyRow) -> Path:
-        return self.spool.out / study.study_key
+        return self.spool.out_dir(study.study_key)
+
+    def _out_path(self, study: StudyRow, deid_sop_uid: str) -> Path:
+        # A keyed digest: under retain-uids the de-identified UID is the received one.
+        return self.spool.out_path(study.study_key, deid_sop_uid)
 
     def _quarantine(self, study: StudyRow, reason: str) -> None:
         # Nothing of a quarantined study may leave: drop the outputs written so far.
@@ -78,10 +82,8 @@ class StudyWorker:
             )
 
     def _deidentify(self, study: StudyRow, inputs: Sequence[InstanceInput]) -> StudyResult:
-        out_dir = self._out_dir(study)
-
         def sink(output: InstanceOutput) -> None:
-            self.spool.store(out_dir / f"{output.deid_sop_uid}.dcm", output.encoded)
+            self.spool.store(self._out_path(study, output.deid_sop_uid), output.encoded)
 
         if self.deid is None:
             return deidentify_study(inputs, self.job, self.mapper, sink)
@@ -94,7 +96,8 @@ class StudyWorker:
             self.store.studies.nothing_to_send(study.id)
             return
         inputs = [
-            InstanceInput(i.id, i.spool_name, self.spool.incoming / i.spool_name) for i in instances
+            InstanceInput(i.id, i.spool_name, self.spool.incoming_file(i.spool_name))
+            for i in instances
         ]
         result = self._deidentify(study, inputs)
         if result.problem is not None or result.linkage is None:
@@ -105,9 +108,8 @@ class StudyWorker:
         if not self.store.studies.deidentified(study.id, deid_study, outputs):
             return  # a new instance arrived meanwhile: the study is processed again once stable
         incoming = {i.key: i.path for i in inputs}
-        out_dir = self._out_dir(study)
         pairs = [
-            (partial(incoming[o.key].read_bytes), out_dir / f"{o.deid_sop_uid}.dcm")
+            (partial(incoming[o.key].read_bytes), self._out_path(study, o.deid_sop_uid))
             for o in result.outputs
         ]
         problem = check_study(pairs, self.profiles)
@@ -139,11 +141,10 @@ class StudyWorker:
             for i in self.store.studies.instances(study.id, [InstanceState.CHECKED])
             if i.deid_sop_uid
         ]
-        out_dir = self._out_dir(study)
         items = [
             OutItem(
                 i.id,
-                out_dir / f"{i.deid_sop_uid}.dcm",
+                self._out_path(study, i.deid_sop_uid or ""),
                 study.deid_study_uid or "",
                 i.deid_sop_uid or "",
             )
@@ -168,7 +169,7 @@ class StudyWorker:
         for instance, item in zip(instances, items, strict=True):
             item.path.unlink(missing_ok=True)
             if not self.sending.keep_sent:
-                (self.spool.incoming / instance.spool_name).unlink(missing_ok=True)
+                self.spool.incoming_file(instance.spool_name).unlink(missing_ok=True)
         if moved:
             log.info(
                 "study %s (patient %s): %d instance(s) sent",

@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 
 from veil.mapping import Mapper
+from veil.pipeline import Settings
 from veil.policy.plan import Plan
 
 
@@ -25,3 +26,8 @@ class Job:
     layout: Layout = Layout.MIRROR
     audit: bool = True
     overwrite: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        """What `veil.pipeline.deidentify_file` needs of the job."""
+        return Settings(self.plan, self.mapper, self.audit)

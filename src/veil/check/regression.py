@@ -16,7 +16,6 @@ from veil.check.evaluate import Collector, RuleResult
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
-from veil.io.quiet import silence_value_warnings
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,6 @@ def find_regressions(
     quality_checks: bool = True,
 ) -> list[Regression]:
     """Check inputs and outputs with the same profiles; list every rule that got worse."""
-    silence_value_warnings()
     required: list[RequirementProfile] = list(profiles)
     before = Collector(required, quality_checks)
     after = Collector(required, quality_checks)

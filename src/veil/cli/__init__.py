@@ -11,6 +11,7 @@ import importlib
 import click
 
 from veil import __version__
+from veil.io.quiet import configure_process
 
 # Each module exposes `command`, a click command or group, registered under its own name.
 COMMAND_MODULES = (
@@ -36,6 +37,7 @@ def main() -> None:
       veil explain FILE --policy basic
       veil policy show basic
     """
+    configure_process()  # the entry point: pydicom's process-wide settings, once
 
 
 for _name in COMMAND_MODULES:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
 from veil.check.model import RequirementProfile
-from veil.check.regression import find_regressions
 from veil.cli.common import (
     compile_from_options,
     err_console,
@@ -21,25 +18,24 @@ from veil.cli.common import (
 )
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
+from veil.pipeline import CheckVerdict, OutputPair, check_outputs
 
 
-def _regressions(
+def _check_outputs(
     profiles: list[RequirementProfile],
     summary: BatchSummary,
     items: list[InputItem],
     out: Path,
     quality_checks: bool,
-) -> list[dict[str, Any]]:
+) -> CheckVerdict:
     """Re-run the destination checks on the output: what passed before must pass after."""
-    if not profiles:
-        return []
     by_display = {item.display: item for item in items}
-    pairs: list[tuple[Callable[[], bytes], Path]] = [
+    pairs: list[OutputPair] = [
         (by_display[record.input].read, out / record.output)
         for record in summary.records
         if record.outcome is Outcome.WRITTEN and record.output
     ]
-    return [r.to_dict() for r in find_regressions(profiles, pairs, quality_checks)]
+    return check_outputs(profiles, pairs, quality_checks)
 
 
 def _print_failure(record: FileRecord) -> None:
@@ -209,7 +205,8 @@ def command(
         progress=not quiet,
         on_record=_print_failure,
     )
-    summary.regressions = _regressions(loaded_profiles, summary, items, out, quality_checks)
+    verdict = _check_outputs(loaded_profiles, summary, items, out, quality_checks)
+    summary.regressions = [r.to_dict() for r in verdict.regressions]
     if report is not None:
         write_report(report, summary.to_dict(job))
     _print_summary(summary, out, job, report)

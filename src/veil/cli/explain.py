@@ -20,7 +20,6 @@ from veil.cli.common import compile_from_options, key_options, veil_errors_are_u
 from veil.dicom import tag_text
 from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
-from veil.io.quiet import silence_value_warnings
 from veil.keys import load_mapper
 
 
@@ -145,7 +144,6 @@ def command(
     Example:
       veil explain ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22/IM1.dcm --changed-only
     """
-    silence_value_warnings()
     plan, _ = compile_from_options(policy, profiles, quality_checks=not no_quality_checks)
     mapper = load_mapper(key_path, lookup)
     try:

@@ -21,18 +21,18 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from veil.batch.job import Job
 from veil.check.profile import load_profile
 from veil.keys import load_mapper
 from veil.mapping import Mapper
 from veil.node.config import NodeConfig
-from veil.node.pipeline import DeidFunction
 from veil.node.receiver import Received, Receiver, StoreStatus
 from veil.node.return_worker import ReturnWorker
 from veil.node.senders import make_sender
 from veil.node.spool import Spool
 from veil.node.store import InstanceState, Store, StudyState
+from veil.node.study_deid import DeidFunction
 from veil.node.study_worker import SendPolicy, StudyWorker
+from veil.pipeline import Settings
 from veil.policy import compile_plan, load_policy
 
 log = logging.getLogger("veil.node")
@@ -64,7 +64,7 @@ class Node:
         self.mapper = mapper or load_mapper(config.key, config.lookup)
         self.profiles = [load_profile(p) for p in config.profiles]
         plan = compile_plan(load_policy(config.policy), self.profiles)
-        job = Job(plan, self.mapper, audit=True)  # the node never sends unaudited
+        settings = Settings(plan, self.mapper, audit=True)  # the node never sends unaudited
         self.spool = Spool(config.spool)
         self.store = Store.open(config.database)
         sending = SendPolicy(
@@ -72,9 +72,7 @@ class Node:
             retry=config.retry,
             keep_sent=config.keep_sent,
         )
-        self.studies = StudyWorker(
-            self.store, self.spool, job, self.mapper, self.profiles, sending, deid
-        )
+        self.studies = StudyWorker(self.store, self.spool, settings, self.profiles, sending, deid)
         self.returns: ReturnWorker | None = None
         if config.return_path is not None:
             home = make_sender(config.return_path.home)

@@ -159,7 +159,8 @@ def check_outputs(
     """Re-run the destination checks on the outputs: what passed before must pass after."""
     if not profiles:
         return CheckVerdict()
-    return CheckVerdict(tuple(find_regressions(profiles, pairs, quality_checks)))
+    found = find_regressions(profiles, pairs, quality_checks)
+    return CheckVerdict(found.regressions, found.unverifiable)
 
 
 __all__ = [

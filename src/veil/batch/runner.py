@@ -74,6 +74,8 @@ class BatchSummary:
     seconds: float
     jobs: int
     regressions: list[dict[str, Any]] = field(default_factory=list)
+    # Outputs the destination check could not evaluate: not known to be good (fail closed).
+    unverifiable: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[Outcome]:
@@ -104,7 +106,12 @@ class BatchSummary:
     @property
     def ok(self) -> bool:
         counts = self.counts
-        return not (counts[Outcome.FAILED] or counts[Outcome.QUARANTINED] or self.regressions)
+        return not (
+            counts[Outcome.FAILED]
+            or counts[Outcome.QUARANTINED]
+            or self.regressions
+            or self.unverifiable
+        )
 
     def rates(self) -> tuple[float, float]:
         seconds = max(self.seconds, 1e-9)
@@ -129,6 +136,7 @@ class BatchSummary:
                 for study, counts in self.studies.items()
             ],
             "check_regressions": self.regressions,
+            "check_unverifiable": self.unverifiable,
             "files": [record.to_dict() for record in self.records],
         }
 

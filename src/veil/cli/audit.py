@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -11,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from veil.audit.batch import AuditReport, run_audit
-from veil.cli.common import err_console, key_options, veil_errors_are_usage_errors
+from veil.cli.common import key_options
+from veil.cli.errors import ExitCode, err_console
 from veil.keys import read_lookup_table, resolve_key
 from veil.mapping import Mapper
 
@@ -84,7 +86,6 @@ def _print(report: AuditReport, show_warnings: bool) -> None:
     help="Worker processes [default: number of CPUs].",
 )
 @key_options
-@veil_errors_are_usage_errors
 def command(
     original: Path,
     deidentified: Path,
@@ -104,13 +105,16 @@ def command(
     wild, and free text is scanned for names and dates. Findings name the file, the element
     and the kind of identifier, never the value.
 
-    Exit 0 when clean, 1 when an error finding, an unpaired or unreadable output is found
-    (with --strict also on warnings), 2 on usage errors.
-
     \b
     Example:
       veil deid scans/ --out deid-out
       veil audit scans/ deid-out --json audit.json
+
+    \b
+    Exit codes:
+      0  clean
+      1  an error finding, or an output unpaired or unreadable (--strict: warnings too)
+      2  usage error (no key, bad option)
     """
     # Never create a key here: a new key pairs nothing; the outputs' key is needed.
     key, _ = resolve_key(key_path, create=False)
@@ -126,4 +130,4 @@ def command(
     if json_path is not None:
         json_path.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     if not report.ok(strict):
-        raise SystemExit(1)
+        sys.exit(ExitCode.FOUND)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -10,12 +11,8 @@ from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
 from veil.check.model import RequirementProfile
-from veil.cli.common import (
-    compile_from_options,
-    err_console,
-    key_options,
-    veil_errors_are_usage_errors,
-)
+from veil.cli.common import compile_from_options, key_options
+from veil.cli.errors import ExitCode, err_console
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
 from veil.pipeline import CheckVerdict, OutputPair, check_outputs
@@ -77,6 +74,13 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
             f"[yellow]incomplete study:[/] {study} (some files failed or were "
             "quarantined; do not send it as a whole study)",
             markup=True,
+        )
+    for problem in summary.unverifiable:
+        err_console.print(
+            f"[red]not checked:[/] {problem}: the destination check could not run on this "
+            "output; it is not known to keep what the destination needs",
+            markup=True,
+            soft_wrap=True,
         )
     for regression in summary.regressions:
         err_console.print(
@@ -147,7 +151,6 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     "--overwrite", is_flag=True, help="Replace output files that exist with different content."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@veil_errors_are_usage_errors
 def command(
     inputs: tuple[Path, ...],
     out: Path,
@@ -167,13 +170,18 @@ def command(
 
     DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
     de-identified safely gets one line naming it and the problem; the batch goes on. Inputs
-    are never modified. Exit 0 when every DICOM file was written, 1 when any failed or was
-    quarantined, 2 on usage errors.
+    are never modified.
 
     \b
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil deid scans/ --out deid-out --for neuroquant --report report.json
+
+    \b
+    Exit codes:
+      0  every DICOM file was written
+      1  a file failed or was quarantined, or the output lost a destination requirement
+      2  usage error (bad policy, profile, key or output folder)
     """
     check_output_location(inputs, out)
     if report is not None:
@@ -207,7 +215,8 @@ def command(
     )
     verdict = _check_outputs(loaded_profiles, summary, items, out, quality_checks)
     summary.regressions = [r.to_dict() for r in verdict.regressions]
+    summary.unverifiable = list(verdict.unverifiable)
     if report is not None:
         write_report(report, summary.to_dict(job))
     _print_summary(summary, out, job, report)
-    raise SystemExit(0 if summary.ok else 1)
+    sys.exit(ExitCode.OK if summary.ok else ExitCode.FOUND)

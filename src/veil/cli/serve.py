@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from veil.errors import VeilError
+from veil.cli.errors import CommandError
 
 
 @click.command("serve")
@@ -27,14 +27,20 @@ def command(config_path: Path | None) -> None:
     With no configuration it listens as AE VEIL on port 11112, keeps its state in
     ./veil-node.db and ./veil-spool, de-identifies with the `basic` policy and writes
     studies to ./veil-out. See docs/node.md.
+
+    \b
+    Example:
+      veil serve --config node.yaml
+
+    \b
+    Exit codes:
+      0  stopped by SIGTERM or Ctrl-C
+      2  bad configuration, or the node cannot start (port taken, database unreachable)
     """
     from veil.node.config import load_config
     from veil.node.service import Node
 
-    try:
-        config = load_config(config_path)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = load_config(config_path)
     logging.basicConfig(
         level=getattr(logging, config.log_level, logging.INFO),
         stream=sys.stderr,
@@ -45,10 +51,8 @@ def command(config_path: Path | None) -> None:
     try:
         node = Node(config)
         node.start()
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot start the node ({exc.strerror or exc})") from None
+    except OSError as exc:  # the port is taken, the spool cannot be created, ...
+        raise CommandError(f"cannot start the node ({exc.strerror or exc})") from None
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         node.request_stop()

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pydicom.datadict import tag_for_keyword
 
 from veil.dicom import DATE_VRS, TEXT_VRS, dictionary_vr, is_private
-from veil.errors import RequirementConflictError
+from veil.errors import PolicyError, RequirementConflictError
 from veil.policy.model import Action, Override, Policy, PrivateSelector
 from veil.standard import (
     EDITION,
@@ -342,7 +342,10 @@ def compile_plan(
             key = (selector.creator, selector.group, selector.element)
             private_keep[key] = rule
             continue
-        assert override.tag is not None
+        if override.tag is None:  # the loader gives every override a tag or a creator
+            raise PolicyError(
+                f"{policy.source}: line {override.line}: the override names no attribute"
+            )
         tag = override.tag
         if is_private(tag) and (tag & 0xFFFF) >= 0x1000:  # a private data element
             raise RequirementConflictError(

@@ -39,7 +39,12 @@ def process_pool(
 ) -> Pool:
     """A pool of ``jobs`` worker processes, each configured like the parent (`configure_process`)
     and then given ``initializer(*initargs)``; use it as a context manager."""
-    context = multiprocessing.get_context(_start_method())
+    method = _start_method()
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # The server imports veil's pipeline once; each worker forks from it with pydicom,
+        # the engine and the audit already imported (measured: benchmarks/RESULTS.md).
+        context.set_forkserver_preload(["veil.pipeline"])
     return context.Pool(jobs, initializer=_init_child, initargs=(initializer, initargs))
 
 

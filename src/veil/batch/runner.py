@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +27,7 @@ from veil import __version__
 from veil.batch.job import Job
 from veil.batch.outcome import FileRecord
 from veil.batch.worker import process_item
+from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
 from veil.parallel import parallel_map
 from veil.pipeline import Outcome
@@ -143,10 +143,7 @@ class BatchSummary:
 
 def write_report(path: Path, data: dict[str, Any]) -> None:
     """Write the JSON report atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.part")
-    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
 def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRecord]:

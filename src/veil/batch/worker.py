@@ -7,33 +7,25 @@ the batch goes on (DESIGN: nothing is lost, inputs are never modified).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from veil.batch.job import Job
 from veil.batch.layout import output_name
 from veil.batch.outcome import FileRecord
+from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
 from veil.pipeline import Outcome, deidentify_file
 
 
 def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
-    """Write atomically (temp file + rename): a reader never sees half a file."""
+    """Place one output (atomically: a reader never sees half a file), idempotently."""
     target = out / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not overwrite:
         if target.read_bytes() == encoded:
             return relative  # the same input written before: idempotent
         raise FileExistsError(relative)
-    handle, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, encoded)
     return relative
 
 

@@ -52,12 +52,6 @@ def parse_date(text: str) -> dt.date | None:
     return parse_da(text, acr_nema=False)
 
 
-def parse_datetime_date(text: str) -> dt.date | None:
-    """The date part of a DICOM DT, if it has a full date."""
-    text = text.strip()
-    return parse_date(text[:8]) if len(text) >= 8 else None
-
-
 def _number(text: str, integer: bool) -> bool:
     text = text.strip()
     if not text:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from veil.audit.batch import AuditReport, run_audit
 from veil.cli.common import key_options
 from veil.cli.errors import ExitCode, err_console
+from veil.io.atomic import write_atomic
 from veil.keys import read_lookup_table, resolve_key
 from veil.mapping import Mapper
 
@@ -128,6 +129,6 @@ def command(
     )
     _print(report, show_warnings=not quiet)
     if json_path is not None:
-        json_path.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        write_atomic(json_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
     if not report.ok(strict):
         sys.exit(ExitCode.FOUND)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from veil.check.model import Outcome
 from veil.check.profile import load_profile
 from veil.check.run import CheckReport, check_inputs
 from veil.cli.errors import ExitCode
+from veil.io.atomic import write_atomic
 
 _STYLE = {
     Outcome.PASS: "green",
@@ -126,8 +126,5 @@ def command(
     console = Console(highlight=False)
     print_report(console, report, verbose)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        temp = json_path.with_name(f".{json_path.name}.part")
-        temp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(temp, json_path)
+        write_atomic(json_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
     sys.exit(ExitCode.OK if report.ok else ExitCode.FOUND)

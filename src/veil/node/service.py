@@ -275,7 +275,3 @@ class Node:
         if self.returns is not None:
             for row in self.store.returns.due(now):
                 self._submit(Task.RETURN, row.id, partial(self.returns.forward, row.id))
-
-    def busy(self) -> bool:
-        with self._lock:
-            return any(not f.done() for f in self._inflight.values())

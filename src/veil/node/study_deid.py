@@ -50,7 +50,6 @@ class StudyResult:
     outputs: tuple[InstanceOutput, ...] = ()
     linkage: Linkage | None = None
     problem: str | None = None  # set: the study is quarantined with this reason
-    audit_findings: int = 0
 
 
 def _header(data: bytes) -> Dataset:
@@ -97,7 +96,6 @@ def deidentify_study(
             where = f"; found at {', '.join(paths[:5])}" if paths else ""
             return StudyResult(
                 problem=(result.problem or "the audit found an identifier") + where,
-                audit_findings=len(result.findings),
             )
         if result.outcome is not Outcome.WRITTEN or result.dataset is None:
             what = "not DICOM" if result.outcome is Outcome.SKIPPED else "not de-identified"

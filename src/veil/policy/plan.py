@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydicom.datadict import tag_for_keyword
 
@@ -386,14 +386,3 @@ def compile_plan(
         declared_options=options
         | frozenset(rule.declares for rule in exact.values() if rule.declares is not None),
     )
-
-
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for rule in plan.exact.values():
-        counts[rule.action] = counts.get(rule.action, 0) + 1
-    return {
-        "policy": plan.policy_name,
-        "options": sorted(o.value for o in plan.options),
-        "actions": counts,
-    }

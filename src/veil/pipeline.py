@@ -3,7 +3,8 @@
 The same code for `veil deid` (batch), the node and the console, so that the same input and
 key give the same bytes wherever they are de-identified (DESIGN, invariant 6):
 
-    settings = Settings(plan, mapper, audit=True)
+    compiled = compile_policy("my-policy.yaml", for_profiles=["neuroquant"])
+    settings = Settings(compiled.plan, mapper, audit=True)
     result = deidentify_file(data, "scans/a.dcm", settings)    # never raises for bad input
     if result.outcome is Outcome.WRITTEN: ...result.encoded...
     verdict = check_outputs(profiles, [(read_input, output_path), ...])   # per series
@@ -25,12 +26,43 @@ from pydicom.dataset import Dataset
 
 from veil.audit import audit_prepared, prepare
 from veil.check.model import RequirementProfile
+from veil.check.profile import load_profile
 from veil.check.regression import Regression, find_regressions
 from veil.engine import deidentify
-from veil.errors import VeilError
+from veil.errors import PolicyError, ProfileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.mapping import Mapper, stand_in_uid
-from veil.policy.plan import Plan
+from veil.policy import Layout, Plan, compile_plan, load_policy
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """A policy compiled with every destination it must satisfy."""
+
+    plan: Plan
+    profiles: tuple[RequirementProfile, ...]  # the policy's requirements, then --for's
+    layout: Layout | None  # the output layout the policy asks for, if any
+
+
+def compile_policy(
+    policy: str | Path, for_profiles: Sequence[str] = (), quality_checks: bool = True
+) -> CompiledPolicy:
+    """Load ``policy`` (a built-in name or a YAML file) and compile it with its own
+    ``requirements:`` merged with ``for_profiles`` (`--for`, the node's `profiles:`); a profile
+    named twice counts once. What `veil deid`, `veil explain`, the node and the console use."""
+    loaded = load_policy(policy)
+    profiles: dict[str, RequirementProfile] = {}
+    for ref in loaded.requirements:
+        try:
+            profile = load_profile(ref.name)
+        except ProfileError as exc:
+            raise PolicyError(f"{loaded.source}: line {ref.line}: requirements: {exc}") from None
+        profiles.setdefault(profile.name, profile)
+    for name in for_profiles:
+        profile = load_profile(name)
+        profiles.setdefault(profile.name, profile)
+    plan = compile_plan(loaded, list(profiles.values()), quality_checks=quality_checks)
+    return CompiledPolicy(plan, tuple(profiles.values()), loaded.layout)
 
 
 class Outcome(str, Enum):
@@ -165,10 +197,12 @@ def check_outputs(
 
 __all__ = [
     "CheckVerdict",
+    "CompiledPolicy",
     "FileResult",
     "Outcome",
     "OutputPair",
     "Settings",
     "check_outputs",
+    "compile_policy",
     "deidentify_file",
 ]

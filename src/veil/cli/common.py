@@ -8,10 +8,6 @@ from typing import Any, TypeVar
 
 import click
 
-from veil.check.model import RequirementProfile
-from veil.check.profile import load_profile
-from veil.policy import Plan, compile_plan, load_policy
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -30,11 +26,3 @@ def key_options(function: F) -> F:
         "created on first use).",
     )(function)
     return function
-
-
-def compile_from_options(
-    policy: str, profile_names: tuple[str, ...], quality_checks: bool
-) -> tuple[Plan, list[RequirementProfile]]:
-    """The plan of --policy and --for (as `veil deid` and `veil explain` take them)."""
-    profiles = [load_profile(name) for name in profile_names]
-    return compile_plan(load_policy(policy), profiles, quality_checks=quality_checks), profiles

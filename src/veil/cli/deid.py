@@ -11,11 +11,11 @@ from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
 from veil.check.model import RequirementProfile
-from veil.cli.common import compile_from_options, key_options
+from veil.cli.common import key_options
 from veil.cli.errors import ExitCode, err_console
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
-from veil.pipeline import CheckVerdict, OutputPair, check_outputs
+from veil.pipeline import CheckVerdict, OutputPair, check_outputs, compile_policy
 
 
 def _check_outputs(
@@ -113,7 +113,7 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     multiple=True,
     metavar="PROFILE",
     help="Destination requirement profile to satisfy (repeatable): neuroquant, "
-    "dcm2niix, basic-viewing, or a YAML file.",
+    "dcm2niix, basic-viewing, or a YAML file; added to the policy's requirements:.",
 )
 @click.option(
     "--no-quality-checks",
@@ -131,11 +131,10 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
 @click.option(
     "--layout",
     type=click.Choice([layout.value for layout in Layout]),
-    default=Layout.MIRROR.value,
-    show_default=True,
+    default=None,
     help="mirror: the input tree and file names; hierarchy: "
     "patient/study/series/instance.dcm named by pseudonyms (use it when input "
-    "file or folder names may identify someone).",
+    "file or folder names may identify someone). Default: the policy's layout:, else mirror.",
 )
 @click.option(
     "--report",
@@ -160,7 +159,7 @@ def command(
     key_path: Path | None,
     lookup: Path | None,
     jobs: int | None,
-    layout: str,
+    layout: str | None,
     report: Path | None,
     no_audit: bool,
     overwrite: bool,
@@ -187,14 +186,15 @@ def command(
     if report is not None:
         check_output_location(inputs, report)
     quality_checks = not no_quality_checks
-    plan, loaded_profiles = compile_from_options(policy, profiles, quality_checks)
+    compiled = compile_policy(policy, profiles, quality_checks)
+    plan, loaded_profiles = compiled.plan, list(compiled.profiles)
     mapper = load_mapper(key_path, lookup)
     items = list(iter_inputs(inputs))
     job = Job(
         plan=plan,
         mapper=mapper,
         out=out,
-        layout=Layout(layout),
+        layout=Layout(layout) if layout else compiled.layout or Layout.MIRROR,
         audit=not no_audit,
         overwrite=overwrite,
     )

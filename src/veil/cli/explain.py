@@ -16,12 +16,13 @@ from pydicom.dataset import Dataset
 from rich.console import Console
 from rich.table import Table
 
-from veil.cli.common import compile_from_options, key_options
+from veil.cli.common import key_options
 from veil.cli.errors import CommandError
 from veil.dicom import tag_text
 from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
+from veil.pipeline import compile_policy
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def command(
       0  explained
       2  usage error (not a DICOM image, bad policy, profile or key)
     """
-    plan, _ = compile_from_options(policy, profiles, quality_checks=not no_quality_checks)
+    plan = compile_policy(policy, profiles, quality_checks=not no_quality_checks).plan
     mapper = load_mapper(key_path, lookup)
     try:
         original = read_dataset(file)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from veil.check.profile import load_profile
 from veil.keys import load_mapper
 from veil.mapping import Mapper
 from veil.node.config import NodeConfig
@@ -32,8 +31,7 @@ from veil.node.spool import Spool
 from veil.node.store import InstanceState, Store, StudyState
 from veil.node.study_deid import DeidFunction
 from veil.node.study_worker import SendPolicy, StudyWorker
-from veil.pipeline import Settings
-from veil.policy import compile_plan, load_policy
+from veil.pipeline import Settings, compile_policy
 
 log = logging.getLogger("veil.node")
 
@@ -62,9 +60,16 @@ class Node:
     ) -> None:
         self.config = config
         self.mapper = mapper or load_mapper(config.key, config.lookup)
-        self.profiles = [load_profile(p) for p in config.profiles]
-        plan = compile_plan(load_policy(config.policy), self.profiles)
-        settings = Settings(plan, self.mapper, audit=True)  # the node never sends unaudited
+        # The policy's requirements: and the configured profiles, merged (a profile once).
+        compiled = compile_policy(config.policy, config.profiles)
+        if compiled.layout is not None:
+            log.info(
+                "policy layout: %s applies to veil deid only; the node names its outputs by "
+                "de-identified UIDs",
+                compiled.layout.value,
+            )
+        self.profiles = list(compiled.profiles)
+        settings = Settings(compiled.plan, self.mapper, audit=True)  # never sends unaudited
         self.spool = Spool(config.spool)
         self.store = Store.open(config.database)
         sending = SendPolicy(

@@ -10,11 +10,10 @@ import pytest
 from node_support import needs_dcmtk, series_files, storescu, wait_for
 from pydicom import dcmread
 
-from veil.batch.job import Job
-from veil.batch.worker import WorkerResult, deid_one
 from veil.io.dicomfile import encode_dataset
 from veil.node.service import Node
 from veil.node.store.states import StudyState
+from veil.pipeline import FileResult, Settings, deidentify_file
 
 STUDY = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
 PROFILE = "neuroquant"
@@ -53,9 +52,9 @@ def test_study_meeting_the_profile_is_sent_with_what_it_needs(
 
 
 def test_study_that_lost_a_requirement_is_quarantined(running_node: Callable[..., Node]) -> None:
-    def broken_engine(data: bytes, name: str, job: Job) -> WorkerResult:
+    def broken_engine(data: bytes, name: str, settings: Settings) -> FileResult:
         """De-identification that (wrongly) drops what the vendor needs."""
-        result = deid_one(data, name, job)
+        result = deidentify_file(data, name, settings)
         if result.dataset is None:
             return result
         ds = result.dataset

@@ -13,8 +13,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from veil.batch.job import Layout
 from veil.mapping import Mapper
+from veil.policy.model import Layout
 
 
 class ReportPaths(str, Enum):

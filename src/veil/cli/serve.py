@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from veil.errors import VeilError
+from veil.cli.errors import CommandError
 
 
 @click.command("serve")
@@ -26,25 +26,29 @@ def command(config_path: Path | None) -> None:
     With no configuration it listens as AE VEIL on port 11112, keeps its state in
     ./veil-node.db and ./veil-spool, de-identifies with the `basic` policy and writes
     studies to ./veil-out. See docs/node.md.
+
+    \b
+    Example:
+      veil serve --config node.yaml
+
+    \b
+    Exit codes:
+      0  stopped by SIGTERM or Ctrl-C
+      2  bad configuration, or the node cannot start (port taken, database unreachable)
     """
     from veil.node.config import load_config
     from veil.node.logs import configure_node_logging
     from veil.node.service import Node
 
-    try:
-        config = load_config(config_path)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = load_config(config_path)
     configure_node_logging(config.log_level)
     # Everything the node creates (database, spool, outputs) is for its own user only.
     os.umask(0o077)
     try:
         node = Node(config)
         node.start()
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot start the node ({exc.strerror or exc})") from None
+    except OSError as exc:  # the port is taken, the spool cannot be created, ...
+        raise CommandError(f"cannot start the node ({exc.strerror or exc})") from None
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         node.request_stop()

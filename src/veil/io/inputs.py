@@ -171,8 +171,8 @@ class _Walk:
             with zipfile.ZipFile(path) as archive:
                 members = [info for info in archive.infolist() if not info.is_dir()]
         except (zipfile.BadZipFile, OSError) as exc:
-            problem = f"a zip archive that cannot be opened ({type(exc).__name__})"
-            yield self.problem(path, prefix, problem)
+            unreadable = f"a zip archive that cannot be opened ({type(exc).__name__})"
+            yield self.problem(path, prefix, unreadable)
             return
         if len(members) > limits.max_members:
             yield self.problem(
@@ -194,7 +194,7 @@ class _Walk:
         for info in sorted(members, key=lambda i: i.filename):
             display = f"{path}!{info.filename}"
             name = PurePosixPath(info.filename.replace("\\", "/"))
-            problem = None
+            problem: str | None = None
             if name.is_absolute() or ".." in name.parts or not name.parts:
                 # Never let a member escape the output folder (zip slip).
                 problem = "a zip member whose name leaves the archive ('..' or absolute): skipped"

@@ -388,7 +388,7 @@ class SpoolFile:
         Path(self.name).unlink(missing_ok=True)
 
 
-_original_temporary_file = dimse_messages.NamedTemporaryFile
+_original_temporary_file = getattr(dimse_messages, "NamedTemporaryFile")  # noqa: B009
 
 
 def spool_file_factory(*args: Any, **kwargs: Any) -> Any:
@@ -410,4 +410,4 @@ def spool_file_factory(*args: Any, **kwargs: Any) -> Any:
 def install_streaming() -> None:
     """Make pynetdicom stream every received C-STORE dataset to a file (process-wide)."""
     pynetdicom_config.STORE_RECV_CHUNKED_DATASET = True
-    dimse_messages.NamedTemporaryFile = spool_file_factory  # type: ignore[assignment]
+    setattr(dimse_messages, "NamedTemporaryFile", spool_file_factory)  # noqa: B010

@@ -14,6 +14,7 @@ from typing import Protocol
 from pydicom import Dataset
 from pydicom.dataelem import DataElement
 
+from veil.dicom import text_values
 from veil.errors import VeilError
 from veil.mapping import Mapper
 from veil.node.store.linkage import PatientLink, StudyLink, UidLink
@@ -47,18 +48,12 @@ def _ui_elements(ds: Dataset) -> Iterator[DataElement]:
             yield element
 
 
-def _values(element: DataElement) -> list[str]:
-    value = element.value
-    items = list(value) if element.VM > 1 else [value]
-    return [str(v).strip().rstrip("\x00") for v in items if v]
-
-
 def collect(original: Dataset, output: Dataset, mapper: Mapper) -> Linkage:
     """What the linkage store must keep so results about ``output`` can come home."""
     link = Linkage()
-    output_uids = {v for element in _ui_elements(output) for v in _values(element)}
+    output_uids = {v for element in _ui_elements(output) for v in text_values(element.value)}
     for element in _ui_elements(original):
-        for value in _values(element):
+        for value in text_values(element.value):
             pseudo = mapper.uid(value)
             # Only UIDs the engine actually replaced (SOP classes, transfer syntaxes are kept).
             if pseudo in output_uids and pseudo != value:
@@ -110,9 +105,9 @@ def reidentify(ds: Dataset, lookup: LinkageLookup) -> Dataset:
     ds.PatientName = patient.original_patient_name
     ds.AccessionNumber = study.original_accession
     elements = list(_ui_elements(ds))
-    found = lookup.uids(sorted({v for e in elements for v in _values(e)}))
+    found = lookup.uids(sorted({v for e in elements for v in text_values(e.value)}))
     for element in elements:
-        values = [found.get(v, v) for v in _values(element)]
+        values = [found.get(v, v) for v in text_values(element.value)]
         element.value = values if element.VM > 1 else values[0]
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "SOPInstanceUID" in ds:

@@ -16,7 +16,7 @@ import threading
 import traceback
 
 from veil.errors import value_free_text
-from veil.io.quiet import silence_value_warnings
+from veil.io.quiet import configure_process
 
 
 class ValueFreeFilter(logging.Filter):
@@ -38,7 +38,7 @@ class ValueFreeFilter(logging.Filter):
 
 def configure_node_logging(level: str) -> None:
     """Log to stderr at ``level``, value-free; called once by `veil serve`."""
-    silence_value_warnings()
+    configure_process()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(ValueFreeFilter())

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from veil.errors import VeilError
+from veil.io.atomic import fsync_dir, write_atomic
 from veil.mapping import Mapper
 
 FOLDER_MODE = 0o700
@@ -40,20 +41,6 @@ class SpoolError(VeilError):
 
 class PathOutsideSpoolError(SpoolError):
     """A path the node was about to use does not lie inside its folder (never followed)."""
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or creation in ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def make_private_dirs(path: Path) -> None:
@@ -69,27 +56,6 @@ def make_private_dirs(path: Path) -> None:
         except FileExistsError:
             continue
         folder.chmod(FOLDER_MODE)  # mkdir's mode is masked by the umask
-
-
-def write_durably(target: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``target`` (0600): after return it survives a crash, whole or not."""
-    make_private_dirs(target.parent)
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
 
 
 def inside(root: Path, path: Path) -> Path:
@@ -166,7 +132,10 @@ class Spool:
         return self._checked(self.home, spool_name)
 
     def store(self, target: Path, data: bytes) -> None:
-        write_durably(inside(self.root, target), data, self.tmp)
+        """Write ``data`` to ``target`` (0600) durably: fsynced before the sender is answered."""
+        target = inside(self.root, target)
+        make_private_dirs(target.parent)
+        write_atomic(target, data, durable=True, tmp_dir=self.tmp)
 
     def adopt(self, received: Path, target: Path) -> None:
         """Move a file received into tmp/ to ``target``, durably (fsync, rename, fsync folder).

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.datadict import tag_for_keyword
 
-from veil.errors import RequirementConflictError
+from veil.dicom import DATE_VRS, TEXT_VRS, dictionary_vr, is_private
+from veil.errors import PolicyError, RequirementConflictError
 from veil.policy.model import Action, Override, Policy, PrivateSelector
 from veil.standard import (
     EDITION,
@@ -27,8 +28,6 @@ from veil.standard import (
 )
 
 REMOVING = {"X", "Z", "D", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"}
-DATE_VRS = {"DA", "DT", "TM"}
-TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
 
 
 class PreservationLike(Protocol):
@@ -155,20 +154,6 @@ def _row_rule(row: ProfileRow, options: frozenset[Option]) -> Rule:
     return Rule(action, source, fallback=row.basic)
 
 
-def _vr_of(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
-
-
-def _name_of(tag: int) -> str:
-    try:
-        return str(dictionary_description(tag))
-    except KeyError:
-        return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
 def _resolve_requirement(
     tag: int, current: Rule, row: ProfileRow | None, preservation: PreservationLike, profile: str
 ) -> tuple[Rule, str | None]:
@@ -193,7 +178,7 @@ def _resolve_requirement(
             f"{preservation.rule_id} asks for PatientBirthDate: satisfied by keeping PatientAge "
             "derived from it; the birth date itself is removed"
         )
-    vr = _vr_of(tag)
+    vr = dictionary_vr(tag)
     if row is not None:
         allowed = {action for _, action in row.options}
         if vr in DATE_VRS and "C" in {row.option_action(Option.RETAIN_LONG_MODIFIED_DATES)}:
@@ -345,7 +330,7 @@ def compile_plan(
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.
         for tag, rule in list(exact.items()):
-            if rule.action == "C" and _vr_of(tag) in DATE_VRS:
+            if rule.action == "C" and dictionary_vr(tag) in DATE_VRS:
                 exact[tag] = Rule(
                     Action.SHIFT.value, rule.source + " (shifted by the patient's offset)"
                 )
@@ -357,9 +342,12 @@ def compile_plan(
             key = (selector.creator, selector.group, selector.element)
             private_keep[key] = rule
             continue
-        assert override.tag is not None
+        if override.tag is None:  # the loader gives every override a tag or a creator
+            raise PolicyError(
+                f"{policy.source}: line {override.line}: the override names no attribute"
+            )
         tag = override.tag
-        if tag >> 16 & 1 and (tag & 0xFFFF) >= 0x1000:
+        if is_private(tag) and (tag & 0xFFFF) >= 0x1000:  # a private data element
             raise RequirementConflictError(
                 f"{policy.source}: line {override.line}: a private element must be named by its "
                 "creator ({creator: ..., group: ..., element: ...}), not by its element number"
@@ -398,19 +386,3 @@ def compile_plan(
         declared_options=options
         | frozenset(rule.declares for rule in exact.values() if rule.declares is not None),
     )
-
-
-def describe_tag(tag: int) -> str:
-    keyword = keyword_for_tag(tag)
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword or _name_of(tag)}"
-
-
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for rule in plan.exact.values():
-        counts[rule.action] = counts.get(rule.action, 0) + 1
-    return {
-        "policy": plan.policy_name,
-        "options": sorted(o.value for o in plan.options),
-        "actions": counts,
-    }

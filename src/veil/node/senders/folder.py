@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from veil.node.config import Destination
+from veil.io.atomic import write_atomic
+from veil.node.config import Destination, NodeConfigError
 from veil.node.senders import OutItem, SendResult
-from veil.node.spool import PathOutsideSpoolError, inside, make_private_dirs, write_durably
+from veil.node.spool import PathOutsideSpoolError, inside, make_private_dirs
 from veil.node.uids import valid_uid
 
 
 class FolderSender:
     def __init__(self, destination: Destination) -> None:
-        if destination.path is None:
-            raise ValueError("a folder destination needs a path")
+        if destination.path is None:  # the config reader requires it; a caller may not
+            raise NodeConfigError(f"destination {destination.name}: a folder needs a path")
         self.name = destination.name
         self.root = destination.path
 
@@ -37,7 +38,8 @@ class FolderSender:
                     )
                 # Same name for the same de-identified instance: a resend overwrites, never adds.
                 target = inside(self.root, self.root / item.study_uid / f"{item.sop_uid}.dcm")
-                write_durably(target, item.path.read_bytes(), tmp)
+                make_private_dirs(target.parent)
+                write_atomic(target, item.path.read_bytes(), durable=True, tmp_dir=tmp)
                 delivered.append(item.key)
         except PathOutsideSpoolError:
             return SendResult(tuple(delivered), f"{self.name}: refused a path outside the folder")

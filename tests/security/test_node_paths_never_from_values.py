@@ -50,8 +50,11 @@ def store(port: int, ds: object, ae_title: str = "VEIL") -> int:
 
 
 def settled(node: Node) -> bool:
-    return not node.busy() and all(
-        row.state.value in ("sent", "quarantined", "failed") for row in node.store.studies.status()
+    """Every study and returned result has reached a final state."""
+    studies = node.store.studies.status()
+    returns = node.store.returns.counts()
+    return not returns.get("received") and all(
+        row.state.value in ("sent", "quarantined", "failed") for row in studies
     )
 
 
@@ -95,7 +98,7 @@ def test_a_result_cannot_choose_where_it_is_written_at_home(
     for hostile in (str(victim), f"../../../../../../../..{victim}"[:64]):
         result.SOPInstanceUID = result.file_meta.MediaStorageSOPInstanceUID = hostile
         statuses.append(store(node.config.return_path.port, result, "VEIL-RETURN"))
-    wait_for(lambda: not node.busy(), timeout=10)
+    wait_for(lambda: settled(node), timeout=10)
 
     assert victim.with_suffix(".dcm").read_bytes() == b"someone else's file"
     assert sorted(p.name for p in Path("/tmp").glob(f"{victim.name}*")) == [f"{victim.name}.dcm"]

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from tests.conftest import TEST_KEY, VEIL
 from veil.cli import main
-from veil.node.store import Store
+from veil.node.store import Sealer, Store
 
 GE_T1 = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
 STUDY = "STUDYKEY00000001"
@@ -99,7 +99,7 @@ class World:
         folder.mkdir(exist_ok=True)
         config = folder / "node.yaml"
         config.write_text("state: {database: state.db}\n")
-        store = Store.open(f"sqlite:///{folder / 'state.db'}")
+        store = Store.open(f"sqlite:///{folder / 'state.db'}", Sealer(bytes.fromhex(TEST_KEY)))
         if study_state is not None:
             store.studies.record_instance(
                 "1.2.3", STUDY, "VEILP", "1.2.3.1", "1.2", "x.dcm", now=1.0

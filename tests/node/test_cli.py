@@ -7,16 +7,17 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from node_support import TEST_KEY
 
 from veil.cli.node import command
-from veil.node.store import Store
+from veil.node.store import Sealer, Store
 from veil.node.store.states import StudyState
 
 
 def _config(tmp_path: Path) -> tuple[Path, Store]:
     path = tmp_path / "node.yaml"
     path.write_text("state: {database: state.db}\n", encoding="utf-8")
-    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}", Sealer(bytes.fromhex(TEST_KEY)))
     return path, store
 
 

@@ -15,7 +15,7 @@ from veil.mapping import Mapper
 from veil.node.config import AllowedCaller
 from veil.node.linkage import UnknownPseudonymError, collect, reidentify
 from veil.node.receiver import caller_allowed
-from veil.node.store import Store
+from veil.node.store import Sealer, Store
 from veil.pipeline import Settings, deidentify_file
 from veil.policy import compile_plan, load_policy
 
@@ -29,7 +29,7 @@ def deidentified(tmp_path: Path) -> Iterator[tuple[Dataset, Dataset, Store]]:
     result = deidentify_file(path.read_bytes(), path.name, settings)
     assert result.dataset is not None
     link = collect(original, result.dataset, mapper)
-    store = Store.open(f"sqlite:///{tmp_path / 'link.db'}")
+    store = Store.open(f"sqlite:///{tmp_path / 'link.db'}", Sealer(bytes.fromhex(TEST_KEY)))
     store.linkage.add(
         list(link.patients.values()), list(link.studies.values()), list(link.uids.values())
     )
@@ -39,7 +39,10 @@ def deidentified(tmp_path: Path) -> Iterator[tuple[Dataset, Dataset, Store]]:
 
 def test_only_replaced_uids_are_linked(deidentified: tuple[Dataset, Dataset, Store]) -> None:
     original, output, store = deidentified
-    found = store.linkage.uids([output.StudyInstanceUID, output.SOPInstanceUID, output.SOPClassUID])
+    found = store.linkage.uids(
+        [output.StudyInstanceUID, output.SOPInstanceUID, output.SOPClassUID],
+        output.StudyInstanceUID,
+    )
     assert found == {
         output.StudyInstanceUID: original.StudyInstanceUID,
         output.SOPInstanceUID: original.SOPInstanceUID,

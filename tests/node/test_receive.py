@@ -207,11 +207,14 @@ def test_a_resend_of_a_sent_study_is_not_sent_again_and_leaves_no_file(
 
 
 @needs_dcmtk
-def test_instances_spooled_under_an_old_key_are_not_lost(tmp_path: Path) -> None:
-    """The operator changes the key while a study is waiting: nothing received is lost."""
+def test_a_node_with_another_key_is_refused_and_nothing_received_is_lost(tmp_path: Path) -> None:
+    """The database is sealed under the first key: another key would leave every link
+    unreadable and mix new links with old, so the node refuses to start (issue 9); with the
+    right key it goes on with what was received."""
     from node_support import node_config
 
     from veil.mapping import Mapper
+    from veil.node.store import KeyMismatchError
 
     config = node_config(tmp_path, stable_seconds=3600.0)
     first, late = (series_files(s) for s in SMALL_SERIES)  # two series of one study
@@ -219,15 +222,17 @@ def test_instances_spooled_under_an_old_key_are_not_lost(tmp_path: Path) -> None
     old.start()
     storescu(config.port, first)
     old.stop()
-    new = Node(replace(config, stable_seconds=0.5), mapper=Mapper(b"\x02" * 32))
-    new.start()
+    with pytest.raises(KeyMismatchError, match="fingerprint"):
+        Node(replace(config, stable_seconds=0.5), mapper=Mapper(b"\x02" * 32))
+    again = Node(replace(config, stable_seconds=0.5), mapper=Mapper(b"\x01" * 32))
+    again.start()
     try:
         storescu(config.port, late)
         assert wait_for(
             lambda: (
-                [(r.state, r.sent_count) for r in new.store.studies.status()]
+                [(r.state, r.sent_count) for r in again.store.studies.status()]
                 == [(StudyState.SENT, len(first) + len(late))]
             )
         )
     finally:
-        new.stop()
+        again.stop()

@@ -6,8 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from node_support import TEST_KEY
 
-from veil.node.store import IllegalTransition, InstanceState, ReturnState, Store, StudyState
+from veil.node.store import (
+    IllegalTransition,
+    InstanceState,
+    ReturnState,
+    Sealer,
+    Store,
+    StudyState,
+)
 from veil.node.store.states import (
     INSTANCE_TRANSITIONS,
     RETURN_TRANSITIONS,
@@ -20,7 +28,7 @@ from veil.node.store.states import (
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    opened = Store.open(f"sqlite:///{tmp_path / 'state.db'}", Sealer(bytes.fromhex(TEST_KEY)))
     yield opened
     opened.close()
 

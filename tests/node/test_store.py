@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from node_support import TEST_KEY
 from sqlalchemy import text
 
 from veil.node.store import (
@@ -14,6 +15,7 @@ from veil.node.store import (
     InstanceState,
     PatientLink,
     ReturnState,
+    Sealer,
     Store,
     StoreError,
     StudyLink,
@@ -26,7 +28,7 @@ from veil.node.store.migrations import LATEST, SchemaError, migrate
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
-    opened = Store.open(database_url)
+    opened = Store.open(database_url, Sealer(bytes.fromhex(TEST_KEY)))
     yield opened
     opened.close()
 
@@ -62,8 +64,8 @@ def test_a_new_instance_is_registered_once(store: Store) -> None:
     assert row.instance_count == 2
     assert row.state is StudyState.RECEIVED
     assert row.patient_pseudonym == "VEILPSEUDO"
-    assert store.studies.instance_state("1.2.3.1") is InstanceState.RECEIVED
-    assert store.studies.instance_state("9.9") is None
+    assert store.studies.instance_state("1.2.3", "1.2.3.1") is InstanceState.RECEIVED
+    assert store.studies.instance_state("1.2.3", "9.9") is None
 
 
 def test_stable_after_the_quiet_time_and_a_lost_race_changes_nothing(store: Store) -> None:
@@ -99,7 +101,8 @@ def test_a_study_travels_received_to_sent_with_its_instances(store: Store) -> No
     assert (row.state, row.sent_count, row.reason) == (StudyState.SENT, 2, None)
     # Sent instances are not processed again when a late instance reopens the study.
     _record(store, sop="1.2.3.3", now=300.0)
-    assert [i.sop_uid for i in store.studies.instances(study.id)] == ["1.2.3.3"]
+    late = Sealer(bytes.fromhex(TEST_KEY)).uid_digest("1.2.3.3")
+    assert [i.sop_digest for i in store.studies.instances(study.id)] == [late]
 
 
 def test_quarantine_takes_the_unsent_instances_and_retry_brings_them_back(store: Store) -> None:
@@ -148,14 +151,15 @@ def test_linkage_round_trip(store: Store) -> None:
     store.linkage.add(
         [PatientLink("VEILP", "P1", "Doe^J")],
         [study],
-        [UidLink("2.25.1", "1.2.3", "StudyInstanceUID")],
+        [UidLink("2.25.1", "1.2.3", "StudyInstanceUID", "2.25.1")],
     )
-    store.linkage.add([], [], [UidLink("2.25.1", "1.2.3", "x")])  # existing rows are kept
+    store.linkage.add([], [], [UidLink("2.25.1", "1.2.3", "x", "2.25.1")])  # existing rows kept
     assert store.linkage.patient("VEILP") == PatientLink("VEILP", "P1", "Doe^J")
     assert store.linkage.patient("VEILX") is None
     assert store.linkage.study("2.25.1") == study
     assert store.linkage.study("2.25.2") is None
-    assert store.linkage.uids(["2.25.1", "2.25.2"]) == {"2.25.1": "1.2.3"}
+    assert store.linkage.uids(["2.25.1", "2.25.2"], "2.25.1") == {"2.25.1": "1.2.3"}
+    assert store.linkage.uids(["2.25.1"], "2.25.9") == {}  # another study's UIDs stay
 
 
 def test_returns_move_once_from_received(store: Store) -> None:

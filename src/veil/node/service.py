@@ -28,7 +28,7 @@ from veil.node.receiver import Received, Receiver, StoreStatus
 from veil.node.return_worker import ReturnWorker
 from veil.node.senders import make_sender
 from veil.node.spool import Spool
-from veil.node.store import InstanceState, Store, StudyState
+from veil.node.store import InstanceState, Sealer, Store, StudyState
 from veil.node.study_deid import DeidFunction
 from veil.node.study_worker import SendPolicy, StudyWorker
 from veil.pipeline import Settings, compile_policy
@@ -74,7 +74,7 @@ class Node:
         self.profiles = list(compiled.profiles)
         settings = Settings(compiled.plan, self.mapper, audit=True)  # never sends unaudited
         self.spool = Spool(config.spool, self.mapper)
-        self.store = Store.open(config.database)
+        self.store = Store.open(config.database, Sealer(self.mapper.key))
         sending = SendPolicy(
             senders=[make_sender(d) for d in config.destinations],
             retry=config.retry,
@@ -220,7 +220,7 @@ class Node:
         if (
             not new
             and not self.config.keep_sent
-            and self.store.studies.instance_state(sop_uid) is InstanceState.SENT
+            and self.store.studies.instance_state(study_uid, sop_uid) is InstanceState.SENT
         ):
             path.unlink(missing_ok=True)
         return StoreStatus.SUCCESS

@@ -12,12 +12,13 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
 from veil.check.model import RequirementProfile
 from veil.node.config import RetryConfig
+from veil.node.linkage import identity_conflicts
 from veil.node.senders import OutItem, Sender
 from veil.node.spool import Spool
 from veil.node.store import Deidentified, InstanceState, Store, StudyRow, StudyState
@@ -92,6 +93,16 @@ class StudyWorker:
         if not instances:
             self.store.studies.nothing_to_send(study.id)
             return
+        duplicated = self.store.studies.duplicated_instances(study.id)
+        if duplicated:
+            # Sent as it is, two different images would leave under one de-identified UID.
+            self._quarantine(
+                study,
+                f"{duplicated} instance(s) have a SOP Instance UID that another study received "
+                "also has (duplicate UIDs at the source); fix the source, then `veil node "
+                "forget` the wrong study or `veil node retry` this one",
+            )
+            return
         inputs = [
             InstanceInput(i.id, i.spool_name, self.spool.incoming_file(i.spool_name))
             for i in instances
@@ -115,8 +126,19 @@ class StudyWorker:
             return
         # Linked only now: the return path re-identifies only what the node will send.
         link = result.linkage
+        conflicts = identity_conflicts(link, self.store.linkage)
+        if conflicts:
+            self._quarantine(
+                study,
+                f"identity conflict: the linkage holds another name or birth date for patient "
+                f"{', '.join(conflicts)} (never overwritten); check the source's PatientID and "
+                "Issuer of Patient ID",
+            )
+            return
         self.store.linkage.add(
-            list(link.patients.values()), list(link.studies.values()), list(link.uids.values())
+            list(link.patients.values()),
+            [replace(s, study_key=study.study_key) for s in link.studies.values()],
+            list(link.uids.values()),
         )
         if not self.store.studies.checked(study.id, [o.key for o in result.outputs]):
             return

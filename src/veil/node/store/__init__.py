@@ -19,9 +19,12 @@ attribute here.
 
 from __future__ import annotations
 
+from veil.errors import VeilError
 from veil.node.store.db import Database, StoreError, normalise_url
+from veil.node.store.keybinding import KeyMismatchError, bind_to_key
 from veil.node.store.linkage import LinkageStore, PatientLink, StudyLink, UidLink
 from veil.node.store.returns import ReturnRow, Returns
+from veil.node.store.sealing import Sealer
 from veil.node.store.states import (
     IllegalTransition,
     InstanceState,
@@ -32,18 +35,35 @@ from veil.node.store.studies import Deidentified, InstanceRow, Studies, StudyRow
 
 
 class Store:
-    """The node's database, by concern. Thread-safe: share one per process."""
+    """The node's database, by concern. Thread-safe: share one per process.
 
-    def __init__(self, db: Database) -> None:
+    With a `Sealer` (the node has the project key) every part can use original values: they
+    are digested for lookups and sealed for the linkage. Without one (`veil node status`,
+    `retry`, `forget`), only what needs no original works, and the rest says so.
+    """
+
+    def __init__(self, db: Database, sealer: Sealer | None = None) -> None:
         self.db = db
-        self.studies = Studies(db)
-        self.returns = Returns(db)
-        self.linkage = LinkageStore(db)
+        self.sealer = sealer
+        self.studies = Studies(db, sealer)
+        self.returns = Returns(db, sealer)
+        self.linkage = LinkageStore(db, sealer)
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to ``url`` and migrate it to the latest schema (StoreError if it cannot)."""
-        return cls(Database.open(url))
+    def open(cls, url: str, sealer: Sealer | None = None) -> Store:
+        """Connect to ``url`` and migrate it to the latest schema (StoreError if it cannot).
+
+        With ``sealer`` the database is bound to the project key: the first node records the
+        key's fingerprint, and a node with another key is refused (KeyMismatchError).
+        """
+        store = cls(Database.open(url, sealer), sealer)
+        if sealer is not None:
+            try:
+                bind_to_key(store.db, sealer.fingerprint)
+            except VeilError:
+                store.close()
+                raise
+        return store
 
     def close(self) -> None:
         self.db.close()
@@ -55,11 +75,13 @@ __all__ = [
     "IllegalTransition",
     "InstanceRow",
     "InstanceState",
+    "KeyMismatchError",
     "LinkageStore",
     "PatientLink",
     "ReturnRow",
     "ReturnState",
     "Returns",
+    "Sealer",
     "Store",
     "StoreError",
     "Studies",

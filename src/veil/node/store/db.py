@@ -18,7 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from veil.errors import VeilError
+from veil.node.store.files import private_database_file
 from veil.node.store.migrations import migrate
+from veil.node.store.sealing import Sealer
 
 T = TypeVar("T")
 
@@ -60,6 +62,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted rows (forgotten or purged links) are overwritten on disk, not left in free
+        # pages where a copy of the file would still show them.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     return engine
@@ -75,16 +80,21 @@ class Database:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @classmethod
-    def open(cls, url: str) -> Database:
-        """Connect and migrate; a StoreError names the setting (never the password)."""
+    def open(cls, url: str, sealer: Sealer | None = None) -> Database:
+        """Connect and migrate; a StoreError names the setting (never the password).
+
+        A SQLite file is created owner-only and refused when others can reach it
+        (`veil.node.store.files`); ``sealer`` lets a migration seal an older database.
+        """
         url = normalise_url(url)
         try:
             if url.startswith("sqlite"):
+                private_database_file(url)
                 engine = _sqlite_engine(url)
             else:
                 engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
             database = cls(engine)
-            migrate(engine)
+            migrate(engine, sealer)
         except ArgumentError:
             raise StoreError(
                 "state.database: not a database URL (sqlite:///FILE or "

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, select, update
 
 from veil.node.store import models
-from veil.node.store.db import Database
+from veil.node.store.db import Database, StoreError
+from veil.node.store.sealing import Sealer
 from veil.node.store.states import ReturnState, require
 
 
@@ -33,15 +34,21 @@ class ReturnRow:
 class Returns:
     """The node_return table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer | None = None) -> None:
         self.db = db
+        self._sealer = sealer
 
     def add(self, spool_name: str, received_sop_uid: str) -> None:
-        """Register a spooled result in RECEIVED (idempotent: recovery may register it again)."""
+        """Register a spooled result in RECEIVED (idempotent: recovery may register it again).
+
+        Only a keyed digest of the UID it came with is kept (a result may carry originals).
+        """
+        if self._sealer is None:
+            raise StoreError("registering results needs the project key (the node has it)")
         now = time.time()
         row = {
             "spool_name": spool_name,
-            "received_sop_uid": received_sop_uid,
+            "received_digest": self._sealer.uid_digest(received_sop_uid),
             "state": ReturnState.RECEIVED.value,
             "attempts": 0,
             "next_attempt_at": 0.0,

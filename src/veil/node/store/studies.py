@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, select, update
+from sqlalchemy import Connection, Row, and_, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from veil.node.store import models
 from veil.node.store.db import Database, StoreError, chunks
+from veil.node.store.sealing import Sealer
 from veil.node.store.states import InstanceState, StudyState, require
 
 
@@ -50,7 +51,7 @@ class StudyRow:
 @dataclass(frozen=True)
 class InstanceRow:
     id: int
-    sop_uid: str  # original: for the node's own use, never shown
+    sop_digest: str  # keyed digest of the received SOP Instance UID
     sop_class_uid: str
     spool_name: str
     state: InstanceState
@@ -84,8 +85,15 @@ def _study(row: Row[Any], counts: tuple[int, int] = (0, 0)) -> StudyRow:
 class Studies:
     """The node_study, node_instance and node_delivery tables."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer | None = None) -> None:
         self.db = db
+        self._sealer = sealer
+
+    def _digest(self, uid: str) -> str:
+        """The keyed digest a received UID is stored and looked up by (never the UID)."""
+        if self._sealer is None:
+            raise StoreError("registering instances needs the project key (the node has it)")
+        return self._sealer.uid_digest(uid)
 
     # ---- receiving ---------------------------------------------------------------------
 
@@ -99,22 +107,24 @@ class Studies:
         spool_name: str,
         now: float | None = None,
     ) -> bool:
-        """Register a spooled instance; True when it is new.
+        """Register a spooled instance; True when it is new (``study_uid`` and ``sop_uid`` are
+        the received UIDs: only their keyed digests are stored).
 
         Step: any state -> RECEIVED for its study when the instance is new (the study is
         processed again, as a unit, once stable). A resend of a known instance changes no
         state; it only delays stability while the study is still being received.
         """
         now = time.time() if now is None else now
+        study_digest, sop_digest = self._digest(study_uid), self._digest(sop_uid)
         for _ in range(5):
             try:
                 with self.db.write() as conn:
                     return self._record(
                         conn,
-                        study_uid,
+                        study_digest,
                         study_key,
                         patient_pseudonym,
-                        sop_uid,
+                        sop_digest,
                         sop_class_uid,
                         spool_name,
                         now,
@@ -126,20 +136,22 @@ class Studies:
     def _record(
         self,
         conn: Connection,
-        study_uid: str,
+        study_digest: str,
         study_key: str,
         patient_pseudonym: str,
-        sop_uid: str,
+        sop_digest: str,
         sop_class_uid: str,
         spool_name: str,
         now: float,
     ) -> bool:
         s, i = models.studies, models.instances
-        row = conn.execute(select(s.c.id, s.c.state).where(s.c.study_uid == study_uid)).first()
+        row = conn.execute(
+            select(s.c.id, s.c.state).where(s.c.study_digest == study_digest)
+        ).first()
         if row is None:
             inserted = conn.execute(
                 s.insert().values(
-                    study_uid=study_uid,
+                    study_digest=study_digest,
                     study_key=study_key,
                     patient_pseudonym=patient_pseudonym,
                     state=StudyState.RECEIVED.value,
@@ -156,14 +168,17 @@ class Studies:
             state = StudyState.RECEIVED
         else:
             study_id, state = row.id, StudyState(row.state)
-        if conn.execute(select(i.c.id).where(i.c.sop_uid == sop_uid)).first() is not None:
+        # A resend of an instance of this study; the same UID in *another* study is a new
+        # instance of this one (a duplicate UID at the source), quarantined when processed.
+        known = and_(i.c.study_id == study_id, i.c.sop_digest == sop_digest)
+        if conn.execute(select(i.c.id).where(known)).first() is not None:
             if state is StudyState.RECEIVED:
                 conn.execute(update(s).where(s.c.id == study_id).values(last_received_at=now))
             return False
         conn.execute(
             i.insert().values(
                 study_id=study_id,
-                sop_uid=sop_uid,
+                sop_digest=sop_digest,
                 sop_class_uid=sop_class_uid,
                 spool_name=spool_name,
                 state=InstanceState.RECEIVED.value,
@@ -183,12 +198,44 @@ class Studies:
         )
         return True
 
-    def instance_state(self, sop_uid: str) -> InstanceState | None:
-        """The state of an instance by its original SOP Instance UID (None: never received)."""
-        i = models.instances
+    def instance_state(self, study_uid: str, sop_uid: str) -> InstanceState | None:
+        """The state of an instance by its received UIDs (None: never received)."""
+        s, i = models.studies, models.instances
+        query = (
+            select(i.c.state)
+            .join(s, s.c.id == i.c.study_id)
+            .where(
+                and_(
+                    s.c.study_digest == self._digest(study_uid),
+                    i.c.sop_digest == self._digest(sop_uid),
+                )
+            )
+        )
         with self.db.read() as conn:
-            value = conn.execute(select(i.c.state).where(i.c.sop_uid == sop_uid)).scalar()
+            value = conn.execute(query).scalar()
         return None if value is None else InstanceState(value)
+
+    def duplicated_instances(self, study_id: int) -> int:
+        """How many of the study's instances have a SOP Instance UID another study has too."""
+        i = models.instances
+        other = i.alias("other")
+        query = (
+            select(func.count(func.distinct(i.c.id)))
+            .select_from(i.join(other, other.c.sop_digest == i.c.sop_digest))
+            .where(and_(i.c.study_id == study_id, other.c.study_id != study_id))
+        )
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def forget(self, study_id: int) -> bool:
+        """Delete a study, its instances and deliveries (`veil node forget`)."""
+        s, i, d = models.studies, models.instances, models.deliveries
+        with self.db.write() as conn:
+            ids = [row.id for row in conn.execute(select(i.c.id).where(i.c.study_id == study_id))]
+            for chunk in chunks(ids):
+                conn.execute(delete(d).where(d.c.instance_id.in_(chunk)))
+            conn.execute(delete(i).where(i.c.study_id == study_id))
+            return bool(conn.execute(delete(s).where(s.c.id == study_id)).rowcount)
 
     def known_spool_names(self, study_key: str) -> set[str]:
         """Registered spool names ("<study key>/<file>") in one spool folder."""
@@ -256,7 +303,7 @@ class Studies:
             return [
                 InstanceRow(
                     r.id,
-                    r.sop_uid,
+                    r.sop_digest,
                     r.sop_class_uid,
                     r.spool_name,
                     InstanceState(r.state),

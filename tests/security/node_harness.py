@@ -59,6 +59,25 @@ def instance(**values: Any) -> Dataset:
     return ds
 
 
+def store(port: int, *datasets: Dataset, ae_title: str = "VEIL") -> list[int]:
+    """C-STORE each dataset on one association (from pynetdicom, as a scanner would)."""
+    from pynetdicom import AE
+
+    ae = AE(ae_title="SCANNER")
+    for ds in datasets:
+        ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", port, ae_title=ae_title)
+    assert assoc.is_established
+    try:
+        return [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    finally:
+        assoc.release()
+
+
+def states(node: Any) -> list[str]:
+    return [row.state.value for row in node.store.studies.status()]
+
+
 def node_config(
     tmp_path: Path, yaml: dict[str, Any] | None = None, **changes: object
 ) -> NodeConfig:

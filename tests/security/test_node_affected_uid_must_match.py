@@ -6,6 +6,7 @@ one of them was sent. The other two were lost without anyone knowing."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_instances_sent_under_another_affected_uid_are_refused(
     announced = first.SOPInstanceUID
     files = []
     for index in range(3):
-        ds = first.copy()
+        ds = copy.deepcopy(first)
         ds.SOPInstanceUID = announced if index == 0 else generate_uid()
         ds.InstanceNumber = index + 1
         # The file meta's UID becomes the command's Affected SOP Instance UID when pynetdicom

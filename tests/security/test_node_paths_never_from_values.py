@@ -7,6 +7,7 @@ re-identified result was written."""
 
 from __future__ import annotations
 
+import copy
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
@@ -91,7 +92,7 @@ def test_a_result_cannot_choose_where_it_is_written_at_home(
     out = node.config.destinations[0].path
     assert out is not None
     sent = dcmread(next(out.rglob("*.dcm")))
-    result = sent.copy()
+    result = copy.deepcopy(sent)
     result.SeriesInstanceUID = generate_uid()
     assert node.config.return_path is not None
     statuses = []

@@ -1,4 +1,4 @@
-"""`veil node status|retry`: look at and act on a node's state store (pseudonyms only)."""
+"""`veil node status|retry|forget`: look at and act on a node's state store (pseudonyms only)."""
 
 from __future__ import annotations
 
@@ -34,12 +34,13 @@ def _open_store(config_path: Path | None) -> Store:
 
 @click.group("node")
 def command() -> None:
-    """Inspect the node's studies and retry failed ones.
+    """Inspect the node's studies, retry failed ones, forget finished ones.
 
     \b
     Example:
       veil node status --state failed
       veil node retry 3f9a0c2e11d4b6a7
+      veil node forget 3f9a0c2e11d4b6a7
 
     \b
     Exit codes:
@@ -131,3 +132,42 @@ def retry(config_path: Path | None, study: str) -> None:
     finally:
         store.close()
     click.echo(f"study {study} will be processed again by the running node")
+
+
+@command.command("forget")
+@_config_option
+@click.argument("study")
+def forget(config_path: Path | None, study: str) -> None:
+    """Remove STUDY (its key from `status`) from the node: its links between pseudonyms and
+    originals, its state and its spool files. Results about it can no longer come home.
+
+    Only a sent, quarantined or failed study can be forgotten.
+
+    \b
+    Example:
+      veil node forget 3f9a0c2e11d4b6a7
+
+    \b
+    Exit codes:
+      0  forgotten
+      1  the study is still being processed
+      2  no such study, bad configuration, or the database cannot be opened
+    """
+    from veil.node.config import load_config
+    from veil.node.forgetting import ForgetError, forget_study
+    from veil.node.store import Store
+
+    config = load_config(config_path)
+    store = Store.open(config.database)
+    try:
+        try:
+            done = forget_study(store, config.spool, study)
+        except ForgetError as exc:
+            found = store.studies.find(study) is not None
+            raise CommandError(str(exc), ExitCode.FOUND if found else ExitCode.USAGE) from None
+    finally:
+        store.close()
+    click.echo(
+        f"study {done.study_key} forgotten: {done.links} study link(s) and {done.files} spool "
+        "file(s) removed"
+    )

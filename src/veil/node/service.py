@@ -24,6 +24,7 @@ from pydicom import dcmread
 from veil.keys import load_mapper
 from veil.mapping import Mapper, Patient
 from veil.node.config import NodeConfig
+from veil.node.forgetting import Retention
 from veil.node.receiver import Received, Receiver, StoreStatus
 from veil.node.return_worker import ReturnWorker
 from veil.node.senders import make_sender
@@ -75,6 +76,7 @@ class Node:
         settings = Settings(compiled.plan, self.mapper, audit=True)  # never sends unaudited
         self.spool = Spool(config.spool, self.mapper)
         self.store = Store.open(config.database, Sealer(self.mapper.key))
+        self.retention = Retention(self.store, config.retention_days)
         sending = SendPolicy(
             senders=[make_sender(d) for d in config.destinations],
             retry=config.retry,
@@ -270,6 +272,7 @@ class Node:
     def tick(self) -> None:
         """One scheduler pass: stable studies to process, due sends, due returns."""
         now = time.time()
+        self.retention.run_if_due(now)
         self.store.studies.mark_stable(now - self.config.stable_seconds)
         for study in self.store.studies.in_states([StudyState.STABLE]):
             self._submit(Task.STUDY, study.id, partial(self.studies.process, study))

@@ -23,7 +23,8 @@ def command(config_path: Path | None) -> None:
     """Run the veil node until stopped (Ctrl-C or SIGTERM).
 
     \b
-    With no configuration it listens as AE VEIL on port 11112, keeps its state in
+    With no configuration it listens as AE VEIL on 127.0.0.1 port 11112 (this machine
+    only; another address needs node.allowed_callers), keeps its state in
     ./veil-node.db and ./veil-spool, de-identifies with the `basic` policy and writes
     studies to ./veil-out. See docs/node.md.
 

@@ -59,12 +59,15 @@ def make_private_dirs(path: Path) -> None:
 
 
 def inside(root: Path, path: Path) -> Path:
-    """``path`` resolved, if it lies inside ``root``; PathOutsideSpoolError otherwise."""
-    resolved_root = root.resolve()
-    resolved = path.resolve()
-    if resolved != resolved_root and not resolved.is_relative_to(resolved_root):
+    """``path`` made absolute and normalised, if it lies inside ``root``; else
+    PathOutsideSpoolError. Lexical (no system call): the folders are owner-only, so nobody
+    else can plant a link inside them, and the names come from keyed digests or the database.
+    """
+    base = os.path.normpath(os.path.abspath(root))
+    target = os.path.normpath(os.path.abspath(path))
+    if target != base and not target.startswith(base + os.sep):
         raise PathOutsideSpoolError(f"refused a path outside {root} (never written or read)")
-    return resolved
+    return Path(target)
 
 
 def exposed(path: Path) -> str | None:
@@ -144,7 +147,7 @@ class Spool:
         """
         target = inside(self.root, target)
         make_private_dirs(target.parent)
-        if received.parent.resolve() != self.tmp.resolve():
+        if os.path.abspath(received.parent) != os.path.abspath(self.tmp):
             staged = self.tmp / f"{uuid.uuid4().hex}.part"
             with received.open("rb") as source, staged.open("xb") as copy:
                 shutil.copyfileobj(source, copy, 1024 * 1024)

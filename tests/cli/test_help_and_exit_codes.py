@@ -199,6 +199,23 @@ SCENARIOS: dict[tuple[str, ...], dict[int, Scenario]] = {
         ],
         2: lambda w: ["node", "retry", "--config", str(w.node_config()), "NOSUCHSTUDY"],
     },
+    ("node", "forget"): {
+        0: lambda w: [
+            "node",
+            "forget",
+            "--config",
+            str(w.node_config("quarantined")),
+            "STUDYKEY00000001",
+        ],
+        1: lambda w: [
+            "node",
+            "forget",
+            "--config",
+            str(w.node_config("received")),
+            "STUDYKEY00000001",
+        ],
+        2: lambda w: ["node", "forget", "--config", str(w.node_config()), "NOSUCHSTUDY"],
+    },
     ("serve",): {
         # 0 (stopped by SIGTERM): test_serve_stops_cleanly_on_sigterm, a real process
         2: lambda w: ["serve", "--config", str(w.bad_node_config())],

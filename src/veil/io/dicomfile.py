@@ -46,6 +46,8 @@ def _decode_problem(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, EOFError):
         return "truncated: the file ends inside a data element"
+    if isinstance(exc, OSError) and "No tag to read" in str(exc):  # pydicom, inside a sequence
+        return "truncated: the file ends inside a sequence or item"
     if isinstance(exc, InvalidDicomError):
         return "not a DICOM file (no DICM marker and no readable data elements)"
     if isinstance(exc, MemoryError):

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from veil.audit.batch import AuditReport, run_audit
-from veil.cli.common import key_options
+from veil.cli.common import jobs_option, key_options
 from veil.cli.errors import ExitCode, err_console
 from veil.io.atomic import write_atomic
 from veil.keys import read_lookup_table, resolve_key
@@ -79,13 +79,7 @@ def _print(report: AuditReport, show_warnings: bool) -> None:
     "--no-heuristics", is_flag=True, help="Skip the free-text name/date heuristics (warnings)."
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not list warnings, only errors.")
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes [default: number of CPUs].",
-)
+@jobs_option
 @key_options
 def command(
     original: Path,

@@ -26,3 +26,12 @@ def key_options(function: F) -> F:
         "created on first use).",
     )(function)
     return function
+
+
+jobs_option = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes [default: number of CPUs].",
+)

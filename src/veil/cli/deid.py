@@ -12,7 +12,7 @@ from rich.table import Table
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
-from veil.cli.common import key_options
+from veil.cli.common import jobs_option, key_options
 from veil.cli.errors import ExitCode, err_console
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
@@ -122,13 +122,7 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     help="The destination's data quality checks are off (relaxes some requirements).",
 )
 @key_options
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes [default: number of CPUs].",
-)
+@jobs_option
 @click.option(
     "--layout",
     type=click.Choice([layout.value for layout in Layout]),

@@ -134,7 +134,7 @@ class Receiver:
         self.ae.maximum_pdu_size = MAX_PDU_BYTES
         self.ae.require_called_aet = True
         for context in AllStoragePresentationContexts:
-            if context.abstract_syntax is not None:
+            if context.abstract_syntax is not None:  # always set in pynetdicom's list
                 self.ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
         self.ae.add_supported_context(Verification)
         self.server: IntakeServer | None = None

@@ -472,143 +472,165 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def parse_node(root: YamlNode | None, origin: str, base: Path) -> NodeConfig:
-    """Build a NodeConfig from a composed YAML document; ``base`` resolves relative paths."""
+def _d(name: str) -> Any:
+    return default(NodeConfig, name)
 
-    def d(name: str) -> Any:
-        return default(NodeConfig, name)
 
-    top = _Section(root, "", origin)
-    node = top.sub("node") or _Section(None, "node", origin)
-    tls = None
-    tls_section = node.sub("tls")
-    if tls_section is not None:
-        certificate = tls_section.path("certificate", base)
-        private_key = tls_section.path("private_key", base)
-        if certificate is None or private_key is None:
-            raise tls_section.fail("certificate", "TLS needs both certificate and private_key")
-        tls = TlsConfig(
-            certificate,
-            private_key,
-            tls_section.path("ca_certificates", base),
-            tls_section.flag(
-                "require_client_certificate", default(TlsConfig, "require_client_certificate")
-            ),
-        )
-        tls_section.done()
-    ae_title = _ae_title(node, "ae_title", d("ae_title"))
-    host = node.text("host", d("host"))
-    port = node.integer("port", d("port"), 1, 65535)
-    callers = _callers(node, "allowed_callers")
-    allow_any = node.flag("allow_any_caller", d("allow_any_caller"))
-    limits = _limits(node)
-    stable = node.number("stable_seconds", d("stable_seconds"), 0.0)
-    workers = node.integer("workers", d("workers"), 1, 64)
-    poll = node.number("poll_seconds", d("poll_seconds"), 0.05)
-    log_level = node.text("log_level", d("log_level")).upper()
-    if log_level not in LOG_LEVELS:
+def _tls(node: _Section, base: Path) -> TlsConfig | None:
+    section = node.sub("tls")
+    if section is None:
+        return None
+    certificate = section.path("certificate", base)
+    private_key = section.path("private_key", base)
+    if certificate is None or private_key is None:
+        raise section.fail("certificate", "TLS needs both certificate and private_key")
+    tls = TlsConfig(
+        certificate,
+        private_key,
+        section.path("ca_certificates", base),
+        section.flag(
+            "require_client_certificate", default(TlsConfig, "require_client_certificate")
+        ),
+    )
+    section.done()
+    return tls
+
+
+def _node_fields(top: _Section, base: Path) -> dict[str, Any]:
+    """The ``node:`` section: who listens where, for whom, within which limits."""
+    node = top.sub("node") or _Section(None, "node", top.origin)
+    fields_ = {
+        "tls": _tls(node, base),
+        "ae_title": _ae_title(node, "ae_title", _d("ae_title")),
+        "host": node.text("host", _d("host")),
+        "port": node.integer("port", _d("port"), 1, 65535),
+        "allowed_callers": _callers(node, "allowed_callers"),
+        "allow_any_caller": node.flag("allow_any_caller", _d("allow_any_caller")),
+        "limits": _limits(node),
+        "stable_seconds": node.number("stable_seconds", _d("stable_seconds"), 0.0),
+        "workers": node.integer("workers", _d("workers"), 1, 64),
+        "poll_seconds": node.number("poll_seconds", _d("poll_seconds"), 0.05),
+        "log_level": node.text("log_level", _d("log_level")).upper(),
+    }
+    if fields_["log_level"] not in LOG_LEVELS:
         raise node.fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     node.done()
+    return fields_
 
-    state = top.sub("state") or _Section(None, "state", origin)
-    database = _database(state, base)
-    spool = state.path("spool", base, base / DEFAULT_SPOOL)
-    keep_sent = state.flag("keep_sent", d("keep_sent"))
+
+def _state_fields(top: _Section, base: Path) -> dict[str, Any]:
+    state = top.sub("state") or _Section(None, "state", top.origin)
+    fields_ = {
+        "database": _database(state, base),
+        "spool": state.path("spool", base, base / DEFAULT_SPOOL) or base / DEFAULT_SPOOL,
+        "keep_sent": state.flag("keep_sent", _d("keep_sent")),
+    }
     state.done()
+    linkage = top.sub("linkage") or _Section(None, "linkage", top.origin)
+    fields_["retention_days"] = linkage.optional_number("retention_days", 0.0)
+    linkage.done()
+    return fields_
 
-    deid = top.sub("deidentify") or _Section(None, "deidentify", origin)
-    policy = deid.text("policy", d("policy"))
+
+def _deidentify_fields(top: _Section, base: Path) -> dict[str, Any]:
+    deid = top.sub("deidentify") or _Section(None, "deidentify", top.origin)
+    policy = deid.text("policy", _d("policy"))
     if policy.endswith((".yaml", ".yml")) and not Path(policy).is_absolute():
         policy = str(base / policy)
-    profiles = deid.texts("profiles", "a destination profile name or file")
-    key = deid.path("key", base)
-    lookup = deid.path("lookup", base)
-    placeholders: tuple[str, ...] | None = None
+    fields_ = {
+        "policy": policy,
+        "profiles": tuple(deid.texts("profiles", "a destination profile name or file")),
+        "key": deid.path("key", base),
+        "lookup": deid.path("lookup", base),
+        "placeholder_patient_ids": None,
+    }
     if deid.raw("placeholder_patient_ids") is not None:
-        placeholders = tuple(deid.texts("placeholder_patient_ids", "a PatientID"))
+        fields_["placeholder_patient_ids"] = tuple(
+            deid.texts("placeholder_patient_ids", "a PatientID")
+        )
     deid.done()
+    return fields_
 
-    linkage = top.sub("linkage") or _Section(None, "linkage", origin)
-    retention = linkage.optional_number("retention_days", 0.0)
-    linkage.done()
 
-    destinations = []
-    for index, item in enumerate(top.items("destinations")):
-        section = top.item(item, index, "destinations")
-        destinations.append(_destination(section, base, f"destination-{index + 1}"))
+def _destinations(top: _Section, base: Path) -> tuple[Destination, ...]:
+    destinations = [
+        _destination(top.item(item, index, "destinations"), base, f"destination-{index + 1}")
+        for index, item in enumerate(top.items("destinations"))
+    ]
     if not destinations:
         destinations.append(
             Destination(name="folder", kind=DestinationKind.FOLDER, path=base / DEFAULT_OUTPUT)
         )
     names = [dest.name for dest in destinations]
     if len(set(names)) != len(names):
-        raise NodeConfigError(f"{origin}: destinations: each destination needs a distinct name")
+        raise NodeConfigError(f"{top.origin}: destinations: each destination needs a distinct name")
+    return tuple(destinations)
 
-    retry_section = top.sub("retry") or _Section(None, "retry", origin)
+
+def _retry(top: _Section) -> RetryConfig:
+    section = top.sub("retry") or _Section(None, "retry", top.origin)
 
     def r(name: str) -> Any:
         return default(RetryConfig, name)
 
     retry = RetryConfig(
-        retry_section.integer("max_attempts", r("max_attempts"), 1, 1000),
-        retry_section.number("initial_delay_seconds", r("initial_delay_seconds"), 0.0),
-        retry_section.number("max_delay_seconds", r("max_delay_seconds"), 0.0),
+        section.integer("max_attempts", r("max_attempts"), 1, 1000),
+        section.number("initial_delay_seconds", r("initial_delay_seconds"), 0.0),
+        section.number("max_delay_seconds", r("max_delay_seconds"), 0.0),
     )
-    retry_section.done()
+    section.done()
+    return retry
 
-    return_path = None
-    ret = top.sub("return_path")
-    if ret is not None:
-        home = ret.sub("home")
-        if home is None:
-            raise ret.fail("home", "the return path needs a home destination (the home PACS)")
-        return_path = ReturnPathConfig(
-            ae_title=_ae_title(ret, "ae_title", RETURN_AE_TITLE),
-            port=ret.integer("port", RETURN_PORT, 1, 65535),
-            home=_destination(home, base, "home"),
-            allowed_callers=_callers(ret, "allowed_callers"),
+
+def _return_path(top: _Section, base: Path, node_port: int) -> ReturnPathConfig | None:
+    section = top.sub("return_path")
+    if section is None:
+        return None
+    home = section.sub("home")
+    if home is None:
+        raise section.fail("home", "the return path needs a home destination (the home PACS)")
+    return_path = ReturnPathConfig(
+        ae_title=_ae_title(section, "ae_title", RETURN_AE_TITLE),
+        port=section.integer("port", RETURN_PORT, 1, 65535),
+        home=_destination(home, base, "home"),
+        allowed_callers=_callers(section, "allowed_callers"),
+    )
+    section.done()
+    if return_path.port == node_port:
+        raise section.fail("port", "the return path needs its own port, not node.port")
+    return return_path
+
+
+def _refuse_open_listening(config: NodeConfig, origin: str) -> None:
+    """Beyond loopback, every receiver needs an allow-list, or allow_any_caller on purpose."""
+    if _is_loopback(config.host) or config.allow_any_caller:
+        return
+    open_receivers = [] if config.allowed_callers else ["node.allowed_callers"]
+    if config.return_path is not None and not config.return_path.allowed_callers:
+        open_receivers.append("return_path.allowed_callers")
+    if open_receivers:
+        raise NodeConfigError(
+            f"{origin}: node.host: listening on {config.host} (not only this machine) needs "
+            f"{' and '.join(open_receivers)} (who may send), or node.allow_any_caller: "
+            "true to accept any caller on purpose"
         )
-        ret.done()
-        if return_path.port == port:
-            raise ret.fail("port", "the return path needs its own port, not node.port")
-    top.done()
 
-    if not _is_loopback(host) and not allow_any:
-        open_receivers = [] if callers else ["node.allowed_callers"]
-        if return_path is not None and not return_path.allowed_callers:
-            open_receivers.append("return_path.allowed_callers")
-        if open_receivers:
-            raise NodeConfigError(
-                f"{origin}: node.host: listening on {host} (not only this machine) needs "
-                f"{' and '.join(open_receivers)} (who may send), or node.allow_any_caller: "
-                "true to accept any caller on purpose"
-            )
 
-    return NodeConfig(
-        ae_title=ae_title,
-        host=host,
-        port=port,
-        allowed_callers=callers,
-        allow_any_caller=allow_any,
-        tls=tls,
-        limits=limits,
-        stable_seconds=stable,
-        workers=workers,
-        poll_seconds=poll,
-        database=database,
-        spool=spool or base / DEFAULT_SPOOL,
-        keep_sent=keep_sent,
-        policy=policy,
-        profiles=tuple(profiles),
-        key=key,
-        lookup=lookup,
-        placeholder_patient_ids=placeholders,
-        retention_days=retention,
-        destinations=tuple(destinations),
-        retry=retry,
-        return_path=return_path,
-        log_level=log_level,
+def parse_node(root: YamlNode | None, origin: str, base: Path) -> NodeConfig:
+    """Build a NodeConfig from a composed YAML document; ``base`` resolves relative paths."""
+    top = _Section(root, "", origin)
+    node = _node_fields(top, base)
+    config = NodeConfig(
+        **node,
+        **_state_fields(top, base),
+        **_deidentify_fields(top, base),
+        destinations=_destinations(top, base),
+        retry=_retry(top),
+        return_path=_return_path(top, base, node["port"]),
     )
+    top.done()
+    _refuse_open_listening(config, origin)
+    return config
 
 
 def parse_text(text: str, origin: str, base: Path) -> NodeConfig:

@@ -42,19 +42,22 @@ def _env(src: str | None) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 300) -> tuple[int, float, float]:
-    with tempfile.TemporaryFile() as out:
+    """Exit code, the child's own peak RSS (VmHWM, MiB) and CPU seconds of `veil ARGS`."""
+    from tests.security.support import LAUNCHER
+
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as peak:
         process = subprocess.Popen(
-            [sys.executable, "-m", "veil", *args], stdout=out, stderr=out, env=env
+            [sys.executable, "-c", LAUNCHER, *args],
+            stdout=out,
+            stderr=out,
+            env={**env, "VEIL_TEST_HWM": peak.name},
         )
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         _, status, usage = os.wait4(process.pid, 0)
         timer.cancel()
-    return (
-        os.waitstatus_to_exitcode(status),
-        usage.ru_maxrss / 1024,
-        usage.ru_utime + usage.ru_stime,
-    )
+        kib = int(peak.read().strip() or 0)
+    return os.waitstatus_to_exitcode(status), kib / 1024, usage.ru_utime + usage.ru_stime
 
 
 def bombs(folder: Path, env: dict[str, str]) -> None:

@@ -16,7 +16,23 @@ from pathlib import Path
 
 from tests.conftest import CORPUS, TEST_KEY
 
-VEIL = [sys.executable, "-m", "veil"]
+# `python -m veil`, reporting its own peak memory (VmHWM) at exit into $VEIL_TEST_HWM. Not
+# wait4's ru_maxrss: on Linux that keeps the high-water mark of the (large) pytest process
+# the child was forked from, whatever the child itself uses.
+LAUNCHER = """
+import atexit, os, runpy, sys
+
+def _peak():
+    with open('/proc/self/status') as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith('VmHWM:'))
+    with open(os.environ['VEIL_TEST_HWM'], 'w') as out:
+        out.write(str(kib))
+
+atexit.register(_peak)
+sys.argv = ['veil', *sys.argv[1:]]
+runpy.run_module('veil', run_name='__main__', alter_sys=True)
+"""
+VEIL = [sys.executable, "-c", LAUNCHER]
 GE_T1 = CORPUS / "dcm_qa_ge" / "05_3D_Ax_T1_MP_RAGE_R22"
 ZEROS_MIB = 384  # what a bomb expands to: enough to see in memory, cheap to build (~1 s)
 
@@ -71,10 +87,18 @@ def run_measured(
     """Run `veil ARGS` as a user would; its output, exit code, peak memory and CPU time.
 
     ``env`` adds to (a value of None: removes from) the environment, whose VEIL_KEY is the
-    tests' key. The figures are the child's own, from wait4. A run that outlives ``timeout``
+    tests' key. Peak memory is the child's own VmHWM (see LAUNCHER; 0 when it was killed
+    before reporting), CPU time its own from wait4. A run that outlives ``timeout``
     is killed and comes back with exit code -9 (a hang is a failure of the guard under test).
     """
-    merged = {**os.environ, "VEIL_KEY": TEST_KEY, "COLUMNS": "200", **(env or {})}
+    peak_file = Path(tempfile.mkstemp(prefix="veil-hwm-")[1])
+    merged = {
+        **os.environ,
+        "VEIL_KEY": TEST_KEY,
+        "COLUMNS": "200",
+        "VEIL_TEST_HWM": str(peak_file),
+        **(env or {}),
+    }
     environment = {name: value for name, value in merged.items() if value is not None}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(
@@ -96,13 +120,9 @@ def run_measured(
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-    return Run(
-        code,
-        stdout,
-        stderr,
-        usage.ru_maxrss / 1024,
-        usage.ru_utime + usage.ru_stime,
-    )
+    text = peak_file.read_text().strip()
+    peak_file.unlink(missing_ok=True)
+    return Run(code, stdout, stderr, int(text or 0) / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def without_dac_override() -> tuple[str, ...]:

@@ -84,7 +84,7 @@ def read_regular_file(path: str, display: str, max_bytes: int) -> bytes:
         info = os.fstat(fd)
         kind = _kind(info.st_mode)
         if stat.S_ISDIR(info.st_mode):
-            raise InputFileError(display, "is a folder, not a file")
+            raise InputFileError(display, "is a directory, not a file")
         if kind is not None:
             raise InputFileError(display, f"{kind}, not a regular file: skipped")
         if info.st_size > max_bytes:

@@ -170,13 +170,3 @@ class Spool:
 
     def return_files(self) -> Iterator[Path]:
         yield from sorted(self.returned.glob("*.dcm"))
-
-    def forget_study(self, study_key: str) -> int:
-        """Remove a study's received and de-identified files; how many files went."""
-        removed = 0
-        for folder in (self.incoming, self.out):
-            target = self._checked(folder, study_key)
-            if target.is_dir():
-                removed += sum(1 for p in target.iterdir() if p.is_file())
-                shutil.rmtree(target, ignore_errors=True)
-        return removed

@@ -94,7 +94,17 @@ class Database:
             else:
                 engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
             database = cls(engine)
-            migrate(engine, sealer)
+            try:
+                migrate(engine, sealer)
+            except BaseException:
+                engine.dispose()  # an open connection would keep the WAL from checkpointing
+                raise
+            if database.dialect == "sqlite":
+                # Write the WAL into the main file now: after a migration that sealed older
+                # rows, the file itself must no longer hold them (secure_delete zeroes the
+                # freed pages, but only in the WAL until a checkpoint).
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         except ArgumentError:
             raise StoreError(
                 "state.database: not a database URL (sqlite:///FILE or "

@@ -105,8 +105,8 @@ def read_regular_file(path: str, display: str, max_bytes: int) -> bytes:
 def _os_problem(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "unreadable: a symbolic link loop (the link leads back to itself)"
-    if exc.errno == errno.ENOENT:
-        return "unreadable: a broken symbolic link (or the file disappeared)"
+    if exc.errno == errno.ENOENT and exc.filename and os.path.islink(exc.filename):
+        return "unreadable: a broken symbolic link"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "unreadable: permission denied"
     return f"unreadable ({exc.strerror or type(exc).__name__})"

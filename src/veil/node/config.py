@@ -343,6 +343,7 @@ def parse_config(data: Any, origin: str, base: Path) -> NodeConfig:
         ret.done()
         if return_path.port == port:
             raise ret.fail("port", "the return path needs its own port, not node.port")
+    top.raw("web")  # the console's section: parsed by veil.console.config (not the node's)
     top.done()
 
     return NodeConfig(

@@ -20,6 +20,7 @@ from veil.batch.job import Job
 from veil.batch.outcome import Outcome
 from veil.batch.worker import WorkerResult, deid_one
 from veil.mapping import Mapper
+from veil.node.controls import FindingSource, StudyFinding
 from veil.node.linkage import Linkage, collect
 
 # The de-identification of one file; swappable for tests and future engines.
@@ -47,6 +48,7 @@ class StudyResult:
     linkage: Linkage | None = None
     problem: str | None = None  # set: the study is quarantined with this reason
     audit_findings: int = 0
+    findings: tuple[StudyFinding, ...] = ()  # the reason, structured (never a value)
 
 
 def _header(data: bytes) -> Dataset:
@@ -56,8 +58,9 @@ def _header(data: bytes) -> Dataset:
 
 def check_study(
     pairs: Sequence[tuple[Callable[[], bytes], Path]], profiles: Sequence[Any]
-) -> str | None:
-    """The destination check after de-identification; a reason when it fails, else None.
+) -> tuple[str, tuple[StudyFinding, ...]] | None:
+    """The destination check after de-identification; a reason (and the lost rules, one
+    finding each) when it fails, else None.
 
     ``pairs`` are (read the received bytes, de-identified file) per instance. A rule of a
     destination profile that held on the input and not on the output is veil's error
@@ -72,10 +75,11 @@ def check_study(
     if not regressions:
         return None
     rules = sorted({r.rule_id for r in regressions})
-    return (
+    reason = (
         f"{len(regressions)} requirement(s) of the destination lost by de-identification "
         f"({', '.join(rules[:5])})"
     )
+    return reason, tuple(StudyFinding(FindingSource.CHECK, rule=rule) for rule in rules)
 
 
 def deidentify_study(
@@ -107,10 +111,24 @@ def deidentify_study(
             return StudyResult(
                 problem=(result.problem or "the audit found an identifier") + where,
                 audit_findings=len(result.findings),
+                findings=tuple(
+                    StudyFinding(
+                        FindingSource.AUDIT,
+                        file=item.name,
+                        path=str(f.get("path", "")),
+                        kind=str(f.get("kind", "")),
+                        form=str(f.get("form", "")),
+                    )
+                    for f in result.findings
+                    if f.get("severity", "error") == "error"
+                ),
             )
         if result.outcome is not Outcome.WRITTEN or result.dataset is None:
             what = "not DICOM" if result.outcome is Outcome.SKIPPED else "not de-identified"
-            return StudyResult(problem=result.problem or f"{item.name}: {what}")
+            problem = result.problem or f"{item.name}: {what}"
+            return StudyResult(
+                problem=problem, findings=(StudyFinding(FindingSource.OTHER, file=item.name),)
+            )
         output = result.dataset
         sop_uid = str(output.get("SOPInstanceUID", "") or "")
         study_uid = str(output.get("StudyInstanceUID", "") or "")

@@ -28,6 +28,7 @@ from veil.errors import VeilError
 from veil.io.dicomfile import encode_dataset
 from veil.keys import load_mapper
 from veil.mapping import Mapper
+from veil.node import controls
 from veil.node.config import NodeConfig, NodeConfigError
 from veil.node.linkage import UnknownPseudonymError, reidentify
 from veil.node.pipeline import (
@@ -291,13 +292,17 @@ class Node:
 
     # ---- one study -----------------------------------------------------------------------
 
-    def _quarantine(self, study: StudyRow, reason: str) -> None:
+    def _quarantine(
+        self, study: StudyRow, reason: str, findings: tuple[controls.StudyFinding, ...] = ()
+    ) -> None:
         if self.store.transition(
             study.id,
             StudyState.QUARANTINED,
             expect=[StudyState.STABLE, StudyState.DEIDENTIFIED],
             reason=reason,
         ):
+            # The console's quarantine page shows these (paths, kinds, rules; never values).
+            controls.record_findings(self.store, study.id, findings)
             # Instances follow their study (the study is the unit that is or is not sent).
             pending = [i.id for i in self.store.study_instances(study.id)]
             self.store.set_instances_state(pending, StudyState.QUARANTINED)
@@ -326,7 +331,7 @@ class Node:
         if result.problem is not None:
             # Nothing of a quarantined study may leave: drop the outputs written so far.
             shutil.rmtree(out_dir, ignore_errors=True)
-            self._quarantine(study, result.problem)
+            self._quarantine(study, result.problem, result.findings)
             return
         self.store.set_instances(
             [
@@ -344,10 +349,10 @@ class Node:
             (partial(incoming[o.key].read_bytes), out_dir / f"{o.deid_sop_uid}.dcm")
             for o in result.outputs
         ]
-        problem = check_study(pairs, self.profiles)
-        if problem is not None:
+        checked = check_study(pairs, self.profiles)
+        if checked is not None:
             shutil.rmtree(out_dir, ignore_errors=True)
-            self._quarantine(study, f"check: {problem}")
+            self._quarantine(study, f"check: {checked[0]}", checked[1])
             return
         # Linked only now: the return path re-identifies only what the node will send.
         assert result.linkage is not None
@@ -388,10 +393,15 @@ class Node:
             for i in instances
         ]
         problems = []
+        paused = controls.paused_destinations(self.store)
+        waiting = []
         for sender in self.senders:
             already = self.store.delivered(study.id, sender.name)
             todo = [item for item in items if item.key not in already]
             if not todo:
+                continue
+            if sender.name in paused:  # paused from the console: wait, count no attempt
+                waiting.append(sender.name)
                 continue
             result = sender.send(todo)
             self.store.record_deliveries(list(result.delivered), sender.name)
@@ -431,6 +441,15 @@ class Node:
                     delay,
                     reason,
                 )
+            return
+        if waiting:
+            self.store.transition(
+                study.id,
+                StudyState.CHECKED,
+                expect=[StudyState.CHECKED],
+                reason=f"waiting: destination(s) paused: {', '.join(waiting)}",
+                next_attempt_at=time.time() + controls.PAUSED_RECHECK_SECONDS,
+            )
             return
         self.store.set_instances_state([i.id for i in instances], StudyState.SENT)
         # Delivered everywhere: their spool files can go even if the study itself moved on

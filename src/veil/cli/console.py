@@ -1,0 +1,46 @@
+"""`veil console`: the web console alone, on the node's state store."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from veil.errors import VeilError
+
+
+@click.command("console")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Node configuration (YAML) with its web: section. Default: ./node.yaml, else "
+    "built-in defaults.",
+)
+def command(config_path: Path | None) -> None:
+    """Run the web console (pages and the /api/v1 JSON API) until stopped.
+
+    \b
+    It reads the node's state store, so it can run beside `veil serve` or on its own:
+      veil user add alice --role admin          # the first account
+      veil console --config node.yaml           # then open http://127.0.0.1:8480
+    Listens on web.host:web.port (default 127.0.0.1:8480). A non-loopback address needs
+    web.tls or web.trusted_proxies. See docs/console.md.
+    """
+    from veil.console.config import load_console_config
+    from veil.console.server import serve
+
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_console_config(config_path)
+        serve(config)
+    except VeilError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the console ({exc.strerror or exc})") from None

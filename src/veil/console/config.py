@@ -1,0 +1,174 @@
+"""The console's section of the node configuration, ``web:``, read here and nowhere else.
+
+```yaml
+web:
+  enabled: true              # veil serve starts the console (default true)
+  host: 127.0.0.1            # default: loopback only
+  port: 8480
+  tls: {certificate: web.crt, private_key: web.key}
+  trusted_proxies: [127.0.0.1]   # a TLS-terminating reverse proxy on these addresses
+  idle_timeout_minutes: 30
+  session_max_hours: 12
+```
+
+The console refuses a non-loopback address without TLS unless ``trusted_proxies`` names the
+reverse proxy that terminates TLS in front of it (the page would otherwise carry session
+cookies and passwords in clear text across the network).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from veil.errors import VeilError
+from veil.node.config import DEFAULT_CONFIG_NAME, NodeConfig, load_config
+
+
+class ConsoleConfigError(VeilError):
+    """The ``web:`` section is invalid; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class WebTls:
+    certificate: Path
+    private_key: Path
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8480
+    tls: WebTls | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    idle_timeout_minutes: float = 30.0
+    session_max_hours: float = 12.0
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are marked Secure when the browser reaches the console over HTTPS."""
+        return self.tls is not None or bool(self.trusted_proxies)
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    node: NodeConfig
+    web: WebConfig
+    origin: str  # the configuration file, or "built-in defaults"
+
+
+_KEYS = {
+    "enabled",
+    "host",
+    "port",
+    "tls",
+    "trusted_proxies",
+    "idle_timeout_minutes",
+    "session_max_hours",
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_web(data: Any, origin: str, base: Path) -> WebConfig:
+    """Build a WebConfig from the ``web:`` mapping; relative paths resolve against ``base``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConsoleConfigError(f"{origin}: web: must be a mapping of keys")
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConsoleConfigError(
+            f"{origin}: web.{unknown[0]}: unknown key (check the spelling; see docs/console.md)"
+        )
+
+    def fail(key: str, problem: str) -> ConsoleConfigError:
+        return ConsoleConfigError(f"{origin}: web.{key}: {problem}")
+
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise fail("enabled", "must be true or false")
+    host = data.get("host", "127.0.0.1")
+    if not isinstance(host, str) or not host:
+        raise fail("host", "must be an address, e.g. 127.0.0.1")
+    port = data.get("port", 8480)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise fail("port", "must be a whole number from 0 to 65535 (0: any free port)")
+    tls = None
+    if data.get("tls") is not None:
+        raw = data["tls"]
+        if not isinstance(raw, dict) or set(raw) - {"certificate", "private_key"}:
+            raise fail("tls", "must have exactly certificate and private_key")
+        paths = []
+        for key in ("certificate", "private_key"):
+            value = raw.get(key)
+            if not isinstance(value, str) or not value:
+                raise fail(f"tls.{key}", "must be a path to a PEM file")
+            path = Path(value).expanduser()
+            paths.append(path if path.is_absolute() else base / path)
+        tls = WebTls(paths[0], paths[1])
+    proxies = data.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+        raise fail("trusted_proxies", "must be a list of addresses")
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise fail("trusted_proxies", "each entry must be an IP address or network") from None
+    idle = data.get("idle_timeout_minutes", 30)
+    if not isinstance(idle, int | float) or isinstance(idle, bool) or not 0.05 <= idle <= 24 * 60:
+        raise fail("idle_timeout_minutes", "must be a number of minutes from 0.05 to 1440")
+    lifetime = data.get("session_max_hours", 12)
+    if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or not lifetime > 0:
+        raise fail("session_max_hours", "must be a positive number of hours")
+    config = WebConfig(
+        enabled=enabled,
+        host=host,
+        port=port,
+        tls=tls,
+        trusted_proxies=tuple(proxies),
+        idle_timeout_minutes=float(idle),
+        session_max_hours=float(lifetime),
+    )
+    check_exposure(config, origin)
+    return config
+
+
+def check_exposure(config: WebConfig, origin: str) -> None:
+    """Refuse a console reachable from the network in clear text."""
+    if is_loopback(config.host) or config.tls is not None or config.trusted_proxies:
+        return
+    raise ConsoleConfigError(
+        f"{origin}: web.host: {config.host} is not a loopback address, and the console would "
+        "send passwords and session cookies in clear text; set web.tls (certificate and "
+        "private_key), or web.trusted_proxies to the TLS-terminating reverse proxy in front of "
+        "it, or keep web.host at 127.0.0.1"
+    )
+
+
+def load_console_config(path: Path | None = None, cwd: Path | None = None) -> ConsoleConfig:
+    """The node configuration (as `veil serve` reads it) and its ``web:`` section."""
+    node = load_config(path, cwd)
+    cwd = (cwd or Path.cwd()).resolve()
+    if path is None and (cwd / DEFAULT_CONFIG_NAME).exists():
+        path = cwd / DEFAULT_CONFIG_NAME
+    if path is None:
+        return ConsoleConfig(node, parse_web({}, "built-in defaults", cwd), "built-in defaults")
+    # load_config has read and validated the file already; read its web: section.
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    web = parse_web(
+        data.get("web") if isinstance(data, dict) else None, str(path), path.resolve().parent
+    )
+    return ConsoleConfig(node, web, str(path))

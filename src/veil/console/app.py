@@ -26,10 +26,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from veil import __version__
 from veil.console.config import ConsoleConfig
-from veil.console.guard import Forbidden, NotSignedIn
+from veil.console.guard import Forbidden, NotSignedIn, Principal
 from veil.console.metrics import Metrics
 from veil.console.ratelimit import FailureLimiter
-from veil.console.security import SecurityMiddleware
+from veil.console.roles import Permission
+from veil.console.security import CSRF_FIELD, SecurityMiddleware
 from veil.console.sessions import Sessions
 from veil.node.spool import Spool
 from veil.node.store import Store
@@ -104,15 +105,44 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX) or request.url.path in ("/metrics",)
 
 
+NAV = (
+    ("dashboard", "/", "Dashboard", Permission.VIEW_NODE),
+    ("studies", "/studies", "Studies", Permission.VIEW_NODE),
+    ("quarantine", "/quarantine", "Quarantine", Permission.VIEW_NODE),
+    ("destinations", "/destinations", "Destinations", Permission.VIEW_NODE),
+    ("reidentify", "/reidentify", "Re-identify", Permission.REVEAL_ORIGINALS),
+    ("audit", "/audit", "Audit log", Permission.VIEW_AUDIT_LOG),
+    ("users", "/users", "Users", Permission.MANAGE_USERS),
+)
+
+
+def page_context(request: Request, page: str) -> dict[str, Any]:
+    """What every page template gets: who is signed in, the CSRF token, the navigation
+    (only the pages their roles may open), the flash message, and ``can(permission)``."""
+    console: ConsoleState = request.app.state.console
+    principal: Principal | None = getattr(request.state, "principal", None)
+    session = getattr(request.state, "session", None)
+    flash = console.sessions.pop_flash(session.id) if session is not None else None
+    return {
+        "principal": principal,
+        "csrf": session.csrf_token if session is not None else "",
+        "csrf_field": CSRF_FIELD,
+        "flash": flash,
+        "nav": [
+            (name, href, label)
+            for name, href, label, permission in NAV
+            if principal is not None and principal.can(permission)
+        ],
+        "page": page,
+        "can": lambda name: principal is not None and principal.can(Permission(name)),
+    }
+
+
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     console: ConsoleState = request.app.state.console
-    principal = getattr(request.state, "principal", None)
-    return console.templates.TemplateResponse(
-        request,
-        "error.html",
-        {"principal": principal, "title": title, "message": message, "page": "error"},
-        status_code=status,
-    )
+    context = page_context(request, "error")
+    context.update(title=title, message=message)
+    return console.templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
 def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:

@@ -15,27 +15,17 @@ from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from veil.console import accounts, actions, auditlog, nodeview
-from veil.console.app import ConsoleState
+from veil.console.app import ConsoleState, page_context
 from veil.console.auditlog import Action, Outcome
 from veil.console.guard import PUBLIC, GuardedRouter, Principal
 from veil.console.reveal import RevealError
 from veil.console.roles import Permission, Role, parse_roles
-from veil.console.security import CSRF_FIELD, cookie_name
+from veil.console.security import cookie_name
 from veil.node.store.states import ReturnState, StudyState
 
 log = logging.getLogger("veil.console")
 
 router = GuardedRouter()
-
-NAV = (
-    ("dashboard", "/", "Dashboard", Permission.VIEW_NODE),
-    ("studies", "/studies", "Studies", Permission.VIEW_NODE),
-    ("quarantine", "/quarantine", "Quarantine", Permission.VIEW_NODE),
-    ("destinations", "/destinations", "Destinations", Permission.VIEW_NODE),
-    ("reidentify", "/reidentify", "Re-identify", Permission.REVEAL_ORIGINALS),
-    ("audit", "/audit", "Audit log", Permission.VIEW_AUDIT_LOG),
-    ("users", "/users", "Users", Permission.MANAGE_USERS),
-)
 
 
 def _console(request: Request) -> ConsoleState:
@@ -51,30 +41,10 @@ def _principal(request: Request) -> Principal:
 def render(
     request: Request, template: str, page: str, status: int = 200, **context: Any
 ) -> Response:
-    console = _console(request)
-    principal: Principal | None = getattr(request.state, "principal", None)
-    flash = None
-    if principal is not None and principal.session is not None:
-        flash = console.sessions.pop_flash(principal.session.id)
-    nav = [
-        (name, href, label)
-        for name, href, label, permission in NAV
-        if principal is not None and principal.can(permission)
-    ]
-    return console.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "principal": principal,
-            "csrf": principal.csrf_token if principal else "",
-            "csrf_field": CSRF_FIELD,
-            "flash": flash,
-            "nav": nav,
-            "page": page,
-            "can": (lambda p: principal is not None and principal.can(Permission(p))),
-            **context,
-        },
-        status_code=status,
+    values = page_context(request, page)
+    values.update(context)
+    return _console(request).templates.TemplateResponse(
+        request, template, values, status_code=status
     )
 
 
@@ -112,24 +82,16 @@ def sign_in_page(request: Request) -> Response:
         response = _sign_in_form(request, session.csrf_token)
         _set_cookie(response, console, session.id)
         return response
-    return _sign_in_form(request, session.csrf_token, console.sessions.pop_flash(session.id))
+    return _sign_in_form(request, session.csrf_token)
 
 
 def _sign_in_form(
     request: Request, csrf: str, message: str | None = None, status: int = 200
 ) -> Response:
+    values = page_context(request, "sign-in")
+    values.update(csrf=csrf, flash=message or values["flash"])
     return _console(request).templates.TemplateResponse(
-        request,
-        "signin.html",
-        {
-            "principal": None,
-            "csrf": csrf,
-            "csrf_field": CSRF_FIELD,
-            "flash": message,
-            "nav": [],
-            "page": "sign-in",
-        },
-        status_code=status,
+        request, "signin.html", values, status_code=status
     )
 
 

@@ -61,6 +61,7 @@ def test_a_cross_site_post_is_refused_even_with_the_token(console) -> None:  # t
     before = _state(console)
     for headers in (
         {"Origin": "http://evil.example"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
         {"Origin": "null"},
         {"Origin": "http://testserver:8080"},
     ):

@@ -7,7 +7,8 @@ under TLS.
 
 On every state-changing request (POST, PUT, PATCH, DELETE) made with the session cookie:
 1. same origin: the ``Origin`` header must be the console's own origin (or, when a browser
-   sends none, ``Sec-Fetch-Site: same-origin``); anything else is refused;
+   sends none or ``null``, as it does for forms under ``no-referrer``,
+   ``Sec-Fetch-Site: same-origin``); anything else is refused;
 2. CSRF: the session's synchronizer token must come back, in the ``X-CSRF-Token`` header (htmx
    sends it from ``hx-headers`` on the page body) or a ``csrf_token`` form field.
 Requests with ``Authorization: Bearer`` carry no ambient credential (a browser never adds it
@@ -90,8 +91,10 @@ def _own_origin(scope: Scope) -> str:
 
 def same_origin(scope: Scope) -> bool:
     origin = _header(scope, b"origin")
-    if origin is not None:
+    if origin is not None and origin != "null":
         return origin.lower() == _own_origin(scope)
+    # Under Referrer-Policy: no-referrer a browser sends "Origin: null" with a form POST; its
+    # Fetch Metadata still says where the request came from (a page cannot forge it).
     return _header(scope, b"sec-fetch-site") == "same-origin"
 
 

@@ -33,7 +33,7 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, See
     _app, store = console_app(folder)
     seeded = seed(store)
     users = make_users(store)
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     store.close()
     return folder / "veil-node.db", seeded, users

@@ -17,8 +17,8 @@ from veil.console.config import ConsoleConfig, WebConfig
 from veil.console.roles import Role
 from veil.node import controls
 from veil.node.config import Destination, DestinationKind, NodeConfig, parse_config
-from veil.node.store import Store
-from veil.node.store.states import ReturnState, StudyState
+from veil.node.store import Deidentified, PatientLink, Store, StudyLink
+from veil.node.store.states import ReturnState
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 PASSWORD = "correct horse battery staple"
@@ -59,27 +59,30 @@ class Seeded:
 
 def seed(store: Store) -> Seeded:
     """Four studies (sent, quarantined with findings, failed, still receiving), one
-    quarantined returned result, and linkage rows whose originals carry an XSS payload."""
+    quarantined returned result, and linkage rows whose originals carry an XSS payload;
+    written through the node's own store API, as the node writes them."""
     now = time.time()
     keys = {}
     for n, state in enumerate(("sent", "quarantined", "failed", "receiving")):
         key = f"{n:02d}{state[:4]}feedbeefcafe"[:16]
         keys[state] = key
-        store.record_instance(
-            f"1.2.3.{n}", key, f"VEILPSEUDO{n:02d}", f"1.2.3.{n}.1", "1.2.840.10008.5.1.4.1.1.4",
-            f"{key}/a.dcm", now - 100,
+        store.studies.record_instance(
+            f"1.2.3.{n}",
+            key,
+            f"VEILPSEUDO{n:02d}",
+            f"1.2.3.{n}.1",
+            "1.2.840.10008.5.1.4.1.1.4",
+            f"{key}/a.dcm",
+            now if state == "receiving" else now - 100,
         )
-    ids = {k: store.find_study(v).id for k, v in keys.items()}  # type: ignore[union-attr]
-    for state in ("sent", "quarantined", "failed"):
-        store.transition(ids[state], StudyState.STABLE)
-    store.transition(ids["sent"], StudyState.DEIDENTIFIED, deid_study_uid="2.25.1000")
-    store.transition(ids["sent"], StudyState.CHECKED)
-    store.transition(ids["sent"], StudyState.SENT)
-    store.transition(
-        ids["quarantined"],
-        StudyState.QUARANTINED,
-        reason="the audit found an identifier; found at (0010,0010)",
-    )
+    studies = store.studies
+    ids = {k: studies.find(v).id for k, v in keys.items()}  # type: ignore[union-attr]
+    instance = {k: studies.instances(v)[0].id for k, v in ids.items()}
+    studies.mark_stable(now - 50)
+    studies.deidentified(ids["sent"], "2.25.1000", [Deidentified(instance["sent"], "2.25.1001")])
+    studies.checked(ids["sent"], [instance["sent"]])
+    studies.sent(ids["sent"], [instance["sent"]])
+    studies.quarantine(ids["quarantined"], "the audit found an identifier; found at (0010,0010)")
     controls.record_findings(
         store,
         ids["quarantined"],
@@ -94,31 +97,17 @@ def seed(store: Store) -> Seeded:
             controls.StudyFinding(controls.FindingSource.CHECK, rule="neuroquant/patient-age"),
         ],
     )
-    store.transition(ids["failed"], StudyState.DEIDENTIFIED)
-    store.transition(ids["failed"], StudyState.CHECKED)
-    store.transition(ids["failed"], StudyState.FAILED, reason="archive: STOW-RS failed (HTTP 503)")
-    store.add_linkage(
-        [
-            {
-                "pseudo_patient_id": "VEILPSEUDO00",
-                "original_patient_id": "MRN-" + XSS,
-                "original_patient_name": XSS,
-            }
-        ],
-        [
-            {
-                "pseudo_study_uid": "2.25.1000",
-                "original_study_uid": "1.2.3.0",
-                "pseudo_patient_id": "VEILPSEUDO00",
-                "original_accession": "ACC" + XSS,
-                "pseudo_accession": "X",
-            }
-        ],
+    studies.deidentified(ids["failed"], "2.25.2000", [Deidentified(instance["failed"], "2.25.2")])
+    studies.checked(ids["failed"], [instance["failed"]])
+    studies.send_failed(ids["failed"], 5, "archive: STOW-RS failed (HTTP 503)", retry_at=None)
+    store.linkage.add(
+        [PatientLink("VEILPSEUDO00", "MRN-" + XSS, XSS)],
+        [StudyLink("2.25.1000", "1.2.3.0", "VEILPSEUDO00", "ACC" + XSS, "X")],
         [],
     )
-    store.add_return("returned-1.dcm", "2.25.77")
-    ret = store.returns_in(ReturnState.RECEIVED)[0]
-    store.update_return(ret.id, state=ReturnState.QUARANTINED, reason="unknown pseudonym")
+    store.returns.add("returned-1.dcm", "2.25.77")
+    ret = store.returns.in_state(ReturnState.RECEIVED)[0]
+    store.returns.quarantine(ret.id, "unknown pseudonym")
     return Seeded(
         keys["sent"],
         keys["quarantined"],

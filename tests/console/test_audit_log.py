@@ -18,9 +18,9 @@ def test_the_chain_verifies_and_the_database_refuses_edits(console) -> None:  # 
     for n in range(5):
         auditlog.append(console.store, "alice", auditlog.Action.RETRY, f"study-{n}")
     assert auditlog.verify(console.store).ok
-    with pytest.raises(DatabaseError), console.store.write() as conn:
+    with pytest.raises(DatabaseError), console.store.db.write() as conn:
         conn.execute(update(cm.audit_log).where(cm.audit_log.c.seq == 2).values(actor="mallory"))
-    with pytest.raises(DatabaseError), console.store.write() as conn:
+    with pytest.raises(DatabaseError), console.store.db.write() as conn:
         conn.execute(text("DELETE FROM web_audit WHERE seq = 3"))
     assert auditlog.verify(console.store).ok
 
@@ -30,7 +30,7 @@ def test_verify_finds_the_first_changed_entry(console) -> None:  # type: ignore[
         auditlog.append(console.store, "alice", auditlog.Action.RETRY, f"study-{n}")
     count = auditlog.count(console.store)
     # Someone with the database file drops the guard and rewrites entry 4.
-    with console.store.write() as conn:
+    with console.store.db.write() as conn:
         conn.execute(text("DROP TRIGGER web_audit_no_update"))
         conn.execute(update(cm.audit_log).where(cm.audit_log.c.seq == 4).values(target="x"))
     result = auditlog.verify(console.store)
@@ -44,7 +44,7 @@ def test_verify_finds_the_first_changed_entry(console) -> None:  # type: ignore[
 def test_a_removed_entry_breaks_the_chain(console) -> None:  # type: ignore[no-untyped-def]
     for n in range(4):
         auditlog.append(console.store, "alice", auditlog.Action.PURGE, f"s{n}")
-    with console.store.write() as conn:
+    with console.store.db.write() as conn:
         conn.execute(text("DROP TRIGGER web_audit_no_delete"))
         conn.execute(text("DELETE FROM web_audit WHERE seq = 2"))
     result = auditlog.verify(console.store)

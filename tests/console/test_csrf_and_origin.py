@@ -17,7 +17,7 @@ def _operator(console):  # type: ignore[no-untyped-def]
 
 
 def _state(console) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
-    with console.store.engine.connect() as conn:
+    with console.store.db.read() as conn:
         studies = tuple(conn.execute(select(models.studies.c.id, models.studies.c.state)))
         audit = conn.execute(select(func.count()).select_from(cm.audit_log)).scalar()
         users = conn.execute(select(func.count()).select_from(cm.users)).scalar()
@@ -46,14 +46,14 @@ def test_the_token_in_the_header_as_htmx_sends_it_is_accepted(console) -> None: 
     c, csrf = _operator(console)
     answer = c.post(f"/studies/{console.seeded.quarantined}/retry", headers={"X-CSRF-Token": csrf})
     assert answer.status_code == 303
-    assert console.store.find_study(console.seeded.quarantined).state.value == "stable"
+    assert console.store.studies.find(console.seeded.quarantined).state.value == "stable"
 
 
 def test_the_token_in_a_form_field_is_accepted(console) -> None:  # type: ignore[no-untyped-def]
     c, csrf = _operator(console)
     answer = c.post(f"/studies/{console.seeded.failed}/retry", data={"csrf_token": csrf})
     assert answer.status_code == 303
-    assert console.store.find_study(console.seeded.failed).state.value == "stable"
+    assert console.store.studies.find(console.seeded.failed).state.value == "stable"
 
 
 def test_a_cross_site_post_is_refused_even_with_the_token(console) -> None:  # type: ignore[no-untyped-def]

@@ -124,7 +124,7 @@ def test_a_stored_role_name_veil_does_not_know_grants_nothing(console) -> None: 
 
     from veil.node.store import console_models as cm
 
-    with console.store.write() as conn:
+    with console.store.db.write() as conn:
         conn.execute(update(cm.users).where(cm.users.c.name == "viewer").values(roles="superuser"))
     c = client(console.app)
     page = c.get("/sign-in")

@@ -48,7 +48,7 @@ def test_an_idle_session_ends(console) -> None:  # type: ignore[no-untyped-def]
     sign_in(c, console.users[Role.VIEWER])
     assert c.get("/").status_code == 200
     idle = console.app.state.console.sessions.idle
-    with console.store.write() as conn:
+    with console.store.db.write() as conn:
         conn.execute(update(cm.sessions).values(last_seen_at=cm.sessions.c.last_seen_at - idle - 1))
     assert c.get("/").status_code == 303
     assert c.get("/api/v1/dashboard").status_code == 401

@@ -42,8 +42,8 @@ def test_study_meeting_the_profile_is_sent_with_what_it_needs(
     files = series_files(STUDY)
     storescu(node.config.port, files)
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.SENT], timeout=120
-    ), node.store.status()
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT], timeout=120
+    ), node.store.studies.status()
     out = node.config.destinations[0].path
     assert out is not None
     written = sorted(out.rglob("*.dcm"))
@@ -66,9 +66,10 @@ def test_study_that_lost_a_requirement_is_quarantined(running_node: Callable[...
     node = running_node(deid=broken_engine, profiles=(PROFILE,))
     storescu(node.config.port, series_files(STUDY))
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.QUARANTINED], timeout=120
-    ), node.store.status()
-    (row,) = node.store.status()
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.QUARANTINED],
+        timeout=120,
+    ), node.store.studies.status()
+    (row,) = node.store.studies.status()
     assert (row.reason or "").startswith("check:")
     out = node.config.destinations[0].path
     assert out is not None and not list(out.rglob("*.dcm"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -21,7 +22,7 @@ def _config(tmp_path: Path) -> tuple[Path, Store]:
 
 def test_status_lists_pseudonyms_and_reasons(tmp_path: Path) -> None:
     config, store = _config(tmp_path)
-    store.record_instance(
+    store.studies.record_instance(
         "1.2.840.99.1",
         "STUDYKEY00000001",
         "VEILABC",
@@ -29,13 +30,9 @@ def test_status_lists_pseudonyms_and_reasons(tmp_path: Path) -> None:
         "1.2.840.10008.5.1.4.1.1.4",
         "x.dcm",
     )
-    (row,) = store.status()
-    store.transition(
-        row.id,
-        StudyState.QUARANTINED,
-        expect=[StudyState.RECEIVED],
-        reason="audit: found at (0010,0010)",
-    )
+    store.studies.mark_stable(quiet_since=time.time() + 1)
+    (row,) = store.studies.status()
+    assert store.studies.quarantine(row.id, reason="audit: found at (0010,0010)")
     store.close()
     runner = CliRunner()
     text = runner.invoke(command, ["status", "--config", str(config)])
@@ -51,7 +48,7 @@ def test_status_lists_pseudonyms_and_reasons(tmp_path: Path) -> None:
 
 def test_retry_unknown_or_not_failed_study_is_an_error(tmp_path: Path) -> None:
     config, store = _config(tmp_path)
-    store.record_instance(
+    store.studies.record_instance(
         "1.2.840.99.1",
         "STUDYKEY00000001",
         "VEILABC",

@@ -32,7 +32,7 @@ def deidentified(tmp_path: Path) -> Iterator[tuple[Dataset, Dataset, Store]]:
     assert result.dataset is not None
     link = collect(original, result.dataset, mapper)
     store = Store.open(f"sqlite:///{tmp_path / 'link.db'}")
-    store.add_linkage(
+    store.linkage.add(
         list(link.patients.values()), list(link.studies.values()), list(link.uids.values())
     )
     yield original, result.dataset, store
@@ -41,7 +41,7 @@ def deidentified(tmp_path: Path) -> Iterator[tuple[Dataset, Dataset, Store]]:
 
 def test_only_replaced_uids_are_linked(deidentified: tuple[Dataset, Dataset, Store]) -> None:
     original, output, store = deidentified
-    found = store.linked_uids([output.StudyInstanceUID, output.SOPInstanceUID, output.SOPClassUID])
+    found = store.linkage.uids([output.StudyInstanceUID, output.SOPInstanceUID, output.SOPClassUID])
     assert found == {
         output.StudyInstanceUID: original.StudyInstanceUID,
         output.SOPInstanceUID: original.SOPInstanceUID,
@@ -58,7 +58,7 @@ def test_result_gets_original_identifiers_back(
     ref = Dataset()
     ref.ReferencedSOPInstanceUID = output.SOPInstanceUID
     result.SourceImageSequence = [ref]
-    reidentify(result, store)
+    reidentify(result, store.linkage)
     assert result.PatientID == original.PatientID
     assert str(result.PatientName) == str(original.PatientName)
     assert result.StudyInstanceUID == original.StudyInstanceUID
@@ -76,7 +76,7 @@ def test_unknown_pseudonym_is_refused(
     result = copy.deepcopy(output)
     setattr(result, field, "VEILUNKNOWN" if field == "PatientID" else generate_uid())
     with pytest.raises(UnknownPseudonymError):
-        reidentify(result, store)
+        reidentify(result, store.linkage)
 
 
 def test_allow_list_by_ae_title_and_address() -> None:

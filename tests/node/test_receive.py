@@ -17,7 +17,7 @@ from veil.node.store.states import StudyState
 
 
 def _studies(node: Node) -> list:
-    return node.store.status()
+    return node.store.studies.status()
 
 
 def test_echo_answers_success(running_node: Callable[..., Node]) -> None:
@@ -225,7 +225,7 @@ def test_instances_spooled_under_an_old_key_are_not_lost(tmp_path: Path) -> None
         storescu(config.port, late)
         assert wait_for(
             lambda: (
-                [(r.state, r.sent_count) for r in new.store.status()]
+                [(r.state, r.sent_count) for r in new.store.studies.status()]
                 == [(StudyState.SENT, len(first) + len(late))]
             )
         )

@@ -20,30 +20,41 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as PydicomSequence
-from pydicom.uid import UID_dictionary
 
-from veil.audit.findings import Kind, Severity, tag_text
+from veil.audit.findings import Kind, Severity
+from veil.dicom import (
+    FILE_META_GROUP,
+    STRING_VRS,
+    UNDEFINED_LENGTH,
+    dictionary_vr,
+    is_private_creator,
+    names_instance,
+    tag_of,
+    tag_text,
+    text_values,
+)
 from veil.standard import OPTION_PRECEDENCE, Option, ProfileRow, profile_rows
 
 # Tag -> kind for the patient's own identifiers and the site's; the rest go by VR or option.
-_KIND_BY_TAG: dict[int, Kind] = {
-    0x00100010: Kind.PATIENT_NAME,
-    0x00101001: Kind.PATIENT_NAME,
-    0x00101005: Kind.PATIENT_NAME,
-    0x00101060: Kind.PATIENT_NAME,
-    0x00100020: Kind.PATIENT_ID,
-    0x00101000: Kind.PATIENT_ID,
-    0x00101090: Kind.PATIENT_ID,
-    0x00380010: Kind.PATIENT_ID,
-    0x00100030: Kind.BIRTH_DATE,
-    0x00080050: Kind.ACCESSION,
-    0x0040050A: Kind.ACCESSION,
+_KIND_BY_KEYWORD: dict[str, Kind] = {
+    "PatientName": Kind.PATIENT_NAME,
+    "OtherPatientNames": Kind.PATIENT_NAME,
+    "PatientBirthName": Kind.PATIENT_NAME,
+    "PatientMotherBirthName": Kind.PATIENT_NAME,
+    "PatientID": Kind.PATIENT_ID,
+    "OtherPatientIDs": Kind.PATIENT_ID,
+    "MedicalRecordLocator": Kind.PATIENT_ID,
+    "AdmissionID": Kind.PATIENT_ID,
+    "PatientBirthDate": Kind.BIRTH_DATE,
+    "AccessionNumber": Kind.ACCESSION,
+    "IssuerOfAccessionNumberSequence": Kind.ACCESSION,
 }
+_KIND_BY_TAG: dict[int, Kind] = {tag_of(k): kind for k, kind in _KIND_BY_KEYWORD.items()}
 _WARNING_KINDS = frozenset({Kind.CHARACTERISTIC, Kind.DESCRIPTOR, Kind.PRIVATE})
 # Whole values that identify nobody: placeholders people type and the engine's own dummies.
 STOP_WORDS = frozenset(
@@ -62,7 +73,10 @@ STOP_WORDS = frozenset(
 _NEVER_SEARCHED = frozenset(
     " ".join(("US SS UL SL FL FD UV SV AT", "OW OF OD OL OV IS DS TM")).split()
 )
-TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR", "DA", "DT"})
+# The string VRs whose values are collected as text: not numbers in text form (DS, IS), not
+# ages (AS: a characteristic, see _kind), not times (never searched), not UIDs (collected
+# when they name an instance, see veil.dicom.names_instance).
+COLLECTED_TEXT_VRS = STRING_VRS - {"AS", "DS", "IS", "TM", "UI"}
 # Minimum estimated information for a value to be searched anywhere in decoded text, and in
 # raw bytes; below these a value is only checked at its own place (see docs/audit.md).
 TEXT_MIN_BITS = 13.0
@@ -88,14 +102,6 @@ _RETYPED_FROM_UN = frozenset(
     {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "SQ", "ST", "TM"}
     | {"UC", "UI", "UR", "UT"}
 )
-
-
-@cache
-def _vr(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
 
 
 @dataclass(frozen=True)
@@ -218,33 +224,13 @@ def is_weak(value: str) -> bool:
     return alnum < 3 or strength_bits(text) < TEXT_MIN_BITS
 
 
-def _is_instance_uid(tag: int, value: str) -> bool:
-    if not value or value in UID_dictionary:
-        return False
-    keyword = keyword_for_tag(tag) or ""
-    return not keyword.endswith(("ClassUID", "TransferSyntaxUID", "CodingSchemeUID", "CreatorUID"))
-
-
-def _values(raw: object) -> list[str]:
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, MultiValue | list | tuple) else [raw]
-    out = []
-    for item in items:
-        text = item.decode("latin-1") if isinstance(item, bytes | bytearray) else str(item)
-        text = text.strip(" \x00")
-        if text:
-            out.append(text)
-    return out
-
-
 def _private_text(walk: _Walk, raw: object, vr: str) -> list[str]:
     """Text of a private element: its values for text VRs (not codes: CS values are terms of
     the vendor's vocabulary); for UN/OB only printable text. Vendors pack several values
     into one string, so each is judged on its own."""
     if vr == "CS":
         return []
-    if vr in TEXT_VRS:
+    if vr in COLLECTED_TEXT_VRS:
         return walk.cheap_values(raw)
     value = getattr(raw, "value", None)
     if vr in ("UN", "OB") and isinstance(value, bytes | bytearray) and 3 <= len(value) <= 1024:
@@ -342,7 +328,7 @@ class _Walk:
         than the rest of the audit)."""
         value = getattr(raw, "value", None)
         if not isinstance(raw, RawDataElement) or not isinstance(value, bytes | bytearray):
-            return _values(value)
+            return text_values(value)
         if len(self.codecs) == 1:
             text = bytes(value).decode(self.codecs[0], "replace")
         else:
@@ -350,7 +336,7 @@ class _Walk:
         return [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
 
     def note_kept(self, tag: int, vr: str, raw: object) -> None:
-        if (vr in TEXT_VRS or vr == "UI") and vr != "PN":
+        if (vr in COLLECTED_TEXT_VRS or vr == "UI") and vr != "PN":
             keyword = keyword_for_tag(tag) or tag_text(tag)
             for value in self.cheap_values(raw):
                 self.kept.setdefault(normalise(value).lower(), set()).add(keyword)
@@ -361,19 +347,19 @@ class _Walk:
         options = self.options
         for tag in list(ds.keys()):
             group, element = tag >> 16, tag & 0xFFFF
-            if element == 0 or group == 0x0002:
+            if element == 0 or group == FILE_META_GROUP:
                 continue
             raw = ds.get_item(tag)
-            vr = getattr(raw, "VR", None) or _vr(tag)
-            if vr == "UN" and not group & 1 and _vr(tag) in _RETYPED_FROM_UN:
+            vr = getattr(raw, "VR", None) or dictionary_vr(tag)
+            if vr == "UN" and not group & 1 and dictionary_vr(tag) in _RETYPED_FROM_UN:
                 # A public element the file stores as UN (e.g. after a trip through an implicit
                 # VR or a node that did not know it): its bytes are its value as its dictionary
                 # VR encodes it, so search it as that, or a name or ID stored so goes unseen.
-                vr = _vr(tag)
+                vr = dictionary_vr(tag)
             if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not group & 1):
                 continue  # checked before converting: converting big numeric arrays is slow
             path = where + tag_text(tag)
-            if vr in ("SQ", "UN") and (vr == "SQ" or getattr(raw, "length", 0) == 0xFFFFFFFF):
+            if vr in ("SQ", "UN") and (vr == "SQ" or getattr(raw, "length", 0) == UNDEFINED_LENGTH):
                 try:
                     items = ds[tag].value
                 except Exception:  # an undecodable sequence of the input: nothing to collect
@@ -384,7 +370,7 @@ class _Walk:
                             yield from self.walk(item, f"{path}[{index}].", (*steps, (tag, index)))
                     continue
             if group & 1:
-                if 0x0010 <= element <= 0x00FF:
+                if is_private_creator(tag):
                     continue  # private creator strings name a vendor, not a person
                 if vr == "PN":
                     for value in self.cheap_values(raw):
@@ -402,7 +388,7 @@ class _Walk:
                         yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
                 elif vr == "UI" and Option.RETAIN_UIDS not in options:
                     for value in self.cheap_values(raw):
-                        if _is_instance_uid(tag, value):
+                        if names_instance(tag, value):
                             yield Identifier(Kind.UID, path, tag, vr, value, steps=steps)
                         else:
                             self.kept.setdefault(value.lower(), set()).add(
@@ -427,7 +413,7 @@ class _Walk:
             kind = _kind(tag, vr, row)
             severity = Severity.WARNING if kind in _WARNING_KINDS else Severity.ERROR
             for value in self.cheap_values(raw):
-                if kind is Kind.UID and not _is_instance_uid(tag, value):
+                if kind is Kind.UID and not names_instance(tag, value):
                     continue
                 yield Identifier(kind, path, tag, vr, value, severity, steps)
 

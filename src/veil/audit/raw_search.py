@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
-from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as PydicomSequence
 
-from veil.audit.findings import Severity, tag_text
+from veil.audit.findings import Severity
 from veil.audit.forms import Edge, Needle
+from veil.dicom import UNDEFINED_LENGTH, dictionary_vr, tag_text
 
 try:  # optional: the raw scan is about ten times faster with it, the same without
     import numpy as _np
@@ -234,11 +234,11 @@ def _spans(ds: Dataset, where: str, base: int = 0) -> Iterator[ValueSpan]:
         tell = getattr(raw, "value_tell", None)
         length = getattr(raw, "length", None)
         value = getattr(raw, "value", None)
-        vr = str(getattr(raw, "VR", None) or _vr(tag))
+        vr = str(getattr(raw, "VR", None) or dictionary_vr(tag))
         start = base + tell if tell is not None else None
         if start is not None and isinstance(value, bytes | bytearray):
             yield ValueSpan(start, start + len(value), path, vr)
-        elif start is not None and length is not None and length != 0xFFFFFFFF:
+        elif start is not None and length is not None and length != UNDEFINED_LENGTH:
             yield ValueSpan(start, start + length, path, vr)
         try:
             elem = ds[tag]
@@ -263,10 +263,3 @@ def locate(offset: int, spans: list[ValueSpan]) -> ValueSpan | None:
         ):
             best = span
     return best
-
-
-def _vr(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"

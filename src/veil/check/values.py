@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
-from pydicom.datadict import dictionary_VM, dictionary_VR, tag_for_keyword
-from pydicom.multival import MultiValue
+from pydicom.datadict import dictionary_VM, tag_for_keyword
 
+from veil.dicom import AGE_PATTERN, keyword_vr, values_of
 from veil.engine.values import parse_da
 
 
@@ -24,21 +24,10 @@ class Validity(str, Enum):
     INVALID = "invalid"  # present but unusable (not a date, not a number, wrong count...)
 
 
-_AGE = re.compile(r"^\d{3}[DWMY]$")
 _UID = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$")
 _TIME = re.compile(r"^([01]\d|2[0-3])([0-5]\d([0-5]\d|60)?)?(\.\d{1,6})?$")
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?$")
 SEX_CODES = frozenset({"M", "F", "O"})
-
-
-def vr_of(keyword: str) -> str:
-    tag = tag_for_keyword(keyword)
-    if tag is None:
-        return "UN"
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
 
 
 def fixed_vm(keyword: str) -> int | None:
@@ -53,16 +42,8 @@ def fixed_vm(keyword: str) -> int | None:
     return int(vm) if vm.isdigit() else None
 
 
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, MultiValue | list | tuple):
-        return list(value)
-    return [value]
-
-
 def is_empty(value: Any) -> bool:
-    items = as_list(value)
+    items = values_of(value)
     return not items or all(item is None or str(item).strip() == "" for item in items)
 
 
@@ -99,7 +80,9 @@ def _one_problem(vr: str, keyword: str, item: Any) -> str | None:
     if vr == "DA":
         return None if parse_date(text) else "not a real calendar date (YYYYMMDD)"
     if vr == "AS":
-        return None if _AGE.match(text) else "not an age of the form nnnD, nnnW, nnnM or nnnY"
+        return (
+            None if AGE_PATTERN.match(text) else "not an age of the form nnnD, nnnW, nnnM or nnnY"
+        )
     if vr == "TM":
         return None if _TIME.match(text) else "not a time (HHMMSS.FFFFFF)"
     if vr == "DT":
@@ -132,10 +115,10 @@ def validate(keyword: str, value: Any, vr: str | None = None) -> tuple[Validity,
     """Check one attribute value for its VR (and known code sets); return validity and why."""
     if is_empty(value):
         return Validity.MISSING, "missing or empty"
-    vr = vr or vr_of(keyword)
+    vr = vr or keyword_vr(keyword)
     if vr == "SQ":
         return Validity.VALID, "present"
-    items = as_list(value)
+    items = values_of(value)
     count = fixed_vm(keyword)
     if count is not None and count > 1 and len(items) != count:
         return Validity.INVALID, f"has {len(items)} values, {count} expected"
@@ -148,7 +131,7 @@ def validate(keyword: str, value: Any, vr: str | None = None) -> tuple[Validity,
 
 def numbers(value: Any) -> Sequence[float] | None:
     """The numeric values of a DS/IS/FD attribute, or None if any does not parse."""
-    items = as_list(value)
+    items = values_of(value)
     try:
         return [float(item) for item in items]
     except (TypeError, ValueError):

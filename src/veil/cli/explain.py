@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from veil.cli.common import compile_from_options, key_options, veil_errors_are_usage_errors
+from veil.dicom import tag_text
 from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.io.quiet import silence_value_warnings
@@ -30,10 +31,6 @@ class Decision:
     before: str
     after: str
     rule: str
-
-
-def _tag_text(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _show(value: object, vr: str) -> str:
@@ -50,8 +47,8 @@ def _find(ds: Dataset, path: str) -> object | None:
     current: Dataset = ds
     parts = path.split(".")
     for index, part in enumerate(parts):
-        tag_text, _, item = part.partition("[")
-        tag = int(tag_text[1:5] + tag_text[6:10], 16)
+        text, _, item = part.partition("[")
+        tag = int(text[1:5] + text[6:10], 16)
         if tag not in current:
             return None
         elem = current[tag]
@@ -80,7 +77,7 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
 
     def visit(ds: Dataset, prefix: str) -> None:
         for elem in ds:
-            path = f"{prefix}{_tag_text(elem.tag)}"
+            path = f"{prefix}{tag_text(elem.tag)}"
             recorded = records.get(path)
             if recorded is not None:
                 decisions.append(recorded)

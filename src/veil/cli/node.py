@@ -54,8 +54,8 @@ def status(config_path: Path | None, as_json: bool, states: tuple[str, ...]) -> 
     """Every study the node knows, by study key and patient pseudonym, with its state."""
     store = _open_store(config_path)
     try:
-        rows = [r for r in store.status() if not states or r.state.value in states]
-        returns = store.return_counts()
+        rows = [r for r in store.studies.status() if not states or r.state.value in states]
+        returns = store.returns.counts()
     finally:
         store.close()
     records = [
@@ -97,12 +97,12 @@ def retry(config_path: Path | None, study: str) -> None:
     """Send a failed or quarantined STUDY (its key from `status`) through the node again."""
     store = _open_store(config_path)
     try:
-        row = store.find_study(study)
+        row = store.studies.find(study)
         if row is None:
             raise click.ClickException(
                 f"no study {study} in the node's store (see veil node status)"
             )
-        if not store.retry(row.id):
+        if not store.studies.retry(row.id):
             raise click.ClickException(
                 f"study {study} is {row.state.value}; only failed or quarantined studies "
                 "are retried"

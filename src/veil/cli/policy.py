@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from veil.cli.common import veil_errors_are_usage_errors
+from veil.dicom import describe_tag
 from veil.policy import BUILTIN_NAMES, compile_plan, load_policy
-from veil.policy.plan import describe_tag
 from veil.standard import EDITION, SAFE_PRIVATE_EDITION, TABLE_SOURCE, profile_rows
 
 console = Console(highlight=False)

@@ -78,7 +78,7 @@ def add_user(store: Store, name: str, password: str, roles: frozenset[Role]) -> 
     check_password(password)
     now = time.time()
     try:
-        with store.write() as conn:
+        with store.db.write() as conn:
             new_id = conn.execute(
                 cm.users.insert().values(
                     name=name,
@@ -95,21 +95,21 @@ def add_user(store: Store, name: str, password: str, roles: frozenset[Role]) -> 
 
 def list_users(store: Store) -> list[User]:
     u = cm.users
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         rows = conn.execute(select(u).order_by(u.c.name))
         return [User(r.id, r.name, decode_roles(r.roles), r.created_at) for r in rows]
 
 
 def get_user(store: Store, user_id: int) -> User | None:
     u = cm.users
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         r = conn.execute(select(u).where(u.c.id == user_id, u.c.disabled.is_(False))).first()
     return None if r is None else User(r.id, r.name, decode_roles(r.roles), r.created_at)
 
 
 def remove_user(store: Store, name: str) -> None:
     u = cm.users
-    with store.write() as conn:
+    with store.db.write() as conn:
         found = conn.execute(select(u.c.id).where(u.c.name == name)).first()
         if found is None:
             raise AccountError(f"no user named {name} (see veil user list)")
@@ -123,7 +123,7 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
     u = cm.users
     if len(password) > MAX_PASSWORD or len(name) > 64:
         return None
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         row = conn.execute(select(u).where(u.c.name == name, u.c.disabled.is_(False))).first()
     if row is None:
         with contextlib.suppress(VerificationError):
@@ -134,7 +134,7 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if _hasher.check_needs_rehash(row.password_hash):
-        with store.write() as conn:
+        with store.db.write() as conn:
             conn.execute(
                 update(u).where(u.c.id == row.id).values(password_hash=_hasher.hash(password))
             )
@@ -153,7 +153,7 @@ def create_token(store: Store, name: str, roles: frozenset[Role]) -> str:
     check_name(name, "token name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
-        with store.write() as conn:
+        with store.db.write() as conn:
             conn.execute(
                 cm.tokens.insert().values(
                     name=name,
@@ -169,7 +169,7 @@ def create_token(store: Store, name: str, roles: frozenset[Role]) -> str:
 
 def list_tokens(store: Store) -> list[TokenInfo]:
     t = cm.tokens
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         rows = conn.execute(select(t).order_by(t.c.name))
         return [
             TokenInfo(r.id, r.name, decode_roles(r.roles), r.created_at, r.last_used_at)
@@ -179,7 +179,7 @@ def list_tokens(store: Store) -> list[TokenInfo]:
 
 def revoke_token(store: Store, name: str) -> None:
     t = cm.tokens
-    with store.write() as conn:
+    with store.db.write() as conn:
         if not conn.execute(delete(t).where(t.c.name == name)).rowcount:
             raise AccountError(f"no token named {name} (see veil token list)")
 
@@ -189,12 +189,12 @@ def token_principal(store: Store, token: str) -> TokenInfo | None:
         return None
     t = cm.tokens
     digest = _token_hash(token)
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         row = conn.execute(select(t).where(t.c.token_hash == digest)).first()
     if row is None or not secrets.compare_digest(row.token_hash, digest):
         return None
     now = time.time()
     if row.last_used_at is None or now - row.last_used_at > 60:  # one write a minute at most
-        with store.write() as conn:
+        with store.db.write() as conn:
             conn.execute(update(t).where(t.c.id == row.id).values(last_used_at=now))
     return TokenInfo(row.id, row.name, decode_roles(row.roles), row.created_at, now)

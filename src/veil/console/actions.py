@@ -38,7 +38,7 @@ def retry_study(store: Store, actor: str, key: str) -> ActionResult:
     study = nodeview.study_by_key(store, key)
     if study is None:
         return _done(store, actor, Action.RETRY, key[:64], False, "no such study", 404)
-    if not store.retry(study.id):
+    if not store.studies.retry(study.id):
         return _done(
             store,
             actor,
@@ -176,7 +176,7 @@ def reveal(
     """Look up originals; the audit entry (who, which pseudonym, why) is written first."""
     pseudonym, reason = check_request(pseudonym, reason)
     entry = auditlog.append(store, actor, Action.REVEAL, pseudonym, Outcome.OK, reason)
-    found = lookup(store, pseudonym)
+    found = lookup(store.linkage, pseudonym)
     if found is None:
         auditlog.append(
             store,

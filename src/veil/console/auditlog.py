@@ -110,7 +110,7 @@ def append(
     a = cm.audit_log
     actor, target, detail = actor[:64], target[:200], detail[:2000]
     for _ in range(20):
-        with store.write() as conn:
+        with store.db.write() as conn:
             head = conn.execute(select(a.c.seq, a.c.hash).order_by(a.c.seq.desc()).limit(1))
             last = head.first()
             seq = 1 if last is None else last.seq + 1
@@ -161,12 +161,12 @@ def entries(
         query = query.where(a.c.seq < before)
     if action is not None:
         query = query.where(a.c.action == action.value)
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         return [_entry(r) for r in conn.execute(query)]
 
 
 def count(store: Store) -> int:
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         return int(conn.execute(select(func.count()).select_from(cm.audit_log)).scalar() or 0)
 
 
@@ -176,7 +176,7 @@ def verify(store: Store) -> Verification:
     prev = GENESIS
     expected_seq = 1
     checked = 0
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         result = conn.execution_options(yield_per=1000).execute(select(a).order_by(a.c.seq))
         for row in result:
             if row.seq != expected_seq:

@@ -180,7 +180,7 @@ def studies(store: Store, where: StudyFilter) -> tuple[list[StudySummary], int]:
         total_query = total_query.where(and_(*conditions))
     query = query.order_by(s.c.updated_at.desc(), s.c.id.desc())
     query = query.limit(size).offset((page - 1) * size)
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         rows = [_summary(r) for r in conn.execute(query)]
         total = int(conn.execute(total_query).scalar() or 0)
     return rows, total
@@ -194,7 +194,7 @@ def study_by_key(store: Store, key: str) -> StudySummary | None:
     if not key or len(key) > 64:
         return None
     s = models.studies
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         row = conn.execute(_study_select().where(s.c.study_key == key)).first()
     return None if row is None else _summary(row)
 
@@ -204,7 +204,7 @@ def study_detail(store: Store, config: NodeConfig, key: str) -> StudyDetail | No
     if summary is None:
         return None
     d, i = models.deliveries, models.instances
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         delivered = {
             r.destination: int(r.n)
             for r in conn.execute(
@@ -234,7 +234,7 @@ def returns(store: Store, states: Sequence[ReturnState]) -> list[ReturnSummary]:
     query = select(r).order_by(r.c.updated_at.desc()).limit(MAX_PAGE_SIZE)
     if states:
         query = query.where(r.c.state.in_([st.value for st in states]))
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         return [
             ReturnSummary(
                 x.id,
@@ -268,7 +268,7 @@ def address(destination: Destination) -> str:
 
 def destinations(store: Store, config: NodeConfig) -> tuple[DestinationHealth, ...]:
     d = models.deliveries
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         last_send = {
             r.destination: r.at
             for r in conn.execute(
@@ -298,7 +298,7 @@ def destinations(store: Store, config: NodeConfig) -> tuple[DestinationHealth, .
 def dashboard(store: Store, config: NodeConfig) -> Dashboard:
     s, d, r = models.studies, models.deliveries, models.returns
     hour_ago = time.time() - 3600
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         counts = {
             row.state: int(row.n)
             for row in conn.execute(select(s.c.state, func.count().label("n")).group_by(s.c.state))
@@ -350,7 +350,7 @@ def dashboard(store: Store, config: NodeConfig) -> Dashboard:
 def processing_seconds(store: Store) -> list[float]:
     """First receipt to sent, for studies sent (Prometheus histogram input)."""
     s = models.studies
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         rows = conn.execute(
             select(s.c.first_received_at, s.c.updated_at).where(s.c.state == StudyState.SENT.value)
         )

@@ -502,7 +502,7 @@ def healthz(request: Request) -> Response:
 
     console = _console(request)
     try:
-        with console.store.engine.connect() as conn:
+        with console.store.db.read() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
         log.error("console: health check: database unreachable (%s)", type(exc).__name__)

@@ -53,19 +53,20 @@ def check_request(pseudonym: str, reason: str) -> tuple[str, str]:
 
 def lookup(linkage: LinkageLookup, pseudonym: str) -> Revealed | None:
     """The originals behind a patient pseudonym or a de-identified StudyInstanceUID."""
-    patient = linkage.linked_patient(pseudonym)
+    patient = linkage.patient(pseudonym)
     if patient is not None:
-        return Revealed(pseudonym, "patient", patient[0], patient[1])
-    study = linkage.linked_study(pseudonym)
+        return Revealed(
+            pseudonym, "patient", patient.original_patient_id, patient.original_patient_name
+        )
+    study = linkage.study(pseudonym)
     if study is None:
         return None
-    owner = linkage.linked_patient(str(study.pseudo_patient_id))
-    patient_id, patient_name = owner if owner is not None else ("", "")
+    owner = linkage.patient(study.pseudo_patient_id)
     return Revealed(
         pseudonym,
         "study",
-        patient_id,
-        patient_name,
-        str(study.original_study_uid),
-        str(study.original_accession),
+        owner.original_patient_id if owner is not None else "",
+        owner.original_patient_name if owner is not None else "",
+        study.original_study_uid,
+        study.original_accession,
     )

@@ -44,7 +44,7 @@ class Sessions:
     def create(self, user_id: int | None) -> Session:
         now = time.time()
         session = Session(secrets.token_urlsafe(32), user_id, secrets.token_urlsafe(32), now)
-        with self.store.write() as conn:
+        with self.store.db.write() as conn:
             conn.execute(
                 cm.sessions.insert().values(
                     id_hash=_digest(session.id),
@@ -63,7 +63,7 @@ class Sessions:
         s = cm.sessions
         now = time.time()
         digest = _digest(session_id)
-        with self.store.engine.connect() as conn:
+        with self.store.db.read() as conn:
             row = conn.execute(select(s).where(s.c.id_hash == digest)).first()
         if row is None:
             return None
@@ -71,14 +71,14 @@ class Sessions:
             self.end(session_id)
             return None
         if now - row.last_seen_at > _TOUCH_EVERY:
-            with self.store.write() as conn:
+            with self.store.db.write() as conn:
                 conn.execute(update(s).where(s.c.id_hash == digest).values(last_seen_at=now))
         return Session(session_id, row.user_id, row.csrf_token, row.created_at)
 
     def flash(self, session_id: str, message: str) -> None:
         """Keep ``message`` for the next page this session shows (after a redirect)."""
         s = cm.sessions
-        with self.store.write() as conn:
+        with self.store.db.write() as conn:
             conn.execute(
                 update(s).where(s.c.id_hash == _digest(session_id)).values(flash=message[:300])
             )
@@ -86,21 +86,21 @@ class Sessions:
     def pop_flash(self, session_id: str) -> str | None:
         s = cm.sessions
         digest = _digest(session_id)
-        with self.store.write() as conn:
+        with self.store.db.write() as conn:
             message = conn.execute(select(s.c.flash).where(s.c.id_hash == digest)).scalar()
             if message is not None:
                 conn.execute(update(s).where(s.c.id_hash == digest).values(flash=None))
         return None if message is None else str(message)
 
     def end(self, session_id: str) -> None:
-        with self.store.write() as conn:
+        with self.store.db.write() as conn:
             conn.execute(delete(cm.sessions).where(cm.sessions.c.id_hash == _digest(session_id)))
 
     def sweep(self) -> int:
         """Delete expired sessions; the number deleted."""
         s = cm.sessions
         now = time.time()
-        with self.store.write() as conn:
+        with self.store.db.write() as conn:
             result = conn.execute(
                 delete(s).where(
                     or_(

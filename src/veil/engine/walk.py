@@ -19,6 +19,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import UID_dictionary
 
+from veil.dicom import is_class_uid as _is_class_uid  # one answer, shared with the audit
 from veil.engine.values import (
     DATE_VRS,
     TEXT_VRS,
@@ -40,15 +41,6 @@ from veil.standard import Option, iod_attribute_types
 # (path, tag, before, after, rule) for `veil explain`; only called when explaining.
 Recorder = Callable[[str, int, str, str, str], None]
 
-# UIDs that name a kind of thing, not an instance: never remapped.
-_CLASS_UID_SUFFIXES = (
-    "ClassUID",
-    "TransferSyntaxUID",
-    "CodingSchemeUID",
-    "CreatorUID",
-    "MappingResourceUID",
-    "ContextGroupExtensionCreatorUID",
-)
 _CODE_TAGS = frozenset(
     {
         0x00080100,
@@ -98,12 +90,6 @@ def vr_of(tag: int) -> str:
         return str(dictionary_VR(tag))
     except KeyError:
         return "UN"
-
-
-@cache
-def _is_class_uid(tag: int) -> bool:
-    keyword = keyword_for_tag(tag)
-    return bool(keyword) and keyword.endswith(_CLASS_UID_SUFFIXES)
 
 
 def _tag_text(tag: int) -> str:

@@ -16,6 +16,7 @@ from pydicom.filewriter import dcmwrite, write_dataset, write_file_meta_info
 from pydicom.uid import UID
 from pydicom.valuerep import VR
 
+from veil.dicom import UNDEFINED_LENGTH, tag_text
 from veil.errors import InputFileError, value_free_text
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
@@ -90,17 +91,17 @@ def read_bytes(data: bytes, name: str) -> Dataset:
     for tag in ds.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
         raw = ds.get_item(tag)
         vr = getattr(raw, "VR", None)
-        where = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        where = tag_text(tag)
         if vr is not None and vr not in KNOWN_VRS:
             raise InputFileError(name, f"garbage value representation at {where}")
         # pydicom reads what is there when the file ends early: compare with the length the
-        # element declares (undefined length 0xFFFFFFFF is checked by the sequence reader).
+        # element declares (an undefined length is checked by the sequence reader).
         length = getattr(raw, "length", None)
         value = getattr(raw, "value", None)
         if (
             isinstance(value, bytes)
             and length is not None
-            and length != 0xFFFFFFFF
+            and length != UNDEFINED_LENGTH
             and len(value) < length
         ):
             raise InputFileError(

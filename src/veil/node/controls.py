@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, select, update
 from veil.node.spool import Spool
 from veil.node.store import Store, models
 from veil.node.store import console_models as cm
-from veil.node.store.states import ReturnState, StudyState
+from veil.node.store.states import ReturnState, StudyState, require
 
 # How long a study whose only pending destinations are paused waits before the scheduler
 # looks at it again (resuming a destination makes such studies due at once).
@@ -59,13 +59,22 @@ class StudyEvent:
 
 
 def process_now(store: Store, study_id: int) -> bool:
-    """Skip the stable wait of a study still receiving; False when it is past that state."""
-    return store.transition(study_id, StudyState.STABLE, expect=[StudyState.RECEIVED])
+    """Step RECEIVED -> STABLE now, not after the quiet time (the scheduler's own step, taken
+    early); False when the study is past that state."""
+    s = models.studies
+    legal = require([StudyState.RECEIVED], StudyState.STABLE)
+    with store.db.write() as conn:
+        result = conn.execute(
+            update(s)
+            .where(and_(s.c.id == study_id, s.c.state.in_(legal)))
+            .values(state=StudyState.STABLE.value, updated_at=time.time())
+        )
+        return bool(result.rowcount)
 
 
 def paused_destinations(store: Store) -> frozenset[str]:
     t = cm.destination_controls
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         rows = conn.execute(select(t.c.destination).where(t.c.paused.is_(True)))
         return frozenset(r.destination for r in rows)
 
@@ -74,7 +83,7 @@ def pause(store: Store, destination: str, paused: bool, by: str) -> None:
     """Pause or resume ``destination``; resuming makes the studies waiting for it due now."""
     t = cm.destination_controls
     now = time.time()
-    with store.write() as conn:
+    with store.db.write() as conn:
         changed = conn.execute(
             update(t)
             .where(t.c.destination == destination)
@@ -106,7 +115,7 @@ class DestinationControl:
 
 def destination_controls(store: Store) -> dict[str, DestinationControl]:
     t = cm.destination_controls
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         return {
             r.destination: DestinationControl(
                 r.destination,
@@ -126,7 +135,7 @@ def record_test(store: Store, destination: str, ok: bool, detail: str, by: str) 
     t = cm.destination_controls
     now = time.time()
     values = {"last_test_at": now, "last_test_ok": ok, "last_test_detail": detail[:200]}
-    with store.write() as conn:
+    with store.db.write() as conn:
         if not conn.execute(
             update(t).where(t.c.destination == destination).values(**values)
         ).rowcount:
@@ -142,31 +151,13 @@ def record_test(store: Store, destination: str, ok: bool, detail: str, by: str) 
 
 def retry_return(store: Store, return_id: int) -> bool:
     """Send a quarantined or failed returned result through re-identification again."""
-    r = models.returns
-    with store.write() as conn:
-        result = conn.execute(
-            update(r)
-            .where(
-                and_(
-                    r.c.id == return_id,
-                    r.c.state.in_([ReturnState.QUARANTINED.value, ReturnState.FAILED.value]),
-                )
-            )
-            .values(
-                state=ReturnState.RECEIVED.value,
-                attempts=0,
-                next_attempt_at=0.0,
-                reason=None,
-                updated_at=time.time(),
-            )
-        )
-        return bool(result.rowcount)
+    return store.returns.retry(return_id)
 
 
 def purge_study(store: Store, spool: Spool, study_id: int) -> bool:
     """Delete a quarantined or failed study: its rows and its spool files. False otherwise."""
     s, i, d = models.studies, models.instances, models.deliveries
-    with store.write() as conn:
+    with store.db.write() as conn:
         row = conn.execute(
             select(s.c.study_key).where(
                 and_(
@@ -195,7 +186,7 @@ def purge_study(store: Store, spool: Spool, study_id: int) -> bool:
 def purge_return(store: Store, spool: Spool, return_id: int) -> bool:
     """Delete a quarantined or failed returned result and its spool file."""
     r = models.returns
-    with store.write() as conn:
+    with store.db.write() as conn:
         row = conn.execute(
             select(r.c.spool_name).where(
                 and_(
@@ -216,7 +207,7 @@ def purge_return(store: Store, spool: Spool, return_id: int) -> bool:
 
 def study_events(store: Store, study_id: int) -> list[StudyEvent]:
     e = cm.study_events
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         rows = conn.execute(
             select(e.c.state, e.c.at).where(e.c.study_id == study_id).order_by(e.c.id)
         )
@@ -227,7 +218,7 @@ def record_findings(store: Store, study_id: int, findings: Sequence[StudyFinding
     """Replace the study's quarantine findings with ``findings`` (the latest run's)."""
     f = cm.study_findings
     now = time.time()
-    with store.write() as conn:
+    with store.db.write() as conn:
         conn.execute(delete(f).where(f.c.study_id == study_id))
         if findings:
             conn.execute(
@@ -250,7 +241,7 @@ def record_findings(store: Store, study_id: int, findings: Sequence[StudyFinding
 
 def study_findings(store: Store, study_id: int) -> list[StudyFinding]:
     f = cm.study_findings
-    with store.engine.connect() as conn:
+    with store.db.read() as conn:
         rows = conn.execute(select(f).where(f.c.study_id == study_id).order_by(f.c.id))
         return [
             StudyFinding(FindingSource(r.source), r.file, r.path, r.kind, r.form, r.rule)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydicom import Dataset
 from pydicom.dataelem import DataElement
 
+from veil.dicom import text_values
 from veil.errors import VeilError
 from veil.mapping import Mapper
+from veil.node.store.linkage import PatientLink, StudyLink, UidLink
 
 
 class UnknownPseudonymError(VeilError):
@@ -26,9 +28,9 @@ class UnknownPseudonymError(VeilError):
 class Linkage:
     """Rows for the link_* tables, gathered from one original/de-identified pair."""
 
-    patients: dict[str, dict[str, str]] = field(default_factory=dict)
-    studies: dict[str, dict[str, str]] = field(default_factory=dict)
-    uids: dict[str, dict[str, str]] = field(default_factory=dict)
+    patients: dict[str, PatientLink] = field(default_factory=dict)
+    studies: dict[str, StudyLink] = field(default_factory=dict)
+    uids: dict[str, UidLink] = field(default_factory=dict)
 
     def update(self, other: Linkage) -> None:
         self.patients.update(other.patients)
@@ -46,51 +48,41 @@ def _ui_elements(ds: Dataset) -> Iterator[DataElement]:
             yield element
 
 
-def _values(element: DataElement) -> list[str]:
-    value = element.value
-    items = list(value) if element.VM > 1 else [value]
-    return [str(v).strip().rstrip("\x00") for v in items if v]
-
-
 def collect(original: Dataset, output: Dataset, mapper: Mapper) -> Linkage:
     """What the linkage store must keep so results about ``output`` can come home."""
     link = Linkage()
-    output_uids = {v for element in _ui_elements(output) for v in _values(element)}
+    output_uids = {v for element in _ui_elements(output) for v in text_values(element.value)}
     for element in _ui_elements(original):
-        for value in _values(element):
+        for value in text_values(element.value):
             pseudo = mapper.uid(value)
             # Only UIDs the engine actually replaced (SOP classes, transfer syntaxes are kept).
             if pseudo in output_uids and pseudo != value:
-                link.uids[pseudo] = {
-                    "pseudo_uid": pseudo,
-                    "original_uid": value,
-                    "kind": element.keyword or "private",
-                }
+                link.uids[pseudo] = UidLink(pseudo, value, element.keyword or "private")
     pseudo_patient = str(output.get("PatientID", "") or "")
     if pseudo_patient:
-        link.patients[pseudo_patient] = {
-            "pseudo_patient_id": pseudo_patient,
-            "original_patient_id": str(original.get("PatientID", "") or ""),
-            "original_patient_name": str(original.get("PatientName", "") or ""),
-        }
+        link.patients[pseudo_patient] = PatientLink(
+            pseudo_patient_id=pseudo_patient,
+            original_patient_id=str(original.get("PatientID", "") or ""),
+            original_patient_name=str(original.get("PatientName", "") or ""),
+        )
     pseudo_study = str(output.get("StudyInstanceUID", "") or "")
     if pseudo_study:
-        link.studies[pseudo_study] = {
-            "pseudo_study_uid": pseudo_study,
-            "original_study_uid": str(original.get("StudyInstanceUID", "") or ""),
-            "pseudo_patient_id": pseudo_patient,
-            "original_accession": str(original.get("AccessionNumber", "") or ""),
-            "pseudo_accession": str(output.get("AccessionNumber", "") or ""),
-        }
+        link.studies[pseudo_study] = StudyLink(
+            pseudo_study_uid=pseudo_study,
+            original_study_uid=str(original.get("StudyInstanceUID", "") or ""),
+            pseudo_patient_id=pseudo_patient,
+            original_accession=str(original.get("AccessionNumber", "") or ""),
+            pseudo_accession=str(output.get("AccessionNumber", "") or ""),
+        )
     return link
 
 
 class LinkageLookup(Protocol):
-    """The read side the re-identification needs (implemented by the Store)."""
+    """The read side the re-identification needs (implemented by `LinkageStore`)."""
 
-    def linked_patient(self, pseudo_patient_id: str) -> tuple[str, str] | None: ...
-    def linked_study(self, pseudo_study_uid: str) -> Any | None: ...
-    def linked_uids(self, pseudo_uids: Sequence[str]) -> dict[str, str]: ...
+    def patient(self, pseudo_patient_id: str) -> PatientLink | None: ...
+    def study(self, pseudo_study_uid: str) -> StudyLink | None: ...
+    def uids(self, pseudo_uids: Sequence[str]) -> dict[str, str]: ...
 
 
 def reidentify(ds: Dataset, lookup: LinkageLookup) -> Dataset:
@@ -100,21 +92,22 @@ def reidentify(ds: Dataset, lookup: LinkageLookup) -> Dataset:
     UIDs the processing created itself (the result's own series and instance) stay as they are.
     """
     pseudo_patient = str(ds.get("PatientID", "") or "").strip()
-    patient = lookup.linked_patient(pseudo_patient) if pseudo_patient else None
+    patient = lookup.patient(pseudo_patient) if pseudo_patient else None
     if patient is None:
         raise UnknownPseudonymError("the result's PatientID is not a pseudonym this node sent")
     pseudo_study = str(ds.get("StudyInstanceUID", "") or "").strip()
-    study = lookup.linked_study(pseudo_study) if pseudo_study else None
-    if study is None or getattr(study, "pseudo_patient_id", None) != pseudo_patient:
+    study = lookup.study(pseudo_study) if pseudo_study else None
+    if study is None or study.pseudo_patient_id != pseudo_patient:
         raise UnknownPseudonymError(
             "the result's StudyInstanceUID is not a study this node sent for that patient"
         )
-    ds.PatientID, ds.PatientName = patient
+    ds.PatientID = patient.original_patient_id
+    ds.PatientName = patient.original_patient_name
     ds.AccessionNumber = study.original_accession
     elements = list(_ui_elements(ds))
-    found = lookup.linked_uids(sorted({v for e in elements for v in _values(e)}))
+    found = lookup.uids(sorted({v for e in elements for v in text_values(e.value)}))
     for element in elements:
-        values = [found.get(v, v) for v in _values(element)]
+        values = [found.get(v, v) for v in text_values(element.value)]
         element.value = values if element.VM > 1 else values[0]
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "SOPInstanceUID" in ds:

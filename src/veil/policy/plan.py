@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.datadict import tag_for_keyword
 
+from veil.dicom import DATE_VRS, TEXT_VRS, dictionary_vr, is_private
 from veil.errors import RequirementConflictError
 from veil.policy.model import Action, Override, Policy, PrivateSelector
 from veil.standard import (
@@ -27,29 +28,48 @@ from veil.standard import (
 )
 
 REMOVING = {"X", "Z", "D", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"}
-DATE_VRS = {"DA", "DT", "TM"}
-TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
 
 
 class PreservationLike(Protocol):
-    keyword: str
-    rule_id: str
-    need: str
-    derive_age: bool
-    shift_dates: bool
+    """An attribute a destination needs kept (`veil.check.model.Preservation`)."""
+
+    @property
+    def keyword(self) -> str: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def need(self) -> str: ...
+    @property
+    def derive_age(self) -> bool: ...
+    @property
+    def shift_dates(self) -> bool: ...
 
 
 class PrivateKeepLike(Protocol):
-    creator: str
-    element: int | None  # the element within the block (low byte); None: the whole block
-    keep: bool
-    rule_id: str
-    need: str
-    clean: bool  # kept with the input's identifying values masked inside it
+    """A private-block decision of a destination (`veil.check.model.PrivateKeep`)."""
+
+    @property
+    def creator(self) -> str: ...
+    @property
+    def element(
+        self,
+    ) -> int | None: ...  # the element within the block (low byte); None: the whole block
+    @property
+    def keep(self) -> bool: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def need(self) -> str: ...
+    # Kept with the input's identifying values masked inside it.
+    @property
+    def clean(self) -> bool: ...
 
 
 class ProfileLike(Protocol):
-    name: str
+    """What the compiler reads of a destination requirement profile (frozen: read-only)."""
+
+    @property
+    def name(self) -> str: ...
 
     def preservations(self, quality_checks: bool = True) -> Sequence[PreservationLike]: ...
 
@@ -134,20 +154,6 @@ def _row_rule(row: ProfileRow, options: frozenset[Option]) -> Rule:
     return Rule(action, source, fallback=row.basic)
 
 
-def _vr_of(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
-
-
-def _name_of(tag: int) -> str:
-    try:
-        return str(dictionary_description(tag))
-    except KeyError:
-        return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
 def _resolve_requirement(
     tag: int, current: Rule, row: ProfileRow | None, preservation: PreservationLike, profile: str
 ) -> tuple[Rule, str | None]:
@@ -172,7 +178,7 @@ def _resolve_requirement(
             f"{preservation.rule_id} asks for PatientBirthDate: satisfied by keeping PatientAge "
             "derived from it; the birth date itself is removed"
         )
-    vr = _vr_of(tag)
+    vr = dictionary_vr(tag)
     if row is not None:
         allowed = {action for _, action in row.options}
         if vr in DATE_VRS and "C" in {row.option_action(Option.RETAIN_LONG_MODIFIED_DATES)}:
@@ -324,7 +330,7 @@ def compile_plan(
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.
         for tag, rule in list(exact.items()):
-            if rule.action == "C" and _vr_of(tag) in DATE_VRS:
+            if rule.action == "C" and dictionary_vr(tag) in DATE_VRS:
                 exact[tag] = Rule(
                     Action.SHIFT.value, rule.source + " (shifted by the patient's offset)"
                 )
@@ -338,7 +344,7 @@ def compile_plan(
             continue
         assert override.tag is not None
         tag = override.tag
-        if tag >> 16 & 1 and (tag & 0xFFFF) >= 0x1000:
+        if is_private(tag) and (tag & 0xFFFF) >= 0x1000:  # a private data element
             raise RequirementConflictError(
                 f"{policy.source}: line {override.line}: a private element must be named by its "
                 "creator ({creator: ..., group: ..., element: ...}), not by its element number"
@@ -377,11 +383,6 @@ def compile_plan(
         declared_options=options
         | frozenset(rule.declares for rule in exact.values() if rule.declares is not None),
     )
-
-
-def describe_tag(tag: int) -> str:
-    keyword = keyword_for_tag(tag)
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword or _name_of(tag)}"
 
 
 def plan_summary(plan: Plan) -> dict[str, Any]:

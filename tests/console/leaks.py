@@ -35,7 +35,9 @@ def needles_of(files: Iterable[Path]) -> list[Needle]:
     identifiers = []
     for path in files:
         identifiers += [
-            i for i in collect(dcmread(path, stop_before_pixels=True)) if i.severity is Severity.ERROR
+            i
+            for i in collect(dcmread(path, stop_before_pixels=True))
+            if i.severity is Severity.ERROR
         ]
     needles = [n for ident in dedupe(identifiers) for n in needles_for(ident)]
     needles.sort(key=lambda n: len(n.text), reverse=True)

@@ -119,10 +119,10 @@ web: {{port: {self.web_port}, idle_timeout_minutes: 30}}
         self.serve = None
 
     def send(self, relative: str) -> None:
+        port = str(self.dicom_port)
         files = [str(p) for p in corpus_files(relative)]
         subprocess.run(
-            ["storescu", "-aet", "SCANNER", "-aec", "VEIL", "127.0.0.1", str(self.dicom_port)]
-            + files,
+            ["storescu", "-aet", "SCANNER", "-aec", "VEIL", "127.0.0.1", port, *files],
             check=True,
             capture_output=True,
             timeout=60,
@@ -238,11 +238,11 @@ def test_the_issue_scenario_in_chromium(site: Site, browser: Any) -> None:
     site.send(STUDY_SENT)
     expect(row(page, "sent")).to_have_count(2, timeout=TIMEOUT_MS)
     shot(page, "04-studies-sent")
-    other = [
+    other = next(
         k
         for k in row(page, "sent").evaluate_all("rows => rows.map(r => r.dataset.study)")
         if k != held_key
-    ][0]
+    )
     page.click(f"a:has-text('{other}')")
     expect(page.locator("#study-state")).to_have_text("sent")
     timeline = page.locator("ol.timeline").inner_text()

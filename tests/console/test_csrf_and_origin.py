@@ -77,9 +77,12 @@ def test_a_cross_site_post_is_refused_even_with_the_token(console) -> None:  # t
         headers={"X-CSRF-Token": csrf, "Sec-Fetch-Site": "cross-site"},
     )
     assert refused.status_code == 403
-    assert c.post(
-        f"/studies/{console.seeded.quarantined}/retry", headers={"X-CSRF-Token": csrf}
-    ).status_code == 403
+    assert (
+        c.post(
+            f"/studies/{console.seeded.quarantined}/retry", headers={"X-CSRF-Token": csrf}
+        ).status_code
+        == 403
+    )
     assert _state(console) == before
     accepted = c.post(
         f"/studies/{console.seeded.quarantined}/retry",

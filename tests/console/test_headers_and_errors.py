@@ -68,7 +68,11 @@ def test_error_answers_do_not_echo_the_request(console) -> None:  # type: ignore
         c.get(f"/api/v1/studies/{probe}"),
         c.get(f"/api/v1/studies?page={probe}"),
         c.get(f"/api/v1/audit?before={probe}"),
-        c.post("/api/v1/users", json={"name": probe, "password": 3, "roles": probe}, headers={"X-CSRF-Token": "x"}),
+        c.post(
+            "/api/v1/users",
+            json={"name": probe, "password": 3, "roles": probe},
+            headers={"X-CSRF-Token": "x"},
+        ),
     ):
         assert answer.status_code >= 400
         assert probe not in answer.text

@@ -87,10 +87,12 @@ def add_user(store: Store, name: str, password: str, roles: frozenset[Role]) -> 
                     created_at=now,
                     disabled=False,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
     except IntegrityError:
         raise AccountError(f"a user named {name} exists already") from None
-    return User(int(new_id), name, roles, now)
+    if new_id is None:
+        raise AccountError("the database did not return the new account's id")
+    return User(int(new_id[0]), name, roles, now)
 
 
 def list_users(store: Store) -> list[User]:

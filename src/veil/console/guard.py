@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 
 from veil.console.accounts import get_user, token_principal
 from veil.console.roles import Permission, Role, permissions
 from veil.console.sessions import Session
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 class Public:
@@ -90,7 +92,7 @@ class GuardedRouter:
 
     def _add(
         self, method: str, path: str, requirement: Requirement, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    ) -> Callable[[Endpoint], Endpoint]:
         # GET never changes state: a route that needs an acting permission is a POST.
         if (
             method == "GET"
@@ -100,12 +102,19 @@ class GuardedRouter:
             raise ValueError(f"GET {path} needs {requirement.value}: make it a POST")
         self.permissions[(method, self.prefix + path)] = requirement
         dependencies = [*kwargs.pop("dependencies", []), Depends(require(requirement))]
-        return self.router.api_route(path, methods=[method], dependencies=dependencies, **kwargs)
+        decorator: Callable[[Endpoint], Endpoint] = self.router.api_route(
+            path, methods=[method], dependencies=dependencies, **kwargs
+        )
+        return decorator
 
-    def get(self, path: str, requirement: Requirement, **kwargs: Any) -> Any:
+    def get(
+        self, path: str, requirement: Requirement, **kwargs: Any
+    ) -> Callable[[Endpoint], Endpoint]:
         return self._add("GET", path, requirement, **kwargs)
 
-    def post(self, path: str, requirement: Requirement, **kwargs: Any) -> Any:
+    def post(
+        self, path: str, requirement: Requirement, **kwargs: Any
+    ) -> Callable[[Endpoint], Endpoint]:
         return self._add("POST", path, requirement, **kwargs)
 
 

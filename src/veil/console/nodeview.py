@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from veil.node import controls
 from veil.node.config import Destination, DestinationKind, NodeConfig
@@ -158,7 +158,7 @@ def _study_select() -> Any:
 def studies(store: Store, where: StudyFilter) -> tuple[list[StudySummary], int]:
     """One page of studies (newest change first) and the number matching in all."""
     s = models.studies
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if where.states:
         conditions.append(s.c.state.in_([st.value for st in where.states]))
     text = where.text.strip()[:80]
@@ -330,11 +330,13 @@ def dashboard(store: Store, config: NodeConfig) -> Dashboard:
                 .limit(10)
             )
         ]
+    free: int | None = None
+    total: int | None = None
     try:
         usage = shutil.disk_usage(config.spool if config.spool.exists() else config.spool.parent)
         free, total = usage.free, usage.total
     except OSError:
-        free = total = None
+        pass
     return Dashboard(
         counts={state.value: counts.get(state.value, 0) for state in StudyState},
         returns={state.value: returns_by_state.get(state.value, 0) for state in ReturnState},

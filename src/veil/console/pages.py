@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from veil.check.model import AttributeRule, PrivateRule, SeriesRule
 from veil.console import accounts, actions, auditlog, nodeview
 from veil.console.app import ConsoleState, page_context
 from veil.console.auditlog import Action, Outcome
@@ -272,7 +273,12 @@ def _rule_texts(console: ConsoleState) -> dict[str, tuple[str, str, str]]:
 
         for name in console.config.node.profiles:
             profile = load_profile(name)
-            for rule in [*profile.rules, *profile.series_rules, *profile.private_rules]:
+            rules: list[AttributeRule | SeriesRule | PrivateRule] = [
+                *profile.rules,
+                *profile.series_rules,
+                *profile.private_rules,
+            ]
+            for rule in rules:
                 texts[rule.rule_id] = (rule.text.need, rule.text.why, rule.text.fix)
     except Exception as exc:  # rule texts are a help, not a requirement of the page
         log.warning("console: destination profile texts unavailable (%s)", type(exc).__name__)

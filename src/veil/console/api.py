@@ -7,6 +7,7 @@ pseudonyms, states, counts, times; originals only in ``RevealOut``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -20,6 +21,7 @@ from veil.console.guard import GuardedRouter, Principal
 from veil.console.reveal import RevealError
 from veil.console.roles import Permission, RoleError, parse_roles
 from veil.errors import VeilError
+from veil.node import controls
 from veil.node.store.states import ReturnState, StudyState
 
 router = GuardedRouter(prefix=API_PREFIX, tags=["console"])
@@ -113,18 +115,17 @@ def _detail(d: nodeview.StudyDetail) -> StudyDetailOut:
             for p in d.progress
         ],
         timeline=[EventOut(state=e.state, at=e.at) for e in d.events],
-        findings=[
-            FindingOut(
-                source=f.source.value,
-                file=f.file,
-                path=f.path,
-                kind=f.kind,
-                form=f.form,
-                rule=f.rule,
-            )
-            for f in d.findings
-        ],
+        findings=_findings(d.findings),
     )
+
+
+def _findings(findings: Sequence[controls.StudyFinding]) -> list[FindingOut]:
+    return [
+        FindingOut(
+            source=f.source.value, file=f.file, path=f.path, kind=f.kind, form=f.form, rule=f.rule
+        )
+        for f in findings
+    ]
 
 
 class DestinationOut(BaseModel):
@@ -175,8 +176,15 @@ class ReturnOut(BaseModel):
     updated_at: float
 
 
+class HeldOut(BaseModel):
+    study: StudyOut
+    findings: list[FindingOut]
+
+
 class QuarantineOut(BaseModel):
-    studies: list[StudyDetailOut]
+    studies: list[HeldOut]
+    total: int = Field(description="held studies in all (this answer is one page)")
+    page: int
     returns: list[ReturnOut]
 
 
@@ -311,18 +319,14 @@ def process_now(request: Request, key: str) -> JSONResponse:
 
 
 @router.get("/quarantine", Permission.VIEW_NODE, response_model=QuarantineOut)
-def quarantine(request: Request) -> QuarantineOut:
+def quarantine(request: Request, page: Annotated[int, Query(ge=1, le=100000)] = 1) -> QuarantineOut:
     console = _console(request)
-    rows, _ = nodeview.studies(
-        console.store,
-        nodeview.StudyFilter(
-            states=(StudyState.QUARANTINED, StudyState.FAILED), size=nodeview.MAX_PAGE_SIZE
-        ),
-    )
-    details = [nodeview.study_detail(console.store, console.config.node, r.key) for r in rows]
+    rows, total = nodeview.held(console.store, page)
     returned = nodeview.returns(console.store, (ReturnState.QUARANTINED, ReturnState.FAILED))
     return QuarantineOut(
-        studies=[_detail(d) for d in details if d is not None],
+        studies=[HeldOut(study=_study(h.summary), findings=_findings(h.findings)) for h in rows],
+        total=total,
+        page=page,
         returns=[
             ReturnOut(
                 id=r.id,

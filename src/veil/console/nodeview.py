@@ -60,6 +60,14 @@ class StudyDetail:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A quarantined or failed study with why it is held (the quarantine page's row)."""
+
+    summary: StudySummary
+    findings: tuple[controls.StudyFinding, ...]
+
+
+@dataclass(frozen=True)
 class ReturnSummary:
     id: int
     name: str  # spool file name (a hash)
@@ -229,6 +237,16 @@ def study_detail(store: Store, config: NodeConfig, key: str) -> StudyDetail | No
     )
 
 
+def held(store: Store, page: int = 1, size: int = 100) -> tuple[list[Held], int]:
+    """One page of quarantined and failed studies with their findings (two queries)."""
+    rows, total = studies(
+        store,
+        StudyFilter(states=(StudyState.QUARANTINED, StudyState.FAILED), page=page, size=size),
+    )
+    findings = controls.findings_of(store, [r.id for r in rows])
+    return [Held(r, tuple(findings.get(r.id, ()))) for r in rows], total
+
+
 def returns(store: Store, states: Sequence[ReturnState]) -> list[ReturnSummary]:
     r = models.returns
     query = select(r).order_by(r.c.updated_at.desc()).limit(MAX_PAGE_SIZE)
@@ -247,11 +265,6 @@ def returns(store: Store, states: Sequence[ReturnState]) -> list[ReturnSummary]:
             )
             for x in conn.execute(query)
         ]
-
-
-def return_by_id(store: Store, return_id: int) -> ReturnSummary | None:
-    found = [x for x in returns(store, ()) if x.id == return_id]
-    return found[0] if found else None
 
 
 def address(destination: Destination) -> str:

@@ -286,21 +286,18 @@ def _rule_texts(console: ConsoleState) -> dict[str, tuple[str, str, str]]:
 
 
 @router.get("/quarantine", Permission.VIEW_NODE)
-def quarantine(request: Request) -> Response:
+def quarantine(request: Request, page: Annotated[int, Query(ge=1, le=100000)] = 1) -> Response:
     console = _console(request)
-    rows, _total = nodeview.studies(
-        console.store,
-        nodeview.StudyFilter(
-            states=(StudyState.QUARANTINED, StudyState.FAILED), size=nodeview.MAX_PAGE_SIZE
-        ),
-    )
-    details = [nodeview.study_detail(console.store, console.config.node, r.key) for r in rows]
+    rows, total = nodeview.held(console.store, page)
     returned = nodeview.returns(console.store, (ReturnState.QUARANTINED, ReturnState.FAILED))
     return render(
         request,
         "quarantine.html",
         "quarantine",
-        details=[d for d in details if d is not None],
+        details=rows,
+        total=total,
+        page_number=page,
+        pages=max(1, -(-total // 100)),
         returned=returned,
         rules=_rule_texts(console),
     )

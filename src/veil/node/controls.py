@@ -240,10 +240,19 @@ def record_findings(store: Store, study_id: int, findings: Sequence[StudyFinding
 
 
 def study_findings(store: Store, study_id: int) -> list[StudyFinding]:
+    return findings_of(store, [study_id]).get(study_id, [])
+
+
+def findings_of(store: Store, study_ids: Sequence[int]) -> dict[int, list[StudyFinding]]:
+    """The findings of several studies in one query (a page of the quarantine)."""
     f = cm.study_findings
+    found: dict[int, list[StudyFinding]] = {}
+    if not study_ids:
+        return found
     with store.db.read() as conn:
-        rows = conn.execute(select(f).where(f.c.study_id == study_id).order_by(f.c.id))
-        return [
-            StudyFinding(FindingSource(r.source), r.file, r.path, r.kind, r.form, r.rule)
-            for r in rows
-        ]
+        rows = conn.execute(select(f).where(f.c.study_id.in_(list(study_ids))).order_by(f.c.id))
+        for r in rows:
+            found.setdefault(r.study_id, []).append(
+                StudyFinding(FindingSource(r.source), r.file, r.path, r.kind, r.form, r.rule)
+            )
+    return found

@@ -197,7 +197,7 @@ def row(page: Any, state: str) -> Any:
     return page.locator(f"table.studies tbody tr:has([data-state='{state}'])")
 
 
-def test_the_issue_scenario_in_chromium(site: Site, browser: Any) -> None:
+def the_issue_scenario_in_chromium(site: Site, browser: Any) -> None:
     from playwright.sync_api import expect
 
     errors: list[str] = []
@@ -270,6 +270,9 @@ def test_the_issue_scenario_in_chromium(site: Site, browser: Any) -> None:
     page.click("button:has-text('Verify the chain')")
     expect(page.locator(".flash")).to_contain_text("chain verified")
     shot(page, "08-audit-log")
+    page.click("nav >> text=Users")
+    expect(page.locator("main table").first).to_contain_text("reidentifier")
+    shot(page, "08-users")
     sign_out(page, site)
     assert not errors, errors  # no CSP violation, no script error on any page
     context.close()
@@ -328,7 +331,7 @@ def walk(browser: Any, site: Site, role: Role, needles: list[Any]) -> tuple[list
     return leaks, seen
 
 
-def test_no_role_but_the_reidentifier_ever_receives_an_original(site: Site, browser: Any) -> None:
+def no_role_but_the_reidentifier_ever_receives_an_original(site: Site, browser: Any) -> None:
     needles = needles_of(corpus_files(STUDY_HELD) + corpus_files(STUDY_SENT))
     assert len(needles) > 20  # names, IDs, dates, institution, UIDs in their forms
     scanned = {}
@@ -367,7 +370,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_a_console_crash_never_stops_dicom_intake(site: Site) -> None:
+def a_console_crash_never_stops_dicom_intake(site: Site) -> None:
     assert site.serve is not None
     consoles = _children(site.serve.pid)
     assert len(consoles) == 1
@@ -386,3 +389,12 @@ def test_a_console_crash_never_stops_dicom_intake(site: Site) -> None:
     restarted = _children(site.serve.pid)
     assert len(restarted) == 1 and restarted != consoles
     assert "console process exited" in site.logs[-1].read_text()
+
+
+def test_sign_in_watch_retry_echo_audit_reveal_then_scan_every_role_then_crash_the_console(
+    site: Site, browser: Any
+) -> None:
+    """One test, three acts in order (they share one node; xdist must not split them)."""
+    the_issue_scenario_in_chromium(site, browser)
+    no_role_but_the_reidentifier_ever_receives_an_original(site, browser)
+    a_console_crash_never_stops_dicom_intake(site)

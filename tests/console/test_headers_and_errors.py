@@ -92,3 +92,19 @@ def test_validation_errors_name_the_field_not_the_value(console) -> None:  # typ
     assert answer.status_code == 422
     assert "password" in answer.json()["detail"]
     assert "SECRET-VALUE" not in answer.text
+
+
+def test_a_foreign_host_name_gets_no_answer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console_support import console_app
+
+    from veil.console.config import parse_web
+
+    web = parse_web({}, "test", tmp_path)
+    assert "localhost" in web.allowed_hosts
+    app, store = console_app(tmp_path, web)
+    local = client(app)
+    assert local.get("/healthz", headers={"Host": "127.0.0.1:8480"}).status_code == 200
+    assert local.get("/healthz", headers={"Host": "localhost:8480"}).status_code == 200
+    # A DNS-rebinding page: its own name, resolved to 127.0.0.1.
+    assert local.get("/sign-in", headers={"Host": "evil.example:8480"}).status_code == 400
+    store.close()

@@ -101,3 +101,16 @@ def test_wrong_name_and_wrong_password_answer_alike(console) -> None:  # type: i
     b = c.post("/sign-in", data={"name": "admin", "password": "x" * 12, "csrf_token": csrf})
     assert a.status_code == b.status_code == 401
     assert a.text == b.text  # the name typed is not echoed, known or not
+
+
+def test_expired_sessions_are_swept(console) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    sessions = console.app.state.console.sessions
+    for _ in range(3):
+        client(console.app).get("/sign-in")  # three pre-sign-in sessions
+    with console.store.db.write() as conn:
+        conn.execute(update(cm.sessions).values(created_at=0.0, last_seen_at=0.0))
+    assert sessions.sweep() == 3
+    with console.store.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(cm.sessions)).scalar() == 0

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from veil import __version__
 from veil.console.config import ConsoleConfig
@@ -192,6 +193,8 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
         return response
 
     app.add_middleware(SecurityMiddleware, sessions=sessions, secure=web.secure_cookies)
+    if web.allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(web.allowed_hosts))
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:

@@ -9,6 +9,8 @@ web:
   trusted_proxies: [127.0.0.1]   # a TLS-terminating reverse proxy on these addresses
   idle_timeout_minutes: 30
   session_max_hours: 12
+  allowed_hosts: [veil.example.org]   # Host names it answers to (default on loopback:
+                                      # 127.0.0.1, localhost, ::1; elsewhere: any)
 ```
 
 The console refuses a non-loopback address without TLS unless ``trusted_proxies`` names the
@@ -48,6 +50,9 @@ class WebConfig:
     trusted_proxies: tuple[str, ...] = ()
     idle_timeout_minutes: float = 30.0
     session_max_hours: float = 12.0
+    # Host names the console answers to (empty: any). On loopback: the loopback names only,
+    # so a DNS-rebinding page (evil.example resolving to 127.0.0.1) gets no answer.
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def secure_cookies(self) -> bool:
@@ -70,7 +75,9 @@ _KEYS = {
     "trusted_proxies",
     "idle_timeout_minutes",
     "session_max_hours",
+    "allowed_hosts",
 }
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def is_loopback(host: str) -> bool:
@@ -133,6 +140,11 @@ def parse_web(data: Any, origin: str, base: Path) -> WebConfig:
     lifetime = data.get("session_max_hours", 12)
     if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or not lifetime > 0:
         raise fail("session_max_hours", "must be a positive number of hours")
+    hosts = data.get("allowed_hosts")
+    if hosts is None:
+        hosts = list(LOOPBACK_NAMES) if is_loopback(host) else []
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        raise fail("allowed_hosts", "must be a list of host names, e.g. [veil.example.org]")
     config = WebConfig(
         enabled=enabled,
         host=host,
@@ -141,6 +153,7 @@ def parse_web(data: Any, origin: str, base: Path) -> WebConfig:
         trusted_proxies=tuple(proxies),
         idle_timeout_minutes=float(idle),
         session_max_hours=float(lifetime),
+        allowed_hosts=tuple(hosts),
     )
     check_exposure(config, origin)
     return config

@@ -18,6 +18,9 @@ from sqlalchemy import and_, delete, or_, select, update
 from veil.node.store import Store
 from veil.node.store import console_models as cm
 
+# Expired sessions are deleted at most this often, from whichever request creates one.
+_SWEEP_EVERY = 300.0
+
 # Writing last_seen at every request would make every page view a database write; a session
 # that is a few seconds "younger" than its true last request changes nothing that matters.
 _TOUCH_EVERY = 5.0
@@ -40,9 +43,13 @@ class Sessions:
         self.store = store
         self.idle = idle_seconds
         self.lifetime = lifetime_seconds
+        self._swept = 0.0
 
     def create(self, user_id: int | None) -> Session:
         now = time.time()
+        if now - self._swept > _SWEEP_EVERY:  # bounded: pre-sign-in sessions expire in 1 h
+            self._swept = now
+            self.sweep()
         session = Session(secrets.token_urlsafe(32), user_id, secrets.token_urlsafe(32), now)
         with self.store.db.write() as conn:
             conn.execute(

@@ -398,3 +398,35 @@ def test_sign_in_watch_retry_echo_audit_reveal_then_scan_every_role_then_crash_t
     the_issue_scenario_in_chromium(site, browser)
     no_role_but_the_reidentifier_ever_receives_an_original(site, browser)
     a_console_crash_never_stops_dicom_intake(site)
+
+
+def test_the_console_ends_with_a_node_killed_outright(tmp_path: Path) -> None:
+    """kill -9 of `veil serve` leaves no console behind holding the port and the store."""
+    port, web = free_port(), free_port()
+    (tmp_path / "node.yaml").write_text(
+        f"node: {{host: 127.0.0.1, port: {port}}}\nweb: {{port: {web}}}\n"
+    )
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "veil", "serve", "--config", "node.yaml"],
+        cwd=tmp_path,
+        env={**os.environ, "VEIL_KEY": KEY},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{web}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        (console,) = _children(serve.pid)
+    finally:
+        serve.kill()
+        serve.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and Path(f"/proc/{console}").exists():
+        time.sleep(0.2)
+    state = Path(f"/proc/{console}/stat")
+    assert not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] == "Z"

@@ -31,12 +31,14 @@ def command(config_path: Path | None) -> None:
     """
     from veil.console.config import load_console_config
     from veil.console.server import serve
+    from veil.console.supervise import exit_with_parent
 
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    exit_with_parent()  # started by `veil serve`: end with the node
     try:
         config = load_console_config(config_path)
         serve(config)

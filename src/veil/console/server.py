@@ -31,6 +31,8 @@ def serve(config: ConsoleConfig, sock: socket.socket | None = None) -> None:
         "forwarded_allow_ips": list(web.trusted_proxies) or None,
         "limit_concurrency": 200,
         "timeout_keep_alive": 5,
+        # Stopping never waits long for a client that keeps a connection open.
+        "timeout_graceful_shutdown": 5,
     }
     if web.tls is not None:
         options["ssl_certfile"] = str(web.tls.certificate)

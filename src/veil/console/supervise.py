@@ -9,12 +9,32 @@ after a growing pause (1 s doubling to 60 s), and the node goes on meanwhile.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 log = logging.getLogger("veil.console")
+
+# Set by the supervisor in the child's environment: the node's process id.
+PARENT_ENV = "VEIL_CONSOLE_PARENT"
+
+
+def exit_with_parent() -> None:
+    """In the child: stop (SIGTERM, a clean uvicorn shutdown) when the node is gone, even if
+    it was killed without a chance to stop us (kill -9), so no orphan keeps the port."""
+    wanted = os.environ.get(PARENT_ENV, "")
+    if not wanted.isdigit():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(wanted):
+            threading.Event().wait(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="veil-console-parent", daemon=True).start()
 
 
 class ConsoleProcess:
@@ -40,7 +60,10 @@ class ConsoleProcess:
         delay = 1.0
         while not self._stop.is_set():
             # The child's stderr is the node's: its one start-up line says where it listens.
-            self.process = subprocess.Popen(self.command(), cwd=self.cwd, stdin=subprocess.DEVNULL)
+            env = {**os.environ, PARENT_ENV: str(os.getpid())}
+            self.process = subprocess.Popen(
+                self.command(), cwd=self.cwd, stdin=subprocess.DEVNULL, env=env
+            )
             code = self.process.wait()
             if self._stop.is_set():
                 return

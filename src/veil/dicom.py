@@ -39,10 +39,6 @@ def tag_of(keyword: str) -> int:
     return int(tag)
 
 
-def tags_of(*keywords: str) -> tuple[int, ...]:
-    return tuple(tag_of(k) for k in keywords)
-
-
 @lru_cache(maxsize=16384)  # called for every element the audit walks
 def tag_text(tag: int) -> str:
     """``(GGGG,EEEE)``, the way the standard writes a tag."""

@@ -20,6 +20,15 @@ MIN_OFFSET_DAYS = 365
 MAX_OFFSET_DAYS = 3652
 
 
+def stand_in_uid(data: bytes) -> str:
+    """What an instance without any SOP Instance UID is keyed by: a digest of its bytes.
+
+    `veil deid` keys the output's UID on it and `veil audit` pairs by it, so both must
+    compute it the same way: here, once.
+    """
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 @dataclass(frozen=True)
 class LookupEntry:
     """A row of a user-given lookup table: a trial subject ID and an optional date offset."""

@@ -55,11 +55,11 @@ def test_user_add_refuses_a_short_password_a_bad_name_and_a_duplicate(tmp_path: 
     short = _run(
         tmp_path, "user", "add", "bob", "--role", "viewer", "--password-stdin", stdin="short\n"
     )
-    assert short.exit_code == 1 and "12 to 1024 characters" in short.output
+    assert short.exit_code == 2 and "12 to 1024 characters" in short.output
     bad = _run(
         tmp_path, "user", "add", "../x", "--role", "viewer", "--password-stdin", stdin="x" * 12
     )
-    assert bad.exit_code == 1 and "user name" in bad.output
+    assert bad.exit_code == 2 and "user name" in bad.output
     _run(tmp_path, "user", "add", "bob", "--role", "viewer", "--password-stdin", stdin="x" * 12)
     again = _run(
         tmp_path, "user", "add", "bob", "--role", "viewer", "--password-stdin", stdin="y" * 12

@@ -80,7 +80,8 @@ def test_under_tls_the_cookie_is_secure_and_hsts_is_sent(tmp_path: Path) -> None
             requests.get(f"http://127.0.0.1:{port}/sign-in", timeout=5)  # no clear text
     finally:
         console.terminate()
-        console.wait(timeout=30)
+        code = console.wait(timeout=30)
+    assert code == 0  # `veil console --help`: 0 when stopped by SIGTERM
 
 
 def test_a_network_address_without_tls_is_refused_at_start(tmp_path: Path) -> None:

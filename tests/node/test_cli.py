@@ -59,7 +59,7 @@ def test_retry_unknown_or_not_failed_study_is_an_error(tmp_path: Path) -> None:
     store.close()
     runner = CliRunner()
     unknown = runner.invoke(command, ["retry", "--config", str(config), "NOSUCHSTUDY"])
-    assert unknown.exit_code == 1 and "no study NOSUCHSTUDY" in unknown.output
+    assert unknown.exit_code == 2 and "no study NOSUCHSTUDY" in unknown.output
     busy = runner.invoke(command, ["retry", "--config", str(config), "STUDYKEY00000001"])
     assert busy.exit_code == 1 and "only failed or quarantined" in busy.output
 

@@ -11,13 +11,12 @@ from node_support import SMALL_SERIES, TEST_KEY, series_files
 from pydicom import Dataset, dcmread
 from pydicom.uid import generate_uid
 
-from veil.batch.job import Job
-from veil.batch.worker import deid_one
 from veil.mapping import Mapper
 from veil.node.config import AllowedCaller
 from veil.node.linkage import UnknownPseudonymError, collect, reidentify
 from veil.node.receiver import caller_allowed
 from veil.node.store import Store
+from veil.pipeline import Settings, deidentify_file
 from veil.policy import compile_plan, load_policy
 
 
@@ -26,9 +25,8 @@ def deidentified(tmp_path: Path) -> Iterator[tuple[Dataset, Dataset, Store]]:
     mapper = Mapper(bytes.fromhex(TEST_KEY))
     path = series_files(SMALL_SERIES[0])[0]
     original = dcmread(path)
-    result = deid_one(
-        path.read_bytes(), path.name, Job(compile_plan(load_policy("basic")), mapper, audit=False)
-    )
+    settings = Settings(compile_plan(load_policy("basic")), mapper, audit=False)
+    result = deidentify_file(path.read_bytes(), path.name, settings)
     assert result.dataset is not None
     link = collect(original, result.dataset, mapper)
     store = Store.open(f"sqlite:///{tmp_path / 'link.db'}")

@@ -151,7 +151,7 @@ def test_a_late_series_reopens_the_study_and_only_new_instances_are_sent(
 def test_an_unexpected_error_parks_the_study_as_failed(
     running_node: Callable[..., Node],
 ) -> None:
-    def crashing_engine(data: bytes, name: str, job: object) -> object:
+    def crashing_engine(data: bytes, name: str, settings: object) -> object:
         raise RuntimeError("a bug that quotes Doe^John")
 
     node = running_node(deid=crashing_engine)

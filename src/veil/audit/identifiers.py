@@ -32,6 +32,7 @@ from veil.dicom import (
     STRING_VRS,
     UNDEFINED_LENGTH,
     dictionary_vr,
+    is_private,
     is_private_creator,
     names_instance,
     tag_of,
@@ -341,81 +342,115 @@ class _Walk:
             for value in self.cheap_values(raw):
                 self.kept.setdefault(normalise(value).lower(), set()).add(keyword)
 
-    def walk(
-        self, ds: Dataset, where: str, steps: tuple[tuple[int, int], ...]
-    ) -> Iterator[Identifier]:
-        options = self.options
+    def walk(self, ds: Dataset, where: str, steps: Steps) -> Iterator[Identifier]:
+        """Every identifier of ``ds`` and the datasets nested in it."""
         for tag in list(ds.keys()):
-            group, element = tag >> 16, tag & 0xFFFF
-            if element == 0 or group == FILE_META_GROUP:
-                continue
+            if tag & 0xFFFF == 0 or tag >> 16 == FILE_META_GROUP:
+                continue  # group lengths, and the file meta (veil writes its own)
             raw = ds.get_item(tag)
-            vr = getattr(raw, "VR", None) or dictionary_vr(tag)
-            if vr == "UN" and not group & 1 and dictionary_vr(tag) in _RETYPED_FROM_UN:
-                # A public element the file stores as UN (e.g. after a trip through an implicit
-                # VR or a node that did not know it): its bytes are its value as its dictionary
-                # VR encodes it, so search it as that, or a name or ID stored so goes unseen.
-                vr = dictionary_vr(tag)
-            if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not group & 1):
-                continue  # checked before converting: converting big numeric arrays is slow
+            vr = _searched_vr(tag, raw)
+            if vr is None:
+                continue
             path = where + tag_text(tag)
-            if vr in ("SQ", "UN") and (vr == "SQ" or getattr(raw, "length", 0) == UNDEFINED_LENGTH):
-                try:
-                    items = ds[tag].value
-                except Exception:  # an undecodable sequence of the input: nothing to collect
-                    continue
-                if vr == "SQ" or isinstance(items, PydicomSequence | list):
-                    for index, item in enumerate(items or []):
-                        if isinstance(item, Dataset):
-                            yield from self.walk(item, f"{path}[{index}].", (*steps, (tag, index)))
-                    continue
-            if group & 1:
-                if is_private_creator(tag):
-                    continue  # private creator strings name a vendor, not a person
-                if vr == "PN":
-                    for value in self.cheap_values(raw):
-                        yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
-                    continue
-                if vr in ("DA", "DT", "TM") and Option.RETAIN_LONG_FULL_DATES in options:
-                    continue  # the output declares that it keeps the real dates
-                for value in _private_text(self, raw, vr):
-                    yield Identifier(Kind.PRIVATE, path, tag, vr, value, Severity.WARNING, steps)
-                continue
-            row = profile_row(tag)
-            if row is None:
-                if vr == "PN":
-                    for value in self.cheap_values(raw):
-                        yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
-                elif vr == "UI" and Option.RETAIN_UIDS not in options:
-                    for value in self.cheap_values(raw):
-                        if names_instance(tag, value):
-                            yield Identifier(Kind.UID, path, tag, vr, value, steps=steps)
-                        else:
-                            self.kept.setdefault(value.lower(), set()).add(
-                                keyword_for_tag(tag) or "UID"
-                            )
+            items = _nested(ds, tag, raw, vr)
+            if items is not None:
+                for index, item in enumerate(items):
+                    if isinstance(item, Dataset):
+                        yield from self.walk(item, f"{path}[{index}].", (*steps, (tag, index)))
+            elif is_private(tag):
+                yield from self._private(tag, vr, raw, path, steps)
+            else:
+                row = profile_row(tag)
+                if row is None:
+                    yield from self._unlisted(tag, vr, raw, path, steps)
                 else:
-                    self.note_kept(tag, vr, raw)
-                continue
-            action = effective_action(row, options)
-            if action == "K":
-                self.note_kept(tag, vr, raw)
-                if row.basic != "K":  # kept because the output declares an option
-                    self.option_kept[path] = "\\".join(self.cheap_values(raw)).lower()
-                continue
-            if action == "C" and vr not in ("DA", "DT", "PN", "UI"):
-                # Cleaned in place (descriptors, structured text): the cleaned text legitimately
-                # keeps most of the original; the identifiers inside it are collected elsewhere.
-                self.note_kept(tag, vr, raw)
-                continue
-            if vr in ("OB", "UN") or (vr == "UI" and Option.RETAIN_UIDS in options):
-                continue
-            kind = _kind(tag, vr, row)
-            severity = Severity.WARNING if kind in _WARNING_KINDS else Severity.ERROR
+                    yield from self._listed(row, tag, vr, raw, path, steps)
+
+    def _private(
+        self, tag: int, vr: str, raw: object, path: str, steps: Steps
+    ) -> Iterator[Identifier]:
+        if is_private_creator(tag):
+            return  # private creator strings name a vendor, not a person
+        if vr == "PN":
             for value in self.cheap_values(raw):
-                if kind is Kind.UID and not names_instance(tag, value):
-                    continue
-                yield Identifier(kind, path, tag, vr, value, severity, steps)
+                yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
+            return
+        if vr in ("DA", "DT", "TM") and Option.RETAIN_LONG_FULL_DATES in self.options:
+            return  # the output declares that it keeps the real dates
+        for value in _private_text(self, raw, vr):
+            yield Identifier(Kind.PRIVATE, path, tag, vr, value, Severity.WARNING, steps)
+
+    def _unlisted(
+        self, tag: int, vr: str, raw: object, path: str, steps: Steps
+    ) -> Iterator[Identifier]:
+        """A public attribute Table E.1-1 does not list: names and instance UIDs only."""
+        if vr == "PN":
+            for value in self.cheap_values(raw):
+                yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
+        elif vr == "UI" and Option.RETAIN_UIDS not in self.options:
+            for value in self.cheap_values(raw):
+                if names_instance(tag, value):
+                    yield Identifier(Kind.UID, path, tag, vr, value, steps=steps)
+                else:
+                    self.kept.setdefault(value.lower(), set()).add(keyword_for_tag(tag) or "UID")
+        else:
+            self.note_kept(tag, vr, raw)
+
+    def _listed(
+        self, row: ProfileRow, tag: int, vr: str, raw: object, path: str, steps: Steps
+    ) -> Iterator[Identifier]:
+        """A public attribute of Table E.1-1: collected unless the profile keeps it."""
+        options = self.options
+        action = effective_action(row, options)
+        if action == "K":
+            self.note_kept(tag, vr, raw)
+            if row.basic != "K":  # kept because the output declares an option
+                self.option_kept[path] = "\\".join(self.cheap_values(raw)).lower()
+            return
+        if action == "C" and vr not in ("DA", "DT", "PN", "UI"):
+            # Cleaned in place (descriptors, structured text): the cleaned text legitimately
+            # keeps most of the original; the identifiers inside it are collected elsewhere.
+            self.note_kept(tag, vr, raw)
+            return
+        if vr in ("OB", "UN") or (vr == "UI" and Option.RETAIN_UIDS in options):
+            return
+        kind = _kind(tag, vr, row)
+        severity = Severity.WARNING if kind in _WARNING_KINDS else Severity.ERROR
+        for value in self.cheap_values(raw):
+            if kind is Kind.UID and not names_instance(tag, value):
+                continue
+            yield Identifier(kind, path, tag, vr, value, severity, steps)
+
+
+Steps = tuple[tuple[int, int], ...]  # (sequence tag, item index) from the top level
+
+
+def _searched_vr(tag: int, raw: object) -> str | None:
+    """The VR to search an element as, or None when it is never searched."""
+    vr = getattr(raw, "VR", None) or dictionary_vr(tag)
+    public = not is_private(tag)
+    if vr == "UN" and public and dictionary_vr(tag) in _RETYPED_FROM_UN:
+        # A public element the file stores as UN (e.g. after a trip through an implicit VR or
+        # a node that did not know it): its bytes are its value as its dictionary VR encodes
+        # it, so search it as that, or a name or ID stored so goes unseen.
+        vr = dictionary_vr(tag)
+    if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and public):
+        return None  # decided before converting: converting big numeric arrays is slow
+    return str(vr)
+
+
+def _nested(ds: Dataset, tag: int, raw: object, vr: str) -> list[object] | None:
+    """The items of a sequence (or of a UN of undefined length that pydicom reads as one);
+    None when the element is not one. An undecodable sequence has no items to collect."""
+    if vr != "SQ" and not (vr == "UN" and getattr(raw, "length", 0) == UNDEFINED_LENGTH):
+        return None
+    try:
+        items = ds[tag].value
+    except Exception:  # an undecodable sequence of the input: nothing to collect
+        return []
+    if vr != "SQ" and not isinstance(items, PydicomSequence | list):
+        return None
+    return list(items or [])
 
 
 _PRIORITY = {kind: index for index, kind in enumerate(Kind)}

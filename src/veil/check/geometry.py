@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import SupportsInt
 
 from pydicom.dataset import Dataset
 
@@ -72,8 +73,10 @@ def _floats(value: object, count: int) -> tuple[float, ...] | None:
 
 
 def _int(value: object) -> int | None:
+    if not isinstance(value, SupportsInt | str | bytes):
+        return None
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
     except (TypeError, ValueError):
         return None
 

@@ -100,7 +100,6 @@ _TESTS: dict[str, Callable[[Condition, Dataset], bool]] = {
     "all": lambda c, ds: all(child.holds(ds) for child in c.children),
     "not": lambda c, ds: not c.children[0].holds(ds),
 }
-CONDITION_KINDS = tuple(_TESTS)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -52,12 +52,6 @@ def parse_date(text: str) -> dt.date | None:
     return parse_da(text, acr_nema=False)
 
 
-def parse_datetime_date(text: str) -> dt.date | None:
-    """The date part of a DICOM DT, if it has a full date."""
-    text = text.strip()
-    return parse_date(text[:8]) if len(text) >= 8 else None
-
-
 def _number(text: str, integer: bool) -> bool:
     text = text.strip()
     if not text:
@@ -74,38 +68,52 @@ def _number(text: str, integer: bool) -> bool:
     return True
 
 
+def _date_time_problem(text: str) -> str | None:
+    match = _DT.match(text)
+    if not match:
+        return "not a date-time (YYYYMMDDHHMMSS)"
+    if match.group(3) and parse_date(text[:8]) is None:
+        return "date part is not a real calendar date"
+    return None
+
+
+def _uid_problem(text: str) -> str | None:
+    if len(text) > 64:
+        return "UID longer than 64 characters"
+    return None if _UID.match(text) else "not a valid UID (digits and dots, no leading zeros)"
+
+
+def _binary_number_problem(item: Any) -> str | None:
+    try:
+        float(item)
+    except (TypeError, ValueError):
+        return "not a number"
+    return None
+
+
+# VR -> why the text of one value is unusable (None: fine).
+_TEXT_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "DA": lambda t: None if parse_date(t) else "not a real calendar date (YYYYMMDD)",
+    "AS": lambda t: (
+        None if AGE_PATTERN.match(t) else "not an age of the form nnnD, nnnW, nnnM or nnnY"
+    ),
+    "TM": lambda t: None if _TIME.match(t) else "not a time (HHMMSS.FFFFFF)",
+    "DT": _date_time_problem,
+    "UI": _uid_problem,
+    "DS": lambda t: None if _number(t, integer=False) else "not a decimal number",
+    "IS": lambda t: None if _number(t, integer=True) else "not an integer",
+}
+_BINARY_NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+
+
 def _one_problem(vr: str, keyword: str, item: Any) -> str | None:
     """Why one value of an attribute is unusable, or None if it is fine."""
     text = "" if item is None else str(item).strip()
-    if vr == "DA":
-        return None if parse_date(text) else "not a real calendar date (YYYYMMDD)"
-    if vr == "AS":
-        return (
-            None if AGE_PATTERN.match(text) else "not an age of the form nnnD, nnnW, nnnM or nnnY"
-        )
-    if vr == "TM":
-        return None if _TIME.match(text) else "not a time (HHMMSS.FFFFFF)"
-    if vr == "DT":
-        match = _DT.match(text)
-        if not match:
-            return "not a date-time (YYYYMMDDHHMMSS)"
-        if match.group(3) and parse_date(text[:8]) is None:
-            return "date part is not a real calendar date"
-        return None
-    if vr == "UI":
-        if len(text) > 64:
-            return "UID longer than 64 characters"
-        return None if _UID.match(text) else "not a valid UID (digits and dots, no leading zeros)"
-    if vr == "DS":
-        return None if _number(text, integer=False) else "not a decimal number"
-    if vr == "IS":
-        return None if _number(text, integer=True) else "not an integer"
-    if vr in ("US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"):
-        try:
-            float(item)
-        except (TypeError, ValueError):
-            return "not a number"
-        return None
+    check = _TEXT_CHECKS.get(vr)
+    if check is not None:
+        return check(text)
+    if vr in _BINARY_NUMBER_VRS:
+        return _binary_number_problem(item)
     if keyword == "PatientSex":
         return None if text.upper() in SEX_CODES else "not a sex code (M, F or O)"
     return None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from veil.errors import VeilError
+from veil.cli.errors import CommandError
 
 
 @click.command("console")
@@ -28,6 +28,11 @@ def command(config_path: Path | None) -> None:
       veil console --config node.yaml           # then open http://127.0.0.1:8480
     Listens on web.host:web.port (default 127.0.0.1:8480). A non-loopback address needs
     web.tls or web.trusted_proxies. See docs/console.md.
+
+    \b
+    Exit codes:
+      0  stopped by SIGTERM or Ctrl-C
+      2  bad configuration (a non-loopback address without TLS, ...) or the port is taken
     """
     from veil.console.config import load_console_config
     from veil.console.server import serve
@@ -39,10 +44,8 @@ def command(config_path: Path | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     exit_with_parent()  # started by `veil serve`: end with the node
+    config = load_console_config(config_path)
     try:
-        config = load_console_config(config_path)
         serve(config)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot start the console ({exc.strerror or exc})") from None
+    except OSError as exc:  # the port is taken, a TLS file cannot be read
+        raise CommandError(f"cannot start the console ({exc.strerror or exc})") from None

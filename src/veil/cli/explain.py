@@ -16,12 +16,13 @@ from pydicom.dataset import Dataset
 from rich.console import Console
 from rich.table import Table
 
-from veil.cli.common import compile_from_options, key_options, veil_errors_are_usage_errors
+from veil.cli.common import key_options
+from veil.cli.errors import CommandError
 from veil.dicom import tag_text
 from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
-from veil.io.quiet import silence_value_warnings
 from veil.keys import load_mapper
+from veil.pipeline import compile_policy
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,6 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
     default=None,
     help="Show values (default: only when writing to a terminal).",
 )
-@veil_errors_are_usage_errors
 def command(
     file: Path,
     policy: str,
@@ -144,14 +144,18 @@ def command(
     \b
     Example:
       veil explain ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22/IM1.dcm --changed-only
+
+    \b
+    Exit codes:
+      0  explained
+      2  usage error (not a DICOM image, bad policy, profile or key)
     """
-    silence_value_warnings()
-    plan, _ = compile_from_options(policy, profiles, quality_checks=not no_quality_checks)
+    plan = compile_policy(policy, profiles, quality_checks=not no_quality_checks).plan
     mapper = load_mapper(key_path, lookup)
     try:
         original = read_dataset(file)
     except SkippedFile as skipped:
-        raise click.UsageError(f"{file}: nothing to explain ({skipped.reason})") from None
+        raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
     records: dict[str, Decision] = {}
 
     def record(path: str, tag: int, before: str, after: str, rule: str) -> None:

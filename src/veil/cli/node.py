@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from veil.errors import VeilError
+from veil.cli.errors import CommandError, ExitCode
 
 if TYPE_CHECKING:
     from veil.node.store import Store
@@ -29,15 +29,24 @@ def _open_store(config_path: Path | None) -> Store:
     from veil.node.config import load_config
     from veil.node.store import Store
 
-    try:
-        return Store.open(load_config(config_path).database)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    return Store.open(load_config(config_path).database)
 
 
 @click.group("node")
 def command() -> None:
-    """Inspect the node's studies and retry failed ones."""
+    """Inspect the node's studies and retry failed ones.
+
+    \b
+    Example:
+      veil node status --state failed
+      veil node retry 3f9a0c2e11d4b6a7
+
+    \b
+    Exit codes:
+      0  done
+      1  the study cannot be retried (see veil node retry)
+      2  usage error (bad configuration, database unreachable, unknown study)
+    """
 
 
 @command.command("status")
@@ -51,7 +60,13 @@ def command() -> None:
     help="Only studies in this state (repeatable), e.g. --state failed --state quarantined.",
 )
 def status(config_path: Path | None, as_json: bool, states: tuple[str, ...]) -> None:
-    """Every study the node knows, by study key and patient pseudonym, with its state."""
+    """Every study the node knows, by study key and patient pseudonym, with its state.
+
+    \b
+    Exit codes:
+      0  listed
+      2  bad configuration, or the database cannot be opened
+    """
     store = _open_store(config_path)
     try:
         rows = [r for r in store.studies.status() if not states or r.state.value in states]
@@ -94,18 +109,24 @@ def status(config_path: Path | None, as_json: bool, states: tuple[str, ...]) -> 
 @_config_option
 @click.argument("study")
 def retry(config_path: Path | None, study: str) -> None:
-    """Send a failed or quarantined STUDY (its key from `status`) through the node again."""
+    """Send a failed or quarantined STUDY (its key from `status`) through the node again.
+
+    \b
+    Exit codes:
+      0  the running node will process it again
+      1  the study is neither failed nor quarantined
+      2  no such study, bad configuration, or the database cannot be opened
+    """
     store = _open_store(config_path)
     try:
         row = store.studies.find(study)
         if row is None:
-            raise click.ClickException(
-                f"no study {study} in the node's store (see veil node status)"
-            )
+            raise CommandError(f"no study {study} in the node's store (see veil node status)")
         if not store.studies.retry(row.id):
-            raise click.ClickException(
+            raise CommandError(
                 f"study {study} is {row.state.value}; only failed or quarantined studies "
-                "are retried"
+                "are retried",
+                ExitCode.FOUND,
             )
     finally:
         store.close()

@@ -1,4 +1,5 @@
-"""`veil serve`: run the node (DICOM receiver, de-identification, senders, return path)."""
+"""`veil serve`: run the node (DICOM receiver, de-identification, senders, return path) and,
+in a child process of its own, the web console."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from types import FrameType
 
 import click
 
-from veil.errors import VeilError
+from veil.cli.errors import CommandError
 
 
 @click.command("serve")
@@ -33,15 +34,21 @@ def command(config_path: Path | None, no_console: bool) -> None:
     ./veil-node.db and ./veil-spool, de-identifies with the `basic` policy and writes
     studies to ./veil-out. The web console starts beside it, in its own process, on
     http://127.0.0.1:8480 (the web: section; see docs/console.md). See docs/node.md.
+
+    \b
+    Example:
+      veil serve --config node.yaml
+
+    \b
+    Exit codes:
+      0  stopped by SIGTERM or Ctrl-C
+      2  bad configuration, or the node cannot start (port taken, database unreachable)
     """
     from veil.console.config import load_console_config
     from veil.console.supervise import ConsoleProcess
     from veil.node.service import Node
 
-    try:
-        console_config = load_console_config(config_path)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    console_config = load_console_config(config_path)
     config = console_config.node
     logging.basicConfig(
         level=getattr(logging, config.log_level, logging.INFO),
@@ -53,10 +60,8 @@ def command(config_path: Path | None, no_console: bool) -> None:
     try:
         node = Node(config)
         node.start()
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot start the node ({exc.strerror or exc})") from None
+    except OSError as exc:  # the port is taken, the spool cannot be created, ...
+        raise CommandError(f"cannot start the node ({exc.strerror or exc})") from None
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         node.request_stop()

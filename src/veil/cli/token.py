@@ -6,13 +6,24 @@ from pathlib import Path
 
 import click
 
+from veil.cli.errors import CommandError, ExitCode
 from veil.cli.user import ROLES, config_option, open_store
-from veil.errors import VeilError
 
 
 @click.group("token")
 def command() -> None:
-    """API tokens for scripts: create (shown once), list, revoke."""
+    """API tokens for scripts (Authorization: Bearer TOKEN): create, list, revoke.
+
+    \b
+    Example:
+      veil token create monitoring --role viewer
+
+    \b
+    Exit codes:
+      0  done
+      1  refused: a token of that name exists
+      2  usage error (bad name, unknown token, bad configuration)
+    """
 
 
 @command.command("create")
@@ -30,12 +41,20 @@ def create(config_path: Path | None, name: str, roles: tuple[str, ...]) -> None:
     """Create token NAME and print it once (the store keeps only its hash).
 
     \b
+    Example:
       TOKEN=$(veil token create monitoring --role viewer)
       curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8480/api/v1/dashboard
+
+    \b
+    Exit codes:
+      0  created (the token is the only line on standard output)
+      1  refused: a token of that name exists
+      2  usage error (bad name, bad configuration)
     """
     from veil.console import accounts, auditlog
     from veil.console.roles import parse_roles
 
+    accounts.check_name(name, "token name")
     store = open_store(config_path)
     try:
         token = accounts.create_token(store, name, parse_roles(roles))
@@ -46,8 +65,8 @@ def create(config_path: Path | None, name: str, roles: tuple[str, ...]) -> None:
             name,
             detail="roles: " + ", ".join(sorted(roles)),
         )
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    except accounts.AccountExistsError as exc:
+        raise CommandError(str(exc), ExitCode.FOUND) from None
     finally:
         store.close()
     click.echo(token)
@@ -57,7 +76,17 @@ def create(config_path: Path | None, name: str, roles: tuple[str, ...]) -> None:
 @command.command("list")
 @config_option
 def list_(config_path: Path | None) -> None:
-    """Every token's name, roles and last use (never the token)."""
+    """Every token's name and roles (never the token: only its hash is stored).
+
+    \b
+    Example:
+      veil token list
+
+    \b
+    Exit codes:
+      0  done
+      2  bad configuration or database
+    """
     from veil.console import accounts
 
     store = open_store(config_path)
@@ -76,15 +105,23 @@ def list_(config_path: Path | None) -> None:
 @config_option
 @click.argument("name")
 def revoke(config_path: Path | None, name: str) -> None:
-    """Delete token NAME: scripts using it are refused at once."""
+    """Delete token NAME: scripts using it are refused at once.
+
+    \b
+    Example:
+      veil token revoke monitoring
+
+    \b
+    Exit codes:
+      0  revoked
+      2  no such token, or bad configuration
+    """
     from veil.console import accounts, auditlog
 
     store = open_store(config_path)
     try:
         accounts.revoke_token(store, name)
         auditlog.append(store, "cli", auditlog.Action.TOKEN_REVOKED, name)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         store.close()
     click.echo(f"token {name} revoked")

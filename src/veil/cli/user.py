@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from veil.errors import VeilError
+from veil.cli.errors import CommandError, ExitCode
 
 if TYPE_CHECKING:
     from veil.node.store import Store
@@ -29,10 +29,7 @@ def open_store(config_path: Path | None) -> Store:
     from veil.node.config import load_config
     from veil.node.store import Store
 
-    try:
-        return Store.open(load_config(config_path).database)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    return Store.open(load_config(config_path).database)
 
 
 def _password(from_stdin: bool) -> str:
@@ -44,7 +41,19 @@ def _password(from_stdin: bool) -> str:
 
 @click.group("user")
 def command() -> None:
-    """Console accounts: add, list, remove."""
+    """Console accounts in the node's state store: add, list, remove.
+
+    \b
+    Example:
+      veil user add alice --role admin --config node.yaml
+      veil user list
+
+    \b
+    Exit codes:
+      0  done
+      1  refused: the name is taken
+      2  usage error (bad name or password, unknown user, bad configuration)
+    """
 
 
 @command.command("add")
@@ -63,15 +72,25 @@ def add(config_path: Path | None, name: str, roles: tuple[str, ...], password_st
     """Create account NAME (the password is asked for, or read with --password-stdin).
 
     \b
+    Example:
       veil user add alice --role admin
       printf '%s\\n' "$PASSWORD" | veil user add bot --role viewer --password-stdin
+
+    \b
+    Exit codes:
+      0  added
+      1  refused: a user of that name exists
+      2  usage error (name, password shorter than 12 characters, configuration)
     """
     from veil.console import accounts, auditlog
     from veil.console.roles import parse_roles
 
+    password = _password(password_stdin)
+    accounts.check_name(name)
+    accounts.check_password(password)
     store = open_store(config_path)
     try:
-        user = accounts.add_user(store, name, _password(password_stdin), parse_roles(roles))
+        user = accounts.add_user(store, name, password, parse_roles(roles))
         auditlog.append(
             store,
             "cli",
@@ -79,8 +98,8 @@ def add(config_path: Path | None, name: str, roles: tuple[str, ...], password_st
             user.name,
             detail="roles: " + ", ".join(sorted(r.value for r in user.roles)),
         )
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    except accounts.AccountExistsError as exc:
+        raise CommandError(str(exc), ExitCode.FOUND) from None
     finally:
         store.close()
     click.echo(f"user {name} added ({', '.join(sorted(roles))})")
@@ -89,7 +108,17 @@ def add(config_path: Path | None, name: str, roles: tuple[str, ...], password_st
 @command.command("list")
 @config_option
 def list_(config_path: Path | None) -> None:
-    """Every account with its roles."""
+    """Every account with its roles (never a password or its hash).
+
+    \b
+    Example:
+      veil user list --config node.yaml
+
+    \b
+    Exit codes:
+      0  done
+      2  bad configuration or database
+    """
     from veil.console import accounts
 
     store = open_store(config_path)
@@ -107,15 +136,23 @@ def list_(config_path: Path | None) -> None:
 @config_option
 @click.argument("name")
 def remove(config_path: Path | None, name: str) -> None:
-    """Delete account NAME (their sessions end at once)."""
+    """Delete account NAME; their console sessions end at once.
+
+    \b
+    Example:
+      veil user remove alice
+
+    \b
+    Exit codes:
+      0  removed
+      2  no such user, or bad configuration
+    """
     from veil.console import accounts, auditlog
 
     store = open_store(config_path)
     try:
         accounts.remove_user(store, name)
         auditlog.append(store, "cli", auditlog.Action.USER_REMOVED, name)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         store.close()
     click.echo(f"user {name} removed")

@@ -39,6 +39,10 @@ class AccountError(VeilError):
     """An account or token cannot be created, found or changed; the message says why."""
 
 
+class AccountExistsError(AccountError):
+    """The name is taken (a user or a token)."""
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -89,7 +93,7 @@ def add_user(store: Store, name: str, password: str, roles: frozenset[Role]) -> 
                 )
             ).inserted_primary_key
     except IntegrityError:
-        raise AccountError(f"a user named {name} exists already") from None
+        raise AccountExistsError(f"a user named {name} exists already") from None
     if new_id is None:
         raise AccountError("the database did not return the new account's id")
     return User(int(new_id[0]), name, roles, now)
@@ -165,7 +169,7 @@ def create_token(store: Store, name: str, roles: frozenset[Role]) -> str:
                 )
             )
     except IntegrityError:
-        raise AccountError(f"a token named {name} exists already (revoke it first)") from None
+        raise AccountExistsError(f"a token named {name} exists already (revoke it first)") from None
     return token
 
 

@@ -180,6 +180,17 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
         app.include_router(guarded.router)
         console.route_permissions.update(guarded.permissions)
 
+    _measure_requests(app, console)
+    app.add_middleware(SecurityMiddleware, sessions=sessions, secure=web.secure_cookies)
+    if web.allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(web.allowed_hosts))
+    _map_errors(app)
+    return app
+
+
+def _measure_requests(app: FastAPI, console: ConsoleState) -> None:
+    """Count and time requests by route template (never by path: paths carry study keys)."""
+
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Response:
         start = time.perf_counter()
@@ -192,9 +203,9 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
         console.metrics.latency.labels(template).observe(time.perf_counter() - start)
         return response
 
-    app.add_middleware(SecurityMiddleware, sessions=sessions, secure=web.secure_cookies)
-    if web.allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(web.allowed_hosts))
+
+def _map_errors(app: FastAPI) -> None:
+    """Errors to responses, once: an error page or a JSON problem, never the request echoed."""
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
@@ -247,8 +258,6 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
         if _wants_json(request):
             return JSONResponse({"detail": message}, status_code=500)
         return _error_page(request, 500, "Internal error", message)
-
-    return app
 
 
 def _route(request: Request) -> str:

@@ -89,6 +89,55 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _Web:
+    """Reads the ``web:`` mapping key by key; errors name ``web.KEY`` and the fix."""
+
+    def __init__(self, data: dict[str, Any], origin: str, base: Path) -> None:
+        self.data, self.origin, self.base = data, origin, base
+
+    def fail(self, key: str, problem: str) -> ConsoleConfigError:
+        return ConsoleConfigError(f"{self.origin}: web.{key}: {problem}")
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float, unit: str) -> float:
+        value = self.data.get(key, default)
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not low <= value <= high
+        ):
+            raise self.fail(key, f"must be a number of {unit} from {low:g} to {high:g}")
+        return float(value)
+
+    def text_list(self, key: str, default: list[str], example: str) -> list[str]:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, f"must be a list, e.g. {example}")
+        return value
+
+    def tls(self) -> WebTls | None:
+        raw = self.data.get("tls")
+        if raw is None:
+            return None
+        if not isinstance(raw, dict) or set(raw) - {"certificate", "private_key"}:
+            raise self.fail("tls", "must have exactly certificate and private_key")
+        paths = []
+        for key in ("certificate", "private_key"):
+            value = raw.get(key)
+            if not isinstance(value, str) or not value:
+                raise self.fail(f"tls.{key}", "must be a path to a PEM file")
+            path = Path(value).expanduser()
+            paths.append(path if path.is_absolute() else self.base / path)
+        return WebTls(paths[0], paths[1])
+
+
 def parse_web(data: Any, origin: str, base: Path) -> WebConfig:
     """Build a WebConfig from the ``web:`` mapping; relative paths resolve against ``base``."""
     if data is None:
@@ -100,60 +149,31 @@ def parse_web(data: Any, origin: str, base: Path) -> WebConfig:
         raise ConsoleConfigError(
             f"{origin}: web.{unknown[0]}: unknown key (check the spelling; see docs/console.md)"
         )
-
-    def fail(key: str, problem: str) -> ConsoleConfigError:
-        return ConsoleConfigError(f"{origin}: web.{key}: {problem}")
-
-    enabled = data.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise fail("enabled", "must be true or false")
+    web = _Web(data, origin, base)
     host = data.get("host", "127.0.0.1")
     if not isinstance(host, str) or not host:
-        raise fail("host", "must be an address, e.g. 127.0.0.1")
-    port = data.get("port", 8480)
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise fail("port", "must be a whole number from 0 to 65535 (0: any free port)")
-    tls = None
-    if data.get("tls") is not None:
-        raw = data["tls"]
-        if not isinstance(raw, dict) or set(raw) - {"certificate", "private_key"}:
-            raise fail("tls", "must have exactly certificate and private_key")
-        paths = []
-        for key in ("certificate", "private_key"):
-            value = raw.get(key)
-            if not isinstance(value, str) or not value:
-                raise fail(f"tls.{key}", "must be a path to a PEM file")
-            path = Path(value).expanduser()
-            paths.append(path if path.is_absolute() else base / path)
-        tls = WebTls(paths[0], paths[1])
-    proxies = data.get("trusted_proxies", [])
-    if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
-        raise fail("trusted_proxies", "must be a list of addresses")
+        raise web.fail("host", "must be an address, e.g. 127.0.0.1")
+    port = web.number("port", 8480, 0, 65535, "a port")
+    if port != int(port):
+        raise web.fail("port", "must be a whole number (0: any free port)")
+    proxies = web.text_list("trusted_proxies", [], "[127.0.0.1]")
     for proxy in proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
-            raise fail("trusted_proxies", "each entry must be an IP address or network") from None
-    idle = data.get("idle_timeout_minutes", 30)
-    if not isinstance(idle, int | float) or isinstance(idle, bool) or not 0.05 <= idle <= 24 * 60:
-        raise fail("idle_timeout_minutes", "must be a number of minutes from 0.05 to 1440")
-    lifetime = data.get("session_max_hours", 12)
-    if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or not lifetime > 0:
-        raise fail("session_max_hours", "must be a positive number of hours")
-    hosts = data.get("allowed_hosts")
-    if hosts is None:
-        hosts = list(LOOPBACK_NAMES) if is_loopback(host) else []
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
-        raise fail("allowed_hosts", "must be a list of host names, e.g. [veil.example.org]")
+            raise web.fail(
+                "trusted_proxies", "each entry must be an IP address or network"
+            ) from None
+    default_hosts = list(LOOPBACK_NAMES) if is_loopback(host) else []
     config = WebConfig(
-        enabled=enabled,
+        enabled=web.boolean("enabled", True),
         host=host,
-        port=port,
-        tls=tls,
+        port=int(port),
+        tls=web.tls(),
         trusted_proxies=tuple(proxies),
-        idle_timeout_minutes=float(idle),
-        session_max_hours=float(lifetime),
-        allowed_hosts=tuple(hosts),
+        idle_timeout_minutes=web.number("idle_timeout_minutes", 30, 0.05, 1440, "minutes"),
+        session_max_hours=web.number("session_max_hours", 12, 0.01, 24 * 30, "hours"),
+        allowed_hosts=tuple(web.text_list("allowed_hosts", default_hosts, "[veil.example.org]")),
     )
     check_exposure(config, origin)
     return config

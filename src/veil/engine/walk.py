@@ -8,16 +8,17 @@ come out byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
+from pydicom._uid_dict import UID_dictionary  # pydicom.uid does not re-export it
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import UID_dictionary
 
 from veil.dicom import is_class_uid as _is_class_uid  # one answer, shared with the audit
 from veil.engine.values import (
@@ -237,7 +238,7 @@ def _values(elem: DataElement) -> list[object]:
     return [value]
 
 
-def _set_values(elem: DataElement, values: list[object]) -> None:
+def _set_values(elem: DataElement, values: list[Any]) -> None:
     elem.value = values[0] if len(values) == 1 else values
 
 
@@ -476,7 +477,7 @@ class Walker:
             self._record(where, tag, before, _show(elem), "inside cleaned structured content")
 
     def _private(
-        self, ds: Dataset, tags: list[int], path: tuple[str, ...], where: str, mode: str
+        self, ds: Dataset, tags: Collection[int], path: tuple[str, ...], where: str, mode: str
     ) -> None:
         creators: dict[tuple[int, int], str | None] = {}
         for tag in tags:

@@ -73,7 +73,9 @@ class RetryConfig:
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff after the ``attempt``-th failure (1-based)."""
-        return min(self.max_delay_seconds, self.initial_delay_seconds * 2 ** max(0, attempt - 1))
+        return float(
+            min(self.max_delay_seconds, self.initial_delay_seconds * 2 ** max(0, attempt - 1))
+        )
 
 
 @dataclass(frozen=True)

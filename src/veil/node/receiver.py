@@ -95,7 +95,8 @@ class Receiver:
         self.ae.maximum_pdu_size = 0  # no limit on what we accept
         self.ae.require_called_aet = True
         for context in AllStoragePresentationContexts:
-            self.ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+            if context.abstract_syntax is not None:  # always set in pynetdicom's list
+                self.ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
         self.ae.add_supported_context(Verification)
         self.server: ThreadedAssociationServer | None = None
 

@@ -21,19 +21,17 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from veil.batch.job import Job
-from veil.check.profile import load_profile
 from veil.keys import load_mapper
 from veil.mapping import Mapper
 from veil.node.config import NodeConfig
-from veil.node.pipeline import DeidFunction
 from veil.node.receiver import Received, Receiver, StoreStatus
 from veil.node.return_worker import ReturnWorker
 from veil.node.senders import make_sender
 from veil.node.spool import Spool
 from veil.node.store import InstanceState, Store, StudyState
+from veil.node.study_deid import DeidFunction
 from veil.node.study_worker import SendPolicy, StudyWorker
-from veil.policy import compile_plan, load_policy
+from veil.pipeline import Settings, compile_policy
 
 log = logging.getLogger("veil.node")
 
@@ -62,9 +60,16 @@ class Node:
     ) -> None:
         self.config = config
         self.mapper = mapper or load_mapper(config.key, config.lookup)
-        self.profiles = [load_profile(p) for p in config.profiles]
-        plan = compile_plan(load_policy(config.policy), self.profiles)
-        job = Job(plan, self.mapper, audit=True)  # the node never sends unaudited
+        # The policy's requirements: and the configured profiles, merged (a profile once).
+        compiled = compile_policy(config.policy, config.profiles)
+        if compiled.layout is not None:
+            log.info(
+                "policy layout: %s applies to veil deid only; the node names its outputs by "
+                "de-identified UIDs",
+                compiled.layout.value,
+            )
+        self.profiles = list(compiled.profiles)
+        settings = Settings(compiled.plan, self.mapper, audit=True)  # never sends unaudited
         self.spool = Spool(config.spool)
         self.store = Store.open(config.database)
         sending = SendPolicy(
@@ -72,9 +77,7 @@ class Node:
             retry=config.retry,
             keep_sent=config.keep_sent,
         )
-        self.studies = StudyWorker(
-            self.store, self.spool, job, self.mapper, self.profiles, sending, deid
-        )
+        self.studies = StudyWorker(self.store, self.spool, settings, self.profiles, sending, deid)
         self.returns: ReturnWorker | None = None
         if config.return_path is not None:
             home = make_sender(config.return_path.home)
@@ -277,7 +280,3 @@ class Node:
         if self.returns is not None:
             for row in self.store.returns.due(now):
                 self._submit(Task.RETURN, row.id, partial(self.returns.forward, row.id))
-
-    def busy(self) -> bool:
-        with self._lock:
-            return any(not f.done() for f in self._inflight.values())

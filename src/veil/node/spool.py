@@ -11,46 +11,11 @@ Layout under the spool root (names are keyed hashes, never UIDs of the input):
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or creation in ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_durably(target: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``target``: after return it survives a crash, whole or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
+from veil.io.atomic import fsync_dir, write_atomic
 
 
 def name_hash(value: str) -> str:
@@ -77,14 +42,11 @@ class Spool:
     def incoming_path(self, study_key: str, sop_uid: str) -> Path:
         return self.incoming / study_key / f"{name_hash(sop_uid)}.dcm"
 
-    def out_path(self, study_key: str, sop_uid: str) -> Path:
-        return self.out / study_key / f"{name_hash(sop_uid)}.dcm"
-
     def return_path(self, received_uid: str) -> Path:
         return self.returned / f"{name_hash(received_uid)}-{uuid.uuid4().hex[:8]}.dcm"
 
     def store(self, target: Path, data: bytes) -> None:
-        write_durably(target, data, self.tmp)
+        write_atomic(target, data, durable=True, tmp_dir=self.tmp)
 
     def incoming_files(self) -> Iterator[tuple[str, Path]]:
         """(study key, path) of every received file, for recovery at start."""
@@ -95,8 +57,3 @@ class Spool:
 
     def return_files(self) -> Iterator[Path]:
         yield from sorted(self.returned.glob("*.dcm"))
-
-    def remove_study(self, study_key: str, keep_incoming: bool = False) -> None:
-        shutil.rmtree(self.out / study_key, ignore_errors=True)
-        if not keep_incoming:
-            shutil.rmtree(self.incoming / study_key, ignore_errors=True)

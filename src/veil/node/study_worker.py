@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from veil.batch.job import Job
 from veil.check.model import RequirementProfile
-from veil.mapping import Mapper
 from veil.node import controls
 from veil.node.config import RetryConfig
-from veil.node.pipeline import (
+from veil.node.senders import OutItem, Sender
+from veil.node.spool import Spool
+from veil.node.store import Deidentified, InstanceState, Store, StudyRow, StudyState
+from veil.node.study_deid import (
     DeidFunction,
     InstanceInput,
     InstanceOutput,
@@ -29,9 +30,7 @@ from veil.node.pipeline import (
     check_study,
     deidentify_study,
 )
-from veil.node.senders import OutItem, Sender
-from veil.node.spool import Spool
-from veil.node.store import Deidentified, InstanceState, Store, StudyRow, StudyState
+from veil.pipeline import Settings
 
 log = logging.getLogger("veil.node")
 
@@ -50,16 +49,14 @@ class StudyWorker:
         self,
         store: Store,
         spool: Spool,
-        job: Job,
-        mapper: Mapper,
+        settings: Settings,
         profiles: Sequence[RequirementProfile],
         sending: SendPolicy,
         deid: DeidFunction | None = None,
     ) -> None:
         self.store = store
         self.spool = spool
-        self.job = job
-        self.mapper = mapper
+        self.settings = settings
         self.profiles = profiles
         self.sending = sending
         self.deid = deid
@@ -89,8 +86,8 @@ class StudyWorker:
             self.spool.store(out_dir / f"{output.deid_sop_uid}.dcm", output.encoded)
 
         if self.deid is None:
-            return deidentify_study(inputs, self.job, self.mapper, sink)
-        return deidentify_study(inputs, self.job, self.mapper, sink, self.deid)
+            return deidentify_study(inputs, self.settings, sink)
+        return deidentify_study(inputs, self.settings, sink, self.deid)
 
     def process(self, study: StudyRow) -> None:
         """STABLE -> DEIDENTIFIED -> CHECKED (then send), or -> QUARANTINED with the reason."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from veil.node.config import Destination
+from veil.io.atomic import write_atomic
+from veil.node.config import Destination, NodeConfigError
 from veil.node.senders import OutItem, SendResult
-from veil.node.spool import write_durably
 
 
 class FolderSender:
     def __init__(self, destination: Destination) -> None:
-        assert destination.path is not None
+        if destination.path is None:  # the config reader requires it; a caller may not
+            raise NodeConfigError(f"destination {destination.name}: a folder needs a path")
         self.name = destination.name
         self.root = destination.path
 
@@ -23,7 +24,7 @@ class FolderSender:
             for item in items:
                 # Same name for the same de-identified instance: a resend overwrites, never adds.
                 target = self.root / item.study_uid / f"{item.sop_uid}.dcm"
-                write_durably(target, item.path.read_bytes(), tmp)
+                write_atomic(target, item.path.read_bytes(), durable=True, tmp_dir=tmp)
                 delivered.append(item.key)
         except OSError as exc:
             return SendResult(

@@ -93,6 +93,6 @@ def test_a_network_address_without_tls_is_refused_at_start(tmp_path: Path) -> No
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error
     assert "web.host: 0.0.0.0 is not a loopback address" in result.stderr
     assert "web.tls" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -45,6 +46,10 @@ def command(config_path: Path | None) -> None:
     )
     exit_with_parent()  # started by `veil serve`: end with the node
     config = load_console_config(config_path)
+    # uvicorn stops on SIGTERM/SIGINT, then raises the signal again with the handler found
+    # at start: a no-op one makes a requested stop exit 0, as documented.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda _signum, _frame: None)
     try:
         serve(config)
     except OSError as exc:  # the port is taken, a TLS file cannot be read

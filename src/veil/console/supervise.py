@@ -30,9 +30,12 @@ def exit_with_parent() -> None:
         return
 
     def watch() -> None:
+        tick = threading.Event()
         while os.getppid() == int(wanted):
-            threading.Event().wait(1.0)
-        os.kill(os.getpid(), signal.SIGTERM)
+            tick.wait(1.0)
+        while True:  # again each second: a signal during start-up could go unheard
+            os.kill(os.getpid(), signal.SIGTERM)
+            tick.wait(1.0)
 
     threading.Thread(target=watch, name="veil-console-parent", daemon=True).start()
 

@@ -53,6 +53,7 @@ class World:
     def __init__(self, tmp_path: Path, corpus: Path) -> None:
         self.tmp = tmp_path
         self.corpus = corpus
+        self.stdin: str | None = None  # what a scenario types (veil user add --password-stdin)
 
     def good(self) -> Path:
         folder = self.tmp / "in"
@@ -111,6 +112,22 @@ class World:
         store.close()
         return config
 
+    def with_user(self, name: str) -> Path:
+        """A node.yaml whose store has the console account ``name`` and the token ``name``."""
+        from veil.console import accounts
+        from veil.console.roles import Role
+
+        config = self.node_config()
+        store = Store.open(f"sqlite:///{config.parent / 'state.db'}")
+        accounts.add_user(store, name, "a long enough passphrase", frozenset({Role.VIEWER}))
+        accounts.create_token(store, name, frozenset({Role.VIEWER}))
+        store.close()
+        return config
+
+    def typing(self, text: str) -> World:
+        self.stdin = text
+        return self
+
     def bad_node_config(self) -> Path:
         config = self.tmp / "bad-node.yaml"
         config.write_text("node: {portt: 104}\n")
@@ -118,7 +135,14 @@ class World:
 
 
 def run(world: World, args: list[str]) -> click.testing.Result:
-    return CliRunner().invoke(main, args, env={"VEIL_KEY": TEST_KEY}, terminal_width=100)
+    return CliRunner().invoke(
+        main, args, env={"VEIL_KEY": TEST_KEY}, terminal_width=100, input=world.stdin
+    )
+
+
+def _add(w: World, config: Path, name: str, password: str) -> list[str]:
+    w.typing(password + "\n")
+    return ["user", "add", name, "--role", "viewer", "--password-stdin", "--config", str(config)]
 
 
 Scenario = Callable[[World], list[str]]
@@ -220,9 +244,81 @@ SCENARIOS: dict[tuple[str, ...], dict[int, Scenario]] = {
         # 0 (stopped by SIGTERM): test_serve_stops_cleanly_on_sigterm, a real process
         2: lambda w: ["serve", "--config", str(w.bad_node_config())],
     },
+    ("console",): {
+        # 0 (stopped by SIGTERM): tests/console/test_tls_and_exposure.py, a real process
+        2: lambda w: ["console", "--config", str(w.bad_node_config())],
+    },
+    ("user",): {
+        0: lambda w: ["user", "list", "--config", str(w.node_config())],
+        1: lambda w: _add(w, w.with_user("alice"), "alice", "a long enough passphrase"),
+        2: lambda w: ["user", "remove", "nobody", "--config", str(w.node_config())],
+    },
+    ("user", "add"): {
+        0: lambda w: _add(w, w.node_config(), "alice", "a long enough passphrase"),
+        1: lambda w: _add(w, w.with_user("alice"), "alice", "a long enough passphrase"),
+        2: lambda w: _add(w, w.node_config(), "alice", "short"),
+    },
+    ("user", "list"): {
+        0: lambda w: ["user", "list", "--config", str(w.with_user("alice"))],
+        2: lambda w: ["user", "list", "--config", str(w.bad_node_config())],
+    },
+    ("user", "remove"): {
+        0: lambda w: ["user", "remove", "alice", "--config", str(w.with_user("alice"))],
+        2: lambda w: ["user", "remove", "nobody", "--config", str(w.node_config())],
+    },
+    ("token",): {
+        0: lambda w: ["token", "list", "--config", str(w.node_config())],
+        1: lambda w: [
+            "token",
+            "create",
+            "bot",
+            "--role",
+            "viewer",
+            "--config",
+            str(w.with_user("bot")),
+        ],
+        2: lambda w: ["token", "revoke", "nobody", "--config", str(w.node_config())],
+    },
+    ("token", "create"): {
+        0: lambda w: [
+            "token",
+            "create",
+            "bot",
+            "--role",
+            "viewer",
+            "--config",
+            str(w.node_config()),
+        ],
+        1: lambda w: [
+            "token",
+            "create",
+            "bot",
+            "--role",
+            "viewer",
+            "--config",
+            str(w.with_user("bot")),
+        ],
+        2: lambda w: [
+            "token",
+            "create",
+            "../bot",
+            "--role",
+            "viewer",
+            "--config",
+            str(w.node_config()),
+        ],
+    },
+    ("token", "list"): {
+        0: lambda w: ["token", "list", "--config", str(w.with_user("bot"))],
+        2: lambda w: ["token", "list", "--config", str(w.bad_node_config())],
+    },
+    ("token", "revoke"): {
+        0: lambda w: ["token", "revoke", "bot", "--config", str(w.with_user("bot"))],
+        2: lambda w: ["token", "revoke", "nobody", "--config", str(w.node_config())],
+    },
 }
 # Codes whose scenario needs more than one in-process call: tested below by name.
-ELSEWHERE = {((), 3), (("serve",), 0)}
+ELSEWHERE = {((), 3), (("serve",), 0), (("console",), 0)}
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "veil")

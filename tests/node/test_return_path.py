@@ -102,7 +102,10 @@ def test_result_comes_home_with_original_identifiers(
     assert backs["MR"].SourceImageSequence[0].ReferencedSOPInstanceUID in originals
     assert backs["MR"].SeriesDescription == "volumetry result"
     assert backs["DOC"].EncapsulatedDocument.startswith(b"%PDF")
-    assert node.store.returns.counts() == {ReturnState.FORWARDED.value: 2}
+    # Home has both before the node records them forwarded (it does so after the C-STORE).
+    assert wait_for(
+        lambda: node.store.returns.counts() == {ReturnState.FORWARDED.value: 2}, timeout=30
+    )
 
 
 def pdf_report(source: Dataset) -> Dataset:

@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "veil.cli.audit",
     "veil.cli.serve",
     "veil.cli.node",
+    "veil.cli.console",
+    "veil.cli.user",
+    "veil.cli.token",
 )
 
 

@@ -628,6 +628,7 @@ def parse_node(root: YamlNode | None, origin: str, base: Path) -> NodeConfig:
         retry=_retry(top),
         return_path=_return_path(top, base, node["port"]),
     )
+    top.raw("web")  # the console's section: parsed by veil.console.config (not the node's)
     top.done()
     _refuse_open_listening(config, origin)
     return config

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydicom import Dataset, dcmread
 
 from veil.check.model import RequirementProfile
+from veil.node.controls import FindingSource, StudyFinding
 from veil.node.linkage import Linkage, collect
 from veil.pipeline import (
     FileResult,
@@ -50,6 +51,7 @@ class StudyResult:
     outputs: tuple[InstanceOutput, ...] = ()
     linkage: Linkage | None = None
     problem: str | None = None  # set: the study is quarantined with this reason
+    findings: tuple[StudyFinding, ...] = ()  # the reason, structured (never a value)
 
 
 def _header(data: bytes) -> Dataset:
@@ -57,8 +59,11 @@ def _header(data: bytes) -> Dataset:
     return dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
 
 
-def check_study(pairs: Sequence[OutputPair], profiles: Sequence[RequirementProfile]) -> str | None:
-    """The destination check after de-identification; a reason to hold the study, else None.
+def check_study(
+    pairs: Sequence[OutputPair], profiles: Sequence[RequirementProfile]
+) -> tuple[str, tuple[StudyFinding, ...]] | None:
+    """The destination check after de-identification; a reason to hold the study (and its
+    findings: one per rule lost, one per output that could not be checked), else None.
 
     A rule of a destination profile that held on the input and not on the output is veil's
     error, and an output that could not be checked is not known to be good: either way the
@@ -66,7 +71,12 @@ def check_study(pairs: Sequence[OutputPair], profiles: Sequence[RequirementProfi
     and does not stop the study.
     """
     verdict = check_outputs(profiles, pairs)
-    return None if verdict.ok else verdict.summary()
+    if verdict.ok:
+        return None
+    rules = sorted({r.rule_id for r in verdict.regressions})
+    findings = [StudyFinding(FindingSource.CHECK, rule=rule) for rule in rules]
+    findings += [StudyFinding(FindingSource.OTHER, form=why) for why in verdict.unverifiable]
+    return verdict.summary(), tuple(findings)
 
 
 def deidentify_study(
@@ -96,10 +106,24 @@ def deidentify_study(
             where = f"; found at {', '.join(paths[:5])}" if paths else ""
             return StudyResult(
                 problem=(result.problem or "the audit found an identifier") + where,
+                findings=tuple(
+                    StudyFinding(
+                        FindingSource.AUDIT,
+                        file=item.name,
+                        path=str(f.get("path", "")),
+                        kind=str(f.get("kind", "")),
+                        form=str(f.get("form", "")),
+                    )
+                    for f in result.findings
+                    if f.get("severity", "error") == "error"
+                ),
             )
         if result.outcome is not Outcome.WRITTEN or result.dataset is None:
             what = "not DICOM" if result.outcome is Outcome.SKIPPED else "not de-identified"
-            return StudyResult(problem=result.problem or f"{item.name}: {what}")
+            return StudyResult(
+                problem=result.problem or f"{item.name}: {what}",
+                findings=(StudyFinding(FindingSource.OTHER, file=item.name),),
+            )
         output = result.dataset
         sop_uid = str(output.get("SOPInstanceUID", "") or "")
         study_uid = str(output.get("StudyInstanceUID", "") or "")

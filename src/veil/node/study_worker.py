@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from veil.check.model import RequirementProfile
+from veil.node import controls
 from veil.node.config import RetryConfig
 from veil.node.linkage import identity_conflicts
 from veil.node.senders import OutItem, Sender
@@ -68,10 +69,14 @@ class StudyWorker:
         # A keyed digest: under retain-uids the de-identified UID is the received one.
         return self.spool.out_path(study.study_key, deid_sop_uid)
 
-    def _quarantine(self, study: StudyRow, reason: str) -> None:
+    def _quarantine(
+        self, study: StudyRow, reason: str, findings: Sequence[controls.StudyFinding] = ()
+    ) -> None:
         # Nothing of a quarantined study may leave: drop the outputs written so far.
         shutil.rmtree(self._out_dir(study), ignore_errors=True)
         if self.store.studies.quarantine(study.id, reason):
+            # The console's quarantine page shows these (paths, kinds, rules; never values).
+            controls.record_findings(self.store, study.id, findings)
             log.warning(
                 "study %s (patient %s) quarantined: %s",
                 study.study_key,
@@ -109,7 +114,7 @@ class StudyWorker:
         ]
         result = self._deidentify(study, inputs)
         if result.problem is not None or result.linkage is None:
-            self._quarantine(study, result.problem or "no linkage gathered")
+            self._quarantine(study, result.problem or "no linkage gathered", result.findings)
             return
         outputs = [Deidentified(o.key, o.deid_sop_uid) for o in result.outputs]
         deid_study = result.outputs[0].deid_study_uid
@@ -120,9 +125,9 @@ class StudyWorker:
             (partial(incoming[o.key].read_bytes), self._out_path(study, o.deid_sop_uid))
             for o in result.outputs
         ]
-        problem = check_study(pairs, self.profiles)
-        if problem is not None:
-            self._quarantine(study, f"check: {problem}")
+        checked = check_study(pairs, self.profiles)
+        if checked is not None:
+            self._quarantine(study, f"check: {checked[0]}", checked[1])
             return
         # Linked only now: the return path re-identifies only what the node will send.
         link = result.linkage
@@ -170,10 +175,15 @@ class StudyWorker:
             for i in instances
         ]
         problems = []
+        paused = controls.paused_destinations(self.store)
+        waiting = []
         for sender in self.sending.senders:
             already = self.store.studies.delivered(study.id, sender.name)
             todo = [item for item in items if item.key not in already]
             if not todo:
+                continue
+            if sender.name in paused:  # paused from the console: wait, count no attempt
+                waiting.append(sender.name)
                 continue
             result = sender.send(todo)
             self.store.studies.record_deliveries(list(result.delivered), sender.name)
@@ -181,6 +191,14 @@ class StudyWorker:
                 problems.append(result.problem)
         if problems:
             self._send_failed(study, "; ".join(problems))
+            return
+        if waiting:  # CHECKED -> CHECKED, same attempt count; resuming makes it due at once
+            self.store.studies.send_failed(
+                study.id,
+                study.attempts,
+                f"waiting: destination(s) paused: {', '.join(waiting)}",
+                retry_at=time.time() + controls.PAUSED_RECHECK_SECONDS,
+            )
             return
         # Delivered everywhere: their spool files can go even if the study itself moved on
         # (a new instance arrived meanwhile; only the new ones are processed then).

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, inspect, select, text
 
 from veil.errors import VeilError
-from veil.node.store import models
+from veil.node.store import console_models, models
 
 
 class SchemaError(VeilError):
@@ -48,6 +48,12 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "studies, instances, deliveries, returns and the linkage store", _v1_initial),
     (2, "index on instance spool names (recovery at start)", _v2_spool_name_index),
     (10, "sealed linkage store: originals encrypted, lookups by keyed digest", _v10_seal),
+    # 20-29: the console (veil.node.store.console_models)
+    (20, "console accounts, API tokens and sessions", console_models.v20_accounts),
+    (21, "console audit log (append-only, hash-chained)", console_models.v21_audit_log),
+    (22, "destination pause flags", console_models.v22_destination_controls),
+    (23, "study timeline (state events, by trigger)", console_models.v23_study_events),
+    (24, "structured quarantine findings", console_models.v24_study_findings),
 )
 
 LATEST = MIGRATIONS[-1][0]

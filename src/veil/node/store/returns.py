@@ -102,6 +102,25 @@ class Returns:
             return_id, ReturnState.RECEIVED, reason=reason, attempts=attempts, retry_at=retry_at
         )
 
+    def retry(self, return_id: int) -> bool:
+        """Step QUARANTINED | FAILED -> RECEIVED with a fresh attempt budget: the console's
+        retry, once the linkage or the home PACS is fixed."""
+        r = models.returns
+        legal = require([ReturnState.QUARANTINED, ReturnState.FAILED], ReturnState.RECEIVED)
+        with self.db.write() as conn:
+            result = conn.execute(
+                update(r)
+                .where(and_(r.c.id == return_id, r.c.state.in_(legal)))
+                .values(
+                    state=ReturnState.RECEIVED.value,
+                    reason=None,
+                    attempts=0,
+                    next_attempt_at=0.0,
+                    updated_at=time.time(),
+                )
+            )
+            return bool(result.rowcount)
+
     def _move(
         self,
         return_id: int,

@@ -33,6 +33,7 @@ Returned result::
     RECEIVED --home unreachable, attempts left--> RECEIVED (next attempt scheduled)
     RECEIVED --home unreachable, no attempt left; internal error--> FAILED
     RECEIVED --unknown pseudonym, unreadable--> QUARANTINED
+    QUARANTINED | FAILED --retry from the console--> RECEIVED
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ RETURN_TRANSITIONS: Mapping[ReturnState, frozenset[ReturnState]] = {
         }
     ),
     _Ret.FORWARDED: frozenset(),
-    _Ret.QUARANTINED: frozenset(),
-    _Ret.FAILED: frozenset(),
+    _Ret.QUARANTINED: frozenset({_Ret.RECEIVED}),  # retried from the console (veil.node.controls)
+    _Ret.FAILED: frozenset({_Ret.RECEIVED}),  # retried from the console
 }
 
 TERMINAL = frozenset({StudyState.SENT, StudyState.QUARANTINED, StudyState.FAILED})

@@ -27,13 +27,13 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from veil import __version__
 from veil.console.config import ConsoleConfig
-from veil.errors import VeilError
 from veil.console.guard import Forbidden, NotSignedIn, Principal
 from veil.console.metrics import Metrics
 from veil.console.ratelimit import FailureLimiter
 from veil.console.roles import Permission
 from veil.console.security import CSRF_FIELD, SecurityMiddleware
 from veil.console.sessions import Sessions
+from veil.errors import VeilError
 from veil.node.spool import Spool
 from veil.node.store import Sealer, Store
 

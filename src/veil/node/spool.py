@@ -81,7 +81,12 @@ def exposed(path: Path) -> str | None:
 
 
 class Spool:
-    def __init__(self, root: Path, mapper: Mapper) -> None:
+    """The spool's folders; ``mapper`` (the project key) is needed only to name new files.
+
+    The console opens the spool without it: it lists and purges what the node wrote.
+    """
+
+    def __init__(self, root: Path, mapper: Mapper | None = None) -> None:
         self.root = root
         self._mapper = mapper
         self.tmp = root / "tmp"
@@ -106,6 +111,8 @@ class Spool:
 
     def name(self, uid: str) -> str:
         """A stable file name for a UID that does not show it (keyed: not guessable either)."""
+        if self._mapper is None:
+            raise SpoolError("this spool was opened without the project key: it cannot name files")
         return self._mapper.digest("spool-name", uid.strip().rstrip("\x00")).hex()[:32]
 
     def _checked(self, folder: Path, *parts: str) -> Path:

@@ -43,6 +43,7 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, See
 def console(tmp_path: Path, seeded_template: tuple[Path, Seeded, Any]) -> Iterator[Console]:
     database, seeded, users = seeded_template
     shutil.copyfile(database, tmp_path / "veil-node.db")
+    (tmp_path / "veil-node.db").chmod(0o600)  # the store refuses a database others can read
     app, store = console_app(tmp_path)
     yield Console(app, store, seeded, users)
     store.close()

@@ -17,7 +17,7 @@ from veil.console.config import ConsoleConfig, WebConfig
 from veil.console.roles import Role
 from veil.node import controls
 from veil.node.config import Destination, DestinationKind, NodeConfig, parse_config
-from veil.node.store import Deidentified, PatientLink, Store, StudyLink
+from veil.node.store import Deidentified, PatientLink, Sealer, Store, StudyLink
 from veil.node.store.states import ReturnState
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
@@ -25,6 +25,18 @@ PASSWORD = "correct horse battery staple"
 ORIGIN = "http://testserver"
 XSS = "<script>alert('veil')</script>"
 ROLES = tuple(Role)
+# One project key for every test store: the database records the key's fingerprint and a
+# store copied from the session template must open under the same key.
+TEST_KEY = bytes(range(32))
+
+
+def key_file(folder: Path) -> Path:
+    """The test key as the node reads it: a file with owner-only permissions."""
+    path = folder / "veil.key"
+    if not path.exists():
+        path.write_text(TEST_KEY.hex() + "\n")
+        path.chmod(0o600)
+    return path
 
 
 def free_port() -> int:
@@ -39,7 +51,7 @@ def node_config(tmp_path: Path, **changes: object) -> NodeConfig:
         Destination(name="archive", kind=DestinationKind.FOLDER, path=tmp_path / "out"),
         Destination(name="research", kind=DestinationKind.FOLDER, path=tmp_path / "out2"),
     )
-    values: dict[str, object] = {"destinations": destinations}
+    values: dict[str, object] = {"destinations": destinations, "key": key_file(tmp_path)}
     values.update(changes)
     return replace(base, **values)  # type: ignore[arg-type]
 
@@ -132,7 +144,7 @@ def make_users(store: Store) -> dict[Role, str]:
 def console_app(tmp_path: Path, web: WebConfig | None = None, **node: object):  # type: ignore[no-untyped-def]
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = ConsoleConfig(node_config(tmp_path, **node), web or WebConfig(), "test")
-    store = Store.open(config.node.database)
+    store = Store.open(config.node.database, Sealer(TEST_KEY))
     return create_app(config, store), store
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from node_support import TEST_KEY
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -13,13 +14,13 @@ from veil.console import accounts, auditlog
 from veil.console.roles import Role
 from veil.console.sessions import Sessions
 from veil.node import controls
-from veil.node.store import Deidentified, Store, StudyState
+from veil.node.store import Deidentified, Sealer, Store, StudyState
 from veil.node.store import console_models as cm
 
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
-    opened = Store.open(database_url)
+    opened = Store.open(database_url, Sealer(bytes.fromhex(TEST_KEY)))
     yield opened
     opened.close()
 

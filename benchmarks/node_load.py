@@ -78,7 +78,8 @@ def run_once(inputs: list[list[str]], engine: str) -> tuple[float, float]:
         f"node: {{host: 127.0.0.1, port: {port}, stable_seconds: 1, poll_seconds: 0.1, "
         "workers: 2}\nstate: {database: 'node.db', spool: spool}\n"
         "destinations: [{name: out, type: folder, path: out}]\n"
-        "retry: {max_attempts: 50, initial_delay_seconds: 0.5, max_delay_seconds: 2}\n",
+        "retry: {max_attempts: 50, initial_delay_seconds: 0.5, max_delay_seconds: 2}\n"
+        "web: {enabled: false}\n",  # the console is not what is measured
         encoding="utf-8",
     )
     env = {**os.environ, "VEIL_KEY": KEY, "VEIL_ENGINE": engine}

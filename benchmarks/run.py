@@ -123,6 +123,36 @@ def _veil_help() -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
+def _veil_spec(
+    tool: str,
+    veil: str,
+    corpus: Path,
+    out: str,
+    jobs: int,
+    out_root: Path,
+    help_text: str,
+    key: str,
+) -> Spec:
+    """veil deid with the options that make ``tool`` (audit off, --for, the reference path)."""
+    report = str(out_root / f"report-{tool}.json")
+    cmd = [veil, "deid", str(corpus), "--out", out, "-j", str(jobs), "-q", "--report", report]
+    label = f"veil deid -j {jobs} (audit on)"
+    if tool == "veil-no-audit":
+        if help_text and "--no-audit" not in help_text:
+            return Spec(tool, "veil --no-audit (option not in CLI yet)", "-", [])
+        cmd.append("--no-audit")
+        label = f"veil deid -j {jobs} --no-audit"
+    elif tool == "veil-neuroquant":
+        cmd += ["--for", "neuroquant"]
+        label = f"veil deid -j {jobs} --for neuroquant (audit on)"
+    elif tool == "veil-reference":
+        if help_text and "--engine" not in help_text:
+            return Spec(tool, "veil --engine (option not in CLI yet)", "-", [])
+        cmd += ["--engine", "reference"]
+        label = f"veil deid -j {jobs} --engine reference (before: pydicom path)"
+    return Spec(tool, label, str(jobs), [cmd], {"VEIL_KEY": key})
+
+
 def build_specs(tools: list[str], corpus: Path, jobs: int, out_root: Path) -> list[Spec]:
     """The command lines for each requested tool (peers through their CLI or public API)."""
     py = sys.executable
@@ -149,36 +179,7 @@ def build_specs(tools: list[str], corpus: Path, jobs: int, out_root: Path) -> li
             cmd = ["gdcmanon", "-e", "--continue", "-r", "-c", cert, "-i", str(corpus), "-o", out]
             specs.append(Spec(tool, "gdcmanon -e (C++, GDCM; basic profile)", "1", [cmd]))
         elif tool.startswith("veil"):
-            report = str(out_root / f"report-{tool}.json")
-            cmd = [
-                veil,
-                "deid",
-                str(corpus),
-                "--out",
-                out,
-                "-j",
-                str(jobs),
-                "-q",
-                "--report",
-                report,
-            ]
-            label = f"veil deid -j {jobs} (audit on)"
-            if tool == "veil-no-audit":
-                if help_text and "--no-audit" not in help_text:
-                    specs.append(Spec(tool, "veil --no-audit (option not in CLI yet)", "-", []))
-                    continue
-                cmd.append("--no-audit")
-                label = f"veil deid -j {jobs} --no-audit"
-            elif tool == "veil-neuroquant":
-                cmd += ["--for", "neuroquant"]
-                label = f"veil deid -j {jobs} --for neuroquant (audit on)"
-            elif tool == "veil-reference":
-                if help_text and "--engine" not in help_text:
-                    specs.append(Spec(tool, "veil --engine (option not in CLI yet)", "-", []))
-                    continue
-                cmd += ["--engine", "reference"]
-                label = f"veil deid -j {jobs} --engine reference (before: pydicom path)"
-            specs.append(Spec(tool, label, str(jobs), [cmd], {"VEIL_KEY": key}))
+            specs.append(_veil_spec(tool, veil, corpus, out, jobs, out_root, help_text, key))
         elif tool in ("deid", "dicom-anonymizer", "pydicom-copy"):
             specs.append(
                 Spec(tool, f"{tool} (single process)", "1", [[py, peers, tool, out, *series]])

@@ -16,17 +16,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage
 
 from tests.engine import builders as b
-from veil.batch.job import Job
-from veil.batch.outcome import Outcome
-from veil.batch.worker import deid_one, reference_one
 from veil.check.profile import load_profile
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient, PatientKeyKind, patient_key
+from veil.pipeline import FAST, Engine, FileResult, Outcome, Settings, deidentify_file
 from veil.policy import compile_plan, load_policy, parse_policy
 from veil.policy.plan import Plan
 
@@ -50,13 +49,23 @@ def _plan(text: str = "", profiles: tuple[str, ...] = ()) -> Plan:
     return compile_plan(policy, [load_profile(name) for name in profiles])
 
 
+def reference(data: bytes, plan: Plan, *, audit: bool = True) -> FileResult:
+    settings = Settings(plan, MAPPER, audit=audit, engine=Engine.REFERENCE)
+    return deidentify_file(data, "input.dcm", settings)
+
+
+def deid(data: bytes, plan: Plan) -> FileResult:
+    """What veil deid, the node and the console do with a file: the fast path first."""
+    return deidentify_file(data, "x.dcm", Settings(plan, MAPPER, engine=Engine.AUTO))
+
+
 def same_or_handed_over(data: bytes, plan: Plan, *, audit: bool = True) -> FastOutput | Fallback:
     """The fast path's answer, after holding it to the reference path's output."""
     fast = deidentify_bytes(data, plan, MAPPER, audit=audit)
     if isinstance(fast, FastOutput):
-        reference = reference_one(data, "input.dcm", Job(plan, MAPPER, audit=audit))
-        assert reference.outcome is Outcome.WRITTEN, reference.problem
-        assert fast.encoded == reference.encoded
+        expected = reference(data, plan, audit=audit)
+        assert expected.outcome is Outcome.WRITTEN, expected.problem
+        assert fast.encoded == expected.encoded
     return fast
 
 
@@ -113,7 +122,7 @@ def test_an_identifier_kept_by_an_override_sends_the_file_to_the_reference_audit
     data = _encode(b.mr_dataset())
     result = deidentify_bytes(data, plan, MAPPER, audit=True)
     assert isinstance(result, Fallback) and result.reason.startswith("audit")
-    assert deid_one(data, "x.dcm", Job(plan, MAPPER)).outcome is Outcome.QUARANTINED
+    assert deid(data, plan).outcome is Outcome.QUARANTINED
 
 
 def test_a_name_planted_in_the_pixel_data_sends_the_file_to_the_reference_audit() -> None:
@@ -124,7 +133,7 @@ def test_a_name_planted_in_the_pixel_data_sends_the_file_to_the_reference_audit(
     data = _encode(ds)
     result = deidentify_bytes(data, _plan(), MAPPER, audit=True)
     assert isinstance(result, Fallback) and result.reason.startswith("audit")
-    assert deid_one(data, "x.dcm", Job(_plan(), MAPPER)).outcome is Outcome.QUARANTINED
+    assert deid(data, _plan()).outcome is Outcome.QUARANTINED
 
 
 def test_an_id_in_a_kept_description_sends_the_file_to_the_reference_audit() -> None:
@@ -135,7 +144,109 @@ def test_an_id_in_a_kept_description_sends_the_file_to_the_reference_audit() -> 
     plan = _plan("name: p\nbase: basic\noverrides:\n  - {attribute: ProtocolName, action: keep}\n")
     result = deidentify_bytes(data, plan, MAPPER, audit=True)
     assert isinstance(result, Fallback) and result.reason.startswith("audit")
-    assert deid_one(data, "x.dcm", Job(plan, MAPPER)).outcome is Outcome.QUARANTINED
+    assert deid(data, plan).outcome is Outcome.QUARANTINED
+
+
+# -- who the patient is: Issuer of Patient ID, placeholder IDs (veil.mapping.Patient) ------
+LONGITUDINAL = (
+    POLICIES["research"]
+    + "overrides:\n  - {attribute: PatientID, action: pseudonym}\n"
+    + "  - {attribute: PatientName, action: pseudonym}\n"
+)
+
+
+def _written(data: bytes, plan: Plan) -> Dataset:
+    result = same_or_handed_over(data, plan)
+    assert isinstance(result, FastOutput), result
+    assert deid(data, plan).engine == FAST
+    return dcmread(io.BytesIO(result.encoded))
+
+
+def test_the_fast_path_keys_the_pseudonym_and_offset_on_issuer_and_patient_id() -> None:
+    plan = _plan(LONGITUDINAL)
+    ds = b.mr_dataset()
+    plain = _written(_encode(ds), plan)
+    ds.IssuerOfPatientID = "HOSPITAL-A"
+    issued = _written(_encode(ds), plan)
+    ds.IssuerOfPatientID = "HOSPITAL-B"
+    other_issuer = _written(_encode(ds), plan)
+    expected = MAPPER.patient_pseudonym(Patient(b.PATIENT_ID, "HOSPITAL-A", b.STUDY_UID, b.SOP_UID))
+    assert issued.PatientID == issued.PatientName == expected
+    # One MRN from two hospitals is two patients; without an issuer, the first release's key.
+    assert len({plain.PatientID, issued.PatientID, other_issuer.PatientID}) == 3
+    assert plain.PatientID == MAPPER.patient_pseudonym(Patient(b.PATIENT_ID))
+    assert issued.StudyDate != other_issuer.StudyDate  # another patient, another date offset
+
+
+def test_the_fast_path_makes_each_study_its_own_subject_for_a_placeholder_id() -> None:
+    plan = _plan(LONGITUDINAL)
+    outputs = []
+    for study in ("1.2.826.0.1.3680043.8.498.71", "1.2.826.0.1.3680043.8.498.72"):
+        ds = b.mr_dataset()
+        ds.PatientID = "UNKNOWN"
+        ds.IssuerOfPatientID = "HOSPITAL-A"
+        ds.StudyInstanceUID = study
+        outputs.append(_written(_encode(ds), plan))
+        assert outputs[-1].PatientID == MAPPER.patient_pseudonym(Patient("", "", study))
+    first, second = outputs
+    assert first.PatientID != second.PatientID
+    assert first.StudyDate != second.StudyDate
+
+
+def test_another_patient_in_a_nested_item_keeps_their_own_identity_on_both_paths() -> None:
+    ds = b.mr_dataset()
+    ds.IssuerOfPatientID = "HOSPITAL-A"
+    other = Dataset()
+    other.PatientID = "MRN-OTHER-77"
+    other.IssuerOfPatientID = "HOSPITAL-B"
+    ds.OtherPatientIDsSequence = Sequence([other])
+    plan = _plan(LONGITUDINAL + "  - {attribute: OtherPatientIDsSequence, action: keep}\n")
+    written = _written(_encode(ds), plan)
+    nested = written.OtherPatientIDsSequence[0].PatientID
+    assert nested == MAPPER.patient_pseudonym(
+        Patient("MRN-OTHER-77", "HOSPITAL-B", b.STUDY_UID, b.SOP_UID)
+    )
+    assert nested != written.PatientID
+
+
+# Real corpus files whose identity is not a plain PatientID: an issuer (Agfa/VUMC), a
+# placeholder ID ("Anon", "Anonymous", empty). Both paths must key the pseudonym and the date
+# offset the same way (veil.mapping.patient_key), byte for byte.
+IDENTITY_FILES = {
+    "dcm_qa_agfa/Agfa/011-0001.img": PatientKeyKind.ISSUER_AND_ID,
+    "dcm_qa_agfa/Siemens/011-0002.img": PatientKeyKind.ISSUER_AND_ID,
+    "nibabel/nicom_test_data/csa_slice_norm.dcm": PatientKeyKind.STUDY,
+    "nibabel/nicom_test_data/slicethickness_empty_string.dcm": PatientKeyKind.STUDY,
+    "pydicom/test_files/reportsi.dcm": PatientKeyKind.STUDY,
+    "pydicom_data/pypi_wheel_1.0.0/emri_small.dcm": PatientKeyKind.STUDY,
+}
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
+@pytest.mark.parametrize("relative", sorted(IDENTITY_FILES))
+def test_corpus_files_with_an_issuer_or_a_placeholder_id_come_out_the_same(relative: str) -> None:
+    data = (CORPUS / relative).read_bytes()
+    patient = Patient.of(dcmread(io.BytesIO(data), stop_before_pixels=True))
+    assert patient_key(patient).kind is IDENTITY_FILES[relative]
+    written = _written(data, _plan(LONGITUDINAL))
+    assert written.PatientID == MAPPER.patient_pseudonym(patient)
+    if IDENTITY_FILES[relative] is PatientKeyKind.ISSUER_AND_ID:
+        # The same MRN without its issuer is another patient: another pseudonym.
+        assert written.PatientID != MAPPER.patient_pseudonym(Patient(patient.patient_id))
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
+def test_a_corpus_file_given_a_placeholder_id_becomes_its_studys_subject_on_both_paths() -> None:
+    source = dcmread(CORPUS / "dcm_qa_agfa/Agfa/011-0001.img")
+    outputs = []
+    for placeholder in ("UNKNOWN", "0000", ""):
+        source.PatientID = placeholder
+        buffer = io.BytesIO()
+        source.save_as(buffer, enforce_file_format=True)
+        outputs.append(_written(buffer.getvalue(), _plan(LONGITUDINAL)))
+    subject = MAPPER.patient_pseudonym(Patient("", "", str(source.StudyInstanceUID)))
+    assert {out.PatientID for out in outputs} == {subject}
+    assert len({out.StudyDate for out in outputs}) == 1
 
 
 # -- generated datasets ----------------------------------------------------------------------
@@ -169,6 +280,9 @@ def _items(draw: st.DrawFn, depth: int) -> Dataset:
 @st.composite
 def generated(draw: st.DrawFn) -> bytes:
     ds = b.mr_dataset()
+    ds.PatientID = draw(st.sampled_from([b.PATIENT_ID, "", "0000", "UNKNOWN", "ANON"]))
+    if draw(st.booleans()):
+        ds.IssuerOfPatientID = draw(st.sampled_from(["HOSPITAL-A", "", "B "]))
     if draw(st.booleans()):
         ds.SpecificCharacterSet = draw(st.sampled_from(["ISO_IR 100", "ISO_IR 192", ""]))
         if draw(st.booleans()):
@@ -192,6 +306,8 @@ def generated(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         ds.OtherPatientIDsSequence = Sequence([Dataset()])
         ds.OtherPatientIDsSequence[0].PatientID = draw(_TEXT)
+        if draw(st.booleans()):
+            ds.OtherPatientIDsSequence[0].IssuerOfPatientID = draw(_TEXT)
     return _encode(ds)
 
 

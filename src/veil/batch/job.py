@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Any
 
+from veil.check.model import RequirementProfile
 from veil.mapping import Mapper
+from veil.pipeline import Engine, Settings, default_engine
+from veil.policy.model import Layout
 from veil.policy.plan import Plan
-
-
-class Layout(str, Enum):
-    """How output files are named."""
-
-    MIRROR = "mirror"  # the input tree, file names kept
-    HIERARCHY = "hierarchy"  # patient/study/series/instance.dcm, named by pseudonyms
-
-
-class Engine(str, Enum):
-    """Which de-identification path the workers take."""
-
-    AUTO = "auto"  # the streaming fast path first, the reference path for what it hands over
-    REFERENCE = "reference"  # the reference (pydicom) path only
-
-
-def default_engine() -> Engine:
-    """``VEIL_ENGINE=reference`` makes every job without an explicit engine (the node's, the
-    console's) take the reference path: for benchmarks and diagnosis."""
-    try:
-        return Engine(os.environ.get("VEIL_ENGINE", Engine.AUTO.value))
-    except ValueError:
-        return Engine.AUTO
 
 
 @dataclass(frozen=True)
@@ -46,6 +23,19 @@ class Job:
     engine: Engine = field(default_factory=default_engine)
     # Run the reference path too and compare; a difference falls back and is counted.
     verify_fast: bool = False
-    # Destination requirement profiles to check before and after, in the workers.
-    profiles: tuple[Any, ...] = ()
+    # Destination requirement profiles whose facts the workers evaluate before and after.
+    profiles: tuple[RequirementProfile, ...] = ()
     quality_checks: bool = True
+
+    @property
+    def settings(self) -> Settings:
+        """What `veil.pipeline.deidentify_file` needs of the job."""
+        return Settings(
+            self.plan,
+            self.mapper,
+            self.audit,
+            self.engine,
+            self.verify_fast,
+            self.profiles,
+            self.quality_checks,
+        )

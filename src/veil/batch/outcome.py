@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-
-class Outcome(str, Enum):
-    WRITTEN = "written"  # de-identified and written
-    SKIPPED = "skipped"  # not an image to de-identify (DICOMDIR, not DICOM): counted, not failed
-    FAILED = "failed"  # could not be read or de-identified safely: nothing written
-    QUARANTINED = "quarantined"  # de-identified but the audit found an identifier: not written
+from veil.check.regression import PairFacts
+from veil.pipeline import Outcome
 
 
 @dataclass(frozen=True)
@@ -27,8 +22,8 @@ class FileRecord:
     series: str | None = None  # de-identified Series Instance UID
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
-    # Requirement facts (veil.check.evaluate.FileFacts) before and after, for --for.
-    check: tuple[Any, Any] | None = field(default=None, repr=False)
+    # The destination checks' facts before and after (`--for`), evaluated in the worker.
+    check: PairFacts | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}

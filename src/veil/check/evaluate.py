@@ -27,7 +27,8 @@ from veil.check.model import (
     SeriesRule,
     Severity,
 )
-from veil.check.values import SEX_CODES, Validity, as_list, validate, vr_of
+from veil.check.values import SEX_CODES, Validity, validate
+from veil.dicom import keyword_vr, tag_of, values_of
 
 # Values never shown in a report: they may identify the patient, the site or the study.
 MASKED_VRS = frozenset({"PN", "DA", "DT", "TM", "UI"})
@@ -58,10 +59,10 @@ MASKED_KEYWORDS = frozenset(
 
 def show_value(keyword: str, value: Any) -> str:
     """How a report shows a value it saw: as is when harmless, else only its kind."""
-    items = as_list(value)
+    items = values_of(value)
     if not items or all(str(item).strip() == "" for item in items):
         return "(missing)"
-    vr = vr_of(keyword)
+    vr = keyword_vr(keyword)
     if vr == "SQ":
         return f"<sequence of {len(items)} item(s)>"
     if vr in MASKED_VRS or keyword in MASKED_KEYWORDS:
@@ -172,7 +173,7 @@ def evaluate_attribute(rule: AttributeRule, ds: Dataset, quality_checks: bool) -
     validity, problem = validate(rule.keyword, value)
     if validity is Validity.VALID and rule.allowed:
         allowed = {a.upper() for a in rule.allowed}
-        if not all(str(item).strip().upper() in allowed for item in as_list(value)):
+        if not all(str(item).strip().upper() in allowed for item in values_of(value)):
             validity, problem = Validity.INVALID, f"not one of: {', '.join(rule.allowed)}"
     if validity is Validity.VALID:
         return FileOutcome(Outcome.PASS, observed)
@@ -233,17 +234,18 @@ class FileFacts:
 # Outcomes of attribute rules by (rule, quality checks, the raw bytes they read): the files
 # of a series share most of those values, so the "before" facts of a batch are mostly looked
 # up. Only for datasets of raw elements (as read), never across character sets.
-_OUTCOMES: dict[tuple[int, bool, tuple[object, ...]], FileOutcome] = {}
+_CHARSET = tag_of("SpecificCharacterSet")
+_OUTCOMES: dict[tuple[object, ...], FileOutcome] = {}  # (quality checks, rule id, raw key)
 
 
 def _raw_key(ds: Dataset, tags: frozenset[int]) -> tuple[object, ...] | None:
     """The raw bytes of ``tags`` (and the character set) in ``ds``; None when one is not raw."""
     key: list[object] = []
-    for tag in sorted(tags | {0x00080005}):
+    for tag in sorted(tags | {_CHARSET}):
         if tag not in ds:
             key.append(None)
             continue
-        raw = ds.get_item(tag)
+        raw: object = ds.get_item(tag)  # a RawDataElement until something reads it
         value = getattr(raw, "value", None)
         if not isinstance(raw, RawDataElement) or not isinstance(value, bytes):
             return None
@@ -329,10 +331,9 @@ _GEOMETRY_KEYWORDS = (
 )
 # Any lookup may fall back to the functional groups of an enhanced object.
 _EVERYWHERE = frozenset(
-    tag_for_keyword(k) or 0
-    for k in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
+    tag_of(k) for k in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
 )
-_GEOMETRY = frozenset(tag_for_keyword(k) or 0 for k in _GEOMETRY_KEYWORDS) | _EVERYWHERE
+_GEOMETRY = frozenset(tag_of(k) for k in _GEOMETRY_KEYWORDS) | _EVERYWHERE
 _EVERYWHERE_OR_ZERO = _EVERYWHERE | {0}  # 0: a keyword the dictionary does not know
 _FILE_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesNumber")
 

@@ -1,22 +1,32 @@
 """After de-identification: a rule that held on the input and not on the output is veil's error.
 
-The batch gives (read input bytes, output path) pairs; inputs and outputs are checked series by
+The caller gives (read input bytes, output path) pairs; inputs and outputs are checked series by
 series with the same profiles, and every rule whose outcome got worse (pass or skip before,
 warn or fail after; warn before, fail after) is a regression.
+
+Fail closed: a pair that cannot be read or evaluated is *unverifiable*, never skipped. Its
+output is not known to keep what the destination needs, so a caller holds it as it would a
+regression (`veil.pipeline.CheckVerdict.ok`).
+
+The facts of a pair (`PairFacts`) may be evaluated where both datasets are at hand (`veil
+deid`'s worker processes, see `veil.pipeline.deidentify_file`) and aggregated here by
+`regressions_from_facts`, with the same verdict as reading the files again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pydicom.dataset import Dataset
+
 from veil.check.evaluate import Collector, FileFacts, RuleResult, file_facts
 from veil.check.model import Outcome, RequirementProfile
-from veil.errors import VeilError
+from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
-from veil.io.quiet import silence_value_warnings
 
 
 @dataclass(frozen=True)
@@ -45,47 +55,100 @@ def _worse(before: RuleResult, after: RuleResult) -> bool:
     return after.outcome.rank > max(before.outcome.rank, Outcome.PASS.rank)
 
 
+@dataclass(frozen=True)
+class PairFacts:
+    """The requirement facts of one input and its output; ``problem`` (value-free) says why
+    they could not be evaluated, and then the output is unverifiable."""
+
+    before: FileFacts | None = None
+    after: FileFacts | None = None
+    problem: str | None = None
+
+    @classmethod
+    def failed(cls, problem: str) -> PairFacts:
+        return cls(problem=problem)
+
+
+def pair_facts(
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool,
+    read_before: Callable[[], Dataset],
+    read_after: Callable[[], Dataset],
+) -> PairFacts:
+    """Evaluate the profiles on an input and its output, each read by its function; a read or
+    an evaluation that fails gives a ``problem`` instead (fail closed)."""
+    try:
+        source, result = read_before(), read_after()
+    except (SkippedFile, VeilError, OSError) as exc:
+        return PairFacts.failed(_unreadable(exc))
+    try:
+        return PairFacts(
+            file_facts(profiles, quality_checks, source),
+            file_facts(profiles, quality_checks, result),
+        )
+    except Exception as exc:  # a value no check foresaw: this pair is not known to be good
+        return PairFacts.failed(f"cannot be checked ({type(exc).__name__})")
+
+
+@dataclass(frozen=True)
+class RegressionReport:
+    regressions: tuple[Regression, ...] = ()
+    unverifiable: tuple[str, ...] = ()  # "<output>: <why it could not be checked>"
+
+
+def _unreadable(exc: BaseException) -> str:
+    if isinstance(exc, SkippedFile):
+        return f"not a DICOM image ({exc.reason})"
+    if isinstance(exc, InputFileError):
+        return exc.problem
+    if isinstance(exc, OSError):
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
+    return type(exc).__name__
+
+
+def _read_input(read: Callable[[], bytes], name: str) -> Dataset:
+    return read_bytes(read(), name)
+
+
 def find_regressions(
-    profiles: Sequence[Any],
+    profiles: Sequence[RequirementProfile],
     pairs: Sequence[tuple[Callable[[], bytes], Path]],
     quality_checks: bool = True,
-) -> list[Regression]:
-    """Check inputs and outputs with the same profiles; list every rule that got worse."""
-    silence_value_warnings()
-    required: list[RequirementProfile] = list(profiles)
-    facts: list[tuple[FileFacts, FileFacts, str]] = []
-    for read_input, output in pairs:
-        try:
-            source = read_bytes(read_input(), str(output))
-            result = read_dataset(output)
-        except (SkippedFile, VeilError, OSError):
-            continue  # the batch reports unreadable files itself
-        try:
-            facts.append(
-                (
-                    file_facts(required, quality_checks, source),
-                    file_facts(required, quality_checks, result),
-                    str(output),
-                )
-            )
-        except Exception:  # a value no check foresaw: not a regression of this file
-            continue
-    return regressions_from_facts(required, facts, quality_checks)
+) -> RegressionReport:
+    """Check inputs and outputs with the same profiles: every rule that got worse, and every
+    pair that could not be checked."""
+    facts = [
+        (
+            pair_facts(
+                profiles,
+                quality_checks,
+                partial(_read_input, read_input, str(output)),
+                partial(read_dataset, output),
+            ),
+            str(output),
+        )
+        for read_input, output in pairs
+    ]
+    return regressions_from_facts(profiles, facts, quality_checks)
 
 
 def regressions_from_facts(
     profiles: Sequence[RequirementProfile],
-    facts: Sequence[tuple[FileFacts, FileFacts, str]],
+    facts: Sequence[tuple[PairFacts, str]],
     quality_checks: bool = True,
-) -> list[Regression]:
-    """``find_regressions`` on facts evaluated elsewhere (in the batch's worker processes,
-    which have both datasets at hand): (before, after, file name) per written file."""
+) -> RegressionReport:
+    """``find_regressions`` on facts evaluated elsewhere: (facts of a pair, the output's name)
+    per written file. A pair without facts is unverifiable."""
     before = Collector(profiles, quality_checks)
     after = Collector(profiles, quality_checks)
     link: dict[tuple[str, str], tuple[str, str]] = {}
-    for source, result, name in facts:
-        key_before = before.add_facts(source, name)
-        link.setdefault(key_before, after.add_facts(result, name))
+    unverifiable: list[str] = []
+    for pair, name in facts:
+        if pair.before is None or pair.after is None:
+            unverifiable.append(f"{name}: {pair.problem or 'not checked'}")
+            continue
+        key_before = before.add_facts(pair.before, name)
+        link.setdefault(key_before, after.add_facts(pair.after, name))
     results_after = {series.key: series for series in after.results()}
     found: list[Regression] = []
     for series in before.results():
@@ -109,4 +172,4 @@ def regressions_from_facts(
                     after=new.outcome.value,
                 )
             )
-    return found
+    return RegressionReport(tuple(found), tuple(unverifiable))

@@ -18,7 +18,7 @@ from veil.engine.identifying import identifying_values
 from veil.engine.meta import IMPLEMENTATION_CLASS_UID, file_meta, record_attributes
 from veil.engine.walk import Walker
 from veil.errors import DeidentificationError, value_free_text
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.model import Action
 from veil.policy.plan import Plan
 from veil.standard import Option
@@ -57,12 +57,11 @@ def deidentify(
     """
     work = ds if in_place else copy.deepcopy(ds)
     source_meta = getattr(ds, "file_meta", None)
-    patient_id = str(work.get("PatientID", "") or "")
     ctx = Context(
         plan=plan,
         mapper=mapper,
         sop_class=str(work.get("SOPClassUID", "") or ""),
-        patient_id=patient_id,
+        patient=Patient.of(work),  # before anything changes: pseudonym and date offset
         recorder=recorder,
     )
     walker = Walker(ctx)

@@ -3,19 +3,20 @@ need an age once the birth date is removed (a requirement's ``derive-age``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pydicom.dataset import Dataset
 
+from veil.dicom import AGE_PATTERN, tag_of, tag_text
 from veil.engine.context import Decision
 from veil.engine.values import age_string, parse_da
 
-AGE_FORM = re.compile(r"^\d{3}[DWMY]$")
-PATIENT_AGE = 0x00101010
-BIRTH_DATE = 0x00100030
+PATIENT_AGE = tag_of("PatientAge")
+BIRTH_DATE = tag_of("PatientBirthDate")
 # Study, series, acquisition, content date: the first valid one counts.
-AGE_REFERENCE_DATES = (0x00080020, 0x00080021, 0x00080022, 0x00080023)
+AGE_REFERENCE_DATES = tuple(
+    tag_of(keyword) for keyword in ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
+)
 
 
 def derived_age(current: object, birth: object, references: list[object]) -> str | None:
@@ -26,7 +27,7 @@ def derived_age(current: object, birth: object, references: list[object]) -> str
     valid age stays; an invalid one ("99", "22Y") is replaced when the birth date allows,
     since the birth date is removed afterwards and the age would be lost.
     """
-    if current is not None and AGE_FORM.match(str(current).strip()):
+    if current is not None and AGE_PATTERN.match(str(current).strip()):
         return None
     born = parse_da(str(birth or ""))
     if born is None:
@@ -52,7 +53,7 @@ def derive_age(ds: Dataset, record: Callable[[Decision], None]) -> None:
         ds.PatientAge = age
         record(
             Decision(
-                "(0010,1010)",
+                tag_text(PATIENT_AGE),
                 PATIENT_AGE,
                 "(absent or invalid)",
                 age,

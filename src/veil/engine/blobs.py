@@ -15,10 +15,9 @@ from __future__ import annotations
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.uid import UID_dictionary  # type: ignore[attr-defined]  # not in __all__
 
-from veil.engine.context import is_class_uid
-from veil.engine.handlers import one_or_many, values_of
+from veil.dicom import is_private, names_instance, values_of
+from veil.engine.handlers import one_or_many
 from veil.engine.values import name_forms
 from veil.policy.model import Action
 from veil.policy.plan import Plan
@@ -39,24 +38,25 @@ def blob_needles(ds: Dataset, plan: Plan) -> tuple[bytes, ...]:
                     walk(item)
                 continue
             for value in values_of(elem.value):
-                if value is None or isinstance(value, bytes | bytearray):
-                    continue
-                text = str(value).strip()
-                if elem.VR == "UI":
-                    if text not in UID_dictionary and not is_class_uid(elem.tag):
-                        found.add(text)
-                elif elem.VR in ("DA", "DT"):
-                    found.add(text[:8])
-                elif elem.VR in _BLOB_TEXT_VRS and not elem.tag.is_private:
-                    rule = plan.rule_for(elem.tag)
-                    if rule is not None and rule.action is not Action.KEEP:
-                        found.add(text)
-                        if elem.VR == "PN":
-                            found.update(name_forms(text))
+                if value is not None and not isinstance(value, bytes | bytearray):
+                    found.update(_needle_texts(elem.tag, elem.VR, str(value).strip(), plan))
 
     walk(ds)
     needles = {text.encode("latin-1", "ignore") for text in found}
     return tuple(sorted((n for n in needles if len(n) >= MIN_NEEDLE), key=len, reverse=True))
+
+
+def _needle_texts(tag: int, vr: str, text: str, plan: Plan) -> list[str]:
+    """The texts of one value to mask: instance UIDs, dates, and text the plan does not keep."""
+    if vr == "UI":
+        return [text] if names_instance(tag, text) else []
+    if vr in ("DA", "DT"):
+        return [text[:8]]
+    if vr in _BLOB_TEXT_VRS and not is_private(tag):
+        rule = plan.rule_for(tag)
+        if rule is not None and rule.action is not Action.KEEP:
+            return [text, *name_forms(text)] if vr == "PN" else [text]
+    return []
 
 
 def mask_bytes(data: bytes, needles: tuple[bytes, ...]) -> bytes:

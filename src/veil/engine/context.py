@@ -6,12 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cache
-
-from pydicom.datadict import dictionary_VR, keyword_for_tag
 
 from veil.engine.values import TextCleaner
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.plan import Plan
 
 
@@ -37,36 +34,6 @@ class Decision:
 
 Recorder = Callable[[Decision], None]
 
-# UIDs that name a kind of thing, not an instance: never remapped.
-_CLASS_UID_SUFFIXES = (
-    "ClassUID",
-    "TransferSyntaxUID",
-    "CodingSchemeUID",
-    "CreatorUID",
-    "MappingResourceUID",
-    "ContextGroupExtensionCreatorUID",
-)
-
-
-@cache
-def vr_of(tag: int) -> str:
-    """The dictionary VR of a public tag ("UN" when the dictionary does not know it)."""
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
-
-
-@cache
-def is_class_uid(tag: int) -> bool:
-    """True for attributes whose UIDs name a kind of thing (SOP class, transfer syntax)."""
-    keyword = keyword_for_tag(tag)
-    return bool(keyword) and keyword.endswith(_CLASS_UID_SUFFIXES)
-
-
-def tag_text(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
 
 @dataclass
 class Context:
@@ -75,7 +42,7 @@ class Context:
     plan: Plan
     mapper: Mapper
     sop_class: str
-    patient_id: str
+    patient: Patient  # who the dataset is about (read before anything changed)
     recorder: Recorder | None = None
     shifted: bool = False
     _offset: int | None = None
@@ -88,7 +55,7 @@ class Context:
     @property
     def offset(self) -> int:
         if self._offset is None:
-            self._offset = self.mapper.date_offset_days(self.patient_id)
+            self._offset = self.mapper.date_offset_days(self.patient)
         return self._offset
 
     @property

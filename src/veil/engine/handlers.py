@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from veil.engine.context import Context, Mode, vr_of
-from veil.engine.values import TEXT_VRS, dummy_value, shift_da, shift_dt
+from veil.dicom import DATE_VRS, TEXT_VRS, dictionary_vr, tag_of, values_of
+from veil.engine.context import Context, Mode
+from veil.engine.values import dummy_value, shift_da, shift_dt
 from veil.errors import DeidentificationError
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.model import Action, Choice
 from veil.policy.plan import Rule
 from veil.standard import iod_attribute_types
@@ -29,7 +29,7 @@ from veil.standard import iod_attribute_types
 if TYPE_CHECKING:
     from veil.engine.walk import Walker
 
-PATIENT_ID = 0x00100020
+PATIENT_ID = tag_of("PatientID")
 NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV", "AT"})
 BINARY_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
 # Values of these VRs stay as they are when cleaned: times move with no whole-day shift,
@@ -39,14 +39,6 @@ HASH_LIMITS = {"SH": 16, "CS": 16, "AE": 16}
 
 
 # -- value-level semantics, shared with the fast path -------------------------------------
-def values_of(value: object) -> list[object]:
-    if value is None:
-        return []
-    if isinstance(value, MultiValue | list):
-        return list(value)
-    return [value]
-
-
 def one_or_many(values: list[object]) -> object:
     """What an element's value becomes for these values (pydicom's single/multi convention)."""
     return values[0] if len(values) == 1 else values
@@ -80,14 +72,15 @@ def shifted_values(vr: str, values: list[object], days: int) -> list[object] | N
     return new
 
 
-def pseudonym_source(tag: int, own_value: object, item_patient_id: object, top_id: str) -> str:
-    """The PatientID a pseudonym is made from: the element's own value for PatientID, else
-    the PatientID of the same dataset (item), else the top level's."""
-    if tag == PATIENT_ID:
-        return str(own_value or "")
-    if item_patient_id is None:
-        return top_id
-    return str(item_patient_id)
+def pseudonym_source(top: Patient, item_ids: tuple[object, object] | None) -> Patient:
+    """Who a pseudonym is made for. At the top level: the dataset's patient (veil.mapping
+    `Patient.of`, read before anything changed: Issuer of Patient ID + PatientID, or the study
+    for a placeholder ID). In a nested item with its own PatientID (Other Patient IDs):
+    that patient; ``item_ids`` is the item's (PatientID, IssuerOfPatientID) values then."""
+    if item_ids is None:
+        return top
+    patient_id, issuer = item_ids
+    return Patient(str(patient_id or ""), str(issuer or ""), top.study_uid, top.instance_uid)
 
 
 def pseudonym_applies(tag: int, vr: str) -> bool:
@@ -137,7 +130,7 @@ def effective_action(
         action is Action.CLEAN
         and mode is not Mode.CLEAN
         and ctx.plan.shift_dates
-        and vr_of(tag) in ("DA", "DT", "TM")
+        and dictionary_vr(tag) in DATE_VRS
     ):
         action = Action.SHIFT
     return action, why
@@ -308,10 +301,12 @@ class Pseudonym(Handler):
         if not pseudonym_applies(site.tag, elem.VR):
             elem.value = empty_value(elem.VR)
             return Applied()
-        source = pseudonym_source(
-            site.tag, elem.value, site.ds.get("PatientID", None), walker.ctx.patient_id
-        )
-        elem.value = walker.ctx.mapper.patient_pseudonym(source)
+        # A nested item with its own PatientID (Other Patient IDs) is that patient.
+        item_ids = None
+        if site.path and "PatientID" in site.ds:
+            item_ids = (site.ds.get("PatientID", ""), site.ds.get("IssuerOfPatientID", ""))
+        patient = pseudonym_source(walker.ctx.patient, item_ids)
+        elem.value = walker.ctx.mapper.patient_pseudonym(patient)
         return Applied()
 
 

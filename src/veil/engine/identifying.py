@@ -8,27 +8,29 @@ from collections.abc import Iterable
 
 from pydicom.dataset import Dataset
 
-from veil.engine.context import vr_of
-from veil.engine.handlers import values_of
+from veil.dicom import dictionary_vr, tag_of, values_of
 from veil.engine.values import date_forms, name_forms
 
-IDENTIFYING_SOURCES = (
-    0x00100010,
-    0x00100020,
-    0x00100030,
-    0x00080050,
-    0x00200010,  # Study ID: turns up in labels and descriptions
-    0x00080080,
-    0x00080090,
-    0x00081050,
-    0x00081060,
-    0x00081070,
-    0x00100050,
-    0x00101000,
-    0x00101001,
-    0x00101060,
-    0x00321032,
-    0x00080081,
+IDENTIFYING_SOURCES = tuple(
+    tag_of(keyword)
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "AccessionNumber",
+        "StudyID",  # turns up in labels and descriptions
+        "InstitutionName",
+        "ReferringPhysicianName",
+        "PerformingPhysicianName",
+        "NameOfPhysiciansReadingStudy",
+        "OperatorsName",
+        "PatientInsurancePlanCodeSequence",
+        "OtherPatientIDs",
+        "OtherPatientNames",
+        "PatientMotherBirthName",
+        "RequestingPhysician",
+        "InstitutionAddress",
+    )
 )
 
 
@@ -41,9 +43,9 @@ def identifying_texts(sources: Iterable[tuple[int, object]]) -> list[str]:
                 continue
             text = str(item)
             values.append(text)
-            if vr_of(tag) == "PN":
+            if dictionary_vr(tag) == "PN":
                 values.extend(name_forms(text))
-            if vr_of(tag) == "DA":
+            if dictionary_vr(tag) == "DA":
                 values.extend(date_forms(text))
             if text.lstrip("0") and text.lstrip("0") != text:
                 values.append(text.lstrip("0"))

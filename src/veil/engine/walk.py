@@ -13,9 +13,19 @@ from __future__ import annotations
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.uid import UID_dictionary  # type: ignore[attr-defined]  # not in __all__
 
-from veil.engine.context import Context, Decision, Mode, is_class_uid, tag_text
+from veil.dicom import (
+    DATE_VRS,
+    FILE_META_GROUP,
+    TEXT_VRS,
+    is_class_uid,
+    is_private,
+    is_registered_uid,
+    tag_of,
+    tag_text,
+    values_of,
+)
+from veil.engine.context import Context, Decision, Mode
 from veil.engine.handlers import (
     Site,
     clean_text,
@@ -23,34 +33,34 @@ from veil.engine.handlers import (
     handler_for,
     one_or_many,
     shift_element,
-    values_of,
 )
 from veil.engine.private import walk_private
-from veil.engine.values import DATE_VRS, TEXT_VRS, dummy_value
+from veil.engine.values import dummy_value
 from veil.policy.model import Action
 from veil.standard import Option
 
 # Code sequence attributes: never dummied or cleaned inside replaced structured content.
 CODE_TAGS = frozenset(
-    {
-        0x00080100,
-        0x00080102,
-        0x00080103,
-        0x00080104,
-        0x00080105,
-        0x00080106,
-        0x00080107,
-        0x0008010B,
-        0x0008010D,
-        0x0008010F,
-        0x00080117,
-        0x00080118,
-        0x00080119,
-        0x00080120,
-        0x00080121,
-        0x00080122,
-        0x0040A040,
-    }
+    tag_of(keyword)
+    for keyword in (
+        "CodeValue",
+        "CodingSchemeDesignator",
+        "CodingSchemeVersion",
+        "CodeMeaning",
+        "MappingResource",
+        "ContextGroupVersion",
+        "ContextGroupLocalVersion",
+        "ContextGroupExtensionFlag",
+        "ContextGroupExtensionCreatorUID",
+        "ContextIdentifier",
+        "ContextUID",
+        "MappingResourceUID",
+        "LongCodeValue",
+        "URNCodeValue",
+        "EquivalentCodeSequence",
+        "MappingResourceName",
+        "ValueType",
+    )
 )
 UNLISTED = "kept: not listed in Table E.1-1"
 
@@ -73,13 +83,13 @@ def sequence_name(tag: int) -> str:
 
 
 def needs_remap(values: list[object]) -> bool:
-    return any(str(v) and str(v) not in UID_dictionary for v in values)
+    return any(str(v) and not is_registered_uid(str(v)) for v in values)
 
 
 def remap_instance_uids(values: list[object], ctx: Context) -> list[object]:
     """Instance UIDs keyed, well-known UIDs of the standard kept."""
     return [
-        ctx.mapper.uid(str(v)) if str(v) and str(v) not in UID_dictionary else v for v in values
+        ctx.mapper.uid(str(v)) if str(v) and not is_registered_uid(str(v)) else v for v in values
     ]
 
 
@@ -171,7 +181,7 @@ class Walker:
     def walk(self, ds: Dataset, path: tuple[str, ...], where: str, mode: Mode = Mode.PLAN) -> None:
         plan = self.ctx.plan
         tags = list(ds.keys())
-        private = [t for t in tags if (t >> 16) & 1]
+        private = [t for t in tags if is_private(t)]
         if private:
             walk_private(self, ds, private, path, where, mode)
         removed_overlays: set[int] = set()
@@ -181,7 +191,7 @@ class Walker:
             if group & 1:
                 continue
             here = f"{where}{tag_text(tag)}"
-            if tag & 0xFFFF == 0 or group == 0x0002:
+            if tag & 0xFFFF == 0 or group == FILE_META_GROUP:
                 # Group lengths are recomputed by the writer; the file meta is rebuilt.
                 if recording:
                     self.record(

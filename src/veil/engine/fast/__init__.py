@@ -24,7 +24,7 @@ from veil.engine.context import Context
 from veil.engine.fast import audit as fast_audit
 from veil.engine.fast.parse import ParsedFile, Unsupported, parse_file
 from veil.engine.fast.rewrite import Rewriter
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.plan import Plan
 
 
@@ -43,7 +43,7 @@ class FastOutput:
     sop_instance_uid: str
     study_uid: str
     series_uid: str
-    patient_id: str  # the input's, for the pseudonym (never written anywhere)
+    patient: Patient  # the input's identity, for the pseudonym (never written anywhere)
     parsed: ParsedFile = field(repr=False)  # the input's element tree (for the checks)
 
 
@@ -53,7 +53,7 @@ def deidentify_bytes(
     """The de-identified file for ``data``, or a Fallback. Never raises for bad input."""
     try:
         parsed = parse_file(data)
-        rewriter = Rewriter(parsed, plan, Context(plan, mapper, "", ""), audit)
+        rewriter = Rewriter(parsed, plan, Context(plan, mapper, "", Patient("")), audit)
         result = rewriter.run()
         view = memoryview(data)
         encoded = b"".join(
@@ -71,7 +71,7 @@ def deidentify_bytes(
         result.sop_instance_uid,
         result.study_uid,
         result.series_uid,
-        result.patient_id,
+        result.patient,
         parsed,
     )
 

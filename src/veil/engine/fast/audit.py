@@ -30,8 +30,8 @@ from veil.audit.findings import Kind, Severity
 from veil.audit.forms import Edge, SearchForm, search_forms
 from veil.audit.identifiers import (
     _NEVER_SEARCHED,
+    _RETYPED_FROM_UN,
     _WARNING_KINDS,
-    _is_instance_uid,
     _kind,
     effective_action,
     normalise,
@@ -40,6 +40,14 @@ from veil.audit.identifiers import (
 from veil.audit.multiscan import compile_needles
 from veil.audit.raw_search import _byte_edge_ok, in_uid
 from veil.audit.text_search import SEARCHED_VRS
+from veil.dicom import (
+    FILE_META_GROUP,
+    dictionary_vr,
+    is_private,
+    is_private_creator,
+    names_instance,
+    tag_of,
+)
 from veil.engine.fast.parse import (
     ITEM,
     ITEM_END,
@@ -60,7 +68,7 @@ _HHL = struct.Struct("<HHL")
 # Codecs in which no non-ASCII byte decodes to a character that lowers to ASCII: there, an
 # ASCII form found in decoded, lowered text is also found in the bytes, letters folded.
 ASCII_SAFE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "iso8859-1", "ascii"})
-OWN_RECORD = 0x00120063
+OWN_RECORD = tag_of("DeidentificationMethod")
 
 
 @dataclass(frozen=True)
@@ -105,15 +113,16 @@ def _classes(options: frozenset[Option]) -> dict[tuple[int, str], tuple[str, Kin
 
 def _class(tag: int, vr: str, options: frozenset[Option]) -> tuple[str, Kind | None]:
     """'skip', 'walk' (a sequence), or how an element gives identifiers (with its kind)."""
-    group, element = tag >> 16, tag & 0xFFFF
-    if element == 0 or group == 0x0002:
+    if tag & 0xFFFF == 0 or tag >> 16 == FILE_META_GROUP:
         return "skip", None
-    if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not group & 1):
+    if vr == "UN" and not is_private(tag) and dictionary_vr(tag) in _RETYPED_FROM_UN:
+        return "hand over", None  # the reference collector reads it by its dictionary VR
+    if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not is_private(tag)):
         return "skip", None
     if vr == "SQ":
         return "walk", None
-    if group & 1:
-        if 0x0010 <= element <= 0x00FF or vr != "PN":
+    if is_private(tag):
+        if is_private_creator(tag) or vr != "PN":
             return "skip", None  # creators; other private text is warning-level only
         return "person", Kind.PERSON_NAME
     how, kind = _public_class(tag, vr, options)
@@ -126,7 +135,7 @@ def _found(tag: int, vr: str, how: str, kind: Kind, value: bytes, codec: str) ->
     caller never modifies the list)."""
     values = _texts(value, codec)
     if how == "uid":
-        values = [v for v in values if _is_instance_uid(tag, v)]
+        values = [v for v in values if names_instance(tag, v)]
     return [Found(kind, vr, v) for v in values]
 
 
@@ -149,6 +158,8 @@ def collect(parsed: ParsedFile, options: frozenset[Option], codec: str) -> dict[
                 known = classes[(tag, vr)] = _class(tag, vr, options)
             if known[0] == "skip":
                 continue
+            if known[0] == "hand over":
+                raise Unsupported("public UN")
             if vr == "SQ":
                 for item in elem.items or ():
                     walk(item.elements)
@@ -360,7 +371,7 @@ def _reported(data: bytes, offset: int, key: bytes, needle: _Needle, spans: list
     """Whether the reference audit may report this hit (False only when it certainly does not)."""
     end = offset + len(key)
     span = _locate(offset, spans)
-    if span is not None and (span.vr in SEARCHED_VRS or span.tag >> 16 & 1):
+    if span is not None and (span.vr in SEARCHED_VRS or is_private(span.tag)):
         if end > span.end:
             return True  # runs past its element: be safe
         if not _edges_ok(data, offset, end, needle.form, span.start, span.end):

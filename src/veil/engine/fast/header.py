@@ -11,9 +11,12 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from veil.dicom import tag_of
 from veil.engine.fast.parse import ParsedFile
 
-PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+PIXEL_TAGS = frozenset(
+    tag_of(keyword) for keyword in ("FloatPixelData", "DoubleFloatPixelData", "PixelData")
+)
 
 
 def header_dataset(parsed: ParsedFile) -> Dataset:

@@ -12,16 +12,19 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from veil.dicom import FILE_META_GROUP, UNDEFINED_LENGTH, tag_of
 from veil.io.dicomfile import DICOMDIR_CLASS, KNOWN_VRS
 
 _HH = struct.Struct("<HH")
 _H = struct.Struct("<H")
 _L = struct.Struct("<L")
 _HHL = struct.Struct("<HHL")
-UNDEFINED = 0xFFFFFFFF
-ITEM = 0xFFFEE000
-ITEM_END = 0xFFFEE00D
-SEQUENCE_END = 0xFFFEE0DD
+UNDEFINED = UNDEFINED_LENGTH
+ITEM = tag_of("Item")
+ITEM_END = tag_of("ItemDelimitationItem")
+SEQUENCE_END = tag_of("SequenceDelimitationItem")
+TRANSFER_SYNTAX = tag_of("TransferSyntaxUID")
+META_SOP_CLASS = tag_of("MediaStorageSOPClassUID")
 SEQUENCE_END_BYTES = b"\xfe\xff\xdd\xe0"
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _VALID_VRS = frozenset(str(vr) for vr in KNOWN_VRS if len(str(vr)) == 2)
@@ -89,7 +92,7 @@ def _meta(data: bytes) -> tuple[dict[int, bytes], int]:
     size = len(data)
     while pos + 8 <= size:
         group, element = _HH.unpack_from(data, pos)
-        if group != 0x0002:
+        if group != FILE_META_GROUP:
             break
         vr = data[pos + 4 : pos + 6].decode("latin-1")
         if vr not in _VALID_VRS:
@@ -114,14 +117,14 @@ def parse_file(data: bytes) -> ParsedFile:
     if len(data) < 140 or data[128:132] != b"DICM":
         raise Unsupported("not Part 10 (no DICM marker)")
     meta, pos = _meta(data)
-    syntax = _text(meta.get(0x00020010, b""))
+    syntax = _text(meta.get(TRANSFER_SYNTAX, b""))
     if not syntax:
         raise Unsupported("no transfer syntax")
     if not is_explicit_le(syntax):
         if syntax == IMPLICIT_LE:
             raise Unsupported("implicit VR")
         raise Unsupported("big endian, deflated or unknown syntax")
-    if _text(meta.get(0x00020002, b"")) == DICOMDIR_CLASS:
+    if _text(meta.get(META_SOP_CLASS, b"")) == DICOMDIR_CLASS:
         raise Unsupported("DICOMDIR")
     if pos + 8 > len(data):
         raise Unsupported("no data elements")
@@ -144,62 +147,69 @@ def _level(
         raise Unsupported("nesting too deep")
     elements: list[Element] = []
     previous = -1
-    unpack_hh = _HH.unpack_from
     while pos < end:
-        if pos + 8 > end:
-            raise Unsupported("truncated")
-        group, number = unpack_hh(data, pos)
-        tag = (group << 16) | number
+        tag, vr, length, start = _header(data, pos, end)
         if tag == ITEM_END:
             if top:
                 raise Unsupported("delimiter outside a sequence")
             return elements, pos
-        if group == 0xFFFE:
+        if tag >> 16 == 0xFFFE:
             raise Unsupported("delimiter out of place")
         if tag <= previous:
             raise Unsupported("elements out of order")
         previous = tag
-        vr = data[pos + 4 : pos + 6].decode("latin-1")
-        if vr in LONG_VRS:
-            if pos + 12 > end:
-                raise Unsupported("truncated")
-            length = _L.unpack_from(data, pos + 8)[0]
-            start = pos + 12
-        elif vr in _VALID_VRS:
-            length = _H.unpack_from(data, pos + 6)[0]
-            start = pos + 8
-        else:
-            raise Unsupported("unknown VR")
-        if length == UNDEFINED:
-            if vr == "SQ":
-                items, after = _items(data, start, end, depth, undefined=True)
-                elements.append(Element(tag, vr, pos, start, after - 8, after, True, items))
-                pos = after
-                continue
-            if vr == "UN":
-                raise Unsupported("UN of undefined length")
-            # Encapsulated pixel data (or another undefined-length value): up to the first
-            # sequence delimiter, as the reference reader finds it.
-            stop = data.find(SEQUENCE_END_BYTES, start, end)
-            if stop < 0 or stop + 8 > end:
-                raise Unsupported("truncated")
-            elements.append(Element(tag, vr, pos, start, stop, stop + 8, True))
-            pos = stop + 8
-            continue
-        after = start + length
-        if after > end:
-            raise Unsupported("truncated")
-        if vr == "SQ":
-            items, last = _items(data, start, after, depth, undefined=False)
-            if last != after:
-                raise Unsupported("sequence length mismatch")
-            elements.append(Element(tag, vr, pos, start, after, after, False, items))
-        else:
-            elements.append(Element(tag, vr, pos, start, after, after))
-        pos = after
+        elem = _element(data, tag, vr, pos, start, length, end, depth)
+        elements.append(elem)
+        pos = elem.end
     if pos != end:
         raise Unsupported("truncated")
     return elements, pos
+
+
+def _header(data: bytes, pos: int, end: int) -> tuple[int, str, int, int]:
+    """(tag, VR, value length, where the value starts) of the element header at ``pos``;
+    delimiters (group FFFE) come back with no VR, for the caller to judge."""
+    if pos + 8 > end:
+        raise Unsupported("truncated")
+    group, number = _HH.unpack_from(data, pos)
+    tag = (group << 16) | number
+    if group == 0xFFFE:
+        return tag, "", 0, pos + 8
+    vr = data[pos + 4 : pos + 6].decode("latin-1")
+    if vr in LONG_VRS:
+        if pos + 12 > end:
+            raise Unsupported("truncated")
+        return tag, vr, _L.unpack_from(data, pos + 8)[0], pos + 12
+    if vr in _VALID_VRS:
+        return tag, vr, _H.unpack_from(data, pos + 6)[0], pos + 8
+    raise Unsupported("unknown VR")
+
+
+def _element(
+    data: bytes, tag: int, vr: str, pos: int, start: int, length: int, end: int, depth: int
+) -> Element:
+    """The element whose header is at ``pos`` and value at ``start`` (sequences parsed)."""
+    if length == UNDEFINED:
+        if vr == "SQ":
+            items, after = _items(data, start, end, depth, undefined=True)
+            return Element(tag, vr, pos, start, after - 8, after, True, items)
+        if vr == "UN":
+            raise Unsupported("UN of undefined length")
+        # Encapsulated pixel data (or another undefined-length value): up to the first
+        # sequence delimiter, as the reference reader finds it.
+        stop = data.find(SEQUENCE_END_BYTES, start, end)
+        if stop < 0 or stop + 8 > end:
+            raise Unsupported("truncated")
+        return Element(tag, vr, pos, start, stop, stop + 8, True)
+    after = start + length
+    if after > end:
+        raise Unsupported("truncated")
+    if vr == "SQ":
+        items, last = _items(data, start, after, depth, undefined=False)
+        if last != after:
+            raise Unsupported("sequence length mismatch")
+        return Element(tag, vr, pos, start, after, after, False, items)
+    return Element(tag, vr, pos, start, after, after)
 
 
 def _items(

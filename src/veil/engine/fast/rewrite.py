@@ -17,8 +17,18 @@ from typing import Any
 
 from pydicom.charset import convert_encodings
 
+from veil.dicom import (
+    DATE_VRS,
+    FILE_META_GROUP,
+    TEXT_VRS,
+    is_class_uid,
+    is_private,
+    is_private_creator,
+    tag_of,
+    values_of,
+)
 from veil.engine.age import AGE_REFERENCE_DATES, BIRTH_DATE, PATIENT_AGE, derived_age
-from veil.engine.context import Context, Mode, is_class_uid
+from veil.engine.context import Context, Mode
 from veil.engine.fast import audit as fast_audit
 from veil.engine.fast.encode import (
     ITEM_DELIMITER,
@@ -42,11 +52,11 @@ from veil.engine.handlers import (
     clean_text,
     empty_value,
     hashed_values,
+    one_or_many,
     pseudonym_applies,
     pseudonym_source,
     remap_uids,
     shift_element,
-    values_of,
 )
 from veil.engine.identifying import IDENTIFYING_SOURCES, identifying_texts
 from veil.engine.meta import (
@@ -55,20 +65,30 @@ from veil.engine.meta import (
     method_codes,
     temporal_mark,
 )
-from veil.engine.values import DATE_VRS, TEXT_VRS, dummy_value
+from veil.engine.values import dummy_value
 from veil.engine.walk import CODE_TAGS, needs_remap, remap_instance_uids, sequence_name
+from veil.mapping import Patient
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option
 
 Chunk = bytes | tuple[int, int]  # new bytes, or a slice (start, end) of the input
-SOP_CLASS = 0x00080016
-SOP_INSTANCE = 0x00080018
-STUDY_UID = 0x0020000D
-SERIES_UID = 0x0020000E
-CHARSET = 0x00080005
-RECORD_TAGS = (0x00120062, 0x00120063, 0x00120064)
-TEMPORAL = 0x00280303
+SOP_CLASS = tag_of("SOPClassUID")
+SOP_INSTANCE = tag_of("SOPInstanceUID")
+STUDY_UID = tag_of("StudyInstanceUID")
+SERIES_UID = tag_of("SeriesInstanceUID")
+ISSUER = tag_of("IssuerOfPatientID")
+CHARSET = tag_of("SpecificCharacterSet")
+DIRECTORY_RECORDS = tag_of("DirectoryRecordSequence")
+IDENTITY_REMOVED = tag_of("PatientIdentityRemoved")
+METHOD = tag_of("DeidentificationMethod")
+METHOD_CODES = tag_of("DeidentificationMethodCodeSequence")
+RECORD_TAGS = (IDENTITY_REMOVED, METHOD, METHOD_CODES)
+TEMPORAL = tag_of("LongitudinalTemporalInformationModified")
+CODE_VALUE = tag_of("CodeValue")
+CODING_SCHEME = tag_of("CodingSchemeDesignator")
+CODE_MEANING = tag_of("CodeMeaning")
+META_SOP_CLASS = tag_of("MediaStorageSOPClassUID")
 _ALLOWED_CHARSETS = frozenset({"", "ISO_IR 100", "ISO_IR 6"})
 _L = struct.Struct("<L")
 
@@ -117,6 +137,20 @@ class Level:
         self.chunks.extend(chunks)
 
 
+@dataclass
+class Scope:
+    """One dataset being rewritten: its output, where it is, and what its elements share."""
+
+    out: Level
+    path: tuple[str, ...]
+    mode: Mode
+    encodings: tuple[str, ...]
+    top: bool
+    kept_private: dict[int, Rule]  # kept private elements (and creators) by id
+    item_ids: list[Element]  # a nested item's own PatientID and issuer
+    removed_overlays: set[int] = field(default_factory=set)
+
+
 def chunk_length(chunks: list[Chunk]) -> int:
     return sum(c[1] - c[0] if isinstance(c, tuple) else len(c) for c in chunks)
 
@@ -127,7 +161,7 @@ class Result:
     sop_instance_uid: str
     study_uid: str
     series_uid: str
-    patient_id: str
+    patient: Patient  # the input's identity, for the pseudonym (never written anywhere)
 
 
 _INTEREST = (SOP_CLASS, SOP_INSTANCE, STUDY_UID, SERIES_UID)
@@ -175,9 +209,9 @@ class Rewriter:
         charset = self.top.get(CHARSET)
         if charset is not None:
             self.encodings = self._charset(charset)
-        if 0x00041220 in self.top:
+        if DIRECTORY_RECORDS in self.top:
             raise Unsupported("DICOMDIR")
-        if SOP_CLASS not in self.top and not self.parsed.meta.get(0x00020002):
+        if SOP_CLASS not in self.top and not self.parsed.meta.get(META_SOP_CLASS):
             raise Unsupported("no SOP Class UID")
         if SOP_INSTANCE not in self.top:
             raise Unsupported("no SOP Instance UID")
@@ -189,8 +223,14 @@ class Rewriter:
             if not fast_audit.text_codec_ok(tuple(self.encodings)):
                 raise Unsupported("character set")
             self.found = fast_audit.collect(self.parsed, plan.declared_options, self.encodings[0])
-        patient_id = str(self.top_value(PATIENT_ID) or "")
-        self.ctx.patient_id = patient_id
+        # Who the file is about, as veil.mapping.Patient.of reads it from the input (before
+        # anything changes): the pseudonym and the date offset come from it.
+        self.ctx.patient = Patient(
+            *(
+                _identity(self.top_value(tag))
+                for tag in (PATIENT_ID, ISSUER, STUDY_UID, SOP_INSTANCE)
+            )
+        )
         self.ctx.sop_class = str(self.top_value(SOP_CLASS) or "")
         if plan.derive_age:
             self.age = derived_age(
@@ -208,7 +248,7 @@ class Rewriter:
         if not isinstance(instance, str) or not instance:
             raise Unsupported("SOP Instance UID not one value")
         sop_class = str(self.outputs.get(SOP_CLASS) or "") or _meta_text(
-            self.parsed.meta.get(0x00020002, b"")
+            self.parsed.meta.get(META_SOP_CLASS, b"")
         )
         meta = file_meta_bytes(sop_class, instance, self.parsed.transfer_syntax)
         return Result(
@@ -216,7 +256,7 @@ class Rewriter:
             instance,
             str(self.outputs.get(STUDY_UID) or ""),
             str(self.outputs.get(SERIES_UID) or ""),
-            patient_id,
+            self.ctx.patient,
         )
 
     def _charset(self, elem: Element) -> tuple[str, ...]:
@@ -236,24 +276,13 @@ class Rewriter:
         *,
         top: bool = False,
     ) -> Level:
-        out = Level()
-        if not top:
-            for elem in elements:
-                if elem.tag == CHARSET and self._charset(elem) != self.encodings:
-                    raise Unsupported("character set in an item")
-        kept_private = (
-            self.private_decisions(elements, encodings)
-            if any(e.tag >> 16 & 1 for e in elements)
-            else {}
-        )
-        item_patient = next((e for e in elements if e.tag == PATIENT_ID), None)
-        removed_overlays: set[int] = set()
+        scope = self.scope(elements, path, mode, encodings, top)
+        out = scope.out
         quick = self.tables.quick
         found = self.found
         marks = list(INSERTED) if top else []
         for elem in elements:
             tag = elem.tag
-            group = tag >> 16
             while marks and tag > marks[0]:
                 out.mark(marks.pop(0))
             code = quick.get((tag, elem.vr, mode, top))
@@ -263,44 +292,87 @@ class Rewriter:
                 if found and id(elem) in found:
                     raise Unsupported("audit: a value kept in place")
                 out.copy(elem.start, elem.end)
-                continue
-            if code is REMOVE:
+            elif code is REMOVE:
                 out.changed = True
-                continue
-            if group & 1:
-                decision = kept_private.get(id(elem))
-                if decision is None:
-                    out.changed = True
-                    continue
-                self.keep_private(out, elem, path, mode, encodings)
-                continue
-            if tag & 0xFFFF == 0 or group == 0x0002:
-                out.changed = True
-                continue
-            if top and (tag in RECORD_TAGS or tag == TEMPORAL):
-                out.changed = True
-                self.record_existing[tag] = elem
-                continue
-            if 0x6000 <= group <= 0x60FF:
-                if group in removed_overlays:
-                    out.changed = True
-                    continue
-                data_rule = self.tables.rule_for((group << 16) | 0x3000)
-                if data_rule is not None and data_rule.action is not Action.KEEP:
-                    removed_overlays.add(group)
-                    out.changed = True
-                    continue
-            if elem.vr == "UN":
-                raise Unsupported("public UN")
-            if top and tag == PATIENT_AGE and self.age:
-                self.changed(out, elem, self.age, encodings)
-                continue
-            rule = self.tables.rule_for(tag)
-            if rule is None:
-                self.unlisted(out, elem, path, mode, encodings)
             else:
-                self.listed(out, elem, rule, path, mode, encodings, item_patient)
+                self.element(scope, elem)
         return out
+
+    def scope(
+        self,
+        elements: list[Element],
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+        top: bool,
+    ) -> Scope:
+        if not top:
+            for elem in elements:
+                if elem.tag == CHARSET and self._charset(elem) != self.encodings:
+                    raise Unsupported("character set in an item")
+        kept_private = (
+            self.private_decisions(elements, encodings)
+            if any(is_private(e.tag) for e in elements)
+            else {}
+        )
+        # An item's own PatientID (and issuer): Other Patient IDs name another patient.
+        item_ids = [e for e in elements if e.tag in (PATIENT_ID, ISSUER)] if path else []
+        return Scope(Level(), path, mode, encodings, top, kept_private, item_ids)
+
+    def element(self, scope: Scope, elem: Element) -> None:
+        """An element the quick tables could not decide."""
+        out, encodings = scope.out, scope.encodings
+        if is_private(elem.tag):
+            if id(elem) in scope.kept_private:
+                self.keep_private(out, elem, scope.path, scope.mode, encodings)
+            else:
+                out.changed = True
+            return
+        if self.dropped(scope, elem):
+            out.changed = True
+            return
+        if elem.vr == "UN":
+            raise Unsupported("public UN")
+        if scope.top and elem.tag == PATIENT_AGE and self.age:
+            self.changed(out, elem, self.age, encodings)
+            return
+        rule = self.tables.rule_for(elem.tag)
+        if rule is None:
+            self.unlisted(out, elem, scope.path, scope.mode, encodings)
+        else:
+            self.listed(scope, elem, rule)
+
+    def dropped(self, scope: Scope, elem: Element) -> bool:
+        """Whether a public element goes whatever its rule: group lengths, the input's own
+        de-identification record (veil writes its own), overlays whose data goes."""
+        tag, group = elem.tag, elem.tag >> 16
+        if tag & 0xFFFF == 0 or group == FILE_META_GROUP:
+            return True
+        if scope.top and (tag in RECORD_TAGS or tag == TEMPORAL):
+            self.record_existing[tag] = elem
+            return True
+        if not 0x6000 <= group <= 0x60FF:
+            return False
+        if group in scope.removed_overlays:
+            return True
+        data_rule = self.tables.rule_for((group << 16) | 0x3000)
+        if data_rule is not None and data_rule.action is not Action.KEEP:
+            scope.removed_overlays.add(group)  # the whole overlay goes with its data
+            return True
+        return False
+
+    def item_identity(
+        self, elem: Element, item_ids: list[Element], encodings: tuple[str, ...]
+    ) -> tuple[object, object] | None:
+        """(PatientID, IssuerOfPatientID) of the nested item ``elem`` is in, when it has its
+        own PatientID (veil.engine.handlers.pseudonym_source); None at the top level."""
+        values = {e.tag: self.value(e, encodings) for e in item_ids}
+        if PATIENT_ID not in values:
+            return None
+        if elem.tag > PATIENT_ID:
+            # The reference walk has changed the item's PatientID by then (tag order).
+            raise Unsupported("a pseudonym after an item's own PatientID")
+        return values[PATIENT_ID], values.get(ISSUER, "")
 
     def check_kept(self, elem: Element, new_values: list[object] | None) -> None:
         idents = self.found.get(id(elem))
@@ -373,45 +445,47 @@ class Rewriter:
             return
         self.copy(out, elem, encodings)
 
-    def listed(
-        self,
-        out: Level,
-        elem: Element,
-        rule: Rule,
-        path: tuple[str, ...],
-        mode: Mode,
-        encodings: tuple[str, ...],
-        item_patient: Element | None,
-    ) -> None:
+    def listed(self, scope: Scope, elem: Element, rule: Rule) -> None:
+        path, mode, encodings = scope.path, scope.mode, scope.encodings
         action = self.tables.action(rule, self.ctx, path, elem.tag, mode)
         vr = elem.vr
         if action is Action.REMOVE:
-            out.changed = True
+            scope.out.changed = True
         elif (
             action in (Action.KEEP, Action.DERIVE_AGE)
             or (action is Action.CLEAN and vr in CLEAN_KEEPS)
             or (action is Action.SHIFT and vr == "TM")
         ):
             if vr == "SQ":
-                self.sequence(out, elem, path, mode, encodings)
+                self.sequence(scope.out, elem, path, mode, encodings)
             else:
-                self.converted(out, elem, encodings)
-        elif action is Action.EMPTY:
-            if vr == "SQ":
-                self.empty_sequence(out, elem)
-            else:
-                self.changed(out, elem, empty_value(vr), encodings)
-        elif action is Action.DUMMY:
-            if vr == "SQ":
-                self.sequence(out, elem, path, Mode.DUMMY, encodings)
-            else:
-                self.changed(out, elem, dummy_value(vr), encodings)
-        elif action is Action.UID and vr == "SQ":
-            self.sequence(out, elem, path, mode, encodings)
-        elif action is Action.CLEAN and vr == "SQ":
-            self.sequence(out, elem, path, Mode.CLEAN, encodings)
+                self.converted(scope.out, elem, encodings)
         elif vr == "SQ":
+            self.sequence_action(scope, elem, action)
+        else:
+            self.value_action(scope, elem, rule, action)
+
+    def sequence_action(self, scope: Scope, elem: Element, action: Action) -> None:
+        """A listed sequence the plan does not keep as it is."""
+        out, path, encodings = scope.out, scope.path, scope.encodings
+        if action is Action.EMPTY:
+            self.empty_sequence(out, elem)
+        elif action is Action.DUMMY:
+            self.sequence(out, elem, path, Mode.DUMMY, encodings)
+        elif action is Action.UID:
+            self.sequence(out, elem, path, scope.mode, encodings)
+        elif action is Action.CLEAN:
+            self.sequence(out, elem, path, Mode.CLEAN, encodings)
+        else:
             raise Unsupported("sequence with a value action")
+
+    def value_action(self, scope: Scope, elem: Element, rule: Rule, action: Action) -> None:
+        """A listed element (not a sequence) whose value changes."""
+        out, encodings, vr = scope.out, scope.encodings, elem.vr
+        if action is Action.EMPTY:
+            self.changed(out, elem, empty_value(vr), encodings)
+        elif action is Action.DUMMY:
+            self.changed(out, elem, dummy_value(vr), encodings)
         elif action is Action.UID:
             values = values_of(self.value(elem, encodings))
             self.changed(out, elem, one_or_many(remap_uids(values, self.ctx.mapper)), encodings)
@@ -419,25 +493,28 @@ class Rewriter:
             if not pseudonym_applies(elem.tag, vr):
                 self.changed(out, elem, empty_value(vr), encodings)
                 return
-            own = self.value(elem, encodings) if elem.tag == PATIENT_ID else None
-            item_id = None if item_patient is None else self.value(item_patient, encodings)
-            source = pseudonym_source(elem.tag, own, item_id, self.ctx.patient_id)
-            self.changed(out, elem, self.ctx.mapper.patient_pseudonym(source), encodings)
+            identity = self.item_identity(elem, scope.item_ids, encodings)
+            patient = pseudonym_source(self.ctx.patient, identity)
+            self.changed(out, elem, self.ctx.mapper.patient_pseudonym(patient), encodings)
         elif action is Action.HASH:
             values = values_of(self.value(elem, encodings))
             new = hashed_values(elem.tag, vr, values, self.ctx.mapper)
             self.changed(out, elem, one_or_many(new), encodings)
         else:
-            handler = HANDLERS[action]
-            site_rule = rule
+            self.handled(scope, elem, rule, action)
 
-            def apply(item: Any) -> bool:
-                ds = item_dataset[0]
-                site = Site(ds, elem.tag, path, "", mode, site_rule)
-                return handler.apply(self.walker, site, item).removed  # type: ignore[arg-type]
+    def handled(self, scope: Scope, elem: Element, rule: Rule, action: Action) -> None:
+        """The reference handler itself, applied to the element alone in a dataset."""
+        handler = HANDLERS[action]
+        path, mode = scope.path, scope.mode
 
-            item_dataset: list[Any] = []
-            self.generic(out, elem, encodings, apply, item_dataset)
+        def apply(item: Any) -> bool:
+            ds = item_dataset[0]
+            site = Site(ds, elem.tag, path, "", mode, rule)
+            return handler.apply(self.walker, site, item).removed  # type: ignore[arg-type]
+
+        item_dataset: list[Any] = []
+        self.generic(scope.out, elem, scope.encodings, apply, item_dataset)
 
     def generic(
         self,
@@ -468,10 +545,10 @@ class Rewriter:
         that keep something are kept too."""
         if not self.plan.private_keep and self.plan.private_default.action is Action.REMOVE:
             return {}  # every private element goes (the basic profile without options)
-        elements = [e for e in elements if e.tag >> 16 & 1]
+        elements = [e for e in elements if is_private(e.tag)]
         creators: dict[tuple[int, int], tuple[str | None, Element]] = {}
         for elem in elements:
-            if elem.tag >> 16 & 1 and 0x0010 <= elem.tag & 0xFFFF <= 0x00FF:
+            if is_private_creator(elem.tag):
                 value = self.value(elem, encodings)
                 creators[(elem.tag >> 16, elem.tag & 0xFF)] = (
                     str(value).strip() if value else None,
@@ -481,7 +558,7 @@ class Rewriter:
         blocks: set[tuple[int, int]] = set()
         for elem in elements:
             group, element = elem.tag >> 16, elem.tag & 0xFFFF
-            if not group & 1 or 0x0010 <= element <= 0x00FF or element < 0x1000:
+            if is_private_creator(elem.tag) or element < 0x1000:
                 continue
             creator = creators.get((group, element >> 8))
             rule = self.tables.private_rule(creator[0] if creator else None, group, element & 0xFF)
@@ -505,7 +582,7 @@ class Rewriter:
     ) -> None:
         if elem.vr == "UN":
             raise Unsupported("private UN kept")
-        if 0x0010 <= elem.tag & 0xFFFF <= 0x00FF:
+        if is_private_creator(elem.tag):
             self.converted(out, elem, encodings)
             return
         if elem.vr == "SQ":
@@ -571,30 +648,32 @@ class Rewriter:
             elem = existing.get(tag)
             return elem.vr if elem is not None else default
 
-        additions.append((0x00120062, encode_value(0x00120062, vr(0x00120062, "CS"), "YES", enc)))
         additions.append(
             (
-                0x00120063,
-                encode_value(0x00120063, vr(0x00120063, "LO"), list(plan.method_text), enc),
+                IDENTITY_REMOVED,
+                encode_value(IDENTITY_REMOVED, vr(IDENTITY_REMOVED, "CS"), "YES", enc),
             )
+        )
+        additions.append(
+            (METHOD, encode_value(METHOD, vr(METHOD, "LO"), list(plan.method_text), enc))
         )
         items: list[bytes] = []
         for option in method_codes(plan):
             body = (
-                encode_value(0x00080100, "SH", option.code, enc)
-                + encode_value(0x00080102, "SH", "DCM", enc)
-                + encode_value(0x00080104, "LO", option.meaning, enc)
+                encode_value(CODE_VALUE, "SH", option.code, enc)
+                + encode_value(CODING_SCHEME, "SH", "DCM", enc)
+                + encode_value(CODE_MEANING, "LO", option.meaning, enc)
             )
             items.append(item_header(len(body)) + body)
         sequence = b"".join(items)
-        codes = existing.get(0x00120064)
+        codes = existing.get(METHOD_CODES)
         if codes is not None and codes.vr != "SQ":
             raise Unsupported("record attribute with another VR")
         if codes is not None and codes.undefined:
-            coded = undefined_header(0x00120064, "SQ") + sequence + SEQUENCE_DELIMITER
+            coded = undefined_header(METHOD_CODES, "SQ") + sequence + SEQUENCE_DELIMITER
         else:
-            coded = header(0x00120064, "SQ", len(sequence)) + sequence
-        additions.append((0x00120064, coded))
+            coded = header(METHOD_CODES, "SQ", len(sequence)) + sequence
+        additions.append((METHOD_CODES, coded))
         mark = temporal_mark(plan, self.ctx.shifted, TEMPORAL in existing)
         if mark is not None:
             additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc)))
@@ -613,8 +692,12 @@ def ui_value(raw: bytes) -> str | list[str]:
     return items[0] if len(items) == 1 else items
 
 
-def one_or_many(values: list[object]) -> object:
-    return values[0] if len(values) == 1 else values
+def _identity(value: object) -> str:
+    """A value of the patient's identity as `Patient.of` reads it (one value: a list would
+    be read as its printed form there, which no one relies on: handed over)."""
+    if isinstance(value, list):
+        raise Unsupported("a patient identity attribute with several values")
+    return "" if value is None else str(value)
 
 
 def _meta_text(value: bytes) -> str:
@@ -634,16 +717,17 @@ def file_meta_bytes(sop_class: str, instance: str, syntax: str) -> bytes:
     if len(version) % 2:
         version += b" "
     body = (
-        header(0x00020001, "OB", 2)
+        header(tag_of("FileMetaInformationVersion"), "OB", 2)
         + b"\x00\x01"
-        + _ui(0x00020002, sop_class)
-        + _ui(0x00020003, instance)
-        + _ui(0x00020010, syntax)
-        + _ui(0x00020012, IMPLEMENTATION_CLASS_UID)
-        + header(0x00020013, "SH", len(version))
+        + _ui(META_SOP_CLASS, sop_class)
+        + _ui(tag_of("MediaStorageSOPInstanceUID"), instance)
+        + _ui(tag_of("TransferSyntaxUID"), syntax)
+        + _ui(tag_of("ImplementationClassUID"), IMPLEMENTATION_CLASS_UID)
+        + header(tag_of("ImplementationVersionName"), "SH", len(version))
         + version
     )
-    return header(0x00020000, "UL", 4) + _L.pack(len(body)) + body
+    length = header(tag_of("FileMetaInformationGroupLength"), "UL", 4)
+    return length + _L.pack(len(body)) + body
 
 
 __all__ = ["Result", "Rewriter", "file_meta_bytes"]

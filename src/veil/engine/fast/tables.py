@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from veil.dicom import DATE_VRS, FILE_META_GROUP, TEXT_VRS, is_private, tag_of
 from veil.engine.context import Context, Mode
 from veil.engine.handlers import effective_action
-from veil.engine.values import DATE_VRS, TEXT_VRS
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 
@@ -29,9 +29,22 @@ COPY = Quick("copy")
 REMOVE = Quick("remove")
 OTHER = Quick("other")
 _UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
-_TOP_ONLY = frozenset({0x00101010, 0x00120062, 0x00120063, 0x00120064, 0x00280303})
+# Top-level elements veil may add or replace (the derived age, the de-identification record).
+_TOP_ONLY = frozenset(
+    tag_of(keyword)
+    for keyword in (
+        "PatientAge",
+        "PatientIdentityRemoved",
+        "DeidentificationMethod",
+        "DeidentificationMethodCodeSequence",
+        "LongitudinalTemporalInformationModified",
+    )
+)
 # The top-level values the fast path reports (UIDs for the output's name and record).
-_REPORTED = frozenset({0x00080016, 0x00080018, 0x0020000D, 0x0020000E})
+_REPORTED = frozenset(
+    tag_of(keyword)
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+)
 
 
 @dataclass
@@ -51,9 +64,9 @@ class Tables:
 
     def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
         group = tag >> 16
-        if group & 1 or vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
+        if is_private(tag) or vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
             return OTHER
-        if tag & 0xFFFF == 0 or group == 0x0002:
+        if tag & 0xFFFF == 0 or group == FILE_META_GROUP:
             return REMOVE
         if 0x6000 <= group <= 0x60FF:
             data_rule = self.rule_for((group << 16) | 0x3000)

@@ -143,7 +143,7 @@ def test_a_refusal_status_is_explained(servers: list[Any]) -> None:
 class _Http(BaseHTTPRequestHandler):
     """A DICOMweb root that answers every STOW-RS with the server's ``reply``."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         status, body = self.server.reply  # type: ignore[attr-defined]
         self.send_response(status)

@@ -9,7 +9,9 @@ The rule, per profile: a study is eligible when at least one of its series meets
 (nothing at severity `fail` fails on it): a volumetry service needs one 3D T1 and ignores the
 localizer and the other series. A study none of whose series meets a profile is not eligible,
 and the reason names that profile and the rules its series fail (rule ids, never a value).
-The verdict is the same as `veil check`'s on the received files.
+The verdict is the same as `veil check`'s on the received files. A study is judged before
+anything of it is sent: instances that arrive after part of it went out (a sender that stalled
+longer than `stable_seconds`) complete what the destination has and are not judged alone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pydicom import dcmread
 from veil.check.evaluate import Collector, SeriesResult
 from veil.check.model import Outcome, RequirementProfile
 from veil.node.controls import FindingSource, StudyFinding
+
+DEFER_BYTES = 64 * 1024  # values larger than this are read only if a check asks for them
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,16 @@ def _rule_ids(profile: RequirementProfile) -> frozenset[str]:
 def judge(files: Sequence[tuple[str, Path]], profiles: Sequence[RequirementProfile]) -> Eligibility:
     """Judge the study made of ``files`` ((name for messages, path)) against ``profiles``.
 
-    Headers only (pixel data is not read). A file that cannot be read is left to the
-    de-identification, which reports it (and quarantines the study) as it always does.
+    Large values, pixel data among them, are deferred (present, never loaded: the checks ask
+    whether an object is an image, not what it shows). A file that cannot be read is left to
+    the de-identification, which reports it (and quarantines the study) as it always does.
     """
     if not profiles:
         return Eligibility(True)
     collector = Collector(profiles)
     for name, path in files:
         try:
-            collector.add(dcmread(path, stop_before_pixels=True, force=True), name)
+            collector.add(dcmread(path, force=True, defer_size=DEFER_BYTES), name)
         except Exception:  # reported, with its reason, by the de-identification
             continue
     series = collector.results()

@@ -164,6 +164,10 @@ class StudyWorker:
             return True
         if self.sending.send_ineligible or study.send_anyway or not self.profiles:
             return False
+        if self.store.studies.sent_instances(study.id):
+            # Judged eligible and (partly) sent before: the late instances complete what the
+            # destination has; judging them alone (a few slices) would hold them wrongly.
+            return False
         verdict = eligibility.judge([(i.name, i.path) for i in inputs], self.profiles)
         if verdict.eligible:
             return False

@@ -326,6 +326,15 @@ class Studies:
             next_attempt_at=0.0,
         )
 
+    def sent_instances(self, study_id: int) -> int:
+        """How many of the study's instances were delivered (their current version)."""
+        i = models.instances
+        query = select(func.count()).where(
+            and_(i.c.study_id == study_id, i.c.state == InstanceState.SENT.value)
+        )
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
     def identities(self, study_id: int) -> StudyIdentities:
         """How many patients the study's instances name (PatientID, name, birth date)."""
         i = models.instances

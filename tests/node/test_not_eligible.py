@@ -17,7 +17,7 @@ from veil.node import controls
 from veil.node.service import Node
 from veil.node.store.states import StudyState
 
-pytestmark = [pytest.mark.slow, needs_dcmtk]
+pytestmark = needs_dcmtk
 
 EPI = "dcm_qa/axasc35"  # 2D EPI, TE 30 ms: neither 3D nor T1-weighted
 PROFILE = "neuroquant"
@@ -63,6 +63,7 @@ def test_send_ineligible_sends_it_anyway(running_node: Callable[..., Node]) -> N
     assert _written(node) == len(files)
 
 
+@pytest.mark.slow  # the 131-file 3D T1
 def test_the_missing_series_arriving_makes_the_study_eligible(
     running_node: Callable[..., Node], tmp_path: Path
 ) -> None:

@@ -74,7 +74,9 @@ def test_status_shows_times_the_deidentified_uid_and_each_destination(tmp_path: 
     assert result.exit_code == 0, result.output
     out = result.output
     assert re.search(r"de-identified study\s+2\.25\.77\n", out), out
-    assert re.search(r"received\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \.\. \d{4}-\d\d-\d\d", out), out
+    day, time_ = r"\d{4}-\d\d-\d\d ", r"\d\d:\d\d:\d\d"  # the day again only if it changed
+    received = rf"received\s+{day}{time_} \.\. ({day})?{time_}; changed ({day})?{time_}\n"
+    assert re.search(received, out), out
     assert "destinations         archive 3/3, vendor 1/3" in out
     assert re.search(r"attempts\s+1; next \d{4}-", out), out
     assert "reason               vendor: association rejected" in out

@@ -53,6 +53,12 @@ def _when(epoch: float | None) -> str:
     return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _span(start: float, *later: float) -> list[str]:
+    """Times after ``start`` shown without their date when it is the same day."""
+    first = _when(start)
+    return [first] + [_when(t)[11:] if _when(t)[:10] == first[:10] else _when(t) for t in later]
+
+
 def _iso(epoch: float | None) -> str | None:
     if not epoch:
         return None
@@ -112,11 +118,8 @@ def _plain(row: StudyRow, destinations: list[str], progress: dict[str, int]) -> 
         lines.append(f"  {label:<21}{text}")
 
     fact("de-identified study", row.deid_study_uid or "not yet")
-    fact(
-        "received",
-        f"{_when(row.first_received_at)} .. {_when(row.last_received_at)}; "
-        f"changed {_when(row.updated_at)}",
-    )
+    first, last, changed = _span(row.first_received_at, row.last_received_at, row.updated_at)
+    fact("received", f"{first} .. {last}; changed {changed}")
     if destinations:
         fact(
             "destinations",

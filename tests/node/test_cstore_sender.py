@@ -124,7 +124,7 @@ def test_a_peer_that_is_not_there_or_refuses_the_association(scp: Callable[..., 
     assert wrong_title.delivered == ()
     assert wrong_title.problem == (
         f"pacs: OTHER@127.0.0.1:{server.port}: association rejected (rejected permanent, by "
-        "the service user: called ae title not recognised); check ae_title and "
+        "the service user: Called AE title not recognised); check ae_title and "
         "calling_ae_title, and that the destination knows veil"
     )
     assert server.stored == {}

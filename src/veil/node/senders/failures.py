@@ -43,25 +43,26 @@ def rejected(assoc: Any) -> str:
     primitive = assoc.acceptor.primitive
     if primitive is None:
         return "association rejected"
-    result, source, reason = (
-        _lower(primitive.result_str),
-        _lower(primitive.source_str),
-        _lower(primitive.reason_str),
-    )
+    result, source = _lower(primitive.result_str), _lower(primitive.source_str)
+    reason = str(primitive.reason_str or "").strip()  # "Called AE title not recognised"
     words = ", ".join(part for part in (result, f"by the {source}" if source else "") if part)
     hint = ""
-    if "ae title" in reason:
+    if "ae title" in reason.lower():
         hint = "; check ae_title and calling_ae_title, and that the destination knows veil"
-    elif "limit" in reason or "congestion" in reason:
+    elif "limit" in reason.lower() or "congestion" in reason.lower():
         hint = "; the destination is busy: veil retries later"
     return f"association rejected ({words}: {reason or 'no reason given'}){hint}"
 
 
+PROBE_SECONDS = 5.0  # a second connection, to tell why the first failed: kept short
+
+
 def connect_problem(host: str, port: int, timeout: float) -> str | None:
     """Why a TCP connection to ``host:port`` fails, or None when it opens (then the failure
-    came later, from the DICOM peer)."""
+    came later, from the DICOM peer). ``timeout`` is the one the failed attempt had; the probe
+    waits at most PROBE_SECONDS of it (a host that drops packets would hold a worker again)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=min(timeout, PROBE_SECONDS)):
             return None
     except ConnectionRefusedError:
         return (

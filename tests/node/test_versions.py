@@ -152,6 +152,45 @@ def test_a_corrected_resend_is_a_new_version_sent_again_under_the_same_uids(
     ), shown
 
 
+@pytest.mark.slow
+def test_a_corrected_version_replaces_the_instance_in_a_real_pacs(
+    running_node: Callable[..., Node], keeps_sex: str, tmp_path: Path
+) -> None:
+    """Orthanc configured to take replacements (OverwriteInstances): the new version replaces
+    the instance, under the same de-identified UIDs; no second copy appears."""
+    from orthanc_support import orthanc_available, start_orthanc
+
+    from veil.node.config import Destination, DestinationKind
+
+    if not orthanc_available():
+        pytest.skip("Orthanc (Debian package orthanc) is not installed")
+    pacs = start_orthanc(tmp_path / "orthanc", overwrite=True)
+    try:
+        destination = Destination(
+            name="pacs",
+            kind=DestinationKind.CSTORE,
+            host="127.0.0.1",
+            port=pacs.dicom_port,
+            ae_title=pacs.ae_title,
+        )
+        node = running_node(policy=keeps_sex, destinations=(destination,))
+        files = series_files(FIRST)
+        storescu(node.config.port, files)
+        assert wait_for(_settled(node, StudyState.SENT, sent_count=len(files)), timeout=60)
+        before = {i: pacs.tags(i) for i in pacs.instances()}
+        assert len(before) == len(files) and {t["PatientSex"] for t in before.values()} == {"M"}
+        storescu(node.config.port, copies(files, tmp_path / "corrected", PatientSex="F"))
+        assert wait_for(_settled(node, StudyState.SENT, latest_version=2), timeout=60)
+        after = {i: pacs.tags(i) for i in pacs.instances()}
+        assert after.keys() == before.keys()  # replaced, not added
+        assert {t["PatientSex"] for t in after.values()} == {"F"}
+        assert {t["SOPInstanceUID"] for t in after.values()} == {
+            t["SOPInstanceUID"] for t in before.values()
+        }
+    finally:
+        pacs.stop()
+
+
 def test_a_corrected_name_for_the_whole_study_is_linked_and_a_part_is_a_mixed_study(
     running_node: Callable[..., Node], tmp_path: Path
 ) -> None:

@@ -76,6 +76,18 @@ def _v41_held_studies_and_returns(conn: Connection) -> None:
     _add_columns(conn, models.returns, ("patient_pseudonym", "study_key"))
 
 
+def _v42_longer_spool_names(conn: Connection) -> None:
+    """Spool names carry the content digest since version 40 (86 characters): widen the
+    column where the database enforces lengths (SQLite does not)."""
+    if conn.engine.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "ALTER TABLE node_instance ALTER COLUMN spool_name "
+                f"TYPE VARCHAR({models.SPOOL_NAME})"
+            )
+        )
+
+
 def _v10_seal(conn: Connection) -> None:
     """Seal a database written by an earlier veil (see `veil.node.store.upgrade`)."""
     from veil.node.store.upgrade import seal_legacy_database
@@ -101,6 +113,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
         "send-anyway flag of studies, pseudonyms of returned results",
         _v41_held_studies_and_returns,
     ),
+    (42, "instance spool names up to 128 characters", _v42_longer_spool_names),
 )
 
 LATEST = MIGRATIONS[-1][0]

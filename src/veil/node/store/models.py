@@ -30,6 +30,7 @@ metadata = MetaData()
 UID = 64  # VR UI maximum length
 LO = 256  # generous for PatientName (PN, up to 3 groups of 64) and LO values
 DIGEST = 64  # hex HMAC-SHA256 (veil.node.store.sealing.Sealer.digest)
+SPOOL_NAME = 128  # an instance's spool name (veil.node.spool.Spool.incoming_path)
 
 schema_version = Table(
     "veil_schema_version",
@@ -67,7 +68,8 @@ instances = Table(
     # UID arriving in a second study is registered (and quarantined), never dropped.
     Column("sop_digest", String(DIGEST), nullable=False, index=True),
     Column("sop_class_uid", String(UID), nullable=False),
-    Column("spool_name", String(64), nullable=False),
+    # "<study key>/<sop digest>-<content digest>.dcm" (86 characters; room to spare)
+    Column("spool_name", String(SPOOL_NAME), nullable=False),
     Column("deid_sop_uid", String(UID), nullable=True),
     Column("state", String(16), nullable=False),
     Column("received_at", Float, nullable=False),  # of the current version

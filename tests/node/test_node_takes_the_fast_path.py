@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from node_support import SMALL_SERIES, needs_dcmtk, series_files, storescu, wait_for
+from node_support import (
+    SMALL_SERIES,
+    needs_dcmtk,
+    process_received,
+    series_files,
+    storescu,
+    wait_for,
+)
 
 from veil.node.service import Node
 from veil.node.store.states import StudyState
@@ -31,9 +38,11 @@ def test_the_node_writes_with_the_fast_path_the_reference_paths_bytes(
             differing.append(name)
         return result
 
-    node = running_node(deid=observed)
+    # Processed when the sender is done (a loaded machine could split it by quiet time).
+    node = running_node(deid=observed, stable_seconds=3600.0)
     files = series_files(SMALL_SERIES[1])  # JPEG: explicit VR, pixel data encapsulated
     storescu(node.config.port, files)
+    assert process_received(node.store) == 1
     assert wait_for(
         lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT], timeout=120
     ), node.store.studies.status()

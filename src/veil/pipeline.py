@@ -25,14 +25,15 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from veil.audit import audit_prepared, prepare
+from veil.check.catalog import ProfileCatalog
 from veil.check.model import RequirementProfile
 from veil.check.profile import load_profile
 from veil.check.regression import Regression, find_regressions
-from veil.engine import deidentify
+from veil.engine import Recorder, deidentify
 from veil.errors import PolicyError, ProfileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.mapping import Mapper, Patient, stand_in_uid
-from veil.policy import Layout, Plan, compile_plan, load_policy
+from veil.policy import Layout, Plan, Policy, compile_plan, load_policy, parse_policy
 
 
 @dataclass(frozen=True)
@@ -51,18 +52,44 @@ def compile_policy(
     ``requirements:`` merged with ``for_profiles`` (`--for`, the node's `profiles:`); a profile
     named twice counts once. What `veil deid`, `veil explain`, the node and the console use."""
     loaded = load_policy(policy)
+    profiles = requirement_profiles(loaded, load_profile, for_profiles)
+    plan = compile_plan(loaded, profiles, quality_checks=quality_checks)
+    return CompiledPolicy(plan, tuple(profiles), loaded.layout)
+
+
+def compile_policy_text(
+    text: str,
+    origin: str,
+    catalog: ProfileCatalog,
+    for_profiles: Sequence[str] = (),
+    quality_checks: bool = True,
+) -> CompiledPolicy:
+    """Compile a policy given as text (a version saved in the node's database, a policy from
+    the console): its requirements are profile *names* of ``catalog``, never files."""
+    loaded = parse_policy(text, origin)
+    profiles = requirement_profiles(loaded, catalog.get, for_profiles)
+    plan = compile_plan(loaded, profiles, quality_checks=quality_checks)
+    return CompiledPolicy(plan, tuple(profiles), loaded.layout)
+
+
+def requirement_profiles(
+    policy: Policy,
+    load: Callable[[str], RequirementProfile],
+    for_profiles: Sequence[str] = (),
+) -> list[RequirementProfile]:
+    """The policy's ``requirements:`` (a bad one named by its line), then ``for_profiles``;
+    each profile once."""
     profiles: dict[str, RequirementProfile] = {}
-    for ref in loaded.requirements:
+    for ref in policy.requirements:
         try:
-            profile = load_profile(ref.name)
+            profile = load(ref.name)
         except ProfileError as exc:
-            raise PolicyError(f"{loaded.source}: line {ref.line}: requirements: {exc}") from None
+            raise PolicyError(f"{policy.source}: line {ref.line}: requirements: {exc}") from None
         profiles.setdefault(profile.name, profile)
     for name in for_profiles:
-        profile = load_profile(name)
+        profile = load(name)
         profiles.setdefault(profile.name, profile)
-    plan = compile_plan(loaded, list(profiles.values()), quality_checks=quality_checks)
-    return CompiledPolicy(plan, tuple(profiles.values()), loaded.layout)
+    return list(profiles.values())
 
 
 class Outcome(str, Enum):
@@ -104,8 +131,13 @@ class FileResult:
         return str(self.dataset.get("SeriesInstanceUID", "")) or None if self.dataset else None
 
 
-def deidentify_file(data: bytes, name: str, settings: Settings) -> FileResult:
-    """De-identify one file's bytes; ``name`` is only used to name the file in messages."""
+def deidentify_file(
+    data: bytes, name: str, settings: Settings, *, recorder: Recorder | None = None
+) -> FileResult:
+    """De-identify one file's bytes; ``name`` is only used to name the file in messages.
+
+    ``recorder`` receives every decision of the engine (`veil.explain.Recording`: the
+    console's "try it on a sample" explains a file through this same call)."""
     try:
         original = read_bytes(data, name)
     except SkippedFile as skipped:
@@ -123,7 +155,12 @@ def deidentify_file(data: bytes, name: str, settings: Settings) -> FileResult:
         # In place: the dataset was parsed for this call only, and the audit collected what
         # it needs from it first; a deep copy cost a third of the time per file.
         result = deidentify(
-            original, settings.plan, settings.mapper, in_place=True, fallback_instance_uid=stand_in
+            original,
+            settings.plan,
+            settings.mapper,
+            in_place=True,
+            fallback_instance_uid=stand_in,
+            recorder=recorder,
         )
         encoded = encode_dataset(result)
     except VeilError as exc:
@@ -204,5 +241,7 @@ __all__ = [
     "Settings",
     "check_outputs",
     "compile_policy",
+    "compile_policy_text",
     "deidentify_file",
+    "requirement_profiles",
 ]

@@ -7,99 +7,19 @@ logged, and when the output is not a terminal values are masked unless --values 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from pydicom.datadict import keyword_for_tag
-from pydicom.dataset import Dataset
 from rich.console import Console
 from rich.table import Table
 
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
-from veil.dicom import tag_text
-from veil.engine import deidentify
+from veil.explain import Change, explain_dataset
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
-
-
-@dataclass(frozen=True)
-class Decision:
-    path: str
-    tag: int
-    before: str
-    after: str
-    rule: str
-
-
-def _show(value: object, vr: str) -> str:
-    if vr == "SQ":
-        return f"<sequence of {len(value)} item(s)>"  # type: ignore[arg-type]
-    if isinstance(value, bytes | bytearray):
-        return f"<{len(value)} bytes>"
-    text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _find(ds: Dataset, path: str) -> object | None:
-    """The element at ``path`` ("(0008,1115)[0].(0020,000E)") in ``ds``, or None."""
-    current: Dataset = ds
-    parts = path.split(".")
-    for index, part in enumerate(parts):
-        text, _, item = part.partition("[")
-        tag = int(text[1:5] + text[6:10], 16)
-        if tag not in current:
-            return None
-        elem = current[tag]
-        if index == len(parts) - 1:
-            return elem
-        position = int(item.rstrip("]"))
-        if elem.VR != "SQ" or position >= len(elem.value):
-            return None
-        current = elem.value[position]
-    return None
-
-
-def _why_unrecorded(path: str, tag: int, removed: bool) -> str:
-    if not removed:
-        return "kept: not listed in Table E.1-1"
-    if "[" in path:
-        return "removed with the enclosing sequence"
-    if tag >> 16 & 1:
-        return "private creator of a removed block"
-    return "removed with its group"
-
-
-def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) -> list[Decision]:
-    """A decision for every element of ``original``, nested ones included, in file order."""
-    decisions: list[Decision] = []
-
-    def visit(ds: Dataset, prefix: str) -> None:
-        for elem in ds:
-            path = f"{prefix}{tag_text(elem.tag)}"
-            recorded = records.get(path)
-            if recorded is not None:
-                decisions.append(recorded)
-            else:
-                after = _find(output, path)
-                decisions.append(
-                    Decision(
-                        path,
-                        elem.tag,
-                        _show(elem.value, elem.VR),
-                        "(removed)" if after is None else _show(after.value, after.VR),  # type: ignore[attr-defined]
-                        _why_unrecorded(path, elem.tag, after is None),
-                    )
-                )
-            if elem.VR == "SQ":
-                for index, item in enumerate(elem.value):
-                    visit(item, f"{path}[{index}].")
-
-    visit(original, "")
-    added = [d for path, d in records.items() if d.before == "(absent)"]
-    return decisions + added
 
 
 @click.command("explain")
@@ -156,12 +76,7 @@ def command(
         original = read_dataset(file)
     except SkippedFile as skipped:
         raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
-    records: dict[str, Decision] = {}
-
-    def record(path: str, tag: int, before: str, after: str, rule: str) -> None:
-        records[path] = Decision(path, tag, before, after, rule)
-
-    output = deidentify(original, plan, mapper, recorder=record)
+    rows = explain_dataset(original, plan, mapper)
     show_values = values if values is not None else sys.stdout.isatty()
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
     table = Table(show_lines=False)
@@ -169,8 +84,8 @@ def command(
     table.add_column("before")
     table.add_column("after")
     table.add_column("decided by")
-    for decision in explain(original, output, records):
-        if changed_only and decision.before == decision.after:
+    for decision in rows:
+        if changed_only and decision.change is Change.KEPT:
             continue
         name = (
             keyword_for_tag(decision.tag) or "private"

@@ -178,6 +178,9 @@ class NodeConfig:
     keep_sent: bool = False
     policy: str = "basic"
     profiles: tuple[str, ...] = ()
+    # The site's own destination profiles (YAML files), offered by name in the console's
+    # Privacy studio and usable by name in the policies saved there.
+    site_profiles: tuple[Path, ...] = ()
     key: Path | None = None
     lookup: Path | None = None
     # PatientIDs that name nobody (None: veil.mapping.DEFAULT_PLACEHOLDER_IDS).
@@ -540,6 +543,12 @@ def _deidentify_fields(top: _Section, base: Path) -> dict[str, Any]:
     fields_ = {
         "policy": policy,
         "profiles": tuple(deid.texts("profiles", "a destination profile name or file")),
+        "site_profiles": tuple(
+            path if path.is_absolute() else base / path
+            for path in (
+                Path(text).expanduser() for text in deid.texts("site_profiles", "a profile file")
+            )
+        ),
         "key": deid.path("key", base),
         "lookup": deid.path("lookup", base),
         "placeholder_patient_ids": None,

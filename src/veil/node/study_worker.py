@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from veil.check.model import RequirementProfile
 from veil.node import controls
 from veil.node.config import RetryConfig
 from veil.node.linkage import identity_conflicts
+from veil.node.policy_source import PolicySource, PolicyUnavailable
 from veil.node.senders import OutItem, Sender
 from veil.node.spool import Spool
 from veil.node.store import Deidentified, InstanceState, Store, StudyRow, StudyState
@@ -50,15 +50,13 @@ class StudyWorker:
         self,
         store: Store,
         spool: Spool,
-        settings: Settings,
-        profiles: Sequence[RequirementProfile],
+        policy: PolicySource,
         sending: SendPolicy,
         deid: DeidFunction | None = None,
     ) -> None:
         self.store = store
         self.spool = spool
-        self.settings = settings
-        self.profiles = profiles
+        self.policy = policy
         self.sending = sending
         self.deid = deid
 
@@ -84,13 +82,15 @@ class StudyWorker:
                 reason,
             )
 
-    def _deidentify(self, study: StudyRow, inputs: Sequence[InstanceInput]) -> StudyResult:
+    def _deidentify(
+        self, study: StudyRow, inputs: Sequence[InstanceInput], settings: Settings
+    ) -> StudyResult:
         def sink(output: InstanceOutput) -> None:
             self.spool.store(self._out_path(study, output.deid_sop_uid), output.encoded)
 
         if self.deid is None:
-            return deidentify_study(inputs, self.settings, sink)
-        return deidentify_study(inputs, self.settings, sink, self.deid)
+            return deidentify_study(inputs, settings, sink)
+        return deidentify_study(inputs, settings, sink, self.deid)
 
     def process(self, study: StudyRow) -> None:
         """STABLE -> DEIDENTIFIED -> CHECKED (then send), or -> QUARANTINED with the reason."""
@@ -112,7 +112,12 @@ class StudyWorker:
             InstanceInput(i.id, i.spool_name, self.spool.incoming_file(i.spool_name))
             for i in instances
         ]
-        result = self._deidentify(study, inputs)
+        try:
+            policy = self.policy.current()
+        except PolicyUnavailable as exc:
+            self._quarantine(study, str(exc))
+            return
+        result = self._deidentify(study, inputs, policy.settings)
         if result.problem is not None or result.linkage is None:
             self._quarantine(study, result.problem or "no linkage gathered", result.findings)
             return
@@ -120,12 +125,13 @@ class StudyWorker:
         deid_study = result.outputs[0].deid_study_uid
         if not self.store.studies.deidentified(study.id, deid_study, outputs):
             return  # a new instance arrived meanwhile: the study is processed again once stable
+        self.store.policies.record_study(study.id, policy.version_id)
         incoming = {i.key: i.path for i in inputs}
         pairs = [
             (partial(incoming[o.key].read_bytes), self._out_path(study, o.deid_sop_uid))
             for o in result.outputs
         ]
-        checked = check_study(pairs, self.profiles)
+        checked = check_study(pairs, policy.profiles)
         if checked is not None:
             self._quarantine(study, f"check: {checked[0]}", checked[1])
             return

@@ -55,6 +55,8 @@ class ConsoleState:
     address_limiter: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 900.0))
     started_at: float = field(default_factory=time.time)
     route_permissions: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # Part 2: the Privacy studio, samples and browser jobs (veil.console.services).
+    studio: Any = None
 
 
 def _when(value: float | None) -> str:
@@ -112,6 +114,9 @@ NAV = (
     ("studies", "/studies", "Studies", Permission.VIEW_NODE),
     ("quarantine", "/quarantine", "Quarantine", Permission.VIEW_NODE),
     ("destinations", "/destinations", "Destinations", Permission.VIEW_NODE),
+    ("studio", "/studio", "Privacy studio", Permission.VIEW_POLICIES),
+    ("sample", "/studio/sample", "Try a sample", Permission.PREVIEW_SAMPLES),
+    ("jobs", "/jobs", "Jobs", Permission.VIEW_JOBS),
     ("reidentify", "/reidentify", "Re-identify", Permission.REVEAL_ORIGINALS),
     ("audit", "/audit", "Audit log", Permission.VIEW_AUDIT_LOG),
     ("users", "/users", "Users", Permission.MANAGE_USERS),
@@ -165,7 +170,16 @@ def _console_sealer(config: ConsoleConfig) -> Sealer | None:
 
 def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
     """The console for ``config``; ``store`` defaults to the node's database."""
-    from veil.console import api, pages
+    from veil.console import (
+        api,
+        api_jobs,
+        api_studio,
+        pages,
+        pages_jobs,
+        pages_sample,
+        pages_studio,
+    )
+    from veil.console.services import StudioServices
 
     store = store or Store.open(config.node.database, _console_sealer(config))
     web = config.web
@@ -193,10 +207,21 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
     app.state.console = console
     static_dir = Path(str(files("veil.console") / "static"))
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
-    for guarded in (pages.router, api.router):
+    console.studio = StudioServices.build(config, store, sessions)
+    routers = (
+        pages.router,
+        pages_studio.router,
+        pages_sample.router,
+        pages_jobs.router,
+        api.router,
+        api_studio.router,
+        api_jobs.router,
+    )
+    for guarded in routers:
         app.include_router(guarded.router)
         console.route_permissions.update(guarded.permissions)
 
+    app.router.lifespan_context = console.studio.lifespan
     _measure_requests(app, console)
     app.add_middleware(SecurityMiddleware, sessions=sessions, secure=web.secure_cookies)
     if web.allowed_hosts:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -52,10 +52,17 @@ class OverrideLine:
     creator: str = ""  # a private attribute's private creator
     group: str = ""  # its odd group ("0029"), or empty for any group
     element: str = ""  # its element in the block ("10"), or empty for the whole block
+    # A row of the editor meant for a private attribute, its creator not typed yet.
+    private: bool = field(default=False, compare=False)
 
     @property
     def is_private(self) -> bool:
-        return bool(self.creator)
+        return self.private or bool(self.creator)
+
+    @property
+    def blank(self) -> bool:
+        """A row the editor added and nobody filled: not part of the policy."""
+        return not self.attribute.strip() and not self.creator.strip()
 
     def yaml(self) -> str:
         if self.is_private:
@@ -95,9 +102,10 @@ class PolicyDocument:
         lines.append(f"requirements: [{', '.join(yaml_text(r) for r in self.requirements)}]")
         if self.layout:
             lines.append(f"layout: {self.layout}")
-        if self.overrides:
+        overrides = [override for override in self.overrides if not override.blank]
+        if overrides:
             lines.append("overrides:")
-            lines += [f"  - {override.yaml()}" for override in self.overrides]
+            lines += [f"  - {override.yaml()}" for override in overrides]
         else:
             lines.append("overrides: []")
         return "\n".join(lines) + "\n"
@@ -128,6 +136,7 @@ def _override(node: YamlNode) -> OverrideLine:
             creator=part("creator"),
             group=part("group"),
             element=part("element"),
+            private=True,
         )
     return OverrideLine(action, _scalar(attribute, "attribute"), value)
 

@@ -253,6 +253,16 @@ def explain_rows(
                     visit(item, f"{path}[{index}].")
 
     visit(original, "")
+    rows += _added(original, output, decisions)
+    return rows
+
+
+def _added(
+    original: Dataset, output: Dataset | None, decisions: dict[str, tuple[int, str, str, str]]
+) -> list[ExplainRow]:
+    """Elements the output has and the input had not: what the engine recorded as added
+    (a derived age), then its own record of the de-identification (PS3.15 E.1.1)."""
+    rows = []
     for path, (tag, before, after, rule) in decisions.items():
         if before != ABSENT:
             continue
@@ -267,6 +277,23 @@ def explain_rows(
                 before_summary=ABSENT,
                 after=after,
                 rule=rule,
+                change=Change.ADDED,
+            )
+        )
+    recorded = {row.tag for row in rows}
+    for elem in output if output is not None else ():
+        if elem.tag in original or elem.tag in recorded:
+            continue
+        rows.append(
+            ExplainRow(
+                path=tag_text(elem.tag),
+                tag=elem.tag,
+                keyword=_keyword(elem.tag),
+                vr=str(elem.VR),
+                before=ABSENT,
+                before_summary=ABSENT,
+                after=show_value(elem),
+                rule="added by veil: the de-identification record (PS3.15 E.1.1, E.3)",
                 change=Change.ADDED,
             )
         )

@@ -29,7 +29,7 @@ from veil.console.guard import GuardedRouter, Principal
 from veil.console.jobs import JobError, JobRow, ResultRow, UploadRow
 from veil.console.multipart import FileSink, read_multipart
 from veil.console.roles import Permission
-from veil.console.uploads import MAX_NAME, UploadRefused
+from veil.console.uploads import MAX_NAME, UploadRefused, Uploads
 
 router = GuardedRouter(prefix=API_PREFIX, tags=["jobs"])
 
@@ -160,16 +160,19 @@ def _problem(exc: JobError) -> JSONResponse:
 
 
 class _JobFiles:
-    """The sinks of a one-request job: each file part streams into the job's folder."""
+    """The sinks of a one-request job: the job opens with its first file part, and each part
+    streams into the job's folder."""
 
-    def __init__(self, console: ConsoleState, job: JobRow) -> None:
-        self.console, self.job = console, job
-        self.results: list[UploadRow] = []
+    def __init__(self, console: ConsoleState, who: str) -> None:
+        self.console, self.who = console, who
+        self.job: JobRow | None = None
 
     def __call__(self, name: str, filename: str) -> FileSink:
         if name not in ("file", "files", "zip"):
             raise UploadRefused(f"unexpected file field '{name[:40]}': use 'file'", 400)
-        uploads = self.console.studio.uploads
+        if self.job is None:
+            self.job = jobactions.open_job(self.console.studio, self.who)
+        uploads: Uploads | None = self.console.studio.uploads
         assert uploads is not None
         return uploads.whole(self.job, filename or "(no name)")
 
@@ -180,14 +183,20 @@ async def create_job(request: Request) -> Response:
     id, or a built-in name), ``profile`` (repeatable). The job starts at once."""
     console = _console(request)
     who = _who(request)
+    files = _JobFiles(console, who)
     try:
-        job = await run_in_threadpool(jobactions.open_job, console.studio, who)
-        files = _JobFiles(console, job)
+        jobactions.services_ready(console.studio)
         fields = await read_multipart(request, files)
     except JobError as exc:
-        return _problem(exc)
+        answer = _problem(exc)
+        if files.job is not None:  # the job that took the files so far, to inspect or delete
+            answer.headers["X-Veil-Job"] = files.job.id
+        return answer
     except Exception:  # a malformed body: the parser's message may quote it
         return JSONResponse({"detail": "the multipart body could not be read"}, status_code=400)
+    job = files.job
+    if job is None:
+        return JSONResponse({"detail": "send at least one file as 'file'"}, status_code=400)
     policy = (fields.get("policy") or ["applied"])[0][:40]
     profiles = [p[:64] for p in fields.get("profile", [])][:20]
     started = await run_in_threadpool(
@@ -195,9 +204,7 @@ async def create_job(request: Request) -> Response:
     )
     current = await run_in_threadpool(jobactions.owned, console.studio, job.id, who)
     if not started.ok:
-        return JSONResponse(
-            {"detail": started.message, "id": job.id}, status_code=started.status
-        )
+        return JSONResponse({"detail": started.message, "id": job.id}, status_code=started.status)
     return JSONResponse(job_out(current).model_dump(), status_code=201)
 
 
@@ -321,9 +328,7 @@ def download_job(request: Request, job_id: str) -> Response:
     path = jobactions.download(console.studio, console.store, job, who)
     if path is None:
         return JSONResponse({"detail": "the job has no result yet"}, status_code=409)
-    return FileResponse(
-        path, media_type="application/zip", filename=f"veil-job-{job.id}.zip"
-    )
+    return FileResponse(path, media_type="application/zip", filename=f"veil-job-{job.id}.zip")
 
 
 @router.post("/jobs/{job_id}/send", Permission.RUN_JOBS)

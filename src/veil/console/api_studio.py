@@ -369,9 +369,7 @@ def _preview(request: Request, data: bytes, fields: dict[str, list[str]]) -> Res
     except VeilError as exc:
         return JSONResponse({"detail": f"the policy cannot be used: {exc}"}, status_code=400)
     if reveal:
-        auditlog.append(
-            console.store, principal.name, Action.REVEAL, "preview", Outcome.OK, reason
-        )
+        auditlog.append(console.store, principal.name, Action.REVEAL, "preview", Outcome.OK, reason)
     return JSONResponse(preview_out(result, chosen.label, reveal, flag("changed_only")))
 
 

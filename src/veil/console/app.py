@@ -32,6 +32,7 @@ from veil.console.metrics import Metrics
 from veil.console.ratelimit import FailureLimiter
 from veil.console.roles import Permission
 from veil.console.security import CSRF_FIELD, SecurityMiddleware
+from veil.console.services import StudioServices
 from veil.console.sessions import Sessions
 from veil.errors import VeilError
 from veil.node.spool import Spool
@@ -50,13 +51,13 @@ class ConsoleState:
     spool: Spool
     templates: Jinja2Templates
     metrics: Metrics
+    # Part 2: the Privacy studio, samples and browser jobs.
+    studio: StudioServices
     # Sign-in failures: 5 per account name and 20 per client address per 15 minutes.
     account_limiter: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 900.0))
     address_limiter: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 900.0))
     started_at: float = field(default_factory=time.time)
     route_permissions: dict[tuple[str, str], Any] = field(default_factory=dict)
-    # Part 2: the Privacy studio, samples and browser jobs (veil.console.services).
-    studio: Any = None
 
 
 def _when(value: float | None) -> str:
@@ -179,7 +180,6 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
         pages_sample,
         pages_studio,
     )
-    from veil.console.services import StudioServices
 
     store = store or Store.open(config.node.database, _console_sealer(config))
     web = config.web
@@ -203,11 +203,11 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
         spool=Spool(config.node.spool),
         templates=make_templates(),
         metrics=Metrics(store, config.node),
+        studio=StudioServices.build(config, store, sessions),
     )
     app.state.console = console
     static_dir = Path(str(files("veil.console") / "static"))
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
-    console.studio = StudioServices.build(config, store, sessions)
     routers = (
         pages.router,
         pages_studio.router,

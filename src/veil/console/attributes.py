@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from pydicom._uid_dict import UID_dictionary  # pydicom.uid does not re-export it
-from pydicom.datadict import DicomDictionary, tag_for_keyword
+from pydicom._dicom_dict import DicomDictionary  # pydicom.datadict does not re-export it
+from pydicom.datadict import tag_for_keyword
 
 from veil.check.catalog import ProfileCatalog
 from veil.dicom import tag_text

@@ -51,16 +51,19 @@ def open_job(services: StudioServices, who: str) -> JobRow:
     services_ready(services)
     assert services.jobs is not None
     if services.jobs.count_open(who) >= MAX_OPEN_JOBS:
-        raise JobError(
-            f"you have {MAX_OPEN_JOBS} jobs open already; start or delete some first"
-        )
+        raise JobError(f"you have {MAX_OPEN_JOBS} jobs open already; start or delete some first")
     job = services.jobs.create(who)
     services.folders.create(job.id)
     return job
 
 
 def start(
-    services: StudioServices, store: Store, job: JobRow, who: str, policy: str, profiles: Sequence[str]
+    services: StudioServices,
+    store: Store,
+    job: JobRow,
+    who: str,
+    policy: str,
+    profiles: Sequence[str],
 ) -> Started:
     """Queue an uploaded job with its policy and profiles (checked now: a policy that cannot
     be compiled is refused here, not discovered by the runner)."""
@@ -91,7 +94,9 @@ def start(
     return Started(True, "job started")
 
 
-def send(services: StudioServices, store: Store, job: JobRow, who: str, destination: str) -> Started:
+def send(
+    services: StudioServices, store: Store, job: JobRow, who: str, destination: str
+) -> Started:
     assert services.runner is not None
     if job.state is not JobState.DONE:
         return Started(False, "only a finished job can be sent", 409)
@@ -117,7 +122,9 @@ def download(services: StudioServices, store: Store, job: JobRow, who: str) -> P
     path = services.folders.result(job.id)
     if job.state is not JobState.DONE or not path.is_file():
         return None
-    auditlog.append(store, who, Action.DOWNLOAD, f"job {job.id}", Outcome.OK, f"{path.stat().st_size} bytes")
+    auditlog.append(
+        store, who, Action.DOWNLOAD, f"job {job.id}", Outcome.OK, f"{path.stat().st_size} bytes"
+    )
     return path
 
 

@@ -181,7 +181,9 @@ def audit_summary(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_result_zip(target: Path, out: Path, report: dict[str, Any], audit: dict[str, Any]) -> None:
+def write_result_zip(
+    target: Path, out: Path, report: dict[str, Any], audit: dict[str, Any]
+) -> None:
     """``report.json``, ``audit.json`` and the de-identified tree, atomically; DICOM members
     stored (already compressed or not worth it), JSON deflated. Streams file by file."""
     part = target.with_suffix(".part")
@@ -341,9 +343,7 @@ class JobRunner:
         if ctx.on_event is not None:
             ctx.on_event(job, f"sent to {destination_name}", detail)
 
-    def _send(
-        self, job_id: str, name: str, send: Callable[[Sequence[OutItem]], Any]
-    ) -> str:
+    def _send(self, job_id: str, name: str, send: Callable[[Sequence[OutItem]], Any]) -> str:
         ctx = self.context
         folder = ctx.folders.folder(job_id)
         try:

@@ -242,7 +242,9 @@ class JobStore:
             )
             return bool(result.rowcount)
 
-    def queue(self, job_id: str, version_id: int | None, policy: str, profiles: Sequence[str]) -> bool:
+    def queue(
+        self, job_id: str, version_id: int | None, policy: str, profiles: Sequence[str]
+    ) -> bool:
         """UPLOADING -> QUEUED with what to run."""
         return self._move(
             job_id,

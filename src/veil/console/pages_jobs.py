@@ -6,7 +6,7 @@ the page's script (static/upload.js) calls with the session's CSRF token.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -66,7 +66,7 @@ def new_job(request: Request) -> Response:
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
-def _job_context(request: Request, job_id: str, page: int) -> dict[str, object] | None:
+def _job_context(request: Request, job_id: str, page: int) -> dict[str, Any] | None:
     console = _console(request)
     services = console.studio
     try:

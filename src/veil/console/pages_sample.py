@@ -156,9 +156,7 @@ def _store_upload(request: Request, data: bytes, policy: str, profiles: list[str
     auditlog.append(
         console.store, _principal(request).name, Action.SAMPLE_TRIED, "uploaded file", Outcome.OK
     )
-    return RedirectResponse(
-        f"/studio/sample?{_query(policy, profiles, False)}", status_code=303
-    )
+    return RedirectResponse(f"/studio/sample?{_query(policy, profiles, False)}", status_code=303)
 
 
 @router.post("/studio/sample/spool", Permission.PREVIEW_SAMPLES)

@@ -82,6 +82,7 @@ def _editor(
     text: str | None = None,
     sop_class: str = attributes.MR_IMAGE,
     status: int = 200,
+    problem: str | None = None,
 ) -> Response:
     console = _console(request)
     return render(
@@ -103,6 +104,7 @@ def _editor(
         iods=attributes.iod_choices(),
         sop_class=sop_class,
         edition=EDITION,
+        problem=problem,
     )
 
 
@@ -244,10 +246,17 @@ def _save(request: Request, first: dict[str, Any], many: dict[str, list[str]]) -
     if saved.version is None:
         document = saved.review.document or PolicyDocument("untitled")
         view = "yaml" if first.get("view") == "yaml" else "form"
-        response = _editor(
-            request, document, saved.review, _parent(first), view, text, _sop_class(first), 422
+        return _editor(
+            request,
+            document,
+            saved.review,
+            _parent(first),
+            view,
+            text,
+            _sop_class(first),
+            422,
+            saved.problem,
         )
-        return response
     message = (
         f"saved as {saved.version.label}"
         if saved.created
@@ -322,7 +331,10 @@ def duplicate_version(
             request, False, saved.problem or "not duplicated", f"/studio/versions/{version_id}"
         )
     return _back(
-        request, True, f"duplicated as {saved.version.label}", f"/studio/versions/{saved.version.id}"
+        request,
+        True,
+        f"duplicated as {saved.version.label}",
+        f"/studio/versions/{saved.version.id}",
     )
 
 
@@ -362,7 +374,9 @@ def _import(request: Request, text: str, comment: str) -> Response:
     )
     if saved.version is None:
         document = saved.review.document or PolicyDocument("untitled")
-        return _editor(request, document, saved.review, None, "yaml", text, status=422)
+        return _editor(
+            request, document, saved.review, None, "yaml", text, status=422, problem=saved.problem
+        )
     return _back(
         request, True, f"imported as {saved.version.label}", f"/studio/versions/{saved.version.id}"
     )

@@ -66,9 +66,7 @@ def shown(row: ExplainRow, reveal: bool) -> ShownRow:
     )
 
 
-def table(
-    preview: SamplePreview, reveal: bool, changed_only: bool
-) -> list[ShownRow | ShownBlock]:
+def table(preview: SamplePreview, reveal: bool, changed_only: bool) -> list[ShownRow | ShownBlock]:
     """The explain table for the page: private blocks folded, originals masked unless
     ``reveal``."""
     rows = [r for r in preview.rows if not changed_only or r.change is not Change.KEPT]

@@ -154,7 +154,7 @@ class SecurityMiddleware:
             await _refuse(send_with_headers, 403, "cross-origin request refused")
             return
         token = _header(scope, CSRF_HEADER.encode())
-        body = b""
+        body: bytes | None = None  # read here only to find the token in a form
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         if token is None and content_type == "application/x-www-form-urlencoded":
             body, too_large = await _read_body(receive, MAX_FORM_BYTES)
@@ -176,7 +176,7 @@ class SecurityMiddleware:
                 "CSRF token missing or wrong: reload the page (your session may have expired)",
             )
             return
-        if body or content_type == "application/x-www-form-urlencoded":
+        if body is not None:  # the form was read for its token: the route reads it again
             await self.app(scope, _replay(body), send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)

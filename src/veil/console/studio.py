@@ -59,7 +59,9 @@ def _override_from_form(form: Mapping[str, object], index: int) -> OverrideLine 
     return OverrideLine(action, field("attribute", 80), field("value", 1000))
 
 
-def document_from_form(form: Mapping[str, object], values: Mapping[str, Sequence[str]]) -> PolicyDocument:
+def document_from_form(
+    form: Mapping[str, object], values: Mapping[str, Sequence[str]]
+) -> PolicyDocument:
     """The editor's fields as a document (``values``: the repeated fields, all their values).
     Unknown options and profiles are kept: the review names them with their line."""
     raw_count = _first(form, "overrides", 6)
@@ -81,7 +83,9 @@ def review(text: str, catalog: ProfileCatalog, origin: str = DRAFT) -> PolicyRev
     return review_policy_text(text, origin, catalog)
 
 
-def starting_text(store: Store, version_id: int | None, builtin: str | None) -> tuple[str, int | None]:
+def starting_text(
+    store: Store, version_id: int | None, builtin: str | None
+) -> tuple[str, int | None]:
     """The text a new draft starts from: a version, a built-in policy, else ``basic``."""
     if version_id is not None:
         version = store.policies.get(version_id)
@@ -142,12 +146,23 @@ def apply(store: Store, catalog: ProfileCatalog, actor: str, version_id: int) ->
     """Make a version the node's policy (from its next study on); audited."""
     version = store.policies.get(version_id)
     if version is None:
-        auditlog.append(store, actor, Action.POLICY_APPLIED, str(version_id)[:20], Outcome.REFUSED, "no such version")
+        auditlog.append(
+            store,
+            actor,
+            Action.POLICY_APPLIED,
+            str(version_id)[:20],
+            Outcome.REFUSED,
+            "no such version",
+        )
         return False, "no such policy version"
     reviewed = review(version.text, catalog, f"policy {version.label}")
     if not reviewed.ok:
-        message = "cannot apply: " + (reviewed.errors or tuple(c.message for c in reviewed.conflicts))[0]
-        auditlog.append(store, actor, Action.POLICY_APPLIED, version.label, Outcome.REFUSED, message)
+        message = (
+            "cannot apply: " + (reviewed.errors or tuple(c.message for c in reviewed.conflicts))[0]
+        )
+        auditlog.append(
+            store, actor, Action.POLICY_APPLIED, version.label, Outcome.REFUSED, message
+        )
         return False, message
     store.policies.apply(version.id, actor)
     message = f"{version.label} applied: the node uses it from its next study"
@@ -155,7 +170,9 @@ def apply(store: Store, catalog: ProfileCatalog, actor: str, version_id: int) ->
     return True, message
 
 
-def duplicate(store: Store, catalog: ProfileCatalog, actor: str, version_id: int, name: str) -> Saved:
+def duplicate(
+    store: Store, catalog: ProfileCatalog, actor: str, version_id: int, name: str
+) -> Saved:
     """A copy of a version under a new name (its first version)."""
     version = store.policies.get(version_id)
     if version is None:
@@ -166,10 +183,20 @@ def duplicate(store: Store, catalog: ProfileCatalog, actor: str, version_id: int
         problem = f"a policy called '{name}' exists; choose a new name"
     reviewed = review(version.text, catalog)
     if problem is not None or reviewed.document is None:
-        auditlog.append(store, actor, Action.POLICY_SAVED, name[:64], Outcome.REFUSED, problem or "")
+        auditlog.append(
+            store, actor, Action.POLICY_SAVED, name[:64], Outcome.REFUSED, problem or ""
+        )
         return Saved(None, False, reviewed, problem or "the version does not read as a policy")
     text = replace(reviewed.document, name=name).to_yaml()
-    return save(store, catalog, actor, text, f"duplicate of {version.label}", version.id, VersionSource.DUPLICATE)
+    return save(
+        store,
+        catalog,
+        actor,
+        text,
+        f"duplicate of {version.label}",
+        version.id,
+        VersionSource.DUPLICATE,
+    )
 
 
 @dataclass(frozen=True)
@@ -181,7 +208,9 @@ class DiffLine:
 def diff(old: str, new: str) -> list[DiffLine]:
     """A unified diff of two policy texts, line by line."""
     lines: list[DiffLine] = []
-    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), "before", "after", lineterm="", n=3):
+    for line in difflib.unified_diff(
+        old.splitlines(), new.splitlines(), "before", "after", lineterm="", n=3
+    ):
         if line.startswith(("---", "+++")):
             continue
         if line.startswith("@@"):

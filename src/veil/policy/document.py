@@ -29,12 +29,24 @@ _SPECIAL = {"yes", "no", "true", "false", "on", "off", "null", "y", "n", "~"}
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9 ._/-]*[A-Za-z0-9._-]$|^[A-Za-z]$")
 
 
+def quoted(value: str) -> str:
+    """``value`` double-quoted for YAML (a JSON string is a valid YAML one), with every
+    character that is not printable escaped: YAML folds line and paragraph separators."""
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def yaml_text(value: str) -> str:
     """``value`` as a YAML scalar that reads back as the same text, in flow context too:
-    plain when that is safe, else double-quoted (a JSON string is a valid YAML one)."""
+    plain when that is safe, else double-quoted."""
     if _PLAIN.match(value) and value.lower() not in _SPECIAL:
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return quoted(value)
 
 
 def option_names() -> tuple[str, ...]:
@@ -76,7 +88,7 @@ class OverrideLine:
             attribute = yaml_text(self.attribute)
         text = f"{{attribute: {attribute}, action: {yaml_text(self.action)}"
         if self.action == "replace":
-            text += f", value: {json.dumps(self.value, ensure_ascii=False)}"
+            text += f", value: {quoted(self.value)}"
         return text + "}"
 
 
@@ -95,7 +107,7 @@ class PolicyDocument:
         """The policy file for this document (the YAML view, a saved version, an export)."""
         lines = [f"name: {yaml_text(self.name)}"]
         if self.description:
-            lines.append(f"description: {json.dumps(self.description, ensure_ascii=False)}")
+            lines.append(f"description: {quoted(self.description)}")
         lines.append("base: basic")
         ordered = [name for name in option_names() if name in self.options]
         lines.append(f"options: [{', '.join(ordered)}]")

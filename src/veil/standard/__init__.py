@@ -268,6 +268,4 @@ def iod_attribute_type(sop_class: str, tag: int) -> IodType | None:
             found.append(IodType(attr_type, module, usage))
     if not found:
         return None
-    return min(
-        found, key=lambda t: (_USAGE_RANK.get(t.usage, 3), _TYPE_RANK.get(t.type, 5))
-    )
+    return min(found, key=lambda t: (_USAGE_RANK.get(t.usage, 3), _TYPE_RANK.get(t.type, 5)))

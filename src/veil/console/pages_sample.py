@@ -83,6 +83,7 @@ def _page(
         "studies": nodeview.studies(store, nodeview.StudyFilter(size=50))[0],
         "sample": None,
         "result": None,
+        "chosen": None,
         "items": [],
         "error": error,
         "query": _query(policy, profiles, changed),

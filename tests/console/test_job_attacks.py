@@ -23,13 +23,17 @@ def _results(c: Any, job: str) -> dict[str, dict[str, Any]]:
     return {r["input"]: r for r in c.get(f"/api/v1/jobs/{job}/results").json()}
 
 
-def test_zip_slip_members_are_refused_and_nothing_is_written_outside(console: Any, tmp_path: Path) -> None:
+def test_zip_slip_members_are_refused_and_nothing_is_written_outside(
+    console: Any, tmp_path: Path
+) -> None:
     data = GOOD.read_bytes()
     archive = zip_of(
         [("../../../escaped.dcm", data), ("/absolute.dcm", data), ("ok/good.dcm", data)]
     )
     c = api_client(console)
-    started = c.post("/api/v1/jobs", files={"file": ("evil.zip", archive)}, data={"policy": "basic"})
+    started = c.post(
+        "/api/v1/jobs", files={"file": ("evil.zip", archive)}, data={"policy": "basic"}
+    )
     job = finish(console, started.json()["id"], c)
     results = _results(c, job["id"])
     assert results["evil.zip!ok/good.dcm"]["outcome"] == "written"
@@ -70,11 +74,15 @@ def test_limits_on_job_bytes_chunk_bytes_and_files(tmp_path: Path) -> None:
     assert c.get(f"/api/v1/jobs/{job}/files").json()[0]["received"] == 0
     # Members count as files: a zip of 5 is refused whole in a job of at most 3.
     five = zip_of((f"m{i}.dcm", b"x") for i in range(5))
-    m = c.post(f"/api/v1/jobs/{job}/files", json={"name": "five.zip", "size": len(five)}).json()["file"]
+    m = c.post(f"/api/v1/jobs/{job}/files", json={"name": "five.zip", "size": len(five)}).json()[
+        "file"
+    ]
     settled = c.post(f"/api/v1/jobs/{job}/files/{m}?offset=0", content=five).json()
     assert settled["state"] == "refused" and "web.max_job_files" in settled["problem"]
     for name in ("b", "c"):  # with "a": three files, the most a job takes
-        assert c.post(f"/api/v1/jobs/{job}/files", json={"name": name, "size": 1}).status_code == 201
+        assert (
+            c.post(f"/api/v1/jobs/{job}/files", json={"name": name, "size": 1}).status_code == 201
+        )
     fourth = c.post(f"/api/v1/jobs/{job}/files", json={"name": "d", "size": 1})
     assert fourth.status_code == 413 and "web.max_job_files" in fourth.json()["detail"]
     # One request of a script: refused as soon as it crosses the job's bytes.
@@ -112,7 +120,10 @@ def test_uploads_need_the_csrf_token_and_the_same_origin(console: Any, case: str
     answer = c.post(f"/api/v1/jobs/{job}/files/{n}?offset=0", content=b"abcd", headers=headers)
     assert answer.status_code == 403
     multipart = c.post(
-        "/api/v1/jobs", files={"file": ("a.dcm", b"abcd")}, data={"csrf_token": csrf}, headers=headers
+        "/api/v1/jobs",
+        files={"file": ("a.dcm", b"abcd")},
+        data={"csrf_token": csrf},
+        headers=headers,
     )
     assert multipart.status_code == 403  # a multipart body is never searched for a token
     assert c.get(f"/api/v1/jobs/{job}/files").json()[0]["received"] == 0
@@ -125,10 +136,15 @@ def test_markup_in_file_names_renders_as_text_and_files_are_owner_only(console: 
     h = {"X-CSRF-Token": csrf}
     job = c.post("/api/v1/jobs/uploads", headers=h).json()["id"]
     data = GOOD.read_bytes()
-    n = c.post(f"/api/v1/jobs/{job}/files", json={"name": f"{XSS}/scan.dcm", "size": len(data)}, headers=h).json()["file"]
+    n = c.post(
+        f"/api/v1/jobs/{job}/files", json={"name": f"{XSS}/scan.dcm", "size": len(data)}, headers=h
+    ).json()["file"]
     c.post(f"/api/v1/jobs/{job}/files/{n}?offset=0", content=data, headers=h)
     page = c.get(f"/jobs/{job}")
-    assert XSS not in page.text and "&lt;script&gt;alert(&#39;veil&#39;)&lt;/script&gt;/scan.dcm" in page.text
+    assert (
+        XSS not in page.text
+        and "&lt;script&gt;alert(&#39;veil&#39;)&lt;/script&gt;/scan.dcm" in page.text
+    )
     folder = console.app.state.console.studio.folders.folder(job)
     assert folder.stat().st_mode & 0o077 == 0
     assert all(p.stat().st_mode & 0o077 == 0 for p in folder.rglob("*"))

@@ -10,8 +10,8 @@ from typing import Any
 
 from console_support import CORPUS, key_file
 from job_support import api_client, finish, series_files, zip_members, zip_of
-
 from tests.conftest import run_veil
+
 from veil.console import auditlog
 from veil.console.auditlog import Action
 from veil.console.roles import Role
@@ -24,7 +24,9 @@ overrides:
 """
 
 
-def test_a_zip_job_over_the_api_gives_the_same_bytes_as_veil_deid(console: Any, tmp_path: Path) -> None:
+def test_a_zip_job_over_the_api_gives_the_same_bytes_as_veil_deid(
+    console: Any, tmp_path: Path
+) -> None:
     version, _ = console.store.policies.save("trial", POLICY, "policyeditor")
     files = series_files()
     archive = zip_of((f"scans/{p.name}", p.read_bytes()) for p in files)
@@ -51,8 +53,19 @@ def test_a_zip_job_over_the_api_gives_the_same_bytes_as_veil_deid(console: Any, 
     out = tmp_path / "cli-out"
     key = key_file(Path(console.app.state.console.config.node.key).parent)
     run_veil(
-        "deid", tmp_path / "series.zip", "--out", out, "--layout", "hierarchy",
-        "--policy", tmp_path / "policy.yaml", "--for", "dcm2niix", "--key", key, check=True,
+        "deid",
+        tmp_path / "series.zip",
+        "--out",
+        out,
+        "--layout",
+        "hierarchy",
+        "--policy",
+        tmp_path / "policy.yaml",
+        "--for",
+        "dcm2niix",
+        "--key",
+        key,
+        check=True,
     )
     cli = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*.dcm")}
     assert cli.keys() == members.keys()
@@ -77,7 +90,9 @@ def test_chunks_resume_where_the_server_stands_with_a_result_per_file(console: A
     rest = c.post(f"/api/v1/jobs/{job}/files/{number}?offset={half}", content=good[half:])
     assert rest.json()["state"] == "complete" and rest.json()["kind"] == "file"
     for name, data in (("notes.txt", b"not dicom at all"), ("cut.dcm", good[:400])):
-        n = c.post(f"/api/v1/jobs/{job}/files", json={"name": name, "size": len(data)}).json()["file"]
+        n = c.post(f"/api/v1/jobs/{job}/files", json={"name": name, "size": len(data)}).json()[
+            "file"
+        ]
         c.post(f"/api/v1/jobs/{job}/files/{n}?offset=0", content=data)
     assert c.post(f"/api/v1/jobs/{job}/start", json={"policy": "basic"}).status_code == 200
     done = finish(console, job, c)
@@ -93,15 +108,23 @@ def test_chunks_resume_where_the_server_stands_with_a_result_per_file(console: A
 def test_a_finished_job_is_sent_to_a_destination_complete_studies_only(console: Any) -> None:
     c = api_client(console)
     files = series_files()
-    started = c.post("/api/v1/jobs", files=[("file", (p.name, p.read_bytes())) for p in files], data={"policy": "basic"})
+    started = c.post(
+        "/api/v1/jobs",
+        files=[("file", (p.name, p.read_bytes())) for p in files],
+        data={"policy": "basic"},
+    )
     job = finish(console, started.json()["id"], c)
     sent = c.post(f"/api/v1/jobs/{job['id']}/send", json={"destination": "archive"})
     assert sent.status_code == 200
     job = finish(console, job["id"], c)
-    assert job["sent_to"] == "archive" and job["send_detail"].startswith(f"{len(files)} of {len(files)}")
+    assert job["sent_to"] == "archive" and job["send_detail"].startswith(
+        f"{len(files)} of {len(files)}"
+    )
     archive = Path(console.app.state.console.config.node.destinations[0].path)
     assert len(list(archive.rglob("*.dcm"))) == len(files)
-    assert c.post(f"/api/v1/jobs/{job['id']}/send", json={"destination": "nowhere"}).status_code == 404
+    assert (
+        c.post(f"/api/v1/jobs/{job['id']}/send", json={"destination": "nowhere"}).status_code == 404
+    )
 
 
 def test_a_job_is_its_owners_alone(console: Any) -> None:
@@ -111,7 +134,9 @@ def test_a_job_is_its_owners_alone(console: Any) -> None:
     assert mine.get(f"/api/v1/jobs/{job}").status_code == 200
     assert theirs.get(f"/api/v1/jobs/{job}").status_code == 404
     assert theirs.get(f"/api/v1/jobs/{job}/download").status_code == 404
-    assert theirs.post(f"/api/v1/jobs/{job}/files", json={"name": "x", "size": 1}).status_code == 404
+    assert (
+        theirs.post(f"/api/v1/jobs/{job}/files", json={"name": "x", "size": 1}).status_code == 404
+    )
     assert job not in [j["id"] for j in theirs.get("/api/v1/jobs").json()]
     for bad in ("..%2F..%2Fetc", "0" * 31 + "g", "x" * 300):
         assert mine.get(f"/api/v1/jobs/{bad}").status_code == 404
@@ -120,7 +145,11 @@ def test_a_job_is_its_owners_alone(console: Any) -> None:
 def test_jobs_are_in_the_audit_log(console: Any) -> None:
     c = api_client(console)
     files = series_files()[:2]
-    started = c.post("/api/v1/jobs", files=[("file", (p.name, p.read_bytes())) for p in files], data={"policy": "basic"})
+    started = c.post(
+        "/api/v1/jobs",
+        files=[("file", (p.name, p.read_bytes())) for p in files],
+        data={"policy": "basic"},
+    )
     job = finish(console, started.json()["id"], c)
     c.get(f"/api/v1/jobs/{job['id']}/download")
     c.post(f"/api/v1/jobs/{job['id']}/delete")

@@ -41,7 +41,7 @@ def test_an_operator_sees_what_happens_to_every_element_and_no_original(console:
     assert 'id="sample-clean"' in page.text  # the audit of the output: clean
     assert "neuroquant/manufacturer" in page.text  # the check, before and after
     assert "PN, 1 component(s)" in page.text  # PatientName, masked
-    assert 'private block &#34;SIEMENS CSA HEADER&#34;' in page.text  # folded
+    assert "private block &#34;SIEMENS CSA HEADER&#34;" in page.text  # folded
     assert "DOE_JOHN" not in page.text  # the file's own name is not kept
     leaks = find_leaks("/studio/sample", readable(page.text), needles_of([SAMPLE]))
     assert leaks == []
@@ -55,17 +55,24 @@ def test_the_reidentifier_reveals_with_a_reason_and_the_reveal_is_logged(console
     assert "Reveal originals" in masked.text
     name = str(dcmread(SAMPLE, stop_before_pixels=True).PatientName)
     assert name not in masked.text
-    refused = c.post("/studio/sample/reveal", data={"reason": "short", "policy": "basic"}, headers=h)
+    refused = c.post(
+        "/studio/sample/reveal", data={"reason": "short", "policy": "basic"}, headers=h
+    )
     assert refused.status_code == 400 and name not in refused.text
     shown = c.post(
-        "/studio/sample/reveal", data={"reason": "checking the policy on a real file", "policy": "basic"}, headers=h
+        "/studio/sample/reveal",
+        data={"reason": "checking the policy on a real file", "policy": "basic"},
+        headers=h,
     )
     assert shown.status_code == 200 and name in shown.text and "originals revealed" in shown.text
     entry = auditlog.entries(console.store, 1)[0]
     assert entry.action is Action.REVEAL and entry.target == "sample: uploaded file"
     assert entry.detail == "checking the policy on a real file"
     operator, oh = _signed_in(console, "operator")
-    assert operator.post("/studio/sample/reveal", data={"reason": "x" * 20}, headers=oh).status_code == 403
+    assert (
+        operator.post("/studio/sample/reveal", data={"reason": "x" * 20}, headers=oh).status_code
+        == 403
+    )
 
 
 def test_the_sample_is_deleted_at_sign_out_and_when_the_session_ends(console: Any) -> None:
@@ -98,7 +105,9 @@ def test_an_instance_from_the_spool_can_be_tried(console: Any) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(SAMPLE.read_bytes())
     c, h = _signed_in(console, "policyeditor")
-    picked = c.post("/studio/sample/spool", data={"study": key, "instance": "1", "policy": "basic"}, headers=h)
+    picked = c.post(
+        "/studio/sample/spool", data={"study": key, "instance": "1", "policy": "basic"}, headers=h
+    )
     assert picked.status_code == 303
     page = c.get(picked.headers["location"])
     assert f"spool: study {key}, instance 1 of 1" in page.text
@@ -114,20 +123,33 @@ def test_the_preview_api_masks_for_an_operator_and_reveals_for_a_reidentifier(co
     operator.headers["Authorization"] = "Bearer " + accounts.create_token(
         console.store, "op", frozenset({Role.OPERATOR})
     )
-    answer = operator.post("/api/v1/preview", files={"file": ("x", data)}, data={"policy": "basic", "profile": "neuroquant"})
+    answer = operator.post(
+        "/api/v1/preview",
+        files={"file": ("x", data)},
+        data={"policy": "basic", "profile": "neuroquant"},
+    )
     assert answer.status_code == 200
     body = answer.json()
     row = next(r for r in body["explain"] if r["keyword"] == "PatientName")
     assert row["before"].startswith("PN, ") and row["before_masked"] and name not in answer.text
     assert body["audit"]["errors"] == 0 and body["outcome"] == "written"
     assert {c["rule"] for c in body["check"]} >= {"neuroquant/manufacturer"}
-    assert operator.post("/api/v1/preview", files={"file": ("x", data)}, data={"reveal": "true", "reason": "x" * 10}).status_code == 403
+    assert (
+        operator.post(
+            "/api/v1/preview",
+            files={"file": ("x", data)},
+            data={"reveal": "true", "reason": "x" * 10},
+        ).status_code
+        == 403
+    )
     reidentifier = client(console.app)
     reidentifier.headers["Authorization"] = "Bearer " + accounts.create_token(
         console.store, "re", frozenset({Role.REIDENTIFIER})
     )
     revealed = reidentifier.post(
-        "/api/v1/preview", files={"file": ("x", data)}, data={"reveal": "true", "reason": "a real reason"}
+        "/api/v1/preview",
+        files={"file": ("x", data)},
+        data={"reveal": "true", "reason": "a real reason"},
     )
     assert revealed.status_code == 200 and name in revealed.text
     assert auditlog.entries(console.store, 1)[0].target == "preview"
@@ -140,12 +162,18 @@ def test_values_of_a_sample_render_as_text(console: Any, tmp_path: Path) -> None
     buffer = io.BytesIO()
     ds.save_as(buffer)
     console.store.policies.save(
-        "keepdesc", "name: keepdesc\noverrides:\n  - {attribute: SeriesDescription, action: keep}\n", "t"
+        "keepdesc",
+        "name: keepdesc\noverrides:\n  - {attribute: SeriesDescription, action: keep}\n",
+        "t",
     )
     c, h = _signed_in(console, "reidentifier")
     version = console.store.policies.all()[0].id
     _upload(c, h, buffer.getvalue(), policy=f"version:{version}")
-    page = c.post("/studio/sample/reveal", data={"reason": "render test reason", "policy": f"version:{version}"}, headers=h)
+    page = c.post(
+        "/studio/sample/reveal",
+        data={"reason": "render test reason", "policy": f"version:{version}"},
+        headers=h,
+    )
     assert XSS not in page.text and "&lt;script&gt;alert" in page.text
 
 

@@ -84,7 +84,10 @@ def test_the_yaml_view_round_trips_with_the_form(console: Any) -> None:
     assert 'name="o0-attribute" value="PatientSex"' in back.text
     assert 'name="o1-creator" value="SIEMENS CSA HEADER"' in back.text
     again = c.post("/studio/edit", data={**_form(op="yaml")}, headers=h)
-    assert html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", again.text, re.S).group(1)) == text  # type: ignore[union-attr]
+    assert (
+        html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", again.text, re.S).group(1))
+        == text
+    )  # type: ignore[union-attr]
 
 
 def test_a_yaml_error_names_its_line_and_the_listing_marks_it(console: Any) -> None:
@@ -113,9 +116,16 @@ def test_saving_makes_versions_with_diffs_and_refuses_conflicts_and_built_in_nam
     v2 = int(second.headers["location"].rsplit("/", 1)[1])
     page = c.get(f"/studio/versions/{v2}")
     assert "trial v2" in page.text
-    assert '<span class="diff-removed">- options: [retain-patient-characteristics, clean-descriptors]' in page.text
+    assert (
+        '<span class="diff-removed">- options: [retain-patient-characteristics, clean-descriptors]'
+        in page.text
+    )
     assert '<span class="diff-added">+ options: [clean-descriptors]' in page.text
-    same = c.post("/studio/save", data=_form(**{"o0-action": "keep", "option": ["clean-descriptors"]}), headers=h)
+    same = c.post(
+        "/studio/save",
+        data=_form(**{"o0-action": "keep", "option": ["clean-descriptors"]}),
+        headers=h,
+    )
     assert same.headers["location"].endswith(f"/{v2}")  # unchanged: no new version
     basic = c.post("/studio/save", data=_form(name="basic", **{"o0-action": "keep"}), headers=h)
     assert basic.status_code == 422 and "built-in policy" in basic.text
@@ -157,7 +167,9 @@ def test_duplicate_export_and_import(console: Any) -> None:
     version = console.store.policies.get(int(imported.headers["location"].rsplit("/", 1)[1]))
     assert version.source is VersionSource.IMPORT and version.text == text
     broken = c.post(
-        "/studio/import", files={"file": ("p.yaml", b"name: x\noptions: [retain-everything]\n")}, headers=h
+        "/studio/import",
+        files={"file": ("p.yaml", b"name: x\noptions: [retain-everything]\n")},
+        headers=h,
     )
     assert broken.status_code == 422 and "line 2" in broken.text
 
@@ -175,14 +187,20 @@ def test_only_the_policy_editor_saves_and_applies(console: Any) -> None:
 
 def test_values_typed_into_a_policy_render_as_text(console: Any) -> None:
     c, h = _editor(console)
-    form = _form(description=XSS, **{"o0-attribute": "StudyDescription", "o0-action": "replace", "o0-value": XSS})
+    form = _form(
+        description=XSS,
+        **{"o0-attribute": "StudyDescription", "o0-action": "replace", "o0-value": XSS},
+    )
     page = c.post("/studio/edit", data={**form, "op": "add-public"}, headers=h)
     assert XSS not in page.text and "&lt;script&gt;" in page.text
 
 
 def test_the_attribute_list_follows_what_is_typed(console: Any) -> None:
     c, _ = _editor(console)
-    answer = c.get("/studio/attributes", params={"o3-attribute": "PatientAg", "sop_class": "1.2.840.10008.5.1.4.1.1.4"})
+    answer = c.get(
+        "/studio/attributes",
+        params={"o3-attribute": "PatientAg", "sop_class": "1.2.840.10008.5.1.4.1.1.4"},
+    )
     assert '<option value="PatientAge"' in answer.text
     assert 'id="info-3" hx-swap-oob="true">PatientAg' not in answer.text  # an unknown attribute
     exact = c.get("/studio/attributes", params={"o3-attribute": "PatientAge"})
@@ -191,9 +209,14 @@ def test_the_attribute_list_follows_what_is_typed(console: Any) -> None:
 
 def test_the_api_twin_checks_saves_applies_and_lists(console: Any) -> None:
     c, h = _editor(console)
-    text = "name: api\nrequirements: [neuroquant]\noverrides:\n  - {attribute: Manufacturer, action: remove}\n"
+    text = (
+        "name: api\nrequirements: [neuroquant]\noverrides:\n"
+        "  - {attribute: Manufacturer, action: remove}\n"
+    )
     review = c.post("/api/v1/policies/check", json={"yaml": text}, headers=h).json()
-    assert not review["ok"] and review["conflicts"][0]["requirement"].startswith("neuroquant/manufacturer")
+    assert not review["ok"] and review["conflicts"][0]["requirement"].startswith(
+        "neuroquant/manufacturer"
+    )
     assert review["will_it_process"]["neuroquant"][0]["verdict"] == "removed"
     assert c.post("/api/v1/policies", json={"yaml": text}, headers=h).status_code == 422
     fixed = text.replace("remove", "keep")
@@ -202,6 +225,6 @@ def test_the_api_twin_checks_saves_applies_and_lists(console: Any) -> None:
     version = saved.json()["id"]
     assert c.post(f"/api/v1/policies/{version}/apply", headers=h).json()["ok"]
     listed = c.get("/api/v1/policies").json()
-    assert [v for v in listed if v["applied"]][0]["id"] == version
+    assert next(v for v in listed if v["applied"])["id"] == version
     detail = c.get(f"/api/v1/policies/{version}").json()
     assert detail["text"] == fixed and detail["review"]["ok"]

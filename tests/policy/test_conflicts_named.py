@@ -3,6 +3,8 @@ all at once (the studio shows them live), while the compile for real stops at th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from veil.check.catalog import ProfileCatalog
@@ -52,17 +54,24 @@ def test_the_review_gives_errors_conflicts_notes_and_will_it_process() -> None:
 
 def test_a_policy_from_the_console_names_profiles_never_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
     secret = tmp_path / "elsewhere.yaml"
-    secret.write_text("name: elsewhere\nrules: [{id: x, attribute: Modality, severity: warn, need: n}]\n")
-    review = review_policy_text(f"name: p\nrequirements: [{secret}]\n", "draft", ProfileCatalog.build())
+    secret.write_text(
+        "name: elsewhere\nrules: [{id: x, attribute: Modality, severity: warn, need: n}]\n"
+    )
+    review = review_policy_text(
+        f"name: p\nrequirements: [{secret}]\n", "draft", ProfileCatalog.build()
+    )
     assert review.errors and "line 2" in review.errors[0] and "never files" in review.errors[0]
     with pytest.raises(ProfileError):
         ProfileCatalog.build().get(str(secret))
 
 
-def test_a_site_profile_is_offered_by_its_name_and_may_not_shadow_a_built_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_site_profile_is_offered_by_its_name_and_may_not_shadow_a_built_in(
+    tmp_path: Path,
+) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(
-        "name: site-pacs\nrules:\n  - {id: sex, attribute: PatientSex, severity: warn, need: reports}\n"
+        "name: site-pacs\nrules:\n"
+        "  - {id: sex, attribute: PatientSex, severity: warn, need: reports}\n"
     )
     catalog = ProfileCatalog.build([site])
     assert catalog.names()[-1] == "site-pacs" and catalog.is_site("site-pacs")

@@ -38,7 +38,16 @@ documents = st.builds(
     description=TEXT,
     options=st.lists(
         st.sampled_from(
-            [o for o in option_names() if o not in ("clean-pixel-data", "clean-recognizable-visual-features", "retain-longitudinal-full-dates")]
+            [
+                o
+                for o in option_names()
+                if o
+                not in (
+                    "clean-pixel-data",
+                    "clean-recognizable-visual-features",
+                    "retain-longitudinal-full-dates",
+                )
+            ]
         ),
         unique=True,
     ).map(lambda names: tuple(o for o in option_names() if o in names)),

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from pydicom._uid_dict import UID_dictionary  # pydicom.uid does not re-export it
 from pydicom._dicom_dict import DicomDictionary  # pydicom.datadict does not re-export it
+from pydicom._uid_dict import UID_dictionary  # pydicom.uid does not re-export it
 from pydicom.datadict import tag_for_keyword
 
 from veil.check.catalog import ProfileCatalog

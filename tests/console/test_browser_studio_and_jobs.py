@@ -176,9 +176,13 @@ def build_and_apply_a_policy(page: Any, site: Site) -> str:
     page.fill("input[name=name]", "trial")
     page.check("input[name=option][value=clean-descriptors]")
     page.check("input[name=profile][value=neuroquant]")
-    page.click("button:has-text('Add an override')")  # the form comes back with a row
-    attribute = page.locator("input[name=o0-attribute]")
-    attribute.fill("")  # a new row starts with an example attribute
+    rows = page.locator("table.overrides tr[data-override]")
+    existing = rows.count()  # the base's own overrides (the pseudonymised patient, ...)
+    page.click("button:has-text('Add an override')")  # the form comes back with a new row
+    expect(rows).to_have_count(existing + 1)
+    row = rows.nth(existing).get_attribute("data-override")
+    attribute = page.locator(f"input[name=o{row}-attribute]")
+    expect(attribute).to_have_value("")
     attribute.press_sequentially("Manufactur", delay=40)
     # Autocomplete: the options list the attribute with its tag, VR, type and action.
     expect(page.locator("#attribute-options option[value=Manufacturer]")).to_have_count(
@@ -187,7 +191,7 @@ def build_and_apply_a_policy(page: Any, site: Site) -> str:
     label = page.locator("#attribute-options option[value=Manufacturer]").get_attribute("label")
     assert label is not None and "(0008,0070), LO, type 2" in label  # in this IOD
     attribute.fill("Manufacturer")
-    page.select_option("select[name=o0-action]", "remove")
+    page.select_option(f"select[name=o{row}-action]", "remove")
     # The live check names the privacy rule and the destination's requirement.
     conflicts = page.locator("#policy-conflicts")
     expect(conflicts).to_contain_text("Manufacturer", timeout=10_000)
@@ -197,7 +201,7 @@ def build_and_apply_a_policy(page: Any, site: Site) -> str:
         "will not process as is"
     )
     shot(page, "21-studio-conflict")
-    page.select_option("select[name=o0-action]", "keep")
+    page.select_option(f"select[name=o{row}-action]", "keep")
     expect(page.locator("#policy-ok")).to_be_visible(timeout=10_000)
     expect(page.locator("#policy-conflicts")).to_have_count(0)
 
@@ -208,7 +212,7 @@ def build_and_apply_a_policy(page: Any, site: Site) -> str:
         assert part in yaml_text, part
     shot(page, "22-studio-yaml")
     page.click("button:has-text('Back to the form')")
-    expect(page.locator("input[name=o0-attribute]")).to_have_value("Manufacturer")
+    expect(page.locator(f"input[name=o{row}-attribute]")).to_have_value("Manufacturer")
     expect(page.locator("input[name=option][value=clean-descriptors]")).to_be_checked()
 
     page.fill("input[name=comment]", "keep the manufacturer for neuroquant")
@@ -236,7 +240,7 @@ def preview_a_sample(page: Any, site: Site, version_id: str, needles: list[Any])
     expect(page.locator("#sample-outcome")).to_have_text("written", timeout=60_000)
     seconds = time.monotonic() - started
     expect(page.locator("#sample-result h2")).to_contain_text("trial v1")
-    expect(page.locator("#sample-clean")).to_be_visible()  # the audit of the output
+    expect(page.locator("#sample-audit")).to_contain_text("0 error(s)")  # the output audited
     expect(page.locator("#sample-check")).to_contain_text("neuroquant/manufacturer")
     name_row = page.locator("#sample-explain tr[data-path='(0010,0010)']")
     expect(name_row.locator("td.masked")).to_contain_text("PN, ")  # the kind, not the name
@@ -259,7 +263,7 @@ def run_a_job(page: Any, site: Site, version_id: str, archive: Path) -> tuple[Pa
         "1 of 1 file(s) uploaded", timeout=60_000
     )
     expect(page.locator("#uploads tr[data-file='1']")).to_have_attribute(
-        "data-state", "received", timeout=30_000
+        "data-state", "complete", timeout=30_000
     )
     shot(page, "25-job-uploaded")
     page.select_option("#start-job select[name=policy]", f"version:{version_id}")

@@ -130,7 +130,12 @@ def page_context(request: Request, page: str) -> dict[str, Any]:
     console: ConsoleState = request.app.state.console
     principal: Principal | None = getattr(request.state, "principal", None)
     session = getattr(request.state, "session", None)
-    flash = console.sessions.pop_flash(session.id) if session is not None else None
+    # A flash belongs to the next full page: an htmx partial (a live check, a status poll)
+    # that came first would take it and show it nowhere.
+    partial = "hx-request" in request.headers and "hx-boosted" not in request.headers
+    flash = None
+    if session is not None and not partial:
+        flash = console.sessions.pop_flash(session.id)
     return {
         "principal": principal,
         "csrf": session.csrf_token if session is not None else "",

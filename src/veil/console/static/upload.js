@@ -1,10 +1,27 @@
 // veil console: chunked, resumable uploads of files, folders and zips into a job.
 // No inline script (the CSP forbids it): this file is loaded by the job page only.
 // Nothing is stored in the browser: resuming asks the server what it has.
+// Loaded on every page (base.html): a job page reached by an htmx-boosted link gets its body
+// swapped in, and htmx runs no script found in swapped content (allowScriptTags: false), so
+// the uploader starts from htmx.onLoad, once per #upload section.
 (function () {
   "use strict";
-  var box = document.getElementById("upload");
-  if (!box) { return; }
+
+  function boot(root) {
+    if (!root || !root.querySelector) { return; }
+    var box = root.id === "upload" ? root : root.querySelector("#upload");
+    if (!box || box.getAttribute("data-ready")) { return; }
+    box.setAttribute("data-ready", "1");
+    uploader(box);
+  }
+
+  if (window.htmx) {
+    window.htmx.onLoad(boot);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { boot(document.body); });
+  }
+
+function uploader(box) {
   var job = box.getAttribute("data-job");
   var chunk = parseInt(box.getAttribute("data-chunk"), 10) || 8388608;
   var headers = {};
@@ -174,4 +191,5 @@
   window.addEventListener("beforeunload", function (event) {
     if (active || queue.length) { event.preventDefault(); event.returnValue = ""; }
   });
+}
 })();

@@ -6,7 +6,8 @@ a destination profile and an override (the attribute found by autocomplete), see
 between the override and the destination named live, fixes it, goes to the YAML view and back,
 saves a version and applies it. An operator tries a corpus file on that version (originals
 masked), then uploads a corpus series as a zip (in 64 KiB chunks), runs the job, downloads
-the result, and `veil audit` of the download against the originals is clean. No page logs a
+the result, and `veil audit` of the download against the originals is clean; a folder goes
+in as well, every file of it. No page logs a
 script error or a CSP violation, and no page the operator opened holds an identifier of the
 corpus files. Screenshots go to test-artifacts/console/.
 """
@@ -283,6 +284,26 @@ def run_a_job(page: Any, site: Site, version_id: str, archive: Path) -> tuple[Pa
     return target, seconds
 
 
+def upload_a_folder(page: Any, count: int) -> None:
+    """A folder of files into a new job: every file arrives (three at a time), none is lost
+    (Orthanc Explorer 2 uploaded only the first file, and froze on concurrent folders)."""
+    from playwright.sync_api import expect
+
+    page.click("nav >> text=Jobs")
+    page.click("#new-job")
+    page.set_input_files("#pick-folder", str(SERIES))
+    expect(page.locator("#upload-summary")).to_contain_text(
+        f"{count} of {count} file(s) uploaded", timeout=60_000
+    )
+    expect(page.locator("#uploads tr[data-state=complete]")).to_have_count(count, timeout=30_000)
+    names = page.locator("#uploads td.name").all_inner_texts()
+    assert sorted(names) == sorted(f"Agfa/{p.name}" for p in corpus_files(SERIES))
+    page.click("#start-button")
+    expect(page.locator("#job-state")).to_have_text("done", timeout=TIMEOUT_MS)
+    expect(page.locator("#results tr[data-outcome=written]")).to_have_count(count)
+    shot(page, "27-job-from-a-folder")
+
+
 def test_the_issue_scenario_policy_sample_job_download_audit(
     site: Site, browser: Any, tmp_path: Path
 ) -> None:
@@ -312,6 +333,7 @@ def test_the_issue_scenario_policy_sample_job_download_audit(
     download, job_seconds = run_a_job(page, site, version_id, archive)
     assert archive.stat().st_size > 4 * 64 * 1024  # it went in several chunks
     assert find_leaks("/jobs/<id>", readable(page.content()), needles) == []
+    upload_a_folder(page, len(files))
     page.click("button:has-text('Sign out')")
     context.close()
     assert not errors, errors  # no CSP violation, no script error on any page

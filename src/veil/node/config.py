@@ -181,6 +181,9 @@ class NodeConfig:
     # The site's own destination profiles (YAML files), offered by name in the console's
     # Privacy studio and usable by name in the policies saved there.
     site_profiles: tuple[Path, ...] = ()
+    # A study that fails a destination profile as received is held `not-eligible`; true
+    # sends it anyway (the destination then decides).
+    send_ineligible: bool = False
     key: Path | None = None
     lookup: Path | None = None
     # PatientIDs that name nobody (None: veil.mapping.DEFAULT_PLACEHOLDER_IDS).
@@ -549,6 +552,7 @@ def _deidentify_fields(top: _Section, base: Path) -> dict[str, Any]:
                 Path(text).expanduser() for text in deid.texts("site_profiles", "a profile file")
             )
         ),
+        "send_ineligible": deid.flag("send_ineligible", _d("send_ineligible")),
         "key": deid.path("key", base),
         "lookup": deid.path("lookup", base),
         "placeholder_patient_ids": None,

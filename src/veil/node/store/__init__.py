@@ -33,7 +33,16 @@ from veil.node.store.states import (
     ReturnState,
     StudyState,
 )
-from veil.node.store.studies import Deidentified, InstanceRow, Studies, StudyRow
+from veil.node.store.studies import (
+    Arrival,
+    Deidentified,
+    Incoming,
+    InstanceRow,
+    Registration,
+    Studies,
+    StudyIdentities,
+    StudyRow,
+)
 
 
 class Store:
@@ -73,15 +82,18 @@ class Store:
 
 
 __all__ = [
+    "Arrival",
     "Database",
     "Deidentified",
     "IllegalTransition",
+    "Incoming",
     "InstanceRow",
     "InstanceState",
     "KeyMismatchError",
     "LinkageStore",
     "PatientLink",
     "PolicyVersions",
+    "Registration",
     "ReturnRow",
     "ReturnState",
     "Returns",
@@ -89,6 +101,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Studies",
+    "StudyIdentities",
     "StudyLink",
     "StudyRow",
     "StudyState",

@@ -27,7 +27,11 @@ def main() -> int:
     for source, target in COPIES.items():
         shutil.copyfile(args.standard / source, DATA / target)
         print(f"copied {source} -> {target}")
-    return subprocess.call([sys.executable, str(ROOT / "scripts" / "generate_iod_types.py")])
+    for script in ("generate_iod_types.py", "generate_iod_top_level_types.py"):
+        status = subprocess.call([sys.executable, str(ROOT / "scripts" / script)])
+        if status:
+            return status
+    return 0
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from veil.audit import audit_prepared, prepare
+from veil.check.catalog import ProfileCatalog
 from veil.check.evaluate import facts_after, file_facts
 from veil.check.model import RequirementProfile
 from veil.check.profile import load_profile
@@ -47,14 +48,14 @@ from veil.check.regression import (
     pair_facts,
     regressions_from_facts,
 )
-from veil.engine import deidentify
+from veil.engine import Recorder, deidentify
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
 from veil.engine.fast.header import changed_tags, header_dataset
 from veil.engine.fast.parse import parse_file
 from veil.errors import PolicyError, ProfileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.mapping import Mapper, Patient, stand_in_uid
-from veil.policy import Layout, Plan, compile_plan, load_policy
+from veil.policy import Layout, Plan, Policy, compile_plan, load_policy, parse_policy
 
 
 @dataclass(frozen=True)
@@ -73,18 +74,44 @@ def compile_policy(
     ``requirements:`` merged with ``for_profiles`` (`--for`, the node's `profiles:`); a profile
     named twice counts once. What `veil deid`, `veil explain`, the node and the console use."""
     loaded = load_policy(policy)
+    profiles = requirement_profiles(loaded, load_profile, for_profiles)
+    plan = compile_plan(loaded, profiles, quality_checks=quality_checks)
+    return CompiledPolicy(plan, tuple(profiles), loaded.layout)
+
+
+def compile_policy_text(
+    text: str,
+    origin: str,
+    catalog: ProfileCatalog,
+    for_profiles: Sequence[str] = (),
+    quality_checks: bool = True,
+) -> CompiledPolicy:
+    """Compile a policy given as text (a version saved in the node's database, a policy from
+    the console): its requirements are profile *names* of ``catalog``, never files."""
+    loaded = parse_policy(text, origin)
+    profiles = requirement_profiles(loaded, catalog.get, for_profiles)
+    plan = compile_plan(loaded, profiles, quality_checks=quality_checks)
+    return CompiledPolicy(plan, tuple(profiles), loaded.layout)
+
+
+def requirement_profiles(
+    policy: Policy,
+    load: Callable[[str], RequirementProfile],
+    for_profiles: Sequence[str] = (),
+) -> list[RequirementProfile]:
+    """The policy's ``requirements:`` (a bad one named by its line), then ``for_profiles``;
+    each profile once."""
     profiles: dict[str, RequirementProfile] = {}
-    for ref in loaded.requirements:
+    for ref in policy.requirements:
         try:
-            profile = load_profile(ref.name)
+            profile = load(ref.name)
         except ProfileError as exc:
-            raise PolicyError(f"{loaded.source}: line {ref.line}: requirements: {exc}") from None
+            raise PolicyError(f"{policy.source}: line {ref.line}: requirements: {exc}") from None
         profiles.setdefault(profile.name, profile)
     for name in for_profiles:
-        profile = load_profile(name)
+        profile = load(name)
         profiles.setdefault(profile.name, profile)
-    plan = compile_plan(loaded, list(profiles.values()), quality_checks=quality_checks)
-    return CompiledPolicy(plan, tuple(profiles.values()), loaded.layout)
+    return list(profiles.values())
 
 
 class Outcome(str, Enum):
@@ -175,11 +202,20 @@ class FileResult:
         return self._uid(2, "SOPInstanceUID")
 
 
-def deidentify_file(data: bytes, name: str, settings: Settings) -> FileResult:
+def deidentify_file(
+    data: bytes, name: str, settings: Settings, *, recorder: Recorder | None = None
+) -> FileResult:
     """De-identify one file's bytes; ``name`` is only used to name the file in messages.
 
     The fast path is tried first; what it hands over (``Fallback``, with a value-free
-    reason) goes through the reference path, which stays the definition of the output."""
+    reason) goes through the reference path, which stays the definition of the output.
+    ``recorder`` receives every decision of the engine (`veil.explain.Recording`: the
+    console's "try it on a sample" explains a file through this same call); the fast path
+    records nothing, so a recorded file goes through the reference path."""
+    if recorder is not None:
+        return replace(
+            _reference(data, name, settings, recorder), engine=FULL + "decisions recorded"
+        )
     if settings.engine is not Engine.AUTO:
         return replace(_reference(data, name, settings), engine=FULL + "reference path chosen")
     fast = deidentify_bytes(data, settings.plan, settings.mapper, audit=settings.audit)
@@ -220,7 +256,9 @@ def _fast_facts(data: bytes, fast: FastOutput, settings: Settings) -> PairFacts:
         )
 
 
-def _reference(data: bytes, name: str, settings: Settings) -> FileResult:
+def _reference(
+    data: bytes, name: str, settings: Settings, recorder: Recorder | None = None
+) -> FileResult:
     """De-identify one file by the reference path (pydicom datasets)."""
     try:
         original = read_bytes(data, name)
@@ -239,7 +277,12 @@ def _reference(data: bytes, name: str, settings: Settings) -> FileResult:
         # In place: the dataset was parsed for this call only, and the audit collected what
         # it needs from it first; a deep copy cost a third of the time per file.
         result = deidentify(
-            original, settings.plan, settings.mapper, in_place=True, fallback_instance_uid=stand_in
+            original,
+            settings.plan,
+            settings.mapper,
+            in_place=True,
+            fallback_instance_uid=stand_in,
+            recorder=recorder,
         )
         encoded = encode_dataset(result)
     except VeilError as exc:
@@ -348,5 +391,7 @@ __all__ = [
     "check_facts",
     "check_outputs",
     "compile_policy",
+    "compile_policy_text",
     "deidentify_file",
+    "requirement_profiles",
 ]

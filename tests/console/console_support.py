@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from veil.console import accounts
 from veil.console.app import create_app
 from veil.console.config import ConsoleConfig, WebConfig
+from veil.console.jobs import JobStore
 from veil.console.roles import Role
 from veil.node import controls
 from veil.node.config import Destination, DestinationKind, NodeConfig, parse_config
@@ -67,6 +68,8 @@ class Seeded:
     return_id: int
     patient_pseudonym: str
     study_uid_pseudonym: str
+    version_id: int = 0  # a saved policy version (console part 2)
+    job_id: str = ""  # a job of the operator, still uploading, with one file declared
 
 
 def seed(store: Store) -> Seeded:
@@ -120,6 +123,11 @@ def seed(store: Store) -> Seeded:
     store.returns.add("returned-1.dcm", "2.25.77")
     ret = store.returns.in_state(ReturnState.RECEIVED)[0]
     store.returns.quarantine(ret.id, "unknown pseudonym")
+    version, _ = store.policies.save(
+        "seeded", "name: seeded\nbase: basic\noptions: [clean-descriptors]\n", "policyeditor"
+    )
+    job = JobStore(store).create("operator")
+    JobStore(store).add_upload(job.id, "DOE_JOHN " + XSS + ".dcm", 10)
     return Seeded(
         keys["sent"],
         keys["quarantined"],
@@ -128,6 +136,8 @@ def seed(store: Store) -> Seeded:
         ret.id,
         "VEILPSEUDO00",
         "2.25.1000",
+        version.id,
+        job.id,
     )
 
 

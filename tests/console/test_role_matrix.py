@@ -30,6 +30,9 @@ def _path(template: str, seeded: object) -> str:
         template.replace("{key}", seeded.quarantined)  # type: ignore[attr-defined]
         .replace("{name}", "archive")
         .replace("{return_id}", str(seeded.return_id))  # type: ignore[attr-defined]
+        .replace("{version_id}", str(seeded.version_id))  # type: ignore[attr-defined]
+        .replace("{job_id}", seeded.job_id)  # type: ignore[attr-defined]
+        .replace("{number}", "1")
     )
 
 

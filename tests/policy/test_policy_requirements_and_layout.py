@@ -119,6 +119,6 @@ def test_the_node_honours_the_policy_requirements(tmp_path: Path) -> None:
     node = Node(config)
     try:
         assert [p.name for p in node.profiles] == ["neuroquant", "dcm2niix"]
-        assert node.studies.settings.plan.requirement_names == ("neuroquant", "dcm2niix")
+        assert node.policy.current().settings.plan.requirement_names == ("neuroquant", "dcm2niix")
     finally:
         node.stop()

@@ -31,6 +31,15 @@ def command(config_path: Path | None) -> None:
     web.tls or web.trusted_proxies. See docs/console.md.
 
     \b
+    Pages: the node (dashboard, studies, quarantine, destinations), the Privacy studio
+    (/studio: policy versions, live conflicts, apply), "try it on a sample"
+    (/studio/sample) and jobs from the browser (/jobs). A job from a script:
+      TOKEN=$(veil token create scripts --role operator)
+      curl -H "Authorization: Bearer $TOKEN" -F policy=basic -F file=@series.zip \\
+           http://127.0.0.1:8480/api/v1/jobs                  # then GET .../jobs/ID/download
+    Samples and jobs need the project key ($VEIL_KEY, $VEIL_KEY_FILE or deidentify.key).
+
+    \b
     Exit codes:
       0  stopped by SIGTERM or Ctrl-C
       2  bad configuration (a non-loopback address without TLS, ...) or the port is taken

@@ -11,85 +11,15 @@ from pathlib import Path
 
 import click
 from pydicom.datadict import keyword_for_tag
-from pydicom.dataset import Dataset
 from rich.console import Console
 from rich.table import Table
 
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
-from veil.dicom import tag_text
-from veil.engine import Decision, deidentify
+from veil.explain import Change, explain_dataset
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
-
-
-def _show(value: object, vr: str) -> str:
-    if vr == "SQ":
-        return f"<sequence of {len(value)} item(s)>"  # type: ignore[arg-type]
-    if isinstance(value, bytes | bytearray):
-        return f"<{len(value)} bytes>"
-    text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _find(ds: Dataset, path: str) -> object | None:
-    """The element at ``path`` ("(0008,1115)[0].(0020,000E)") in ``ds``, or None."""
-    current: Dataset = ds
-    parts = path.split(".")
-    for index, part in enumerate(parts):
-        text, _, item = part.partition("[")
-        tag = int(text[1:5] + text[6:10], 16)
-        if tag not in current:
-            return None
-        elem = current[tag]
-        if index == len(parts) - 1:
-            return elem
-        position = int(item.rstrip("]"))
-        if elem.VR != "SQ" or position >= len(elem.value):
-            return None
-        current = elem.value[position]
-    return None
-
-
-def _why_unrecorded(path: str, removed: bool) -> str:
-    """Elements the engine never visited: those inside a sequence it removed or replaced."""
-    if removed:
-        return "removed with the enclosing sequence"
-    return "inside a sequence the engine did not walk: kept"
-
-
-def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) -> list[Decision]:
-    """A decision for every element of ``original``, nested ones included, in file order: the
-    engine's own record (the rule, and what its action's handler does) where it visited the
-    element."""
-    decisions: list[Decision] = []
-
-    def visit(ds: Dataset, prefix: str) -> None:
-        for elem in ds:
-            path = f"{prefix}{tag_text(elem.tag)}"
-            recorded = records.get(path)
-            if recorded is not None:
-                decisions.append(recorded)
-            else:
-                after = _find(output, path)
-                decisions.append(
-                    Decision(
-                        path,
-                        elem.tag,
-                        _show(elem.value, elem.VR),
-                        "(removed)" if after is None else _show(after.value, after.VR),  # type: ignore[attr-defined]
-                        _why_unrecorded(path, after is None),
-                        "removed" if after is None else "kept as it is",
-                    )
-                )
-            if elem.VR == "SQ":
-                for index, item in enumerate(elem.value):
-                    visit(item, f"{path}[{index}].")
-
-    visit(original, "")
-    added = [d for path, d in records.items() if d.before == "(absent)"]
-    return decisions + added
 
 
 @click.command("explain")
@@ -146,12 +76,7 @@ def command(
         original = read_dataset(file)
     except SkippedFile as skipped:
         raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
-    records: dict[str, Decision] = {}
-
-    def record(decision: Decision) -> None:
-        records[decision.path] = decision
-
-    output = deidentify(original, plan, mapper, recorder=record)
+    rows = explain_dataset(original, plan, mapper)
     show_values = values if values is not None else sys.stdout.isatty()
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
     table = Table(show_lines=False)
@@ -160,8 +85,8 @@ def command(
     table.add_column("after")
     table.add_column("action")
     table.add_column("decided by")
-    for decision in explain(original, output, records):
-        if changed_only and decision.before == decision.after:
+    for decision in rows:
+        if changed_only and decision.change is Change.KEPT:
             continue
         name = (
             keyword_for_tag(decision.tag) or "private"

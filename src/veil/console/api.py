@@ -100,11 +100,19 @@ class FindingOut(BaseModel):
     rule: str = Field(description="requirement rule lost (check findings)")
 
 
+class PolicyVersionRef(BaseModel):
+    id: int
+    label: str
+
+
 class StudyDetailOut(BaseModel):
     study: StudyOut
     destinations: list[ProgressOut]
     timeline: list[EventOut]
     findings: list[FindingOut]
+    policy_version: PolicyVersionRef | None = Field(
+        default=None, description="the policy version that de-identified it"
+    )
 
 
 def _detail(d: nodeview.StudyDetail) -> StudyDetailOut:
@@ -116,6 +124,7 @@ def _detail(d: nodeview.StudyDetail) -> StudyDetailOut:
         ],
         timeline=[EventOut(state=e.state, at=e.at) for e in d.events],
         findings=_findings(d.findings),
+        policy_version=PolicyVersionRef(id=d.policy[0], label=d.policy[1]) if d.policy else None,
     )
 
 

@@ -32,6 +32,7 @@ from veil.console.metrics import Metrics
 from veil.console.ratelimit import FailureLimiter
 from veil.console.roles import Permission
 from veil.console.security import CSRF_FIELD, SecurityMiddleware
+from veil.console.services import StudioServices
 from veil.console.sessions import Sessions
 from veil.errors import VeilError
 from veil.node.spool import Spool
@@ -50,6 +51,8 @@ class ConsoleState:
     spool: Spool
     templates: Jinja2Templates
     metrics: Metrics
+    # Part 2: the Privacy studio, samples and browser jobs.
+    studio: StudioServices
     # Sign-in failures: 5 per account name and 20 per client address per 15 minutes.
     account_limiter: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 900.0))
     address_limiter: FailureLimiter = field(default_factory=lambda: FailureLimiter(20, 900.0))
@@ -112,6 +115,9 @@ NAV = (
     ("studies", "/studies", "Studies", Permission.VIEW_NODE),
     ("quarantine", "/quarantine", "Quarantine", Permission.VIEW_NODE),
     ("destinations", "/destinations", "Destinations", Permission.VIEW_NODE),
+    ("studio", "/studio", "Privacy studio", Permission.VIEW_POLICIES),
+    ("sample", "/studio/sample", "Try a sample", Permission.PREVIEW_SAMPLES),
+    ("jobs", "/jobs", "Jobs", Permission.VIEW_JOBS),
     ("reidentify", "/reidentify", "Re-identify", Permission.REVEAL_ORIGINALS),
     ("audit", "/audit", "Audit log", Permission.VIEW_AUDIT_LOG),
     ("users", "/users", "Users", Permission.MANAGE_USERS),
@@ -124,7 +130,12 @@ def page_context(request: Request, page: str) -> dict[str, Any]:
     console: ConsoleState = request.app.state.console
     principal: Principal | None = getattr(request.state, "principal", None)
     session = getattr(request.state, "session", None)
-    flash = console.sessions.pop_flash(session.id) if session is not None else None
+    # A flash belongs to the next full page: an htmx partial (a live check, a status poll)
+    # that came first would take it and show it nowhere.
+    partial = "hx-request" in request.headers and "hx-boosted" not in request.headers
+    flash = None
+    if session is not None and not partial:
+        flash = console.sessions.pop_flash(session.id)
     return {
         "principal": principal,
         "csrf": session.csrf_token if session is not None else "",
@@ -165,7 +176,15 @@ def _console_sealer(config: ConsoleConfig) -> Sealer | None:
 
 def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
     """The console for ``config``; ``store`` defaults to the node's database."""
-    from veil.console import api, pages
+    from veil.console import (
+        api,
+        api_jobs,
+        api_studio,
+        pages,
+        pages_jobs,
+        pages_sample,
+        pages_studio,
+    )
 
     store = store or Store.open(config.node.database, _console_sealer(config))
     web = config.web
@@ -189,14 +208,25 @@ def create_app(config: ConsoleConfig, store: Store | None = None) -> FastAPI:
         spool=Spool(config.node.spool),
         templates=make_templates(),
         metrics=Metrics(store, config.node),
+        studio=StudioServices.build(config, store, sessions),
     )
     app.state.console = console
     static_dir = Path(str(files("veil.console") / "static"))
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
-    for guarded in (pages.router, api.router):
+    routers = (
+        pages.router,
+        pages_studio.router,
+        pages_sample.router,
+        pages_jobs.router,
+        api.router,
+        api_studio.router,
+        api_jobs.router,
+    )
+    for guarded in routers:
         app.include_router(guarded.router)
         console.route_permissions.update(guarded.permissions)
 
+    app.router.lifespan_context = console.studio.lifespan
     _measure_requests(app, console)
     app.add_middleware(SecurityMiddleware, sessions=sessions, secure=web.secure_cookies)
     if web.allowed_hosts:

@@ -47,6 +47,14 @@ class Action(str, Enum):
     TOKEN_CREATED = "token-created"
     TOKEN_REVOKED = "token-revoked"
     CONFIG_CHANGED = "config-changed"
+    POLICY_SAVED = "policy-saved"
+    POLICY_IMPORTED = "policy-imported"
+    POLICY_APPLIED = "policy-applied"
+    SAMPLE_TRIED = "sample-tried"
+    JOB_STARTED = "job-started"
+    JOB_FINISHED = "job-finished"
+    JOB_SENT = "job-sent"
+    JOB_DELETED = "job-deleted"
     AUDIT_VERIFIED = "audit-log-verified"
 
 

@@ -11,6 +11,13 @@ web:
   session_max_hours: 12
   allowed_hosts: [veil.example.org]   # Host names it answers to (default on loopback:
                                       # 127.0.0.1, localhost, ::1; elsewhere: any)
+  work_dir: veil-console         # samples and jobs (owner-only); default: beside the spool
+  max_job_mb: 20480              # one job's uploads together
+  max_job_files: 100000          # one job's input files (zip members counted)
+  max_chunk_mb: 16               # one upload request
+  max_sample_mb: 512             # one file tried in the Privacy studio
+  job_retention_hours: 24        # a finished job's results are deleted after this
+  job_processes: 1               # worker processes per job
 ```
 
 The console refuses a non-loopback address without TLS unless ``trusted_proxies`` names the
@@ -53,6 +60,15 @@ class WebConfig:
     # Host names the console answers to (empty: any). On loopback: the loopback names only,
     # so a DNS-rebinding page (evil.example resolving to 127.0.0.1) gets no answer.
     allowed_hosts: tuple[str, ...] = ()
+    # Samples and browser jobs (originals while they are processed): owner-only. None: a
+    # folder "veil-console" beside the node's spool.
+    work_dir: Path | None = None
+    max_job_mb: float = 20480.0
+    max_job_files: int = 100_000
+    max_chunk_mb: float = 16.0
+    max_sample_mb: float = 512.0
+    job_retention_hours: float = 24.0
+    job_processes: int = 1
 
     @property
     def secure_cookies(self) -> bool:
@@ -66,6 +82,11 @@ class ConsoleConfig:
     web: WebConfig
     origin: str  # the configuration file, or "built-in defaults"
 
+    @property
+    def work_dir(self) -> Path:
+        """Where samples and jobs live (owner-only folders)."""
+        return self.web.work_dir or self.node.spool.parent / "veil-console"
+
 
 _KEYS = {
     "enabled",
@@ -76,6 +97,13 @@ _KEYS = {
     "idle_timeout_minutes",
     "session_max_hours",
     "allowed_hosts",
+    "work_dir",
+    "max_job_mb",
+    "max_job_files",
+    "max_chunk_mb",
+    "max_sample_mb",
+    "job_retention_hours",
+    "job_processes",
 }
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -174,9 +202,32 @@ def parse_web(data: Any, origin: str, base: Path) -> WebConfig:
         idle_timeout_minutes=web.number("idle_timeout_minutes", 30, 0.05, 1440, "minutes"),
         session_max_hours=web.number("session_max_hours", 12, 0.01, 24 * 30, "hours"),
         allowed_hosts=tuple(web.text_list("allowed_hosts", default_hosts, "[veil.example.org]")),
+        **_job_limits(web),
     )
     check_exposure(config, origin)
     return config
+
+
+def _job_limits(web: _Web) -> dict[str, Any]:
+    """The limits of samples and browser jobs (bounded inputs: size, count, time)."""
+    work_dir = web.data.get("work_dir")
+    if work_dir is not None and (not isinstance(work_dir, str) or not work_dir):
+        raise web.fail("work_dir", "must be a folder path")
+    folder = None
+    if work_dir is not None:
+        folder = Path(work_dir).expanduser()
+        folder = folder if folder.is_absolute() else web.base / folder
+    processes = web.number("job_processes", 1, 1, 64, "processes")
+    files = web.number("max_job_files", 100_000, 1, 10_000_000, "files")
+    return {
+        "work_dir": folder,
+        "max_job_mb": web.number("max_job_mb", 20480, 1, 16 * 1024 * 1024, "megabytes"),
+        "max_job_files": int(files),
+        "max_chunk_mb": web.number("max_chunk_mb", 16, 0.0625, 1024, "megabytes"),
+        "max_sample_mb": web.number("max_sample_mb", 512, 1, 4096, "megabytes"),
+        "job_retention_hours": web.number("job_retention_hours", 24, 0.01, 24 * 365, "hours"),
+        "job_processes": int(processes),
+    }
 
 
 def check_exposure(config: WebConfig, origin: str) -> None:

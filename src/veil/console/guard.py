@@ -126,5 +126,8 @@ _READ_PERMISSIONS = frozenset(
         Permission.VIEW_AUDIT_LOG,
         Permission.MANAGE_USERS,
         Permission.REVEAL_ORIGINALS,  # the lookup form only; the lookup itself is a POST
+        Permission.VIEW_POLICIES,
+        Permission.PREVIEW_SAMPLES,  # the sample page; trying a file is a POST
+        Permission.VIEW_JOBS,
     }
 )

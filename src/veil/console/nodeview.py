@@ -57,6 +57,8 @@ class StudyDetail:
     progress: tuple[DestinationProgress, ...]
     events: tuple[controls.StudyEvent, ...]
     findings: tuple[controls.StudyFinding, ...]
+    # The policy version that de-identified it: (version id, "name vN"), if it was.
+    policy: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -230,11 +232,13 @@ def study_detail(store: Store, config: NodeConfig, key: str) -> StudyDetail | No
         )
         for dest in config.destinations
     )
+    version = store.policies.of_study(summary.id)
     return StudyDetail(
         summary,
         progress,
         tuple(controls.study_events(store, summary.id)),
         tuple(controls.study_findings(store, summary.id)),
+        (version.id, version.label) if version is not None else None,
     )
 
 

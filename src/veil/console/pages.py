@@ -22,6 +22,7 @@ from veil.console.guard import PUBLIC, GuardedRouter, Principal
 from veil.console.reveal import RevealError
 from veil.console.roles import Permission, Role, parse_roles
 from veil.console.security import cookie_name
+from veil.console.sessions import session_digest
 from veil.node.store.states import ReturnState, StudyState
 
 log = logging.getLogger("veil.console")
@@ -155,6 +156,8 @@ def sign_out(request: Request) -> Response:
     session = request.state.session
     if session is not None:
         console.sessions.end(session.id)
+        # The session's sample (an original) goes with it.
+        console.studio.samples.discard(session_digest(session.id))
     if principal is not None:
         auditlog.append(console.store, principal.name, Action.SIGN_OUT)
     response = RedirectResponse("/sign-in", status_code=303)

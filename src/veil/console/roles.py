@@ -18,8 +18,8 @@ from veil.errors import VeilError
 
 class Role(str, Enum):
     VIEWER = "viewer"  # watches the node; pseudonyms only
-    OPERATOR = "operator"  # retries, pauses, processes now, tests destinations, purges
-    POLICY_EDITOR = "policy-editor"  # edits policies (console part 2: the Privacy studio)
+    OPERATOR = "operator"  # retries, pauses, processes now, tests destinations, purges, jobs
+    POLICY_EDITOR = "policy-editor"  # edits, saves and applies policies (the Privacy studio)
     REIDENTIFIER = "reidentifier"  # looks a pseudonym up, with a reason; every reveal logged
     ADMIN = "admin"  # accounts, tokens, the audit log
 
@@ -34,11 +34,14 @@ class Permission(str, Enum):
     REVEAL_ORIGINALS = "reveal-originals"
     VIEW_AUDIT_LOG = "view-audit-log"
     MANAGE_USERS = "manage-users"
-    EDIT_POLICIES = "edit-policies"  # part 2
-    RUN_JOBS = "run-jobs"  # part 2: de-identify from the browser
+    VIEW_POLICIES = "view-policies"  # policy versions, their diffs, "will it process?"
+    EDIT_POLICIES = "edit-policies"  # save, import, duplicate and apply policy versions
+    PREVIEW_SAMPLES = "preview-samples"  # try a policy on one file (originals masked)
+    VIEW_JOBS = "view-jobs"  # one's own jobs and their results
+    RUN_JOBS = "run-jobs"  # de-identify from the browser: upload, run, send
 
 
-_ALL_WATCH = frozenset({Permission.VIEW_NODE, Permission.VIEW_METRICS})
+_ALL_WATCH = frozenset({Permission.VIEW_NODE, Permission.VIEW_METRICS, Permission.VIEW_POLICIES})
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: _ALL_WATCH,
@@ -48,10 +51,13 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         Permission.PAUSE_DESTINATIONS,
         Permission.TEST_DESTINATIONS,
         Permission.PURGE_QUARANTINE,
+        Permission.PREVIEW_SAMPLES,
+        Permission.VIEW_JOBS,
         Permission.RUN_JOBS,
     },
-    Role.POLICY_EDITOR: _ALL_WATCH | {Permission.EDIT_POLICIES},
-    Role.REIDENTIFIER: _ALL_WATCH | {Permission.REVEAL_ORIGINALS},
+    Role.POLICY_EDITOR: _ALL_WATCH | {Permission.EDIT_POLICIES, Permission.PREVIEW_SAMPLES},
+    # The reidentifier may try a sample too: it is the one role that may reveal its originals.
+    Role.REIDENTIFIER: _ALL_WATCH | {Permission.REVEAL_ORIGINALS, Permission.PREVIEW_SAMPLES},
     Role.ADMIN: _ALL_WATCH
     | {
         Permission.VIEW_AUDIT_LOG,

@@ -10,7 +10,8 @@ On every state-changing request (POST, PUT, PATCH, DELETE) made with the session
    sends none or ``null``, as it does for forms under ``no-referrer``,
    ``Sec-Fetch-Site: same-origin``); anything else is refused;
 2. CSRF: the session's synchronizer token must come back, in the ``X-CSRF-Token`` header (htmx
-   sends it from ``hx-headers`` on the page body) or a ``csrf_token`` form field.
+   sends it from ``hx-headers`` on the page body) or a ``csrf_token`` form field (the first
+   field of a multipart form: `veil.console.form_token`).
 Requests with ``Authorization: Bearer`` carry no ambient credential (a browser never adds it
 by itself), so they skip both checks and are authenticated by the token alone; the cookie is
 then ignored.
@@ -25,10 +26,10 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
 
 import anyio.to_thread
 
+from veil.console.form_token import FormTooLarge, multipart_token, replay, urlencoded_token
 from veil.console.sessions import Session, Sessions
 
 Scope = MutableMapping[str, Any]
@@ -38,7 +39,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-MAX_FORM_BYTES = 256 * 1024  # sign-in, actions and lookups are small; uploads use the header
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
@@ -154,15 +154,12 @@ class SecurityMiddleware:
             await _refuse(send_with_headers, 403, "cross-origin request refused")
             return
         token = _header(scope, CSRF_HEADER.encode())
-        body = b""
-        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if token is None and content_type == "application/x-www-form-urlencoded":
-            body, too_large = await _read_body(receive, MAX_FORM_BYTES)
-            if too_large:
+        if token is None:  # a form posted by the browser itself: the token is in the body
+            try:
+                token, receive = await _token_in_body(scope, receive)
+            except FormTooLarge:
                 await _refuse(send_with_headers, 413, "form too large")
                 return
-            values = parse_qs(body.decode("latin-1"), max_num_fields=200).get(CSRF_FIELD)
-            token = values[0] if values else None
         if (
             session is None
             or token is None
@@ -176,40 +173,21 @@ class SecurityMiddleware:
                 "CSRF token missing or wrong: reload the page (your session may have expired)",
             )
             return
-        if body or content_type == "application/x-www-form-urlencoded":
-            await self.app(scope, _replay(body), send_with_headers)
-        else:
-            await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send_with_headers)
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"", True
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), False
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
+async def _token_in_body(scope: Scope, receive: Receive) -> tuple[str | None, Receive]:
+    """The ``csrf_token`` field of a URL-encoded or multipart form, and a receive that replays
+    what was read (the route reads the body again)."""
+    content_type = _header(scope, b"content-type") or ""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        token, chunks = await urlencoded_token(receive, CSRF_FIELD)
+        return token, replay(chunks, False, receive)
+    if kind == "multipart/form-data":
+        token, chunks, more = await multipart_token(receive, content_type, CSRF_FIELD)
+        return token, replay(chunks, more, receive)
+    return None, receive
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

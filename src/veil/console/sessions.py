@@ -38,6 +38,11 @@ def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("ascii", "replace")).hexdigest()
 
 
+def session_digest(session_id: str) -> str:
+    """The name a session is stored under (and its samples, veil.console.samples)."""
+    return _digest(session_id)
+
+
 class Sessions:
     def __init__(self, store: Store, idle_seconds: float, lifetime_seconds: float) -> None:
         self.store = store
@@ -102,6 +107,18 @@ class Sessions:
     def end(self, session_id: str) -> None:
         with self.store.db.write() as conn:
             conn.execute(delete(cm.sessions).where(cm.sessions.c.id_hash == _digest(session_id)))
+
+    def live_digests(self) -> set[str]:
+        """The stored names of the sessions that have not ended."""
+        s = cm.sessions
+        now = time.time()
+        with self.store.db.read() as conn:
+            rows = conn.execute(
+                select(s.c.id_hash).where(
+                    s.c.last_seen_at >= now - self.idle, s.c.created_at >= now - self.lifetime
+                )
+            )
+            return {str(row.id_hash) for row in rows}
 
     def sweep(self) -> int:
         """Delete expired sessions; the number deleted."""

@@ -178,6 +178,9 @@ class NodeConfig:
     keep_sent: bool = False
     policy: str = "basic"
     profiles: tuple[str, ...] = ()
+    # The site's own destination profiles (YAML files), offered by name in the console's
+    # Privacy studio and usable by name in the policies saved there.
+    site_profiles: tuple[Path, ...] = ()
     # A study that fails a destination profile as received is held `not-eligible`; true
     # sends it anyway (the destination then decides).
     send_ineligible: bool = False
@@ -543,6 +546,12 @@ def _deidentify_fields(top: _Section, base: Path) -> dict[str, Any]:
     fields_ = {
         "policy": policy,
         "profiles": tuple(deid.texts("profiles", "a destination profile name or file")),
+        "site_profiles": tuple(
+            path if path.is_absolute() else base / path
+            for path in (
+                Path(text).expanduser() for text in deid.texts("site_profiles", "a profile file")
+            )
+        ),
         "send_ineligible": deid.flag("send_ineligible", _d("send_ineligible")),
         "key": deid.path("key", base),
         "lookup": deid.path("lookup", base),

@@ -21,10 +21,12 @@ from pathlib import Path
 
 from pydicom import Dataset, dcmread
 
+from veil.check.model import RequirementProfile
 from veil.keys import load_mapper
 from veil.mapping import Mapper, Patient
 from veil.node.config import NodeConfig
 from veil.node.forgetting import Retention
+from veil.node.policy_source import PolicySource
 from veil.node.receiver import Received, Receiver, StoreStatus
 from veil.node.return_worker import ReturnWorker
 from veil.node.senders import make_sender
@@ -40,7 +42,6 @@ from veil.node.store import (
 )
 from veil.node.study_deid import DeidFunction
 from veil.node.study_worker import SendPolicy, StudyWorker
-from veil.pipeline import Settings, compile_policy
 
 log = logging.getLogger("veil.node")
 
@@ -72,18 +73,15 @@ class Node:
         self.mapper = mapper or load_mapper(
             config.key, config.lookup, frozenset(placeholders) if placeholders else None
         )
-        # The policy's requirements: and the configured profiles, merged (a profile once).
-        compiled = compile_policy(config.policy, config.profiles)
-        if compiled.layout is not None:
-            log.info(
-                "policy layout: %s applies to veil deid only; the node names its outputs by "
-                "de-identified UIDs",
-                compiled.layout.value,
-            )
-        self.profiles = list(compiled.profiles)
-        settings = Settings(compiled.plan, self.mapper, audit=True)  # never sends unaudited
         self.spool = Spool(config.spool, self.mapper)
         self.store = Store.open(config.database, Sealer(self.mapper.key))
+        # The configuration's policy (recorded as a version) or the version applied from the
+        # console, with the configured profiles merged in; asked again before every study.
+        try:
+            self.policy = PolicySource(self.store, config, self.mapper)
+        except BaseException:
+            self.store.close()
+            raise
         self.retention = Retention(self.store, config.retention_days)
         sending = SendPolicy(
             senders=[make_sender(d) for d in config.destinations],
@@ -91,7 +89,7 @@ class Node:
             keep_sent=config.keep_sent,
             send_ineligible=config.send_ineligible,
         )
-        self.studies = StudyWorker(self.store, self.spool, settings, self.profiles, sending, deid)
+        self.studies = StudyWorker(self.store, self.spool, self.policy, sending, deid)
         self.returns: ReturnWorker | None = None
         if config.return_path is not None:
             home = make_sender(config.return_path.home)
@@ -129,6 +127,11 @@ class Node:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
+
+    @property
+    def profiles(self) -> list[RequirementProfile]:
+        """The destination profiles the next study is checked against."""
+        return list(self.policy.current().profiles)
 
     # ---- life cycle ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from veil.node import controls, eligibility, identity
 from veil.node.config import RetryConfig
 from veil.node.controls import FindingSource, StudyFinding
 from veil.node.linkage import Linkage
+from veil.node.policy_source import PolicySource, PolicyUnavailable
 from veil.node.senders import OutItem, Sender
 from veil.node.spool import Spool
 from veil.node.store import Deidentified, InstanceState, Store, StudyRow, StudyState
@@ -52,15 +53,13 @@ class StudyWorker:
         self,
         store: Store,
         spool: Spool,
-        settings: Settings,
-        profiles: Sequence[RequirementProfile],
+        policy: PolicySource,
         sending: SendPolicy,
         deid: DeidFunction | None = None,
     ) -> None:
         self.store = store
         self.spool = spool
-        self.settings = settings
-        self.profiles = profiles
+        self.policy = policy
         self.sending = sending
         self.deid = deid
 
@@ -86,13 +85,15 @@ class StudyWorker:
                 reason,
             )
 
-    def _deidentify(self, study: StudyRow, inputs: Sequence[InstanceInput]) -> StudyResult:
+    def _deidentify(
+        self, study: StudyRow, inputs: Sequence[InstanceInput], settings: Settings
+    ) -> StudyResult:
         def sink(output: InstanceOutput) -> None:
             self.spool.store(self._out_path(study, output.deid_sop_uid), output.encoded)
 
         if self.deid is None:
-            return deidentify_study(inputs, self.settings, sink)
-        return deidentify_study(inputs, self.settings, sink, self.deid)
+            return deidentify_study(inputs, settings, sink)
+        return deidentify_study(inputs, settings, sink, self.deid)
 
     def process(self, study: StudyRow) -> None:
         """STABLE -> DEIDENTIFIED -> CHECKED (then send), or -> QUARANTINED or NOT_ELIGIBLE
@@ -105,9 +106,14 @@ class StudyWorker:
             InstanceInput(i.id, i.spool_name, self.spool.incoming_file(i.spool_name))
             for i in instances
         ]
-        if self._held_as_received(study, inputs):
+        try:
+            policy = self.policy.current()
+        except PolicyUnavailable as exc:
+            self._quarantine(study, str(exc))
             return
-        result = self._deidentify(study, inputs)
+        if self._held_as_received(study, inputs, policy.profiles):
+            return
+        result = self._deidentify(study, inputs, policy.settings)
         if result.problem is not None or result.linkage is None:
             self._quarantine(study, result.problem or "no linkage gathered", result.findings)
             return
@@ -115,12 +121,13 @@ class StudyWorker:
         deid_study = result.outputs[0].deid_study_uid
         if not self.store.studies.deidentified(study.id, deid_study, outputs):
             return  # a new instance arrived meanwhile: the study is processed again once stable
+        self.store.policies.record_study(study.id, policy.version_id)
         incoming = {i.key: i.path for i in inputs}
         pairs = [
             (partial(incoming[o.key].read_bytes), self._out_path(study, o.deid_sop_uid))
             for o in result.outputs
         ]
-        checked = check_study(pairs, self.profiles)
+        checked = check_study(pairs, policy.profiles)
         if checked is not None:
             self._quarantine(study, f"check: {checked[0]}", checked[1])
             return
@@ -142,7 +149,12 @@ class StudyWorker:
         if fresh is not None and fresh.state is StudyState.CHECKED:
             self.send(fresh)
 
-    def _held_as_received(self, study: StudyRow, inputs: Sequence[InstanceInput]) -> bool:
+    def _held_as_received(
+        self,
+        study: StudyRow,
+        inputs: Sequence[InstanceInput],
+        profiles: Sequence[RequirementProfile],
+    ) -> bool:
         """Quarantine or hold the study before any work when what was received says so: a
         SOP Instance UID shared with another study, two patients in one study, or a study
         the destination could not process. True when the study was held."""
@@ -162,13 +174,13 @@ class StudyWorker:
                 study, two_patients.reason, (StudyFinding(FindingSource.OTHER, form="mixed"),)
             )
             return True
-        if self.sending.send_ineligible or study.send_anyway or not self.profiles:
+        if self.sending.send_ineligible or study.send_anyway or not profiles:
             return False
         if self.store.studies.sent_instances(study.id):
             # Judged eligible and (partly) sent before: the late instances complete what the
             # destination has; judging them alone (a few slices) would hold them wrongly.
             return False
-        verdict = eligibility.judge([(i.name, i.path) for i in inputs], self.profiles)
+        verdict = eligibility.judge([(i.name, i.path) for i in inputs], profiles)
         if verdict.eligible:
             return False
         shutil.rmtree(self._out_dir(study), ignore_errors=True)

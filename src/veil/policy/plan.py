@@ -79,6 +79,25 @@ class ProfileLike(Protocol):
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """A privacy rule and a destination requirement that cannot both hold, both named."""
+
+    attribute: str  # the keyword (or tag) both rules speak of
+    privacy_rule: str  # the rule that removes it (Table E.1-1 row and option, an override)
+    requirement: str  # "neuroquant/manufacturer (profile neuroquant)"
+    message: str  # the whole story, with the fix
+    line: int = 0  # the policy file's line, when an override is one side
+
+
+class ConflictFound(RequirementConflictError):
+    """A conflict that stops a compile; ``conflict`` says which two rules."""
+
+    def __init__(self, conflict: Conflict) -> None:
+        super().__init__(conflict.message)
+        self.conflict = conflict
+
+
+@dataclass(frozen=True)
 class Rule:
     """What to do with an attribute and why (shown by `veil explain`)."""
 
@@ -214,11 +233,16 @@ def _resolve_requirement(
             )
         if vr == "UI":
             return Rule(Action.UID, f"{need}: replaced by a keyed UID"), None
-    raise RequirementConflictError(
-        f"{preservation.rule_id} (profile {profile}) needs {keyword}, but "
-        f"{current.source} removes it and no option of the standard allows keeping it; "
-        "drop that requirement or add an explicit override in the policy if your data "
-        "protection officer accepts it"
+    requirement = f"{preservation.rule_id} (profile {profile})"
+    raise ConflictFound(
+        Conflict(
+            keyword,
+            current.source,
+            requirement,
+            f"{requirement} needs {keyword}, but {current.source} removes it and no option of "
+            "the standard allows keeping it; drop that requirement or add an explicit "
+            "override in the policy if your data protection officer accepts it",
+        )
     )
 
 
@@ -260,6 +284,14 @@ class _Compiler:
     notes: list[str] = field(default_factory=list)
     derive_age: bool = False
     shift: bool = False
+    # None: the first conflict stops the compile; a list: every conflict is collected there
+    # and the compile goes on (the console's live check shows them all at once).
+    collected: list[Conflict] | None = None
+
+    def conflict(self, conflict: Conflict) -> None:
+        if self.collected is None:
+            raise ConflictFound(conflict)
+        self.collected.append(conflict)
 
     def table(self) -> None:
         """Table E.1-1 with the policy's options, and the safe private list when retained."""
@@ -295,9 +327,13 @@ class _Compiler:
             if tag is None:
                 continue
             current = self.exact.get(tag) or Rule(Action.KEEP, "not in Table E.1-1: kept")
-            rule, note = _resolve_requirement(
-                tag, current, self.rows_by_tag.get(tag), preservation, profile.name
-            )
+            try:
+                rule, note = _resolve_requirement(
+                    tag, current, self.rows_by_tag.get(tag), preservation, profile.name
+                )
+            except ConflictFound as found:
+                self.conflict(found.conflict)
+                continue
             if rule is not current:
                 self.exact[tag] = rule
             self.derive_age |= rule.action is Action.DERIVE_AGE
@@ -375,11 +411,20 @@ class _Compiler:
         for profile in self.profiles:
             for preservation in profile.preservations(self.quality_checks):
                 if tag_for_keyword(preservation.keyword) == tag:
-                    raise RequirementConflictError(
-                        f"{self.policy.source}: line {override.line}: the override removes "
-                        f"{preservation.keyword}, which {preservation.rule_id} (profile "
-                        f"{profile.name}) needs for {preservation.need}; remove one of the two"
+                    self.conflict(
+                        Conflict(
+                            preservation.keyword,
+                            f"override at {self.policy.source} line {override.line}: "
+                            f"{override.label} -> {override.action.name.lower()}",
+                            f"{preservation.rule_id} (profile {profile.name})",
+                            f"{self.policy.source}: line {override.line}: the override removes "
+                            f"{preservation.keyword}, which {preservation.rule_id} (profile "
+                            f"{profile.name}) needs for {preservation.need}; remove one of "
+                            "the two",
+                            override.line,
+                        )
                     )
+                    return
 
     def plan(self) -> Plan:
         policy, options = self.policy, self.policy.options
@@ -411,13 +456,28 @@ def compile_plan(
 
     Precedence, lowest first: Table E.1-1 with the options; destination requirements;
     the policy's overrides. Shifting one date of a patient shifts every kept date.
+    The first conflict between a privacy rule and a requirement stops it (ConflictFound).
     """
-    compiler = _Compiler(policy, list(profiles), quality_checks)
+    return _compile(_Compiler(policy, list(profiles), quality_checks))
+
+
+def find_conflicts(
+    policy: Policy, profiles: Iterable[ProfileLike] = (), quality_checks: bool = True
+) -> tuple[Plan, list[Conflict]]:
+    """Every conflict of ``policy`` with ``profiles``, not only the first, and the plan as it
+    would be if each conflicting requirement were dropped (for a live view while editing;
+    never for de-identifying: a plan with conflicts loses what a destination needs)."""
+    collected: list[Conflict] = []
+    compiler = _Compiler(policy, list(profiles), quality_checks, collected=collected)
+    return _compile(compiler), collected
+
+
+def _compile(compiler: _Compiler) -> Plan:
     compiler.table()
     for profile in compiler.profiles:
         compiler.requirements(profile)
     if compiler.shift:
         compiler.shift_every_date()
-    for override in policy.overrides:
+    for override in compiler.policy.overrides:
         compiler.override(override)
     return compiler.plan()

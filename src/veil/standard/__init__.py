@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 EDITION = "2024b"
 TABLE_SOURCE = "innolitics/dicom-standard standard/confidentiality_profile_attributes.json"
@@ -230,3 +231,41 @@ def iod_attribute_types() -> dict[str, dict[str, str]]:
     """
     data: dict[str, dict[str, str]] = json.loads(_data("iod_attribute_types.json"))["types"]
     return data
+
+
+@dataclass(frozen=True)
+class IodType:
+    """An attribute's type in an IOD: the strongest over the IOD's modules that have it."""
+
+    type: str  # "1", "1C", "2", "2C", "3"
+    module: str  # the module it comes from (highdicom's key, e.g. "patient")
+    usage: str  # that module's usage in the IOD: M, C (conditional) or U (user option)
+
+    def describe(self) -> str:
+        usage = {"M": "mandatory", "C": "conditional", "U": "optional"}.get(self.usage, self.usage)
+        return f"type {self.type} ({self.module} module, {usage})"
+
+
+_TYPE_RANK = {"1": 0, "1C": 1, "2": 2, "2C": 3, "3": 4}
+_USAGE_RANK = {"M": 0, "C": 1, "U": 2}
+
+
+@cache
+def _top_level_types() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(_data("iod_top_level_types.json"))
+    return data
+
+
+def iod_attribute_type(sop_class: str, tag: int) -> IodType | None:
+    """The type of a top-level attribute in the IOD of ``sop_class`` (mandatory modules
+    first, then the strongest type), or None when the IOD does not have it."""
+    data = _top_level_types()
+    key = f"{tag:08X}"
+    found: list[IodType] = []
+    for module, usage in data["iods"].get(sop_class, []):
+        attr_type = data["modules"].get(module, {}).get(key)
+        if attr_type is not None:
+            found.append(IodType(attr_type, module, usage))
+    if not found:
+        return None
+    return min(found, key=lambda t: (_USAGE_RANK.get(t.usage, 3), _TYPE_RANK.get(t.type, 5)))

@@ -6,6 +6,7 @@ One database (SQLite by default, PostgreSQL by URL), one object per concern::
     store.studies    # Studies:      registration, the study/instance machine, deliveries
     store.returns    # Returns:      the returned-result machine
     store.linkage    # LinkageStore: original <-> pseudonym, for results coming home
+    store.policies   # PolicyVersions: saved policies, the applied one, each study's version
     store.close()
 
 Every state change is a named method (`studies.quarantine`, `returns.forwarded`, ...) that
@@ -23,6 +24,7 @@ from veil.errors import VeilError
 from veil.node.store.db import Database, StoreError, normalise_url
 from veil.node.store.keybinding import KeyMismatchError, bind_to_key
 from veil.node.store.linkage import LinkageStore, PatientLink, StudyLink, UidLink
+from veil.node.store.policies import PolicyVersions
 from veil.node.store.returns import ReturnRow, Returns
 from veil.node.store.sealing import Sealer
 from veil.node.store.states import (
@@ -57,6 +59,7 @@ class Store:
         self.studies = Studies(db, sealer)
         self.returns = Returns(db, sealer)
         self.linkage = LinkageStore(db, sealer)
+        self.policies = PolicyVersions(db)
 
     @classmethod
     def open(cls, url: str, sealer: Sealer | None = None) -> Store:
@@ -89,6 +92,7 @@ __all__ = [
     "KeyMismatchError",
     "LinkageStore",
     "PatientLink",
+    "PolicyVersions",
     "Registration",
     "ReturnRow",
     "ReturnState",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, inspect, select, text
 
 from veil.errors import VeilError
-from veil.node.store import console_models, models
+from veil.node.store import console_models, models, studio_models
 
 
 class SchemaError(VeilError):
@@ -106,6 +106,13 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (22, "destination pause flags", console_models.v22_destination_controls),
     (23, "study timeline (state events, by trigger)", console_models.v23_study_events),
     (24, "structured quarantine findings", console_models.v24_study_findings),
+    # 30-39: the console's part 2 (veil.node.store.studio_models)
+    (
+        30,
+        "policy versions, applied policy, the version of each study",
+        studio_models.v30_policy_versions,
+    ),
+    (31, "jobs run from the browser: uploads and results", studio_models.v31_jobs),
     # 40-49: issue 10 (the node tells what happened)
     (40, "instance versions and identities, deliveries per version", _v40_instance_versions),
     (

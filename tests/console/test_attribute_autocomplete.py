@@ -3,12 +3,11 @@ the compound action the engine would choose there."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from veil.console import attributes
-from veil.engine.walk import _compound
+from veil.engine.handlers import resolve_choice
+from veil.policy.model import Choice, parse_action
 from veil.standard import iod_attribute_types, profile_rows
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -38,5 +37,7 @@ def test_the_compound_choice_shown_is_the_engines_choice(sop_class: str) -> None
     assert len(compound_rows) > 20
     for row in compound_rows:
         shown = attributes.choose_compound(row.basic, types.get(f"{row.pattern.tag:08X}"))
-        context = SimpleNamespace(sop_class=sop_class)
-        assert shown == _compound(row.basic, context, (), row.pattern.tag), row.name  # type: ignore[arg-type]
+        choice = parse_action(row.basic)
+        assert isinstance(choice, Choice), row.name
+        action, why = resolve_choice(choice, sop_class, (), row.pattern.tag)
+        assert shown == (action.value, why), row.name

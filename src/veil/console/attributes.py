@@ -56,7 +56,7 @@ class AttributeInfo:
 
 def choose_compound(code: str, attr_type: str | None) -> tuple[str, str]:
     """The engine's choice among X/Z/D/U* by type in the IOD (type 1: D or U; 2: U, Z or D;
-    3 or absent: X); mirrors veil.engine.walk._compound, which a test holds it to."""
+    3 or absent: X); mirrors veil.engine.handlers.resolve_choice, which a test holds it to."""
     choices = code.replace("*", "").split("/")
     if attr_type == "1":
         for pick in ("D", "U", "Z"):

@@ -1,0 +1,78 @@
+"""Frames as 8-bit RGB pictures, the way a person (and an OCR engine) sees them."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
+
+Image8 = NDArray[np.uint8]
+
+
+def _scale(values: NDArray[np.generic], low: float, high: float) -> Image8:
+    span = max(high - low, 1e-9)
+    out = (values.astype(np.float32) - low) * (255.0 / span)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _windowed(frame: NDArray[np.generic], ds: Dataset) -> Image8:
+    """Grayscale through the first VOI window when there is one, else the full range."""
+    try:
+        slope = float(ds.get("RescaleSlope", 1) or 1)
+        intercept = float(ds.get("RescaleIntercept", 0) or 0)
+        center = ds.get("WindowCenter", None)
+        width = ds.get("WindowWidth", None)
+        if center is not None and width is not None:
+            c = float(center[0] if isinstance(center, list | tuple) else center)
+            w = float(width[0] if isinstance(width, list | tuple) else width)
+            if w > 1:
+                values = frame.astype(np.float32) * slope + intercept
+                return _scale(values, c - w / 2, c + w / 2)
+    except (TypeError, ValueError, IndexError):
+        pass
+    return _scale(frame, float(frame.min()), float(frame.max()))
+
+
+def to_rgb8(frame: NDArray[np.generic], photometric: str, ds: Dataset) -> Image8:
+    """One decoded frame as (rows, columns, 3) uint8 RGB."""
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        rgb = apply_color_lut(frame, ds)
+        top = float(rgb.max()) if rgb.size else 255.0
+        return _scale(rgb, 0.0, 65535.0 if top > 255 else 255.0)
+    if frame.ndim == 3:
+        if photometric == "YBR_FULL":
+            from pydicom.pixels import convert_color_space
+
+            frame = convert_color_space(frame, "YBR_FULL", "RGB")
+        if frame.dtype == np.uint8:
+            return np.ascontiguousarray(frame)
+        bits = int(ds.get("BitsStored", 8) or 8)
+        return _scale(frame, 0.0, float((1 << bits) - 1))
+    gray = _windowed(frame, ds)
+    if photometric == "MONOCHROME1":
+        gray = 255 - gray
+    return np.repeat(gray[:, :, np.newaxis], 3, axis=2)
+
+
+def static_mask(frames: NDArray[np.generic]) -> NDArray[np.bool_]:
+    """Pixels whose value is the same in every frame (all samples)."""
+    same = np.all(frames == frames[:1], axis=0)
+    return same if same.ndim == 2 else np.all(same, axis=-1)
+
+
+def static_composite(
+    frames: NDArray[np.generic], photometric: str, ds: Dataset
+) -> tuple[Image8, float]:
+    """The first frame with every changing pixel black, and the share of static pixels.
+
+    Burned-in text in a cine is drawn by the scanner on every frame, so it sits in the static
+    pixels; one OCR pass on them finds what OCR on every frame finds (measured on the corpus
+    SonoSite clip: 1.3 s against 0.77 s x 30).
+    """
+    mask = static_mask(frames)
+    picture = to_rgb8(frames[0], photometric, ds)
+    picture = picture.copy()
+    picture[~mask] = 0
+    return picture, float(mask.mean())

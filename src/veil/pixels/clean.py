@@ -28,7 +28,7 @@ from pydicom.sequence import Sequence
 
 from veil.errors import VeilError
 from veil.pixels import codec, usregions
-from veil.pixels.display import Image8, static_composite, to_rgb8
+from veil.pixels.display import Image8, has_window, static_composite, to_rgb8
 from veil.pixels.identifiers import Needle, collect
 from veil.pixels.model import (
     Box,
@@ -39,8 +39,8 @@ from veil.pixels.model import (
     RedactMode,
     Removal,
 )
-from veil.pixels.ocr.base import OcrEngine
-from veil.pixels.ocr.guard import guard
+from veil.pixels.ocr.base import OcrEngine, TextBox
+from veil.pixels.ocr.guard import guard, too_large
 from veil.pixels.risk import burned_in_risk
 from veil.pixels.rules import builtin_rules, matching_rules
 from veil.pixels.select import removal_reason
@@ -91,8 +91,10 @@ def _pad(box: Box) -> Box:
     # OCR boxes hug the glyphs; descenders, anti-aliasing and a misjudged baseline leave ink a
     # pixel or two outside. Pad by 2 px plus an eighth of the line height (RapidOCR's
     # boxes already hold a margin: 19-21 px for 12-14 px text).
+    # Sideways by a line height (about two characters): the detector sometimes drops the first
+    # or last word of a line where it crosses bright anatomy or other text.
     by = 2 + box.h // 8
-    return box.pad(by, by)
+    return box.pad(2 + box.h, by)
 
 
 def _ocr_frames(count: int, every: bool) -> list[int]:
@@ -113,12 +115,41 @@ def _pictures(
     if frames.shape[0] > 1 and not settings.ocr_every_frame:
         composite, _ = static_composite(frames, decoded.photometric, ds)
         pictures.append(composite)
+    # Grayscale with a VOI window is read twice: through the window and over the full range.
+    ranges = [False, True] if frames.ndim == 3 and has_window(ds) else [False]
     for index in _ocr_frames(frames.shape[0], settings.ocr_every_frame):
-        pictures.append(to_rgb8(frames[index], decoded.photometric, ds))
+        for full_range in ranges:
+            pictures.append(to_rgb8(frames[index], decoded.photometric, ds, full_range))
     if blank is not None and blank.any():
         for picture in pictures:
             picture[blank] = 0
     return pictures
+
+
+def _read(engine: OcrEngine, picture: Image8) -> tuple[list[TextBox], int]:
+    """Text boxes of one picture that pass the guard, and how many were dropped.
+
+    When the detector lumps text with anatomy into boxes the guard drops as too large (the
+    tiles of a Siemens mosaic read as rows of "0000"), the text inside them is lost with them;
+    the picture is then read again in overlapping horizontal bands, where it stands alone.
+    """
+    rows, columns = picture.shape[:2]
+    found = engine.read(picture)
+    kept, dropped = guard(found, rows, columns)
+    if not any(too_large(box, rows, columns) for box in found):
+        return kept, dropped
+    band = max(rows // 4, 64)
+    top = 0
+    while top < rows:
+        for box in engine.read(np.ascontiguousarray(picture[top : top + band])):
+            moved = box._replace(box=box.box._replace(y=box.box.y + top))
+            (good, lost) = guard([moved], rows, columns)
+            kept.extend(good)
+            dropped += lost
+        if top + band >= rows:
+            break
+        top += band * 3 // 4
+    return kept, dropped
 
 
 def _mark(ds: Dataset, result: PixelResult) -> None:
@@ -218,7 +249,7 @@ def _clean(
         pictures = _pictures(ds, decoded, settings, mask)
         allow = settings.allow
         for picture in pictures:
-            kept, lost = guard(engine.read(picture), rows, columns)
+            kept, lost = _read(engine, picture)
             dropped += lost
             for found in kept:
                 reason = removal_reason(found.text, settings.redact, inputs.needles, allow)

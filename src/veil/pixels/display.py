@@ -15,8 +15,18 @@ def _scale(values: NDArray[np.generic], low: float, high: float) -> Image8:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _windowed(frame: NDArray[np.generic], ds: Dataset) -> Image8:
-    """Grayscale through the first VOI window when there is one, else the full range."""
+def has_window(ds: Dataset) -> bool:
+    return ds.get("WindowCenter", None) is not None and ds.get("WindowWidth", None) is not None
+
+
+def _windowed(frame: NDArray[np.generic], ds: Dataset, full_range: bool = False) -> Image8:
+    """Grayscale through the first VOI window when there is one, else the full range.
+
+    Scanners burn text at the top of the stored range; a window meant for soft tissue can put it
+    on white bone where it disappears, so OCR also reads the full range (``full_range``).
+    """
+    if full_range:
+        return _scale(frame, float(frame.min()), float(frame.max()))
     try:
         slope = float(ds.get("RescaleSlope", 1) or 1)
         intercept = float(ds.get("RescaleIntercept", 0) or 0)
@@ -33,8 +43,10 @@ def _windowed(frame: NDArray[np.generic], ds: Dataset) -> Image8:
     return _scale(frame, float(frame.min()), float(frame.max()))
 
 
-def to_rgb8(frame: NDArray[np.generic], photometric: str, ds: Dataset) -> Image8:
-    """One decoded frame as (rows, columns, 3) uint8 RGB."""
+def to_rgb8(
+    frame: NDArray[np.generic], photometric: str, ds: Dataset, full_range: bool = False
+) -> Image8:
+    """One decoded frame as (rows, columns, 3) uint8 RGB (grayscale: windowed or full range)."""
     if photometric == "PALETTE COLOR":
         from pydicom.pixels import apply_color_lut
 
@@ -50,7 +62,7 @@ def to_rgb8(frame: NDArray[np.generic], photometric: str, ds: Dataset) -> Image8
             return np.ascontiguousarray(frame)
         bits = int(ds.get("BitsStored", 8) or 8)
         return _scale(frame, 0.0, float((1 << bits) - 1))
-    gray = _windowed(frame, ds)
+    gray = _windowed(frame, ds, full_range)
     if photometric == "MONOCHROME1":
         gray = 255 - gray
     return np.repeat(gray[:, :, np.newaxis], 3, axis=2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 FUZZY_MIN = 6  # values at least this long are matched fuzzily
@@ -118,9 +119,9 @@ def _values(ds: Dataset, keyword: str) -> list[str]:
     if elem is None or elem.value is None or isinstance(elem.value, bytes | bytearray):
         return []
     value = elem.value
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        return [str(value)]
-    return [str(v) for v in value]
+    if isinstance(value, MultiValue | list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]  # str, PersonName, numbers
 
 
 def collect(ds: Dataset) -> tuple[Needle, ...]:
@@ -131,7 +132,7 @@ def collect(ds: Dataset) -> tuple[Needle, ...]:
             parts = [p for p in re.split(r"[\^=]", value) if norm(p)]
             forms = {norm(value)} | {norm(p) for p in parts}
             forms |= {norm(" ".join(reversed(parts[:2])))} if len(parts) >= 2 else set()
-            forms -= _PLACEHOLDERS
+            forms = {f for f in forms if len(f) >= 2} - _PLACEHOLDERS  # an initial is no evidence
             if forms:
                 needles.append(Needle(kind, tuple(sorted(forms))))
     for keyword, kind in _TEXTS:

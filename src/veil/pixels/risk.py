@@ -11,6 +11,7 @@ derived/secondary images, multi-frame cines and video.
 from __future__ import annotations
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from veil.pixels.model import BurnedInRisk, RiskReason
 
@@ -58,7 +59,7 @@ def _text(ds: Dataset, keyword: str) -> str:
         return ""
     if isinstance(value, bytes | bytearray):
         return ""
-    if not isinstance(value, str) and hasattr(value, "__iter__"):
+    if isinstance(value, MultiValue | list | tuple):
         return "\\".join(str(v) for v in value).upper()
     return str(value).strip().upper()
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from veil.errors import PolicyError
 from veil.pixels.model import Box
@@ -190,9 +191,7 @@ def header_view(ds: Dataset, keywords: frozenset[str]) -> dict[str, str]:
             view[keyword] = ""
         elif isinstance(value, bytes | bytearray):
             continue
-        elif isinstance(value, str):
-            view[keyword] = value
-        elif hasattr(value, "__iter__"):
+        elif isinstance(value, MultiValue | list | tuple):
             view[keyword] = "\\".join(str(v) for v in value)
         else:
             view[keyword] = str(value)

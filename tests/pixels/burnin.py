@@ -143,8 +143,11 @@ def identifier_lines(ds: Dataset, rng: random.Random) -> list[tuple[str, str]]:
 
 
 def _layout(
-    position: str, lines: list[str], font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
-    rows: int, columns: int
+    position: str,
+    lines: list[str],
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    rows: int,
+    columns: int,
 ) -> list[tuple[int, int]]:
     draw = ImageDraw.Draw(Image.new("L", (1, 1)))
     sizes = [draw.textbbox((0, 0), text, font=font) for text in lines]
@@ -167,8 +170,14 @@ def _layout(
 
 
 def burn(
-    base: str, corpus: Path, rng: random.Random, font_index: int, size: int,
-    contrast: float, position: str, index: int = 0
+    base: str,
+    corpus: Path,
+    rng: random.Random,
+    font_index: int,
+    size: int,
+    contrast: float,
+    position: str,
+    index: int = 0,
 ) -> Sample:
     ds = pydicom.dcmread(str(corpus / base))
     decoded = codec.decode(ds)

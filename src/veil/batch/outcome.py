@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from veil.pixels import BurnedInRisk, PixelResult
+
 
 class Outcome(str, Enum):
     WRITTEN = "written"  # de-identified and written
@@ -26,6 +28,9 @@ class FileRecord:
     study: str | None = None  # de-identified Study Instance UID
     series: str | None = None  # de-identified Series Instance UID
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Burned-in text: the always-on risk flag, and what the pixel step did (when it ran).
+    burned_in: BurnedInRisk = field(default_factory=BurnedInRisk)
+    pixels: PixelResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -35,4 +40,8 @@ class FileRecord:
                 data[name] = value
         if self.findings:
             data["findings"] = list(self.findings)
+        if self.burned_in.at_risk or self.pixels is not None:
+            data["burned_in_text"] = (
+                self.pixels.to_dict() if self.pixels is not None else self.burned_in.to_dict()
+            )
         return data

@@ -23,6 +23,16 @@ from veil.engine import deidentify
 from veil.errors import VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.io.inputs import InputItem
+from veil.pixels import (
+    AtRisk,
+    BurnedInRisk,
+    PixelResult,
+    PixelSettings,
+    burned_in_risk,
+    step_needed,
+)
+from veil.pixels import clean as clean_pixels
+from veil.pixels import prepare as prepare_pixels
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,8 @@ class WorkerResult:
     patient_pseudonym: str = ""
     problem: str | None = None
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    burned_in: BurnedInRisk = field(default_factory=BurnedInRisk)
+    pixels: PixelResult | None = None
 
     @property
     def study(self) -> str | None:
@@ -79,9 +91,26 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
         # needs from it first; a deep copy cost a third of the time per file.
         patient_id = str(original.get("PatientID", "") or "")
         prepared = _prepare(original, job) if job.audit else None
+        # Burned-in text: the risk flag always; the pixel step's inputs (read from the input's
+        # header, which the in-place de-identification removes) only where it will run.
+        settings = job.plan.pixels
+        burned_in = burned_in_risk(original)
+        pixel_inputs = (
+            prepare_pixels(original, settings) if step_needed(original, settings) else None
+        )
         result = deidentify(
             original, job.plan, job.mapper, in_place=True, fallback_instance_uid=stand_in
         )
+        pixel_result = clean_pixels(result, pixel_inputs, settings) if pixel_inputs else None
+        refusal = _pixel_refusal(name, burned_in, pixel_result, settings)
+        if refusal is not None:
+            return WorkerResult(
+                Outcome.QUARANTINED,
+                dataset=result,
+                problem=refusal,
+                burned_in=burned_in,
+                pixels=pixel_result,
+            )
         encoded = encode_dataset(result)
     except VeilError as exc:
         return WorkerResult(Outcome.FAILED, problem=f"{name}: {exc}")
@@ -103,8 +132,31 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
                 problem=f"{name}: the audit found {len(errors)} identifier(s) in the output; "
                 "the file was not written",
                 findings=errors,
+                burned_in=burned_in,
+                pixels=pixel_result,
             )
-    return WorkerResult(Outcome.WRITTEN, encoded, result, pseudonym)
+    return WorkerResult(
+        Outcome.WRITTEN, encoded, result, pseudonym, burned_in=burned_in, pixels=pixel_result
+    )
+
+
+def _pixel_refusal(
+    name: str,
+    burned_in: BurnedInRisk,
+    result: PixelResult | None,
+    settings: PixelSettings,
+) -> str | None:
+    """Why the pixels keep this file from being written (quarantine), or None."""
+    if result is not None and not result.status.safe:
+        return f"{name}: {result.problem or 'the pixels could not be cleaned'}"
+    if burned_in.at_risk and not settings.clean and settings.at_risk is AtRisk.QUARANTINE:
+        reasons = ", ".join(r.value for r in burned_in.reasons)
+        return (
+            f"{name}: the pixels may carry burned-in text ({reasons}) and the policy "
+            "quarantines such files (pixels: burned-in-risk: quarantine); clean them with the "
+            "option clean-pixel-data or review them"
+        )
+    return None
 
 
 def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
@@ -154,6 +206,8 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             study=result.study,
             series=result.series,
             findings=result.findings,
+            burned_in=result.burned_in,
+            pixels=result.pixels,
         )
     assert job.out is not None and result.dataset is not None
     relative = output_name(job.layout, item.relative, result.dataset, result.patient_pseudonym)
@@ -185,4 +239,6 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
         output=relative,
         study=result.study,
         series=result.series,
+        burned_in=result.burned_in,
+        pixels=result.pixels,
     )

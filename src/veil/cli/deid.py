@@ -72,6 +72,17 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     )
     table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
     table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
+    burned_in = summary.burned_in
+    if burned_in["at_risk"] or job.plan.pixels.clean:
+        done = ", ".join(
+            f"{burned_in[key]} {key}"
+            for key in ("cleaned", "nothing-found", "failed", "unverified")
+            if burned_in.get(key)
+        )
+        table.add_row(
+            "burned-in text",
+            f"{burned_in['at_risk']} file(s) may carry it" + (f"; {done}" if done else ""),
+        )
     table.add_row("output", str(out))
     if report:
         table.add_row("report", str(report))
@@ -80,6 +91,14 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
         err_console.print(
             f"[yellow]incomplete study:[/] {study} (some files failed or were "
             "quarantined; do not send it as a whole study)",
+            markup=True,
+        )
+    if summary.burned_in["at_risk_not_cleaned_written"]:
+        err_console.print(
+            f"[yellow]burned-in text:[/] {summary.burned_in['at_risk_not_cleaned_written']} "
+            "written file(s) may carry identifying text in their pixels (ultrasound, screen "
+            "captures, cines); see 'burned_in_text' in the report, or use a policy with the "
+            "option clean-pixel-data",
             markup=True,
         )
     for regression in summary.regressions:

@@ -199,7 +199,9 @@ def encode(ds: Dataset, cleaned: Decoded) -> str:
         if source in LOSSY:
             ds.LossyImageCompression = "01"
         return syntax
-    raise PixelCodecError("no lossless encoding reproduced the cleaned pixels: " + "; ".join(problems))
+    raise PixelCodecError(
+        "no lossless encoding reproduced the cleaned pixels: " + "; ".join(problems)
+    )
 
 
 def _check_round_trip(ds: Dataset, expected: Decoded) -> None:
@@ -212,8 +214,8 @@ def _check_round_trip(ds: Dataset, expected: Decoded) -> None:
 
 def decode_written(ds: Dataset) -> NDArray[np.generic]:
     """The pixels of ``ds`` as just written, frames first, without colour conversion."""
-    ds._pixel_array = None  # noqa: SLF001 - pydicom caches the array by element identity
-    ds._pixel_id = {}  # noqa: SLF001
+    ds._pixel_array = None
+    ds._pixel_id = {}
     array = pixel_array(ds, raw=True)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     return array[np.newaxis, ...] if frames == 1 else array

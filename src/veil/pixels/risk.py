@@ -84,7 +84,7 @@ def burned_in_risk(ds: Dataset) -> BurnedInRisk:
         reasons.append(RiskReason.BURNED_IN_ANNOTATION)
     if sop_class.startswith(_US) or sop_class in _US_OTHER or modality in ("US", "IVUS"):
         reasons.append(RiskReason.ULTRASOUND)
-    if sop_class in _SC or modality == "OT" and "PixelData" in ds:
+    if sop_class in _SC or (modality == "OT" and "PixelData" in ds):
         reasons.append(RiskReason.SECONDARY_CAPTURE)
     if _SCREEN_TYPES.intersection(image_type) or _text(ds, "ConversionType") in _CONVERSION_SCREEN:
         reasons.append(RiskReason.SCREEN_SAVE)
@@ -101,3 +101,18 @@ def burned_in_risk(ds: Dataset) -> BurnedInRisk:
     ):
         reasons.append(RiskReason.CINE)
     return BurnedInRisk(tuple(reasons))
+
+
+def declared_clean(ds: Dataset) -> bool:
+    """The output says its pixels were cleaned: Burned In Annotation NO and code 113101."""
+    if _text(ds, "BurnedInAnnotation") != "NO":
+        return False
+    codes = ds.get("DeidentificationMethodCodeSequence", None) or []
+    return any(str(item.get("CodeValue", "")) == "113101" for item in codes)
+
+
+def unclean_risk(ds: Dataset) -> BurnedInRisk:
+    """For the audit of an output: its risk, unless veil declared its pixels cleaned."""
+    if declared_clean(ds):
+        return BurnedInRisk()
+    return burned_in_risk(ds)

@@ -104,7 +104,7 @@ def _condition(keyword_node: YamlNode, keyword: str, node: YamlNode) -> Conditio
     fields = node.mapping(f"the condition on {keyword}", {t.value for t in Test})
     if len(fields) != 1:
         raise node.fail(f"one test per condition on {keyword}, e.g. {{contains: GE}}")
-    (word, value), = fields.items()
+    ((word, value),) = fields.items()
     test = Test(word)
     if test is Test.PRESENT:
         return Condition(keyword, test, present=value.flag("present"))
@@ -152,8 +152,7 @@ def parse_rules(text: str, origin: str) -> tuple[RegionRule, ...]:
         name = fields["name"].scalar("name") if "name" in fields else f"line {item.line}"
         when = fields["when"]
         conditions = tuple(
-            _condition(when, keyword, node)
-            for keyword, node in when.mapping("when").items()
+            _condition(when, keyword, node) for keyword, node in when.mapping("when").items()
         )
         if not conditions:
             raise when.fail("a rule needs at least one condition")

@@ -19,8 +19,14 @@ from veil.pixels.model import RedactMode
 _MONTH = "|".join(MONTHS)
 _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"\b\d{1,4}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}\b")),
-    ("date", re.compile(rf"\b\d{{1,2}}\s*[-/ .]?\s*({_MONTH})[A-Z]*\s*[-/ .,]?\s*\d{{2,4}}\b", re.I)),
-    ("date", re.compile(rf"\b({_MONTH})[A-Z]*\s*[-/ .]?\s*\d{{1,2}}\s*[-/ .,]+\s*\d{{2,4}}\b", re.I)),
+    (
+        "date",
+        re.compile(rf"\b\d{{1,2}}\s*[-/ .]?\s*({_MONTH})[A-Z]*\s*[-/ .,]?\s*\d{{2,4}}\b", re.I),
+    ),
+    (
+        "date",
+        re.compile(rf"\b({_MONTH})[A-Z]*\s*[-/ .]?\s*\d{{1,2}}\s*[-/ .,]+\s*\d{{2,4}}\b", re.I),
+    ),
     ("date", re.compile(r"\b(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\b")),
     ("time", re.compile(r"\b\d{1,2}\s*:\s*\d{2}(\s*:\s*\d{2})?\b")),
     ("digits", re.compile(r"\d{5,}")),

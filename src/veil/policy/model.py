@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from veil.pixels.settings import PixelSettings
 from veil.standard import Option
 
 
@@ -75,3 +76,4 @@ class Policy:
     description: str = ""
     layout: str = "mirror"  # output layout default for this policy
     meta: dict[str, str] = field(default_factory=dict)
+    pixels: PixelSettings = field(default_factory=PixelSettings)  # burned-in text

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
 
 from veil.errors import RequirementConflictError
+from veil.pixels.settings import PixelSettings
 from veil.policy.model import Action, Override, Policy, PrivateSelector
 from veil.standard import (
     EDITION,
@@ -93,6 +94,9 @@ class Plan:
     # Options in force, plus those that requirements act as (see Rule.declares): what the
     # output declares in (0012,0064) and what the audit takes as retained on purpose.
     declared_options: frozenset[Option] = frozenset()
+    # Burned-in text: the pixel step's settings. Clean Pixel Data is declared per file, by the
+    # pixel step, only where every frame was cleaned and verified (never by the plan).
+    pixels: PixelSettings = field(default_factory=PixelSettings)
 
     def rule_for(self, tag: int) -> Rule | None:
         """The rule for a public (or exact private) tag; None means not listed: keep."""
@@ -359,7 +363,11 @@ def compile_plan(
             shift = True
 
     method = [f"veil; PS3.15 E.1-1 {EDITION} basic profile"]
-    method += [f"option {option.value}" for option in sorted(options, key=lambda o: o.value)]
+    method += [
+        f"option {option.value}"
+        for option in sorted(options, key=lambda o: o.value)
+        if option is not Option.CLEAN_PIXEL_DATA  # declared per file by the pixel step
+    ]
     method += [f"policy {policy.name}"[:64]]
     method += [f"requirements {profile.name}"[:64] for profile in profile_list]
     return Plan(
@@ -374,8 +382,12 @@ def compile_plan(
         shift_dates=shift,
         derive_age=derive_age,
         method_text=tuple(text[:64] for text in method),
-        declared_options=options
-        | frozenset(rule.declares for rule in exact.values() if rule.declares is not None),
+        declared_options=(
+            options
+            | frozenset(rule.declares for rule in exact.values() if rule.declares is not None)
+        )
+        - {Option.CLEAN_PIXEL_DATA},
+        pixels=policy.pixels,
     )
 
 

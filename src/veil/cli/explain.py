@@ -21,6 +21,7 @@ from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.io.quiet import silence_value_warnings
 from veil.keys import load_mapper
+from veil.pixels.explain import explain_pixels
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,12 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
     default=None,
     help="Show values (default: only when writing to a terminal).",
 )
+@click.option(
+    "--render",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG: the first frame with the regions Clean Pixel Data removes outlined, "
+    "and the result beside it (needs veil[pixels]).",
+)
 @veil_errors_are_usage_errors
 def command(
     file: Path,
@@ -138,6 +145,7 @@ def command(
     lookup: Path | None,
     changed_only: bool,
     values: bool | None,
+    render: Path | None,
 ) -> None:
     """For every attribute of FILE (nested ones too): value before, after, and the rule.
 
@@ -147,6 +155,7 @@ def command(
     \b
     Example:
       veil explain ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22/IM1.dcm --changed-only
+      veil explain ../shared/corpus/pydicom/test_files/examples_palette.dcm --render out.png
     """
     silence_value_warnings()
     plan, _ = compile_from_options(policy, profiles, quality_checks=not no_quality_checks)
@@ -182,4 +191,6 @@ def command(
     for note in plan.notes:
         console.print(f"note: {note}")
     console.print(table)
+    for line in explain_pixels(original, output, plan.pixels, render):
+        console.print(line)
     console.print(f"policy {plan.policy_name}; key fingerprint {mapper.fingerprint()}")

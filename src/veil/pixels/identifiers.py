@@ -77,6 +77,7 @@ class Needle:
 
     kind: str
     forms: tuple[str, ...]
+    fuzzy: bool = True  # dates and times are exact: 24-MAY-03 is another day, not a misread
 
 
 def date_forms(value: str) -> tuple[str, ...]:
@@ -144,12 +145,12 @@ def collect(ds: Dataset) -> tuple[Needle, ...]:
         for value in _values(ds, keyword):
             forms = date_forms(value)
             if forms:
-                needles.append(Needle(kind, forms))
+                needles.append(Needle(kind, forms, fuzzy=False))
     for keyword, kind in _TIMES:
         for value in _values(ds, keyword):
             forms = time_forms(value)
             if forms:
-                needles.append(Needle(kind, forms))
+                needles.append(Needle(kind, forms, fuzzy=False))
     return tuple(dict.fromkeys(needles))
 
 
@@ -190,7 +191,7 @@ def match(text: str, needles: tuple[Needle, ...]) -> list[str]:
                 # "2048" is chance, not evidence), and exactly; long digit runs fuzzily.
                 hit = _token_run(form, words)
             else:
-                hit = form in flat or _fuzzy_in(form, flat)
+                hit = form in flat or (needle.fuzzy and _fuzzy_in(form, flat))
             if hit:
                 kinds.append(needle.kind)
                 break

@@ -44,6 +44,7 @@ CONTRASTS = (1.0, 0.8, 0.65)  # ink level as a share of the frame's range above 
 # Ink is a pixel where the glyph's coverage is at least this (of 255): anti-aliasing fringes
 # fainter than 1/8 change the stored value by less than an eighth of the ink's contrast.
 INK_ALPHA = 32
+LABELLED = ("patient-id", "accession")  # lines drawn as "ID: value", "ACC value"
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 # Corpus images of every kind and transfer syntax the set is made from (relative paths).
@@ -68,7 +69,8 @@ BASES = (
 @dataclass(frozen=True)
 class Planted:
     kind: str
-    box: Box
+    box: Box  # the whole line, label included ("ID: ", "ACC ")
+    value_box: Box  # the identifying value alone
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Sample:
     base: str
     dataset: Dataset
     ink: NDArray[np.bool_]  # (rows, columns): ground truth, the same on every frame
+    value_ink: NDArray[np.bool_]  # the ink of the identifying values alone (labels excluded)
     burned: NDArray[np.generic]  # the decoded frames after burning (before any cleaning)
     planted: list[Planted]
     font: str
@@ -191,14 +194,27 @@ def burn(
     texts = [text for _, text in chosen]
     places = _layout(position, texts, font, rows, columns)
     alpha_img = Image.new("L", (columns, rows), 0)
+    value_img = Image.new("L", (columns, rows), 0)
     draw = ImageDraw.Draw(alpha_img)
+    value_draw = ImageDraw.Draw(value_img)
     planted = []
     for (kind, text), (x, y) in zip(chosen, places, strict=True):
         draw.text((x, y), text, fill=255, font=font)
         box = draw.textbbox((x, y), text, font=font)
-        planted.append(Planted(kind, Box(box[0], box[1], box[2] - box[0], box[3] - box[1])))
+        label = text[: len(text) - len(text.lstrip("IDAC: "))] if kind in LABELLED else ""
+        value_x = x + int(draw.textlength(label, font=font))
+        value_draw.text((value_x, y), text[len(label) :], fill=255, font=font)
+        vbox = value_draw.textbbox((value_x, y), text[len(label) :], font=font)
+        planted.append(
+            Planted(
+                kind,
+                Box(box[0], box[1], box[2] - box[0], box[3] - box[1]),
+                Box(vbox[0], vbox[1], vbox[2] - vbox[0], vbox[3] - vbox[1]),
+            )
+        )
     alpha = np.asarray(alpha_img, dtype=np.float32) / 255.0
     ink = np.asarray(alpha_img) >= INK_ALPHA
+    value_ink = ink & (np.asarray(value_img) >= INK_ALPHA)
     burned = _blend(frames, alpha, ink, contrast, decoded.photometric)
     out = codec.Decoded(burned, decoded.photometric, decoded.syntax)
     codec.encode(ds, out)
@@ -210,6 +226,7 @@ def burn(
         base=base,
         dataset=reread,
         ink=ink,
+        value_ink=value_ink,
         burned=codec.decode(reread).frames,
         planted=planted,
         font=font_name,

@@ -22,6 +22,8 @@ class Score:
     result: PixelResult
     ink_pixels: int
     ink_covered: int
+    value_pixels: int
+    value_covered: int
     planted_uncovered: int  # planted strings with any ink pixel left
     outside_identical: bool
     removed_percent: float
@@ -29,6 +31,10 @@ class Score:
     @property
     def coverage(self) -> float:
         return self.ink_covered / max(self.ink_pixels, 1)
+
+    @property
+    def value_coverage(self) -> float:
+        return self.value_covered / max(self.value_pixels, 1)
 
 
 def removal_mask(removals: tuple[Removal, ...], rows: int, columns: int) -> NDArray[np.bool_]:
@@ -64,6 +70,8 @@ def score(sample: Sample, settings: PixelSettings) -> Score:
         result,
         int(sample.ink.sum()),
         covered,
+        int(sample.value_ink.sum()),
+        int((sample.value_ink & mask).sum()),
         uncovered,
         identical,
         100.0 * float(mask.mean()),

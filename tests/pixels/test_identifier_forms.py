@@ -46,8 +46,10 @@ def test_placeholders_and_single_letters_are_not_identifiers() -> None:
     assert needles == ()
 
 
-@given(st.dates(min_value=datetime.date(1950, 1, 1), max_value=datetime.date(2049, 12, 31)),
-       st.integers(0, 5))
+@given(
+    st.dates(min_value=datetime.date(1950, 1, 1), max_value=datetime.date(2049, 12, 31)),
+    st.integers(0, 5),
+)
 def test_any_rendering_of_a_header_date_is_found(day: datetime.date, style: int) -> None:
     needles = collect(_ds(StudyDate=day.strftime("%Y%m%d")))
     month = MONTHS[day.month - 1]

@@ -27,10 +27,12 @@ rules:
 def test_a_rule_matches_by_manufacturer_image_type_and_size() -> None:
     (rule,) = parse_rules(RULES, "rules.yaml")
     assert rule.boxes == (Box(0, 0, 640, 40),)
-    assert rule.matches({"Manufacturer": "Big Vendor Inc", "ImageType": "DERIVED\\SECONDARY",
-                         "Rows": "480"})
-    assert not rule.matches({"Manufacturer": "Big Vendor Inc", "ImageType": "ORIGINAL",
-                             "Rows": "480"})
+    assert rule.matches(
+        {"Manufacturer": "Big Vendor Inc", "ImageType": "DERIVED\\SECONDARY", "Rows": "480"}
+    )
+    assert not rule.matches(
+        {"Manufacturer": "Big Vendor Inc", "ImageType": "ORIGINAL", "Rows": "480"}
+    )
     assert not rule.matches({"Manufacturer": "Other", "ImageType": "SECONDARY", "Rows": "480"})
 
 
@@ -49,13 +51,16 @@ def test_a_mistake_in_a_rule_file_names_the_line(text: str, problem: str) -> Non
     assert problem in str(caught.value)
 
 
-@pytest.mark.parametrize(("key", "expected"), [
-    ("jpeg2k", "GE LOGIQ 700 (640x480), header block"),
-    ("rgb", "GE LOGIQ 700 (320x240), header block"),
-    ("palette", "Philips CX50, top band"),
-    ("aloka", "ALOKA SSD-4000 (640x480), top band"),
-    ("ybr", "SonoSite Turbo (320x240), patient name corner"),
-])
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("jpeg2k", "GE LOGIQ 700 (640x480), header block"),
+        ("rgb", "GE LOGIQ 700 (320x240), header block"),
+        ("palette", "Philips CX50, top band"),
+        ("aloka", "ALOKA SSD-4000 (640x480), top band"),
+        ("ybr", "SonoSite Turbo (320x240), patient name corner"),
+    ],
+)
 def test_the_builtin_rules_name_each_corpus_ultrasound_device(
     corpus: Path, key: str, expected: str
 ) -> None:

@@ -260,7 +260,7 @@ def _blend(
     return np.clip(np.rint(out), info.min, info.max).astype(frames.dtype)
 
 
-def test_set(corpus: Path, count: int, seed: int = 16) -> Iterator[Sample]:
+def burned_in_set(corpus: Path, count: int, seed: int = 16) -> Iterator[Sample]:
     """``count`` samples cycling through bases, fonts, sizes, contrasts and positions."""
     rng = random.Random(seed)
     for index in range(count):
@@ -283,7 +283,7 @@ def main(argv: list[str]) -> None:
     corpus, out = Path(argv[0]), Path(argv[1])
     count = int(argv[2]) if len(argv) > 2 else len(BASES) * 3
     out.mkdir(parents=True, exist_ok=True)
-    for sample in test_set(corpus, count):
+    for sample in burned_in_set(corpus, count):
         sample.dataset.save_as(out / f"{sample.name}.dcm", enforce_file_format=True)
         Image.fromarray(sample.ink.astype(np.uint8) * 255).save(out / f"{sample.name}-ink.png")
         print(sample.name)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pixels.burnin import BASES, test_set
+from tests.pixels.burnin import BASES, burned_in_set
 from tests.pixels.evaluate import score
 from veil.pixels import PixelSettings, PixelStatus
 
@@ -21,7 +21,7 @@ SETTINGS = PixelSettings(clean=True, ocr_every_image=True)
 
 
 def test_every_passed_sample_has_its_identifiers_wholly_removed(corpus: Path) -> None:
-    scores = [score(sample, SETTINGS) for sample in test_set(corpus, len(BASES))]
+    scores = [score(sample, SETTINGS) for sample in burned_in_set(corpus, len(BASES))]
     passed = [s for s in scores if s.result.status is PixelStatus.CLEANED]
     for s in scores:
         assert s.outside_identical, s.name

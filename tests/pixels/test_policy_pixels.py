@@ -41,6 +41,6 @@ def test_without_the_option_files_at_risk_can_be_quarantined() -> None:
     ],
 )
 def test_pixel_settings_errors_name_the_line_and_the_fix(text: str, problem: str) -> None:
-    with pytest.raises(PolicyError, match="p.yaml") as caught:
+    with pytest.raises(PolicyError, match=r"p\.yaml") as caught:
         parse_policy(text, "p.yaml")
     assert problem in str(caught.value)

@@ -46,7 +46,7 @@ def test_a_rule_matches_by_manufacturer_image_type_and_size() -> None:
     ],
 )
 def test_a_mistake_in_a_rule_file_names_the_line(text: str, problem: str) -> None:
-    with pytest.raises(PolicyError, match="rules.yaml") as caught:
+    with pytest.raises(PolicyError, match=r"rules\.yaml") as caught:
         parse_rules(text, "rules.yaml")
     assert problem in str(caught.value)
 

@@ -41,8 +41,8 @@ def explain_pixels(
         f"{result.frames} frame(s)" + (f" ({counts})" if counts else "")
     )
     for removal in result.removals:
-        box = removal.box
-        yield f"  {removal.source.value}: x={box.x} y={box.y} w={box.w} h={box.h} ({removal.reason})"
+        x, y, w, h = removal.box
+        yield f"  {removal.source.value}: x={x} y={y} w={w} h={h} ({removal.reason})"
     if result.verification is not None:
         yield f"  verification by {result.verification.engine}: " + (
             "passed" if result.verification.passed else "FAILED"

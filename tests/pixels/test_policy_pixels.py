@@ -13,7 +13,7 @@ from veil.standard import Option
 
 def test_clean_pixel_data_is_accepted_and_declared_per_file_not_by_the_plan() -> None:
     policy = parse_policy(
-        "options: [clean-pixel-data]\npixels: {redact: sensitive, allow: ['Gn \\\\d+']}\n",
+        "options: [clean-pixel-data]\npixels: {redact: sensitive, allow: ['Gn \\d+']}\n",
         "p.yaml",
     )
     assert policy.pixels.clean and policy.pixels.redact is RedactMode.SENSITIVE

@@ -221,9 +221,9 @@ def _clean(
     removals: list[Removal] = []
     notes: list[str] = []
 
-    for name, boxes in inputs.rules:
-        for box in boxes:
-            clipped = box.clip(rows, columns)
+    for name, rule_boxes in inputs.rules:
+        for rule_box in rule_boxes:
+            clipped = rule_box.clip(rows, columns)
             if clipped is not None:
                 mask[clipped.y : clipped.y1, clipped.x : clipped.x1] = True
                 removals.append(Removal(clipped, BoxSource.RULE, name))
@@ -255,13 +255,13 @@ def _clean(
                 reason = removal_reason(found.text, settings.redact, inputs.needles, allow)
                 if reason is None:
                     continue
-                box = _pad(found.box).clip(rows, columns)
-                if box is None:
+                padded = _pad(found.box).clip(rows, columns)
+                if padded is None:
                     continue
-                if any(r.box == box and r.source is BoxSource.OCR for r in removals):
+                if any(r.box == padded and r.source is BoxSource.OCR for r in removals):
                     continue
-                mask[box.y : box.y1, box.x : box.x1] = True
-                removals.append(Removal(box, BoxSource.OCR, reason))
+                mask[padded.y : padded.y1, padded.x : padded.x1] = True
+                removals.append(Removal(padded, BoxSource.OCR, reason))
 
     syntax_in = decoded.syntax
     fill = codec.fill_value(ds, decoded)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
-from pydicom.pixels import pixel_array
+from pydicom.pixels.utils import pixel_array
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -120,7 +120,7 @@ def fill_value(ds: Dataset, decoded: Decoded) -> NDArray[np.generic]:
         return np.array(frames.min(), dtype=frames.dtype)
     if photometric == "PALETTE COLOR":
         try:
-            from pydicom.pixels import apply_color_lut
+            from pydicom.pixels.processing import apply_color_lut
 
             levels = np.arange(int(frames.max()) + 1, dtype=frames.dtype)
             colours = apply_color_lut(levels, ds).astype(np.int64).sum(axis=-1)
@@ -150,9 +150,9 @@ def _write_native(ds: Dataset, frames: NDArray[np.generic], syntax: str) -> None
     array = frames
     if array.ndim == 4 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
         array = np.ascontiguousarray(np.moveaxis(array, -1, 1))  # (frames, samples, rows, cols)
-    order = ">" if syntax == str(ExplicitVRBigEndian) else "<"
     if array.dtype.itemsize > 1:
-        array = array.astype(array.dtype.newbyteorder(order), copy=False)
+        big = syntax == str(ExplicitVRBigEndian)
+        array = array.astype(array.dtype.newbyteorder(">" if big else "<"), copy=False)
     data = np.ascontiguousarray(array).tobytes()
     ds.PixelData = data if len(data) % 2 == 0 else data + b"\0"
     ds["PixelData"].VR = "OB" if int(ds.BitsAllocated) <= 8 else "OW"

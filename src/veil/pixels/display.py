@@ -12,7 +12,8 @@ Image8 = NDArray[np.uint8]
 def _scale(values: NDArray[np.generic], low: float, high: float) -> Image8:
     span = max(high - low, 1e-9)
     out = (values.astype(np.float32) - low) * (255.0 / span)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    clipped: Image8 = np.clip(out, 0, 255).astype(np.uint8)
+    return clipped
 
 
 def has_window(ds: Dataset) -> bool:
@@ -48,14 +49,14 @@ def to_rgb8(
 ) -> Image8:
     """One decoded frame as (rows, columns, 3) uint8 RGB (grayscale: windowed or full range)."""
     if photometric == "PALETTE COLOR":
-        from pydicom.pixels import apply_color_lut
+        from pydicom.pixels.processing import apply_color_lut
 
         rgb = apply_color_lut(frame, ds)
         top = float(rgb.max()) if rgb.size else 255.0
         return _scale(rgb, 0.0, 65535.0 if top > 255 else 255.0)
     if frame.ndim == 3:
         if photometric == "YBR_FULL":
-            from pydicom.pixels import convert_color_space
+            from pydicom.pixels.processing import convert_color_space
 
             frame = convert_color_space(frame, "YBR_FULL", "RGB")
         if frame.dtype == np.uint8:
@@ -70,8 +71,11 @@ def to_rgb8(
 
 def static_mask(frames: NDArray[np.generic]) -> NDArray[np.bool_]:
     """Pixels whose value is the same in every frame (all samples)."""
-    same = np.all(frames == frames[:1], axis=0)
-    return same if same.ndim == 2 else np.all(same, axis=-1)
+    same: NDArray[np.bool_] = np.all(frames == frames[:1], axis=0)
+    if same.ndim == 2:
+        return same
+    collapsed: NDArray[np.bool_] = np.all(same, axis=-1)
+    return collapsed
 
 
 def static_composite(

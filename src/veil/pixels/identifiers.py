@@ -143,14 +143,14 @@ def collect(ds: Dataset) -> tuple[Needle, ...]:
                 needles.append(Needle(kind, (form,)))
     for keyword, kind in _DATES:
         for value in _values(ds, keyword):
-            forms = date_forms(value)
-            if forms:
-                needles.append(Needle(kind, forms, fuzzy=False))
+            dates = date_forms(value)
+            if dates:
+                needles.append(Needle(kind, dates, fuzzy=False))
     for keyword, kind in _TIMES:
         for value in _values(ds, keyword):
-            forms = time_forms(value)
-            if forms:
-                needles.append(Needle(kind, forms, fuzzy=False))
+            times = time_forms(value)
+            if times:
+                needles.append(Needle(kind, times, fuzzy=False))
     return tuple(dict.fromkeys(needles))
 
 

@@ -29,7 +29,7 @@ class TesseractEngine:
 
     def __init__(self) -> None:
         try:
-            import pytesseract
+            import pytesseract  # type: ignore[import-untyped]
         except ImportError:
             raise OcrUnavailableError(
                 "pytesseract is not installed; install veil with its pixels extra: "

@@ -41,8 +41,8 @@ def test_a_short_id_matches_only_as_a_whole_word() -> None:
     assert match("2048x1536", needles) == []
 
 
-def test_placeholders_and_single_letters_are_not_identifiers() -> None:
-    needles = collect(_ds(PatientName="A", InstitutionName="NONE", PatientID="000"))
+def test_placeholders_and_single_characters_are_not_identifiers() -> None:
+    needles = collect(_ds(PatientName="A", InstitutionName="NONE", PatientID="000", StudyID="1"))
     assert needles == ()
 
 

@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
 Image8 = NDArray[np.uint8]
+STROKE_ELEMENT = 5  # px: wider than the strokes of burned-in text (1-3 px), narrower than anatomy
 
 
 def _scale(values: NDArray[np.generic], low: float, high: float) -> Image8:
@@ -42,6 +43,27 @@ def _windowed(frame: NDArray[np.generic], ds: Dataset, full_range: bool = False)
     except (TypeError, ValueError, IndexError):
         pass
     return _scale(frame, float(frame.min()), float(frame.max()))
+
+
+def strokes(frame: NDArray[np.generic], photometric: str) -> Image8:
+    """Thin bright structures only (a morphological white top-hat), as RGB.
+
+    Removing everything wider than a glyph's stroke flattens the background a line of text
+    sits on: a label over bright bone beside a value over dark air becomes one even line, where
+    the detector otherwise returned the value and left the label. Colour is read on its
+    brightest sample.
+    """
+    import cv2
+
+    values = frame.astype(np.float32)
+    if values.ndim == 3:
+        values = values.max(axis=2)
+    if photometric == "MONOCHROME1":
+        values = float(values.max()) - values
+    element = cv2.getStructuringElement(cv2.MORPH_RECT, (STROKE_ELEMENT, STROKE_ELEMENT))
+    hat = cv2.morphologyEx(values, cv2.MORPH_TOPHAT, element)
+    gray = _scale(hat, 0.0, float(np.percentile(hat, 99.9)))
+    return np.repeat(gray[:, :, np.newaxis], 3, axis=2)
 
 
 def to_rgb8(

@@ -139,7 +139,9 @@ def collect(ds: Dataset) -> tuple[Needle, ...]:
     for keyword, kind in _TEXTS:
         for value in _values(ds, keyword):
             form = norm(value)
-            if form not in _PLACEHOLDERS and not set(form) <= {"0"}:
+            # One character ("1", a Study ID) is no evidence: OCR reads a lone digit in the
+            # texture of anatomy.
+            if len(form) >= 2 and form not in _PLACEHOLDERS and not set(form) <= {"0"}:
                 needles.append(Needle(kind, (form,)))
     for keyword, kind in _DATES:
         for value in _values(ds, keyword):

@@ -14,7 +14,7 @@ import pytest
 
 from tests.pixels.conftest import US_FILES
 from tests.pixels.evaluate import removal_mask
-from veil.pixels import PixelSettings, PixelStatus, clean, prepare
+from veil.pixels import PixelSettings, PixelStatus, RedactMode, clean, prepare
 from veil.pixels.risk import declared_clean
 
 pytestmark = pytest.mark.slow
@@ -72,8 +72,7 @@ def test_an_ultrasound_frame_with_nothing_to_remove_keeps_its_pixel_data_byte_fo
 
 
 def test_rules_only_mode_runs_no_ocr_and_still_blanks_the_known_band(corpus: Path) -> None:
-    settings = PixelSettings(clean=True, redact="rules-only")  # type: ignore[arg-type]
-    settings = PixelSettings(clean=True, redact=settings.redact.__class__("rules-only"))
+    settings = PixelSettings(clean=True, redact=RedactMode.RULES_ONLY)
     original = pydicom.dcmread(corpus / US_FILES["aloka"])
     output = copy.deepcopy(original)
     result = clean(output, prepare(original, settings), settings)

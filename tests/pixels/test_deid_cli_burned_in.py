@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner
@@ -128,4 +129,11 @@ def test_explain_render_draws_the_frame_and_the_result(corpus: Path, tmp_path: P
 
     with Image.open(picture) as image:
         assert image.size == (2 * 320 + 8, 240)
-    assert "PLA" not in output.split("policy")[0].split("burned-in text")[1]
+        drawn = np.asarray(image.convert("RGB"))
+    # The patient name corner (the built-in SonoSite rule, x 0-63, y 0-11): text on the left,
+    # black on the right, where the cleaned frame is drawn.
+    before, after = drawn[1:11, 1:63], drawn[1:11, 320 + 8 + 1 : 320 + 8 + 63]
+    assert before.max() > 100
+    assert after.max() == 0
+    # Boxes and counts only: the name burned into the frame is not printed.
+    assert "PLA" not in output[output.index("burned-in text") :]

@@ -307,6 +307,7 @@ def _clean(
     check = check or ocr.secondary
     decoded = codec.decode(ds)
     count = decoded.frames.shape[0]
+    started = _cpu_seconds()
     found = detect(
         ds,
         decoded,
@@ -318,11 +319,13 @@ def _clean(
     syntax_in = decoded.syntax
     fill = codec.fill_value(ds, decoded)
     cleaned = codec.apply_mask(decoded, mask, fill) if mask.any() else decoded
+    detected = _cpu_seconds()
     verifying = check()
     after = _pictures(ds, cleaned, settings)
     verification = verify(
         verifying, decoded.frames, cleaned.frames, after, mask, fill, inputs.needles
     )
+    verified = _cpu_seconds()
     result = PixelResult(
         PixelStatus.NOTHING_FOUND,
         risk=inputs.risk,
@@ -336,6 +339,8 @@ def _clean(
         transfer_syntax_out=syntax_in,
         verification=verification,
         notes=found.notes,
+        detection_seconds=detected - started,
+        verification_seconds=verified - detected,
     )
     if not verification.passed:
         what = []

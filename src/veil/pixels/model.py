@@ -184,7 +184,9 @@ class PixelResult:
     verification: Verification | None = None
     problem: str | None = None  # why FAILED / UNVERIFIED, naming no value
     notes: tuple[str, ...] = ()
-    seconds: float = 0.0
+    seconds: float = 0.0  # CPU seconds of the whole step (tesseract's child processes included)
+    detection_seconds: float = 0.0  # of which: rules, ultrasound regions and OCR
+    verification_seconds: float = 0.0  # of which: the second engine and the pixel checks
 
     def counts(self) -> dict[str, int]:
         table = {source.value: 0 for source in BoxSource}
@@ -212,6 +214,8 @@ class PixelResult:
             "ocr_images": self.ocr_images,
             "ocr_boxes_dropped_by_guard": self.ocr_dropped,
             "seconds": round(self.seconds, 3),
+            "seconds_detection": round(self.detection_seconds, 3),
+            "seconds_verification": round(self.verification_seconds, 3),
         }
         if self.removals:
             data["regions"] = [r.to_dict() for r in self.removals]

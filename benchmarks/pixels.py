@@ -106,11 +106,14 @@ def deid_cost(rounds: int) -> None:
         f"\n`veil deid -j 1 --out OUT {MR_SERIES}` ({count} files, {rounds} interleaved runs "
         "each, CPU of the whole process incl. start-up):\n"
     )
-    print("| policy | CPU s per run (median) | CPU ms per file |")
-    print("|---|---|---|")
+    print("| policy | CPU s per run (median) | min-max | CPU ms per file |")
+    print("|---|---|---|---|")
     for label, values in runs.items():
         median = statistics.median(values)
-        print(f"| {label} | {median:.2f} | {1000 * median / count:.1f} |")
+        print(
+            f"| {label} | {median:.2f} | {min(values):.2f}-{max(values):.2f} | "
+            f"{1000 * median / count:.1f} |"
+        )
     base = statistics.median(runs["basic"])
     extra = statistics.median(runs["basic + clean-pixel-data"]) - base
     print(
@@ -183,12 +186,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the bases")
     parser.add_argument("--wide", action="store_true", help="also the other mosaic syntaxes")
     parser.add_argument("--skip-deid", action="store_true", help="no `veil deid` comparison")
+    parser.add_argument("--deid-rounds", type=int, default=5, help="interleaved `veil deid` runs")
     args = parser.parse_args()
     started = time.time()
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     predicate_cost()
     if not args.skip_deid:
-        deid_cost(rounds=3)
+        deid_cost(rounds=args.deid_rounds)
     ultrasound()
     burned_in(args.rounds, args.wide)
     print(f"\n(wall {time.time() - started:.0f} s, load {os.getloadavg()[0]:.1f})")

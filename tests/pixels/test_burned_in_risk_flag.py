@@ -9,7 +9,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from tests.pixels.conftest import US_FILES
-from veil.pixels import PixelSettings, RiskReason, burned_in_risk, step_needed
+from veil.pixels import AtRisk, PixelSettings, RiskReason, burned_in_risk, step_needed
 from veil.pixels.risk import declared_clean, unclean_risk
 
 
@@ -35,9 +35,23 @@ def test_an_original_brain_mr_slice_carries_no_known_risk_and_skips_the_pixel_st
     ds = pydicom.dcmread(next(folder.iterdir()), stop_before_pixels=True)
     assert not burned_in_risk(ds).at_risk
     assert not step_needed(ds, PixelSettings(clean=True))
-    assert step_needed(ds, PixelSettings(clean=True, ocr_every_image=True)) is False  # no pixels
+    assert not step_needed(ds, PixelSettings(at_risk=AtRisk.QUARANTINE))
+    # Asked to OCR every image: the header alone (no pixels read) says this is one.
+    assert step_needed(ds, PixelSettings(clean=True, ocr_every_image=True))
     full = pydicom.dcmread(next(folder.iterdir()))
     assert step_needed(full, PixelSettings(clean=True, ocr_every_image=True))
+    assert not step_needed(Dataset(), PixelSettings(clean=True, ocr_every_image=True))
+
+
+@pytest.mark.parametrize("key", sorted(US_FILES))
+def test_a_fast_path_defers_every_ultrasound_header_when_pixels_are_cleaned_or_quarantined(
+    corpus: Path, key: str
+) -> None:
+    """What issue 12's streaming fast path asks before copying Pixel Data byte for byte."""
+    ds = pydicom.dcmread(corpus / US_FILES[key], stop_before_pixels=True)
+    assert step_needed(ds, PixelSettings(clean=True))
+    assert step_needed(ds, PixelSettings(at_risk=AtRisk.QUARANTINE))
+    assert not step_needed(ds, PixelSettings())  # flagged only: written as today
 
 
 def test_secondary_capture_screen_save_document_and_yes_flag_are_each_named() -> None:

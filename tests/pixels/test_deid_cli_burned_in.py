@@ -137,3 +137,17 @@ def test_explain_render_draws_the_frame_and_the_result(corpus: Path, tmp_path: P
     assert after.max() == 0
     # Boxes and counts only: the name burned into the frame is not printed.
     assert "PLA" not in output[output.index("burned-in text") :]
+
+
+def test_explain_render_of_an_image_without_pixels_is_a_usage_error_and_draws_nothing(
+    corpus: Path, tmp_path: Path
+) -> None:
+    ds = pydicom.dcmread(corpus / US_FILES["rgb"])
+    del ds.PixelData
+    header = tmp_path / "header-only.dcm"
+    ds.save_as(header)
+    picture = tmp_path / "out.png"
+    code, output = _run(["explain", str(header), "--render", str(picture), "--no-values"])
+    assert code == 2
+    assert "--render: nothing drawn" in output
+    assert not picture.exists()

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
+from veil.pipeline import Outcome
 from veil.pixels import BurnedInRisk, PixelResult
-
-
-class Outcome(str, Enum):
-    WRITTEN = "written"  # de-identified and written
-    SKIPPED = "skipped"  # not an image to de-identify (DICOMDIR, not DICOM): counted, not failed
-    FAILED = "failed"  # could not be read or de-identified safely: nothing written
-    QUARANTINED = "quarantined"  # de-identified but the audit found an identifier: not written
 
 
 @dataclass(frozen=True)

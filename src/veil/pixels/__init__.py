@@ -4,10 +4,14 @@ The core of veil calls three functions (none imports an OCR engine until it is u
 
 - ``burned_in_risk(ds)``: header only, for every file: may this image carry burned-in text?
 - ``step_needed(ds, settings)``: header only: must this file go through the pixel step? A file
-  that must cannot take a path that copies Pixel Data byte for byte.
+  that must cannot take a path that copies Pixel Data byte for byte (Clean Pixel Data applies,
+  or the policy quarantines files at risk).
 - ``prepare(original, settings)`` before the header de-identification, then
   ``clean(output, inputs, settings)`` after it: detection (rules, ultrasound regions, OCR),
   removal in every frame, lossless re-encoding, verification by a second engine.
+
+``PixelStep`` bundles the three as `veil.pipeline.deidentify_file` runs them, with the reason a
+file is quarantined for its pixels.
 """
 
 from veil.pixels.clean import PixelInputs, clean, prepare, step_needed
@@ -25,6 +29,7 @@ from veil.pixels.model import (
 )
 from veil.pixels.risk import burned_in_risk
 from veil.pixels.settings import PixelSettings
+from veil.pixels.step import PixelStep
 
 __all__ = [
     "AtRisk",
@@ -35,6 +40,7 @@ __all__ = [
     "PixelResult",
     "PixelSettings",
     "PixelStatus",
+    "PixelStep",
     "RedactMode",
     "Removal",
     "RiskReason",

@@ -31,6 +31,7 @@ from veil.pixels import codec, usregions
 from veil.pixels.display import Image8, has_window, static_composite, strokes, to_rgb8
 from veil.pixels.identifiers import Needle, collect
 from veil.pixels.model import (
+    AtRisk,
     Box,
     BoxSource,
     BurnedInRisk,
@@ -64,11 +65,23 @@ def _rules_for(settings: PixelSettings) -> tuple:  # type: ignore[type-arg]
     return settings.rules + (builtin_rules() if settings.builtin_rules else ())
 
 
+def _is_image(ds: Dataset) -> bool:
+    """Has pixels, or is the header of an image (read with ``stop_before_pixels``)."""
+    return "PixelData" in ds or "Rows" in ds
+
+
 def step_needed(ds: Dataset, settings: PixelSettings) -> bool:
-    """Cheap, header only: must this file go through the pixel step (and so the full path)?"""
+    """Header only: must this file go through the pixel step (and so the full path)?
+
+    True where Clean Pixel Data applies to the file (at risk, named by a known-region rule, or
+    every image is OCR'd), and, without Clean Pixel Data, where the policy quarantines files
+    that may carry burned-in text. A path that copies Pixel Data byte for byte (the streaming
+    fast path) must hand such a file to ``veil.pipeline.deidentify_file``. The header may be
+    read with ``stop_before_pixels``: no pixel is decoded (~90 us per file).
+    """
     if not settings.clean:
-        return False
-    if settings.ocr_every_image and "PixelData" in ds:
+        return settings.at_risk is AtRisk.QUARANTINE and burned_in_risk(ds).at_risk
+    if settings.ocr_every_image and _is_image(ds):
         return True
     return burned_in_risk(ds).at_risk or bool(matching_rules(ds, _rules_for(settings)))
 
@@ -187,6 +200,62 @@ class Detection:
     notes: tuple[str, ...] = ()
 
 
+def _rule_layer(inputs: PixelInputs, mask: NDArray[np.bool_], removals: list[Removal]) -> None:
+    """Known-region rules: the boxes of every rule that matched the input's header."""
+    rows, columns = mask.shape
+    for name, rule_boxes in inputs.rules:
+        for rule_box in rule_boxes:
+            clipped = rule_box.clip(rows, columns)
+            if clipped is not None:
+                mask[clipped.y : clipped.y1, clipped.x : clipped.x1] = True
+                removals.append(Removal(clipped, BoxSource.RULE, name))
+
+
+def _ultrasound_layer(
+    ds: Dataset, mask: NDArray[np.bool_], removals: list[Removal], notes: list[str]
+) -> None:
+    """Everything outside the Sequence of Ultrasound Regions (where they fit the image)."""
+    rows, columns = mask.shape
+    boxes = usregions.regions(ds)
+    if boxes is None:
+        return
+    if not usregions.fits(boxes, rows, columns):
+        notes.append("the ultrasound regions do not fit the stored image; not used")
+        return
+    outside = usregions.outside_mask(boxes, rows, columns) & ~mask
+    mask |= outside
+    removals.extend(
+        Removal(box, BoxSource.ULTRASOUND_REGIONS, "outside the ultrasound regions")
+        for box in usregions.mask_rectangles(outside)
+    )
+
+
+def _ocr_layer(
+    engine: OcrEngine,
+    pictures: list[Image8],
+    inputs: PixelInputs,
+    settings: PixelSettings,
+    mask: NDArray[np.bool_],
+    removals: list[Removal],
+) -> int:
+    """OCR boxes whose text the redact mode removes; returns the boxes the guard dropped."""
+    rows, columns = mask.shape
+    dropped = 0
+    for picture in pictures:
+        kept, lost = _read(engine, picture)
+        dropped += lost
+        for found in kept:
+            reason = removal_reason(found.text, settings.redact, inputs.needles, settings.allow)
+            padded = None if reason is None else _pad(found.box).clip(rows, columns)
+            if reason is None or padded is None:
+                continue
+            if any(r.box == padded and r.source is BoxSource.OCR for r in removals):
+                continue
+            mask[padded.y : padded.y1, padded.x : padded.x1] = True
+            removals.append(Removal(padded, BoxSource.OCR, reason))
+    return dropped
+
+
 def detect(
     ds: Dataset,
     decoded: codec.Decoded,
@@ -200,45 +269,14 @@ def detect(
     mask = np.zeros((rows, columns), dtype=bool)
     removals: list[Removal] = []
     notes: list[str] = []
-
-    for name, rule_boxes in inputs.rules:
-        for rule_box in rule_boxes:
-            clipped = rule_box.clip(rows, columns)
-            if clipped is not None:
-                mask[clipped.y : clipped.y1, clipped.x : clipped.x1] = True
-                removals.append(Removal(clipped, BoxSource.RULE, name))
-
+    _rule_layer(inputs, mask, removals)
     if settings.redact is not RedactMode.SENSITIVE:
-        boxes = usregions.regions(ds)
-        if boxes is not None and usregions.fits(boxes, rows, columns):
-            outside = usregions.outside_mask(boxes, rows, columns) & ~mask
-            mask |= outside
-            removals.extend(
-                Removal(box, BoxSource.ULTRASOUND_REGIONS, "outside the ultrasound regions")
-                for box in usregions.mask_rectangles(outside)
-            )
-        elif boxes is not None:
-            notes.append("the ultrasound regions do not fit the stored image; not used")
-
+        _ultrasound_layer(ds, mask, removals, notes)
     if find is None:
         return Detection(mask, tuple(removals), notes=tuple(notes))
     engine = find()
     pictures = _pictures(ds, decoded, settings, mask)
-    dropped = 0
-    for picture in pictures:
-        kept, lost = _read(engine, picture)
-        dropped += lost
-        for found in kept:
-            reason = removal_reason(found.text, settings.redact, inputs.needles, settings.allow)
-            if reason is None:
-                continue
-            padded = _pad(found.box).clip(rows, columns)
-            if padded is None:
-                continue
-            if any(r.box == padded and r.source is BoxSource.OCR for r in removals):
-                continue
-            mask[padded.y : padded.y1, padded.x : padded.x1] = True
-            removals.append(Removal(padded, BoxSource.OCR, reason))
+    dropped = _ocr_layer(engine, pictures, inputs, settings, mask, removals)
     return Detection(mask, tuple(removals), len(pictures), dropped, engine.identity(), tuple(notes))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from veil.pixels.clean import clean, pictures_of, prepare
+from veil.pixels.codec import PixelCodecError
 from veil.pixels.model import PixelStatus
 from veil.pixels.risk import burned_in_risk
 from veil.pixels.settings import PixelSettings
@@ -22,6 +23,7 @@ def explain_pixels(
     """Lines for the terminal; with ``render``, also the before/after PNG.
 
     Under a policy without clean-pixel-data, ``--render`` shows what the option would remove.
+    Raises ``PixelCodecError`` when ``render`` is asked for and the pixels cannot be drawn.
     """
     risk = burned_in_risk(original)
     if risk.at_risk:
@@ -49,7 +51,11 @@ def explain_pixels(
         )
     if result.problem:
         yield f"  {result.problem}"
-    if render is not None and result.status is not PixelStatus.FAILED:
+    if render is not None and result.status is PixelStatus.FAILED:
+        raise PixelCodecError(
+            f"--render: nothing drawn, {result.problem or 'the pixel step failed'}"
+        )
+    if render is not None:
         from veil.pixels.preview import side_by_side
 
         before, _ = pictures_of(original)

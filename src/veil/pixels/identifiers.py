@@ -125,9 +125,8 @@ def _values(ds: Dataset, keyword: str) -> list[str]:
     return [str(value)]  # str, PersonName, numbers
 
 
-def collect(ds: Dataset) -> tuple[Needle, ...]:
-    """The input's identifying values (read before de-identification), as needles."""
-    needles: list[Needle] = []
+def _name_needles(ds: Dataset) -> list[Needle]:
+    needles = []
     for keyword, kind in _NAMES:
         for value in _values(ds, keyword):
             parts = [p for p in re.split(r"[\^=]", value) if norm(p)]
@@ -136,6 +135,11 @@ def collect(ds: Dataset) -> tuple[Needle, ...]:
             forms = {f for f in forms if len(f) >= 2} - _PLACEHOLDERS  # an initial is no evidence
             if forms:
                 needles.append(Needle(kind, tuple(sorted(forms))))
+    return needles
+
+
+def _text_needles(ds: Dataset) -> list[Needle]:
+    needles = []
     for keyword, kind in _TEXTS:
         for value in _values(ds, keyword):
             form = norm(value)
@@ -143,16 +147,24 @@ def collect(ds: Dataset) -> tuple[Needle, ...]:
             # texture of anatomy.
             if len(form) >= 2 and form not in _PLACEHOLDERS and not set(form) <= {"0"}:
                 needles.append(Needle(kind, (form,)))
-    for keyword, kind in _DATES:
-        for value in _values(ds, keyword):
-            dates = date_forms(value)
-            if dates:
-                needles.append(Needle(kind, dates, fuzzy=False))
-    for keyword, kind in _TIMES:
-        for value in _values(ds, keyword):
-            times = time_forms(value)
-            if times:
-                needles.append(Needle(kind, times, fuzzy=False))
+    return needles
+
+
+def _moment_needles(ds: Dataset) -> list[Needle]:
+    """Dates and times, in the forms a device prints them (exact: digits are not fuzzy)."""
+    needles = []
+    for table, forms_of in ((_DATES, date_forms), (_TIMES, time_forms)):
+        for keyword, kind in table:
+            for value in _values(ds, keyword):
+                forms = forms_of(value)
+                if forms:
+                    needles.append(Needle(kind, forms, fuzzy=False))
+    return needles
+
+
+def collect(ds: Dataset) -> tuple[Needle, ...]:
+    """The input's identifying values (read before de-identification), as needles."""
+    needles = _name_needles(ds) + _text_needles(ds) + _moment_needles(ds)
     return tuple(dict.fromkeys(needles))
 
 

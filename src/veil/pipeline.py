@@ -13,8 +13,9 @@ key give the same bytes wherever they are de-identified (DESIGN, invariant 6):
 `deidentify_file` never raises for a bad input: every problem becomes a `FileResult` naming
 the file and the problem (never a value). Every result carries the file's burned-in text risk
 (header only); under Clean Pixel Data the pixel step (`veil.pixels.PixelStep`) cleans the
-pixels of files at risk, and a file it cannot clean and verify is quarantined. `check_outputs` fails closed: an output it cannot
-evaluate is *unverifiable*, which holds a study as surely as a rule it lost.
+pixels of files at risk, and a file it cannot clean and verify is quarantined.
+`check_outputs` fails closed: an output it cannot evaluate is *unverifiable*, which holds a
+study as surely as a rule it lost.
 """
 
 from __future__ import annotations

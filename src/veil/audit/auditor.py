@@ -111,9 +111,9 @@ def _incomplete(name: str, problem: str) -> Finding:
     return Finding(
         name,
         "",
-        Kind.AUDIT_INCOMPLETE.value,
+        Kind.AUDIT_INCOMPLETE,
         f"the audit could not complete ({problem})",
-        Severity.ERROR.value,
+        Severity.ERROR,
     )
 
 
@@ -135,9 +135,7 @@ def _audit(
     def add(path: str, ident: Identifier, form: str) -> None:
         key = (path, ident.source)
         if key not in found:
-            found[key] = Finding(
-                name, path, ident.kind.value, form, ident.severity.value, ident.source
-            )
+            found[key] = Finding(name, path, ident.kind, form, ident.severity, ident.source)
 
     haystack = Haystack(elements)
     for needle in needles:
@@ -165,19 +163,19 @@ def _audit(
             Finding(
                 name,
                 "(7FE0,0010)",
-                Kind.BURNED_IN_TEXT.value,
+                Kind.BURNED_IN_TEXT,
                 "pixels may carry burned-in text ("
                 + ", ".join(r.value for r in burned_in.reasons)
                 + "); not cleaned: use the option clean-pixel-data or review the images",
-                Severity.WARNING.value,
+                Severity.WARNING,
             )
         )
     if heuristics:
         result += [
-            Finding(name, s.element.path, s.kind, s.form, Severity.WARNING.value)
+            Finding(name, s.element.path, Kind(s.kind), s.form, Severity.WARNING)
             for s in suspicions(elements)
         ]
-    result.sort(key=lambda f: (f.severity != Severity.ERROR.value, f.path, f.kind))
+    result.sort(key=lambda f: (f.severity is not Severity.ERROR, f.path, f.kind.value))
     return result
 
 
@@ -228,9 +226,9 @@ def _raw(
             found[key] = Finding(
                 name,
                 path,
-                ident.kind.value,
+                ident.kind,
                 f"{hit.needle.label} in raw bytes ({hit.encoding})",
-                ident.severity.value,
+                ident.severity,
                 ident.source,
             )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from veil.check.regression import PairFacts
 from veil.pipeline import Outcome
 from veil.pixels import BurnedInRisk, PixelResult
 
@@ -24,6 +25,9 @@ class FileRecord:
     # Burned-in text: the always-on risk flag, and what the pixel step did (when it ran).
     burned_in: BurnedInRisk = field(default_factory=BurnedInRisk)
     pixels: PixelResult | None = None
+    engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
+    # The destination checks' facts before and after (`--for`), evaluated in the worker.
+    check: PairFacts | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -37,4 +41,6 @@ class FileRecord:
             data["burned_in_text"] = (
                 self.pixels.to_dict() if self.pixels is not None else self.burned_in.to_dict()
             )
+        if self.engine:
+            data["engine"] = self.engine
         return data

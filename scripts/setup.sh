@@ -4,11 +4,12 @@
 #   1. Debian packages listed in scripts/apt-packages.txt (one name per line, '#' comments),
 #      installed only when some are missing (apt-get update once, then install).
 #   2. .venv created with python3 when missing.
-#   3. pip install -e '.[EXTRAS]' (EXTRAS from $VEIL_EXTRAS, default "test"), skipped when
+#   3. pip install -e '.[EXTRAS]' (EXTRAS from $VEIL_EXTRAS, default "test,pixels"), skipped when
 #      pyproject.toml and the extras are unchanged since the last successful install.
 #
 # Environment:
-#   VEIL_EXTRAS=test,bench   optional-dependency groups to install (default: test)
+#   VEIL_EXTRAS=test,bench   optional-dependency groups to install (default: test,pixels; the
+#                            test suite needs pixels: the OCR tests run, they are not skipped)
 #   VEIL_SETUP_FORCE=1       re-run pip even when nothing changed
 #   PYTHON=python3.12        interpreter used to create .venv (default: python3)
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-EXTRAS="${VEIL_EXTRAS:-test}"
+EXTRAS="${VEIL_EXTRAS:-test,pixels}"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.veil-setup-stamp"

@@ -1,4 +1,5 @@
-"""One file through veil: read -> de-identify -> audit -> encode; then the outputs' check.
+"""One file through veil: read -> de-identify (header, then pixels) -> audit -> encode; then
+the outputs' check.
 
 The same code for `veil deid` (batch), the node and the console, so that the same input and
 key give the same bytes wherever they are de-identified (DESIGN, invariant 6):
@@ -13,7 +14,10 @@ key give the same bytes wherever they are de-identified (DESIGN, invariant 6):
 the file and the problem (never a value). It tries the streaming fast path first
 (`veil.engine.fast`) and hands what that does not take to the reference path (pydicom
 datasets, `veil.engine.deidentify`), whose output the fast path's equals (tests hold them to
-the same bytes); `FileResult.engine` says which path wrote a file and why.
+the same bytes); `FileResult.engine` says which path wrote a file and why. Every result
+carries the file's burned-in text risk (header only); a file the pixel step applies to
+(`veil.pixels.step_needed`: Clean Pixel Data, or a policy that quarantines files at risk) goes
+through the reference path, where `veil.pixels.PixelStep` cleans its pixels or holds it.
 
 `check_outputs` fails closed: an output it cannot evaluate is *unverifiable*, which holds a
 study as surely as a rule it lost. With `Settings.profiles`, `deidentify_file` evaluates the
@@ -55,6 +59,7 @@ from veil.engine.fast.parse import parse_file
 from veil.errors import PolicyError, ProfileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.mapping import Mapper, Patient, stand_in_uid
+from veil.pixels import BurnedInRisk, PixelResult, PixelStep, burned_in_risk, step_needed
 from veil.policy import Layout, Plan, Policy, compile_plan, load_policy, parse_policy
 
 
@@ -169,6 +174,9 @@ class FileResult:
     patient_pseudonym: str = ""
     problem: str | None = None  # names the file and the problem, never a value
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # audit errors
+    # Burned-in text: the always-on risk flag, and what the pixel step did (when it ran).
+    burned_in: BurnedInRisk = field(default_factory=BurnedInRisk)
+    pixels: PixelResult | None = None
     # (study, series, instance) UIDs of the output, from the fast path.
     uids: tuple[str, str, str] | None = None
     engine: str = ""  # FAST, or FULL + why the fast path handed the file over
@@ -221,6 +229,11 @@ def deidentify_file(
     fast = deidentify_bytes(data, settings.plan, settings.mapper, audit=settings.audit)
     if isinstance(fast, Fallback):
         return replace(_reference(data, name, settings), engine=FULL + fast.reason)
+    # Burned-in text, from the header alone: the risk flag for every file; a file the pixel
+    # step applies to (cleaned, or held by the policy) takes the reference path.
+    header = header_dataset(fast.parsed)
+    if step_needed(header, settings.plan.pixels):
+        return replace(_reference(data, name, settings), engine=FULL + "pixel step")
     result = FileResult(
         Outcome.WRITTEN,
         fast.encoded,
@@ -228,6 +241,7 @@ def deidentify_file(
         uids=(fast.study_uid, fast.series_uid, fast.sop_instance_uid),
         engine=FAST,
         check=_fast_facts(data, fast, settings) if settings.profiles else None,
+        burned_in=burned_in_risk(header),
     )
     if settings.verify_fast:
         reference = _reference(data, name, settings)
@@ -274,6 +288,9 @@ def _reference(
         # The input's identifying values are collected before the in-place de-identification;
         # a failure there makes the audit report itself incomplete (quarantine).
         prepared = prepare(original, settings.plan.declared_options) if settings.audit else None
+        # Burned-in text: the risk flag always; the pixel step's inputs (from the header that
+        # the in-place de-identification removes) only where Clean Pixel Data applies.
+        pixel_step = PixelStep.start(original, settings.plan.pixels)
         # In place: the dataset was parsed for this call only, and the audit collected what
         # it needs from it first; a deep copy cost a third of the time per file.
         result = deidentify(
@@ -284,6 +301,16 @@ def _reference(
             fallback_instance_uid=stand_in,
             recorder=recorder,
         )
+        pixels = pixel_step.finish(result)
+        refusal = pixel_step.refusal(pixels)
+        if refusal is not None:
+            return FileResult(
+                Outcome.QUARANTINED,
+                output=result,
+                problem=f"{name}: {refusal}",
+                burned_in=pixel_step.risk,
+                pixels=pixels,
+            )
         encoded = encode_dataset(result)
     except VeilError as exc:
         return FileResult(Outcome.FAILED, problem=f"{name}: {exc}")
@@ -305,6 +332,8 @@ def _reference(
                 problem=f"{name}: the audit found {len(errors)} identifier(s) in the output; "
                 "the file was not written",
                 findings=errors,
+                burned_in=pixel_step.risk,
+                pixels=pixels,
             )
     check = None
     if settings.profiles:
@@ -316,7 +345,15 @@ def _reference(
             partial(read_bytes, data, name),
             lambda: result,
         )
-    return FileResult(Outcome.WRITTEN, encoded, result, pseudonym, check=check)
+    return FileResult(
+        Outcome.WRITTEN,
+        encoded,
+        result,
+        pseudonym,
+        check=check,
+        burned_in=pixel_step.risk,
+        pixels=pixels,
+    )
 
 
 # (read the input's bytes again, the de-identified file): inputs are read lazily, one at a time.

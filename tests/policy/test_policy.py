@@ -83,7 +83,8 @@ def test_builtin_policies_load_and_research_keeps_characteristics_and_modified_d
             4,
             "action",
         ),
-        ("name: t\nbase: basic\noptions: [clean-pixel-data]\n", 3, "pixel"),
+        ("name: t\nbase: basic\noptions: [clean-recognizable-visual-features]\n", 3, "defacing"),
+        ("name: t\noptions: [clean-pixel-data, retain-uids]\n", 2, "new SOP Instance UID"),
         ("name: t\nbase: basic\n  bad: [indent\n", 3, ""),
     ],
 )

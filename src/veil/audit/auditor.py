@@ -37,6 +37,7 @@ from veil.audit.text_search import (
     text_elements,
 )
 from veil.dicom import values_of
+from veil.pixels.risk import unclean_risk
 from veil.standard import Option
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,19 @@ def _audit(
     _raw(name, encoded, encodings, needles, found)
 
     result = list(found.values())
+    burned_in = unclean_risk(output)
+    if burned_in.at_risk:  # always on: pixels are not searched by the text audit
+        result.append(
+            Finding(
+                name,
+                "(7FE0,0010)",
+                Kind.BURNED_IN_TEXT,
+                "pixels may carry burned-in text ("
+                + ", ".join(r.value for r in burned_in.reasons)
+                + "); not cleaned: use the option clean-pixel-data or review the images",
+                Severity.WARNING,
+            )
+        )
     if heuristics:
         result += [
             Finding(name, s.element.path, Kind(s.kind), s.form, Severity.WARNING)

@@ -35,6 +35,7 @@ class Kind(str, Enum):
     LOOKS_LIKE_DATE = "looks-like-date"  # free-text heuristic, not a value of the input
     LOOKS_LIKE_CONTACT = "looks-like-contact"  # an e-mail address in free text
     AUDIT_INCOMPLETE = "audit-incomplete"  # the audit itself failed: fail closed
+    BURNED_IN_TEXT = "burned-in-text"  # pixels may carry text (ultrasound, screens, cines)
 
 
 @dataclass(frozen=True)

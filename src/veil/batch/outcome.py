@@ -7,6 +7,7 @@ from typing import Any
 
 from veil.check.regression import PairFacts
 from veil.pipeline import Outcome
+from veil.pixels import BurnedInRisk, PixelResult
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class FileRecord:
     study: str | None = None  # de-identified Study Instance UID
     series: str | None = None  # de-identified Series Instance UID
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Burned-in text: the always-on risk flag, and what the pixel step did (when it ran).
+    burned_in: BurnedInRisk = field(default_factory=BurnedInRisk)
+    pixels: PixelResult | None = None
     engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
     # The destination checks' facts before and after (`--for`), evaluated in the worker.
     check: PairFacts | None = field(default=None, repr=False)
@@ -33,6 +37,10 @@ class FileRecord:
                 data[name] = value
         if self.findings:
             data["findings"] = list(self.findings)
+        if self.burned_in.at_risk or self.pixels is not None:
+            data["burned_in_text"] = (
+                self.pixels.to_dict() if self.pixels is not None else self.burned_in.to_dict()
+            )
         if self.engine:
             data["engine"] = self.engine
         return data

@@ -122,6 +122,23 @@ class BatchSummary:
             or self.unverifiable
         )
 
+    @property
+    def burned_in(self) -> dict[str, int]:
+        """Burned-in text across the run: files at risk, and what the pixel step did."""
+        table = {"at_risk": sum(1 for r in self.records if r.burned_in.at_risk)}
+        for record in self.records:
+            if record.pixels is not None:
+                key = record.pixels.status.value
+                table[key] = table.get(key, 0) + 1
+        table["at_risk_not_cleaned_written"] = sum(
+            1
+            for r in self.records
+            if r.burned_in.at_risk
+            and r.outcome is Outcome.WRITTEN
+            and (r.pixels is None or r.pixels.status.value == "not-scanned")
+        )
+        return table
+
     def rates(self) -> tuple[float, float]:
         seconds = max(self.seconds, 1e-9)
         return len(self.records) / seconds, self.bytes_in / seconds / 1e6
@@ -150,6 +167,7 @@ class BatchSummary:
             },
             "check_regressions": self.regressions,
             "check_unverifiable": self.unverifiable,
+            "burned_in_text": {"policy": job.plan.pixels.describe(), **self.burned_in},
             "files": [record.to_dict() for record in self.records],
         }
 

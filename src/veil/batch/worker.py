@@ -60,6 +60,8 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             study=result.study,
             series=result.series,
             findings=result.findings,
+            burned_in=result.burned_in,
+            pixels=result.pixels,
             engine=result.engine,
         )
     if job.out is None:  # a job without --out only de-identifies
@@ -95,6 +97,8 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
         output=relative,
         study=result.study,
         series=result.series,
+        burned_in=result.burned_in,
+        pixels=result.pixels,
         engine=result.engine,
         check=result.check,
     )

@@ -40,6 +40,18 @@ def _print_failure(record: FileRecord) -> None:
         )
 
 
+def _burned_in_row(burned_in: dict[str, int], job: Job) -> str | None:
+    """The summary's burned-in text row (counts only), where there is something to say."""
+    if not (burned_in["at_risk"] or job.plan.pixels.clean):
+        return None
+    done = ", ".join(
+        f"{burned_in[key]} {key}"
+        for key in ("cleaned", "nothing-found", "failed", "unverified")
+        if burned_in.get(key)
+    )
+    return f"{burned_in['at_risk']} file(s) may carry it" + (f"; {done}" if done else "")
+
+
 def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | None) -> None:
     counts = summary.counts
     files_per_s, mb_per_s = summary.rates()
@@ -62,6 +74,9 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     )
     table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
     table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
+    burned_in = _burned_in_row(summary.burned_in, job)
+    if burned_in:
+        table.add_row("burned-in text", burned_in)
     fast, full = summary.engines
     total = fast + sum(full.values())
     if total:
@@ -76,6 +91,14 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
         err_console.print(
             f"[yellow]incomplete study:[/] {study} (some files failed or were "
             "quarantined; do not send it as a whole study)",
+            markup=True,
+        )
+    if summary.burned_in["at_risk_not_cleaned_written"]:
+        err_console.print(
+            f"[yellow]burned-in text:[/] {summary.burned_in['at_risk_not_cleaned_written']} "
+            "written file(s) may carry identifying text in their pixels (ultrasound, screen "
+            "captures, cines); see 'burned_in_text' in the report, or use a policy with the "
+            "option clean-pixel-data",
             markup=True,
         )
     for problem in summary.unverifiable:

@@ -20,6 +20,7 @@ from veil.explain import Change, explain_dataset
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
+from veil.pixels.explain import explain_pixels
 
 
 @click.command("explain")
@@ -46,6 +47,12 @@ from veil.pipeline import compile_policy
     default=None,
     help="Show values (default: only when writing to a terminal).",
 )
+@click.option(
+    "--render",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG: the first frame with the regions Clean Pixel Data removes outlined, "
+    "and the result beside it (needs veil[pixels]).",
+)
 def command(
     file: Path,
     policy: str,
@@ -55,6 +62,7 @@ def command(
     lookup: Path | None,
     changed_only: bool,
     values: bool | None,
+    render: Path | None,
 ) -> None:
     """For every attribute of FILE (nested ones too): value before, after, and the rule.
 
@@ -64,11 +72,13 @@ def command(
     \b
     Example:
       veil explain ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22/IM1.dcm --changed-only
+      veil explain ../shared/corpus/pydicom/test_files/examples_palette.dcm --render out.png
 
     \b
     Exit codes:
       0  explained
-      2  usage error (not a DICOM image, bad policy, profile or key)
+      2  usage error (not a DICOM image, bad policy, profile or key; --render cannot
+         decode the pixels or write the PNG)
     """
     plan = compile_policy(policy, profiles, quality_checks=not no_quality_checks).plan
     mapper = load_mapper(key_path, lookup)
@@ -99,4 +109,6 @@ def command(
     for note in plan.notes:
         console.print(f"note: {note}")
     console.print(table)
+    for line in explain_pixels(original, output, plan.pixels, render):
+        console.print(line)
     console.print(f"policy {plan.policy_name}; key fingerprint {mapper.fingerprint()}")

@@ -19,11 +19,15 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydicom.datadict import tag_for_keyword
 
 from veil.errors import PolicyError
+from veil.pixels.model import AtRisk, RedactMode
+from veil.pixels.rules import RegionRule, load_rule_file
+from veil.pixels.settings import PixelSettings
 from veil.policy.model import (
     OVERRIDE_WORDS,
     Action,
@@ -38,10 +42,19 @@ from veil.yamlnode import YamlNode, compose
 
 BUILTIN_NAMES = ("basic", "research-longitudinal")
 NOT_YET = {
-    Option.CLEAN_PIXEL_DATA: "burned-in text removal is not implemented yet",
     Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES: "defacing is not implemented yet",
 }
-TOP_KEYS = {"name", "description", "base", "options", "overrides", "requirements", "layout"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "base",
+    "options",
+    "overrides",
+    "requirements",
+    "layout",
+    "pixels",
+}
+PIXEL_KEYS = {"burned-in-risk", "redact", "allow", "rules", "ocr-every-image", "ocr-every-frame"}
 _TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 
 
@@ -127,6 +140,58 @@ def _parse_override(node: YamlNode) -> Override:
     return Override(action, tag, private, value, node.line, label)
 
 
+def _parse_pixels(node: YamlNode | None, options: set[Option], origin: str) -> PixelSettings:
+    """The ``pixels:`` section: what happens to images that may carry burned-in text."""
+    clean = Option.CLEAN_PIXEL_DATA in options
+    if node is None:
+        return PixelSettings(clean=clean)
+    fields = node.mapping("pixels", PIXEL_KEYS)
+
+    def choice(key: str, enum: type[AtRisk] | type[RedactMode], default: Any) -> Any:
+        if key not in fields:
+            return default
+        word = fields[key].scalar(key).lower()
+        try:
+            return enum(word)
+        except ValueError:
+            names = ", ".join(member.value for member in enum)
+            raise fields[key].fail(f"{key} must be one of {names}, not '{word}'") from None
+
+    allow = []
+    for item in fields["allow"].items("allow") if "allow" in fields else []:
+        pattern = item.scalar("an allow-list pattern")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise item.fail(f"not a valid regular expression ({exc.msg})") from None
+        allow.append(pattern)
+    rules: list[RegionRule] = []
+    folder = Path(origin).parent if Path(origin).exists() else Path.cwd()
+    for item in fields["rules"].items("rules") if "rules" in fields else []:
+        path = Path(item.scalar("a rule file"))
+        try:
+            rules.extend(load_rule_file(path if path.is_absolute() else folder / path))
+        except PolicyError as exc:
+            raise item.fail(str(exc)) from None
+    if not clean and {"redact", "allow", "rules", "ocr-every-image", "ocr-every-frame"} & set(
+        fields
+    ):
+        raise node.fail("these pixel settings need the option clean-pixel-data")
+    return PixelSettings(
+        clean=clean,
+        redact=choice("redact", RedactMode, RedactMode.ALL_TEXT),
+        allow=tuple(allow),
+        at_risk=choice("burned-in-risk", AtRisk, AtRisk.FLAG),
+        ocr_every_image=fields["ocr-every-image"].flag("ocr-every-image")
+        if "ocr-every-image" in fields
+        else False,
+        ocr_every_frame=fields["ocr-every-frame"].flag("ocr-every-frame")
+        if "ocr-every-frame" in fields
+        else False,
+        rules=tuple(rules),
+    )
+
+
 def _requirement(item: YamlNode, origin: str) -> RequirementRef:
     """A profile name as written, or a YAML path made relative to the policy file's folder."""
     name = item.scalar("a requirement").strip()
@@ -159,6 +224,11 @@ def parse_policy(text: str, origin: str) -> Policy:
         if option is Option.BASIC:
             continue
         options.add(option)
+    if {Option.CLEAN_PIXEL_DATA, Option.RETAIN_UIDS} <= options:
+        raise root["options"].fail(
+            "clean-pixel-data changes pixels: the cleaned image is a new instance and needs a "
+            "new SOP Instance UID; remove retain-uids or clean-pixel-data"
+        )
     if {Option.RETAIN_LONG_FULL_DATES, Option.RETAIN_LONG_MODIFIED_DATES} <= options:
         raise root["options"].fail(
             "choose one of retain-longitudinal-full-dates and retain-longitudinal-modified-dates"
@@ -179,6 +249,7 @@ def parse_policy(text: str, origin: str) -> Policy:
         layout = Layout(word)
     name = root["name"].scalar("name") if "name" in root else Path(origin).stem
     description = root["description"].scalar("description") if "description" in root else ""
+    pixels = _parse_pixels(root.get("pixels"), options, origin)
     return Policy(
         name=name,
         source=origin,
@@ -187,6 +258,7 @@ def parse_policy(text: str, origin: str) -> Policy:
         requirements=requirements,
         description=description,
         layout=layout,
+        pixels=pixels,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from veil.pixels.settings import PixelSettings
 from veil.standard import Option
 
 
@@ -111,3 +112,4 @@ class Policy:
     description: str = ""
     layout: Layout | None = None  # the output layout this policy asks for, if any
     meta: dict[str, str] = field(default_factory=dict)
+    pixels: PixelSettings = field(default_factory=PixelSettings)  # burned-in text

@@ -16,6 +16,7 @@ from pydicom.datadict import tag_for_keyword
 
 from veil.dicom import DATE_VRS, TEXT_VRS, dictionary_vr, is_private
 from veil.errors import PolicyError, RequirementConflictError
+from veil.pixels.settings import PixelSettings
 from veil.policy.model import Action, Choice, Override, Policy, PrivateSelector, parse_action
 from veil.standard import (
     EDITION,
@@ -133,6 +134,9 @@ class Plan:
     # Options in force, plus those that requirements act as (see Rule.declares): what the
     # output declares in (0012,0064) and what the audit takes as retained on purpose.
     declared_options: frozenset[Option] = frozenset()
+    # Burned-in text: the pixel step's settings. Clean Pixel Data is declared per file, by the
+    # pixel step, only where every frame was cleaned and verified (never by the plan).
+    pixels: PixelSettings = field(default_factory=PixelSettings)
 
     def rule_for(self, tag: int) -> Rule | None:
         """The rule for a public (or exact private) tag; None means not listed: keep."""
@@ -429,7 +433,11 @@ class _Compiler:
     def plan(self) -> Plan:
         policy, options = self.policy, self.policy.options
         method = [f"veil; PS3.15 E.1-1 {EDITION} basic profile"]
-        method += [f"option {option.value}" for option in sorted(options, key=lambda o: o.value)]
+        method += [
+            f"option {option.value}"
+            for option in sorted(options, key=lambda o: o.value)
+            if option is not Option.CLEAN_PIXEL_DATA  # declared per file by the pixel step
+        ]
         method += [f"policy {policy.name}"[:64]]
         method += [f"requirements {profile.name}"[:64] for profile in self.profiles]
         declared = frozenset(r.declares for r in self.exact.values() if r.declares is not None)
@@ -445,7 +453,9 @@ class _Compiler:
             shift_dates=self.shift,
             derive_age=self.derive_age,
             method_text=tuple(text[:64] for text in method),
-            declared_options=options | declared,
+            # Clean Pixel Data is declared per file by the pixel step, never by the plan.
+            declared_options=(options | declared) - {Option.CLEAN_PIXEL_DATA},
+            pixels=policy.pixels,
         )
 
 

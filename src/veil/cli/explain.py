@@ -16,7 +16,8 @@ from rich.table import Table
 
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
-from veil.explain import Change, explain_dataset
+from veil.engine import deidentify
+from veil.explain import Change, Recording, explain_rows
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
@@ -86,7 +87,9 @@ def command(
         original = read_dataset(file)
     except SkippedFile as skipped:
         raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
-    rows = explain_dataset(original, plan, mapper)
+    recording = Recording()
+    output = deidentify(original, plan, mapper, recorder=recording)
+    rows = explain_rows(original, output, recording.decisions)
     show_values = values if values is not None else sys.stdout.isatty()
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
     table = Table(show_lines=False)

@@ -23,7 +23,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as PydicomSequence
 
 from veil.audit.findings import Severity, tag_text
-from veil.audit.forms import Edge, Needle
+from veil.audit.forms import Needle
+from veil.text.forms import Edge
 
 try:  # optional: the raw scan is about ten times faster with it, the same without
     import numpy as _np

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from veil.audit.findings import Kind
-from veil.audit.identifiers import Identifier
-from veil.text.forms import Edge, Style, forms_of
+from veil.audit.identifiers import Identifier, style_of
+from veil.text.forms import Edge, forms_of
 
 __all__ = ["Edge", "Needle", "needles_for", "style_of"]
 
@@ -26,19 +25,6 @@ class Needle:
     left: Edge = Edge.NONE
     right: Edge = Edge.NONE
     raw: bool = False  # strong enough to search in raw bytes (pixel data, blobs)
-
-
-def style_of(kind: Kind, vr: str) -> Style:
-    """How a value of this kind and VR is written (which forms it takes)."""
-    if kind is Kind.UID:
-        return Style.UID
-    if vr == "PN":
-        return Style.NAME
-    if vr in ("DA", "DT"):
-        return Style.DATE
-    if kind in (Kind.PATIENT_ID, Kind.ACCESSION, Kind.CONTACT, Kind.DEVICE):
-        return Style.ID
-    return Style.PLAIN
 
 
 def needles_for(ident: Identifier) -> list[Needle]:

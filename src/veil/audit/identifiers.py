@@ -28,6 +28,8 @@ from pydicom.uid import UID_dictionary
 
 from veil.audit.findings import Kind, Severity, tag_text
 from veil.standard import OPTION_PRECEDENCE, Option, ProfileRow, profile_rows
+from veil.text.context import IdentifyingValue
+from veil.text.forms import Style
 from veil.text.strength import (  # re-exported: the audit's callers name them here
     RAW_MIN_BITS,
     STOP_WORDS,
@@ -47,9 +49,11 @@ __all__ = [
     "collect_all",
     "declared_options",
     "dedupe",
+    "identifying_values",
     "is_weak",
     "normalise",
     "strength_bits",
+    "style_of",
 ]
 
 # Tag -> kind for the patient's own identifiers and the site's; the rest go by VR or option.
@@ -73,6 +77,8 @@ _NEVER_SEARCHED = frozenset(
     " ".join(("US SS UL SL FL FD UV SV AT", "OW OF OD OL OV IS DS TM")).split()
 )
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR", "DA", "DT"})
+
+
 @dataclass(frozen=True)
 class Identifier:
     """One identifying value of the input. ``value`` is never shown, logged or reported."""
@@ -421,3 +427,30 @@ def dedupe(identifiers: Iterable[Identifier]) -> list[Identifier]:
         ):
             best[key] = ident
     return list(best.values())
+
+
+def style_of(kind: Kind, vr: str) -> Style:
+    """How a value of this kind and VR is written (which forms it takes)."""
+    if kind is Kind.UID:
+        return Style.UID
+    if vr == "PN":
+        return Style.NAME
+    if vr in ("DA", "DT"):
+        return Style.DATE
+    if kind in (Kind.PATIENT_ID, Kind.ACCESSION, Kind.CONTACT, Kind.DEVICE):
+        return Style.ID
+    return Style.PLAIN
+
+
+def identifying_values(
+    original: Dataset, options: frozenset[Option] = frozenset()
+) -> list[IdentifyingValue]:
+    """The values Clean Descriptors / Clean Structured Content must cut out of the text they
+    keep: exactly the error-level identifiers the audit will search the output for, each with
+    the style that decides its forms. (Warning-level values, such as a vendor's private text,
+    are not removed from descriptions: "efgre3d" in a series description is the sequence.)"""
+    return [
+        IdentifyingValue(style_of(ident.kind, ident.vr), ident.value)
+        for ident in collect_all(original, options).identifiers
+        if ident.severity is Severity.ERROR and ident.kind is not Kind.UID
+    ]

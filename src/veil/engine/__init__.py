@@ -9,11 +9,13 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from veil import __version__
-from veil.engine.walk import Context, Recorder, Walker, _identifying_values, blob_needles
+from veil.audit.identifiers import identifying_values
+from veil.engine.walk import Context, Recorder, Walker, blob_needles
 from veil.errors import DeidentificationError, value_free_text
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
 from veil.standard import Option
+from veil.text import TextContext
 
 # veil's implementation class UID: a fixed UUID-derived UID (2.25), not tied to any input.
 IMPLEMENTATION_CLASS_UID = "2.25.190210463329419592453366917582934466513"
@@ -111,7 +113,8 @@ def deidentify(
             or Option.CLEAN_DESCRIPTORS in plan.options
             or (Option.CLEAN_STRUCTURED_CONTENT in plan.options)
         ):
-            ctx.identifying = _identifying_values(work)
+            # The same values the audit will search the output for (veil.text forms).
+            ctx.text = TextContext.of(identifying_values(work, plan.declared_options))
         if any(rule.action == "C" for rule in plan.private_keep.values()):
             ctx.blob_needles = blob_needles(work, plan)
         walker.walk(work, (), "")

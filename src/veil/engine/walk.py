@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
@@ -22,9 +22,7 @@ from pydicom.uid import UID_dictionary
 from veil.engine.values import (
     DATE_VRS,
     TEXT_VRS,
-    TextCleaner,
     age_string,
-    date_forms,
     dummy_value,
     name_forms,
     parse_da,
@@ -36,6 +34,7 @@ from veil.mapping import Mapper
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option, iod_attribute_types
+from veil.text import EMPTY, TextContext, clean_text
 
 # (path, tag, before, after, rule) for `veil explain`; only called when explaining.
 Recorder = Callable[[str, int, str, str, str], None]
@@ -70,24 +69,7 @@ _CODE_TAGS = frozenset(
         0x0040A040,
     }
 )
-_IDENTIFYING_SOURCES = (
-    0x00100010,
-    0x00100020,
-    0x00100030,
-    0x00080050,
-    0x00200010,  # Study ID: turns up in labels and descriptions
-    0x00080080,
-    0x00080090,
-    0x00081050,
-    0x00081060,
-    0x00081070,
-    0x00100050,
-    0x00101000,
-    0x00101001,
-    0x00101060,
-    0x00321032,
-    0x00080081,
-)
+_CODE_MEANING = 0x00080104
 _AGE_FORM = re.compile(r"^\d{3}[DWMY]$")
 _AGE_REFERENCE_DATES = (0x00080020, 0x00080021, 0x00080022, 0x00080023)
 
@@ -121,8 +103,9 @@ class Context:
     recorder: Recorder | None = None
     shifted: bool = False
     _offset: int | None = None
-    _cleaner: TextCleaner | None = None
-    identifying: list[str] = field(default_factory=list)
+    # The forms of the input's identifying values (veil.text), taken before the walk changes
+    # the dataset: what Clean Descriptors / Clean Structured Content cut out of kept text.
+    text: TextContext = EMPTY
     # Identifying values of the input as bytes, longest first: masked inside private elements
     # the plan cleans ("C"), such as a vendor's binary header kept for a destination.
     blob_needles: tuple[bytes, ...] = ()
@@ -133,32 +116,9 @@ class Context:
             self._offset = self.mapper.date_offset_days(self.patient_id)
         return self._offset
 
-    @property
-    def cleaner(self) -> TextCleaner:
-        if self._cleaner is None:
-            self._cleaner = TextCleaner(self.identifying)
-        return self._cleaner
-
-
-def _identifying_values(ds: Dataset) -> list[str]:
-    values: list[str] = []
-    for tag in _IDENTIFYING_SOURCES:
-        if tag not in ds:
-            continue
-        raw = ds[tag].value
-        items = raw if isinstance(raw, MultiValue | list) else [raw]
-        for item in items:
-            if item is None:
-                continue
-            text = str(item)
-            values.append(text)
-            if vr_of(tag) == "PN":
-                values.extend(name_forms(text))
-            if vr_of(tag) == "DA":
-                values.extend(date_forms(text))
-            if text.lstrip("0") and text.lstrip("0") != text:
-                values.append(text.lstrip("0"))
-    return values
+    def clean(self, elem: DataElement) -> None:
+        """Clean a text element's values in place (veil.text.clean_text)."""
+        _set_values(elem, [clean_text(str(v), self.text) for v in _values(elem)])
 
 
 _BLOB_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "AE", "CS"})
@@ -319,7 +279,7 @@ class Walker:
         elif vr in ("TM", "AS", "CS", "IS", "DS", "US", "SS", "UL", "SL", "FL", "FD"):
             pass
         elif vr in TEXT_VRS:
-            _set_values(elem, [self.ctx.cleaner.clean(str(v)) for v in _values(elem)])
+            self.ctx.clean(elem)
         elif vr == "UI":
             _remap_uids(elem, self.ctx)
         elif vr == "SQ":
@@ -426,6 +386,10 @@ class Walker:
         if elem.VR == "SQ":
             self._descend(elem, path, where, mode)
 
+    def _cleans_text(self) -> bool:
+        options = self.ctx.plan.options
+        return Option.CLEAN_DESCRIPTORS in options or Option.CLEAN_STRUCTURED_CONTENT in options
+
     # -- per dataset ------------------------------------------------------------------
     def _unlisted(
         self, ds: Dataset, tag: int, path: tuple[str, ...], where: str, mode: str
@@ -467,6 +431,19 @@ class Walker:
                 )
         elif (
             mode == "dummy"
+            and self.ctx.plan.shift_dates
+            and vr in ("DA", "DT")
+            and tag not in _CODE_TAGS
+        ):
+            # Modified Dates: a date inside a sequence the profile replaces by dummies (a type
+            # 1 date of Content or Verifying Observer Sequence) moves with the patient's other
+            # dates instead of becoming 19000101, which would break intervals.
+            elem = ds[tag]
+            before = _show(elem) if self.ctx.recorder else ""
+            self._shift(elem)
+            self._record(where, tag, before, _show(elem), "inside a sequence, shifted (dates)")
+        elif (
+            mode == "dummy"
             and tag not in _CODE_TAGS
             and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
         ):
@@ -474,6 +451,13 @@ class Walker:
             before = _show(elem) if self.ctx.recorder else ""
             elem.value = dummy_value(elem.VR)
             self._record(where, tag, before, _show(elem), "inside a sequence replaced by a dummy")
+        elif tag == _CODE_MEANING and (mode == "clean" or self._cleans_text()):
+            # Code meanings are free text in disguise: a requested procedure's meaning can
+            # carry the referring physician's name. Code values and schemes stay as they are.
+            elem = ds[tag]
+            before = _show(elem) if self.ctx.recorder else ""
+            self.ctx.clean(elem)
+            self._record(where, tag, before, _show(elem), "code meaning cleaned")
         elif (
             mode == "clean"
             and tag not in _CODE_TAGS
@@ -486,7 +470,7 @@ class Walker:
             elif elem.VR in DATE_VRS:
                 self._shift(elem)
             else:
-                _set_values(elem, [self.ctx.cleaner.clean(str(v)) for v in _values(elem)])
+                self.ctx.clean(elem)
             self._record(where, tag, before, _show(elem), "inside cleaned structured content")
 
     def _private(

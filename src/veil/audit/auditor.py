@@ -76,7 +76,8 @@ def audit_output(
     heuristics: bool = True,
 ) -> list[Finding]:
     """Every place in ``output`` (and its bytes ``encoded``) where an identifying value of
-    ``original`` survives, plus free-text warnings. Errors first; never a value in a finding.
+    ``original`` survives, plus identifying text found by its shape in free text
+    (``veil.text``). Errors first; never a value in a finding.
 
     ``options`` are the standard's options whose kept attributes are not identifiers here; by
     default the ones the output declares in (0012,0064). The audit fails closed: if it cannot
@@ -158,10 +159,14 @@ def _audit(
     _raw(name, encoded, encodings, needles, found)
 
     result = list(found.values())
+    reported = {path for path, _ in found}
     if heuristics:
         result += [
-            Finding(name, s.element.path, s.kind, s.form, Severity.WARNING.value)
-            for s in suspicions(elements)
+            Finding(name, s.element.path, s.kind, s.form, Severity.ERROR.value)
+            for s in suspicions(elements, collected.option_kept)
+            # An element already reported with a value of the input is quarantined anyway:
+            # the shape of that same value ("born 23/04/1961") would only repeat it.
+            if s.element.path not in reported
         ]
     result.sort(key=lambda f: (f.severity != Severity.ERROR.value, f.path, f.kind))
     return result

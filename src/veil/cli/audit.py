@@ -270,7 +270,12 @@ def _print(report: AuditReport, show_warnings: bool) -> None:
     help="Exit 1 on warnings too (free-text heuristics, patient characteristics).",
 )
 @click.option(
-    "--no-heuristics", is_flag=True, help="Skip the free-text name/date heuristics (warnings)."
+    "--no-heuristics",
+    is_flag=True,
+    help=(
+        "Skip the search for identifying text by its shape (phones, e-mails, IDs, "
+        "titled names, dates...) in free text."
+    ),
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not list warnings, only errors.")
 @click.option(

@@ -26,7 +26,7 @@ from veil.policy.model import OVERRIDE_WORDS, Action, Override, Policy, PrivateS
 from veil.standard import Option
 from veil.yamlnode import YamlNode, compose
 
-BUILTIN_NAMES = ("basic", "research-longitudinal")
+BUILTIN_NAMES = ("basic", "research-longitudinal", "research-release")
 NOT_YET = {
     Option.CLEAN_PIXEL_DATA: "burned-in text removal is not implemented yet",
     Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES: "defacing is not implemented yet",

@@ -36,6 +36,8 @@ _NOT_FREE_TEXT = frozenset(
         "ImplementationVersionName",
         "SecondaryCaptureDeviceManufacturerModelName",
         "CodingSchemeName",
+        "CodingSchemeResponsibleOrganization",  # a vocabulary's publisher, not a person's
+        "CodingSchemeExternalID",
         "StationName",
         "ApplicationName",
         "PrivateCreator",

@@ -160,12 +160,6 @@ def _name_forms(value: str) -> list[Form | None]:
         for component, label in ((family, "family name alone"), (given, "given name alone")):
             if component and component != stored:
                 out.append(_form(component, label + suffix))
-            # A component of several words ("van der Berg", "Mary Ann"): each long word alone.
-            words = component.split()
-            if len(words) > 1:
-                for word in words:
-                    if len(word) >= 4:
-                        out.append(_form(word, label + " (one of its words)" + suffix))
     return out
 
 
@@ -221,9 +215,8 @@ def _id_forms(value: str) -> list[Form | None]:
             out.append(_form(unpadded, "ID without leading zeros"))
     if not stored.isdigit():
         for run in _ID_DIGITS.findall(stored):
-            out.append(_form(run, "digits of the ID alone"))
-            if run.lstrip("0") != run and len(run.lstrip("0")) >= 6:
-                out.append(_form(run.lstrip("0"), "digits of the ID alone, without leading zeros"))
+            # Not in raw bytes: six digits turn up in times and numbers of binary data.
+            out.append(_form(run, "digits of the ID alone", raw=False))
     # A numeric ID may be written with (more) leading zeros: "0004711" is "4711".
     return [
         Form(f.text, f.label, Edge.ZEROS, f.right, f.raw) if f and f.text.isdigit() else f

@@ -21,7 +21,7 @@ _KEYWORDS = (
     r"encounter\s*(?:id|number|no\.?)?|visit\s*(?:id|number|no\.?)|admission\s*(?:id|number|no\.?)|"
     r"ssn|ss\s?#|social\s+security(?:\s+(?:number|no\.?))?|sin|nhs\s*(?:number|no\.?)?|"
     r"insurance\s*(?:id|number|no\.?)|policy\s*(?:number|no\.?)|member\s*id|subscriber\s*id|"
-    r"id|no\.|nr\.|"
+    r"id|"
     r"patientennummer|patienten-?id|pat\.?-nr\.?|fallnummer|fall-nr\.?|aufnahmenummer|"
     r"versichertennummer|krankenversicherungsnummer|steuer-?id|"
     r"n°\s*(?:de\s+)?(?:dossier|patient)|numéro\s+(?:de\s+)?(?:dossier|patient)|ipp|nir|"
@@ -32,7 +32,9 @@ _KEYWORDS = (
 )
 _RECORD = re.compile(
     rf"(?i)(?<![^\W_])(?:{_KEYWORDS})(?![^\W\d_])\s*[:=#.\-]?\s*"
-    r"((?=[\w/-]*\d{4})[A-Za-z]{0,4}[-/]?\d[\w/-]*\d)(?![\w])"
+    # the ID: an optional letter prefix, then digit groups (with letters) joined by a space,
+    # dot, dash or slash ("H-0042317", "1234 5678 9018"), four digits in a row at least
+    r"((?=[\w /.-]*\d{4})[A-Za-z]{0,4}[-/]?\d[\dA-Za-z]*(?:[ ./-]\d[\dA-Za-z]*)*)(?![\w])"
 )
 
 

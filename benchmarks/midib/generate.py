@@ -150,6 +150,15 @@ def _age(birth: str, on: str) -> str:
     return f"{years:03d}Y"
 
 
+def _family_given(patient: Patient) -> tuple[str, str]:
+    """The name as prose: the ideographic group where there is one, else the alphabetic."""
+    groups = patient.name.split("=")
+    parts = (groups[1] if len(groups) > 1 else groups[0]).split("^")
+    return parts[0].capitalize() if parts[0].isascii() else parts[0], (
+        parts[1].capitalize() if parts[1].isascii() else parts[1]
+    )
+
+
 def _ddmmyyyy(date: str) -> str:
     return f"{date[6:8]}/{date[4:6]}/{date[:4]}"
 
@@ -391,6 +400,46 @@ def plant(
         "clinical history",
         Category.TCIA,
     )
+    # One more free-text phrase per series, in rotation: other shapes of the same identifiers.
+    family, given = _family_given(patient)
+    month_date = dt.date(int(date[:4]), int(date[4:6]), int(date[6:])).strftime("%B %-d, %Y")
+    phrases = (
+        (
+            f"Seen by DR. {patient.referring.family.upper()} on {month_date}",
+            (
+                (patient.referring.family.upper(), "physician in free text, upper case"),
+                (month_date, "date with a month name in free text"),
+            ),
+        ),
+        (
+            f"Pt {family}, {given} of {patient.address}",
+            (
+                (f"{family}, {given}", "patient name in free text, family first"),
+                (patient.address, "address in free text"),
+            ),
+        ),
+        (
+            f"Report at https://portal.example.org/r/{patient.id_digits}",
+            ((f"https://portal.example.org/r/{patient.id_digits}", "URL in free text"),),
+        ),
+        (
+            f"Tel. {patient.phone} / {patient.email}",
+            ((patient.phone, "phone in free text"), (patient.email, "e-mail in free text")),
+        ),
+    )
+    phrase, planted = phrases[(study + series) % len(phrases)]
+    ds.PerformedProcedureStepDescription = f"BRAIN MRI. {phrase}"
+    for text, what in planted:
+        p.check(
+            "PerformedProcedureStepDescription", Action.TEXT_REMOVED, text, what, Category.HIPAA
+        )
+    p.check(
+        "PerformedProcedureStepDescription",
+        Action.TEXT_RETAINED,
+        "BRAIN MRI",
+        "clinical description",
+        Category.TCIA,
+    )
     # The request, nested two levels, with the physician's name in a code meaning.
     code = Dataset()
     code.CodeValue = "MRBRN01"
@@ -557,7 +606,7 @@ def generate(out: Path, corpus: Path) -> int:
         out / "answer_key.json",
         files,
         {
-            "generator": "benchmarks/midib/generate.py v1",
+            "generator": "benchmarks/midib/generate.py v2",
             "patients": len(PATIENTS),
             "files": len(files),
             "sources": [s.label for s in sources[:source_index]],

@@ -153,7 +153,7 @@ PATIENTS: tuple[Patient, ...] = (
         address="北京市朝阳区建国路88号",
         phone="+86 10 6552 8888",
         email="wangxm@example.cn",
-        national_id="110105198506120030",
+        national_id="110105198506120034",
         national_label="身份证号",
         mother_name="Li^Xiuying=李^秀英",
         institution="北京协和医院",

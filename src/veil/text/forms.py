@@ -216,7 +216,7 @@ def _id_forms(value: str) -> list[Form | None]:
     if not stored.isdigit():
         for run in _ID_DIGITS.findall(stored):
             # Not in raw bytes: six digits turn up in times and numbers of binary data.
-            out.append(_form(run, "digits of the ID alone", raw=False))
+            out.append(_form(run.lstrip("0") or run, "digits of the ID alone", raw=False))
     # A numeric ID may be written with (more) leading zeros: "0004711" is "4711".
     return [
         Form(f.text, f.label, Edge.ZEROS, f.right, f.raw) if f and f.text.isdigit() else f

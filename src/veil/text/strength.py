@@ -56,4 +56,6 @@ def is_weak(value: str) -> bool:
     if not text or text in STOP_WORDS:
         return True
     alnum = sum(ch.isalnum() for ch in text)
-    return alnum < 3 or strength_bits(text) < TEXT_MIN_BITS
+    # Two ideographs, kana or hangul make a whole given name ("小明", "길동"): enough.
+    ideographic = alnum >= 2 and all(ch.isalpha() and ord(ch) >= 0x0250 for ch in text)
+    return (alnum < 3 and not ideographic) or strength_bits(text) < TEXT_MIN_BITS

@@ -150,6 +150,11 @@ def _age(birth: str, on: str) -> str:
     return f"{years:03d}Y"
 
 
+def _honorific(patient: Patient) -> str:
+    """How a physician is addressed after the name, in the patient's script."""
+    return {"P3": "先生", "P4": "医生", "P5": " 선생님"}.get(patient.key, "")
+
+
 def _family_given(patient: Patient) -> tuple[str, str]:
     """The name as prose: the ideographic group where there is one, else the alphabetic."""
     groups = patient.name.split("=")
@@ -322,7 +327,7 @@ def plant(
         ds.StudyDescription = (
             f"{clinical_study} - Dr. {patient.referring.family}"
             if patient.key in ("P1", "P2")
-            else f"{clinical_study} {patient.referring.family}先生"
+            else f"{clinical_study} {patient.referring.family}{_honorific(patient)}"
         )
         p.check(
             "StudyDescription",
@@ -447,7 +452,7 @@ def plant(
     code.CodeMeaning = (
         f"MR BRAIN per Dr. {patient.referring.family}"
         if patient.key in ("P1", "P2")
-        else f"MR BRAIN {patient.referring.family}先生"
+        else f"MR BRAIN {patient.referring.family}{_honorific(patient)}"
     )
     request = Dataset()
     request.RequestedProcedureID = f"RP{int(date) % 999983:06d}"

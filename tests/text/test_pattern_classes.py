@@ -91,7 +91,7 @@ CASES: list[tuple[PatternClass, str, str, str]] = [
     (PatternClass.NAME, "MR BRAIN 鈴木先生", "鈴木", "\\ISO 2022 IR 87"),
     (PatternClass.NAME, "王医生 复查", "王", "GB18030"),
     (PatternClass.NAME, "김민준 선생님 의뢰", "김민준", "ISO_IR 192"),
-    (PatternClass.NAME, "sent as DOE^JOHN", "DOE^JOHN", "ISO_IR 100"),
+    (PatternClass.NAME, "MR BRAIN Smith先生", "Smith", "\\ISO 2022 IR 87"),
     (PatternClass.DATE, "seen 23/04/1961", "23/04/1961", "ISO_IR 100"),
     (PatternClass.DATE, "scan of March 4, 2019", "March 4, 2019", "ISO_IR 100"),
     (PatternClass.DATE, "Untersuchung 4. März 2019", "4. März 2019", "ISO_IR 100"),

@@ -134,7 +134,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "address (Chinese form)",
     ),
     (
-        re.compile(r"[\uac00-\ud7a3]{1,10}(?:로|길)\s?\d+(?:-\d+)?(?:번길)?"),
+        re.compile(
+            r"(?:[\uac00-\ud7a3]{1,8}(?:특별시|광역시|특별자치시|도|시)\s)?"
+            r"(?:[\uac00-\ud7a3]{1,6}(?:구|군|시)\s)?"
+            r"[\uac00-\ud7a3]{1,10}(?:로|길)\s?\d+(?:-\d+)?(?:번길)?"
+        ),
         "address (Korean road-name form)",
     ),
 )

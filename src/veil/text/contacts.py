@@ -48,6 +48,22 @@ def _digits(text: str) -> int:
     return sum(ch.isdigit() for ch in text)
 
 
+_DECIMAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")
+_DOTTED = re.compile(r"\(?\d{2,4}\)?(?:\.\d{2,4}){2,3}")
+_GROUPED = re.compile(r"\d[ \t\-/()]+\d")
+
+
+def _written_like_a_phone(candidate: str) -> bool:
+    """A number people write as a phone: an international prefix, an area code in brackets,
+    or digit groups joined by spaces, dashes or slashes (or dots, "030.1234.5678"). Bare digit
+    runs and lists of decimals are a vendor's numbers ("921244389", "0.3 0.5 4 50 0.002")."""
+    if _DOTTED.fullmatch(candidate.strip()):
+        return True
+    if _DECIMAL.search(candidate):
+        return False
+    return candidate.lstrip().startswith(("+", "(")) or bool(_GROUPED.search(candidate))
+
+
 def find_phones(text: str, regions: tuple[str, ...] = REGIONS) -> Iterator[Span]:
     for match in _PHONE_KEYWORD.finditer(text):
         if _digits(match.group(1)) >= 6:
@@ -56,7 +72,7 @@ def find_phones(text: str, regions: tuple[str, ...] = REGIONS) -> Iterator[Span]
             )
     for match in _PHONE_CANDIDATE.finditer(text):
         candidate = match.group(0)
-        if not 7 <= _digits(candidate) <= 15:
+        if not 7 <= _digits(candidate) <= 15 or not _written_like_a_phone(candidate):
             continue
         for region in regions:
             found = False

@@ -1,7 +1,12 @@
 """Person names found by their context rather than as values of the input: after a title
 ("Dr. Hans Müller", "Prof. Tanaka"), before a degree ("Jane Roe, MD"), after a label
 ("Referring physician: Smith"), with a Japanese, Chinese or Korean honorific ("山田先生",
-"王医生", "김민준 선생님"), or written the DICOM way in free text ("DOE^JOHN").
+"王医生", "김민준 선생님").
+
+A name written the DICOM way ("DOE^JOHN") is not taken as a shape of its own: Siemens writes
+its exam tree into study descriptions so ("Head^Brain", "Research^Project"): in the corpus,
+every caret-separated pair in free text (40 elements) is one of those. The input's own
+names are found in that form as its values (``veil.text.forms``).
 
 Titles are matched in their written case only: in upper case alone "MR", "DR" and "MS" are
 imaging terms (magnetic resonance, digital radiography, multiple sclerosis), so "MR BRAIN" is
@@ -30,9 +35,13 @@ _DEGREES = (
     r"MSc|BSc|Dr\.\s?med\.|Dr\.\s?med|Dr\.\s?rer\.\s?nat\."
 )
 _CJK_NAME = r"[\u4e00-\u9fff\u3005]{1,4}"
+_CJK_HONORIFICS = "先生|様|さま|さん|氏|医師|医生|医师|教授|大夫|主任|君"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(rf"(?<![\w])(?:(?:(?:{_TITLES})\.?|(?:{_UPPER_TITLES})\.)\s*)+({_NAME})"),
+        # A title ends with its period or a space: "MrDataRoles" (a vendor's enum) is no name.
+        re.compile(
+            rf"(?<![\w])(?:(?:(?:{_TITLES})(?:\.\s*|\s+)|(?:{_UPPER_TITLES})\.\s*))+({_NAME})"
+        ),
         "name after a title",
     ),
     (re.compile(rf"(?<![\w])({_NAME}),\s*(?:{_DEGREES})(?![\w])"), "name before a degree"),
@@ -47,7 +56,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "name after a label",
     ),
     (
-        re.compile(rf"({_CJK_NAME})\s?(?:先生|様|さま|さん|氏|医師|医生|医师|教授|大夫|主任|君)"),
+        re.compile(rf"({_CJK_NAME})\s?(?:{_CJK_HONORIFICS})"),
+        "name with an honorific (CJK)",
+    ),
+    (
+        re.compile(rf"(?<![\w])({_CAP})\s?(?:{_CJK_HONORIFICS})"),
         "name with an honorific (CJK)",
     ),
     (
@@ -55,10 +68,6 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"([\uac00-\ud7a3]{2,4})\s?(?:선생님|님|씨|교수님?|의사|원장님?|환자)(?![\uac00-\ud7a3])"
         ),
         "name with an honorific (Korean)",
-    ),
-    (
-        re.compile(r"(?<![\w^])([^\W\d_][\w'\-]+\^[^\W\d_][\w'\-]+(?:\^[\w'\-]*){0,3})"),
-        "caret-separated name (DICOM PN style)",
     ),
 )
 

@@ -34,7 +34,7 @@ _RECORD = re.compile(
     rf"(?i)(?<![^\W_])(?:{_KEYWORDS})(?![^\W\d_])\s*[:=#.\-]?\s*"
     # the ID: an optional letter prefix, then digit groups (with letters) joined by a space,
     # dot, dash or slash ("H-0042317", "1234 5678 9018"), four digits in a row at least
-    r"((?=[\w /.-]*\d{4})[A-Za-z]{0,4}[-/]?\d[\dA-Za-z]*(?:[ ./-]\d[\dA-Za-z]*)*)(?![\w])"
+    r"((?=[\w /.-]*\d{4})(?:[A-Za-z]{1,4}[-/]?){0,3}\d[\dA-Za-z]*(?:[ ./-]\d[\dA-Za-z]*)*)(?![\w])"
 )
 
 

@@ -118,7 +118,8 @@ class Context:
 
     def clean(self, elem: DataElement) -> None:
         """Clean a text element's values in place (veil.text.clean_text)."""
-        _set_values(elem, [clean_text(str(v), self.text) for v in _values(elem)])
+        cleaned: list[object] = [clean_text(str(v), self.text) for v in _values(elem)]
+        _set_values(elem, cleaned)
 
 
 _BLOB_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "AE", "CS"})

@@ -267,7 +267,7 @@ def _print(report: AuditReport, show_warnings: bool) -> None:
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit 1 on warnings too (free-text heuristics, patient characteristics).",
+    help="Exit 1 on warnings too (patient characteristics, descriptors, private values).",
 )
 @click.option(
     "--no-heuristics",

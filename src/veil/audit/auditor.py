@@ -20,6 +20,7 @@ from veil.audit.identifiers import (
     declared_options,
     dedupe,
     normalise,
+    values_to_clean,
 )
 from veil.audit.raw_search import (
     PREAMBLE,
@@ -38,6 +39,7 @@ from veil.audit.text_search import (
     text_elements,
 )
 from veil.standard import Option
+from veil.text import IdentifyingValue
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,11 @@ class Prepared:
     collected: Collected
     encodings: tuple[str, ...]  # codecs the input's text can be in, for the raw-byte scan
     problem: str | None = None  # why collecting failed: the audit then fails closed
+
+    def values_to_clean(self) -> list[IdentifyingValue]:
+        """What Clean Descriptors / Structured Content must remove: hand it to the engine
+        (``deidentify(identifying=...)``) so the input is not walked a second time."""
+        return values_to_clean(self.collected.identifiers)
 
 
 def prepare(original: Dataset, options: Iterable[Option] = ()) -> Prepared:

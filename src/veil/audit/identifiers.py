@@ -54,6 +54,7 @@ __all__ = [
     "normalise",
     "strength_bits",
     "style_of",
+    "values_to_clean",
 ]
 
 # Tag -> kind for the patient's own identifiers and the site's; the rest go by VR or option.
@@ -449,8 +450,13 @@ def identifying_values(
     keep: exactly the error-level identifiers the audit will search the output for, each with
     the style that decides its forms. (Warning-level values, such as a vendor's private text,
     are not removed from descriptions: "efgre3d" in a series description is the sequence.)"""
+    return values_to_clean(collect_all(original, options).identifiers)
+
+
+def values_to_clean(identifiers: Iterable[Identifier]) -> list[IdentifyingValue]:
+    """``identifying_values`` from identifiers already collected (the audit's ``prepare``)."""
     return [
         IdentifyingValue(style_of(ident.kind, ident.vr), ident.value)
-        for ident in collect_all(original, options).identifiers
+        for ident in identifiers
         if ident.severity is Severity.ERROR and ident.kind is not Kind.UID
     ]

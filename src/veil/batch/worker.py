@@ -80,7 +80,14 @@ def deid_one(data: bytes, name: str, job: Job) -> WorkerResult:
         patient_id = str(original.get("PatientID", "") or "")
         prepared = _prepare(original, job) if job.audit else None
         result = deidentify(
-            original, job.plan, job.mapper, in_place=True, fallback_instance_uid=stand_in
+            original,
+            job.plan,
+            job.mapper,
+            in_place=True,
+            fallback_instance_uid=stand_in,
+            # The audit collected the input's identifying values already: the cleaner of
+            # Clean Descriptors uses the same ones (veil.text), without a second walk.
+            identifying=prepared.values_to_clean() if prepared is not None else None,
         )
         encoded = encode_dataset(result)
     except VeilError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence as Seq
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -15,7 +16,7 @@ from veil.errors import DeidentificationError, value_free_text
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
 from veil.standard import Option
-from veil.text import TextContext
+from veil.text import IdentifyingValue, TextContext
 
 # veil's implementation class UID: a fixed UUID-derived UID (2.25), not tied to any input.
 IMPLEMENTATION_CLASS_UID = "2.25.190210463329419592453366917582934466513"
@@ -86,13 +87,16 @@ def deidentify(
     recorder: Recorder | None = None,
     in_place: bool = False,
     fallback_instance_uid: str | None = None,
+    identifying: Seq[IdentifyingValue] | None = None,
 ) -> Dataset:
     """De-identify one dataset by the plan; the input object is untouched unless ``in_place``.
 
     ``fallback_instance_uid`` stands in for a missing SOP Instance UID (e.g. a digest of the
-    file) when the output file meta needs one. Raises DeidentificationError (naming the tag,
-    never a value) when a value cannot be handled: the caller must then write nothing for
-    this dataset (fail closed).
+    file) when the output file meta needs one. ``identifying``: the input's values that Clean
+    Descriptors / Structured Content remove, when the caller collected them already (the
+    audit's ``Prepared.values_to_clean()``); by default the engine collects them. Raises
+    DeidentificationError (naming the tag, never a value) when a value cannot be handled: the
+    caller must then write nothing for this dataset (fail closed).
     """
     work = ds if in_place else copy.deepcopy(ds)
     source_meta = getattr(ds, "file_meta", None)
@@ -114,7 +118,9 @@ def deidentify(
             or (Option.CLEAN_STRUCTURED_CONTENT in plan.options)
         ):
             # The same values the audit will search the output for (veil.text forms).
-            ctx.text = TextContext.of(identifying_values(work, plan.declared_options))
+            if identifying is None:
+                identifying = identifying_values(work, plan.declared_options)
+            ctx.text = TextContext.of(identifying)
         if any(rule.action == "C" for rule in plan.private_keep.values()):
             ctx.blob_needles = blob_needles(work, plan)
         walker.walk(work, (), "")

@@ -166,7 +166,9 @@ def _audit(
     _raw(name, encoded, encodings, needles, found)
 
     result = list(found.values())
-    reported = {path for path, _ in found}
+    # Only an error suppresses a shape: a description kept whole is a warning (descriptor), and
+    # the SSN inside it must still quarantine the file.
+    reported = {finding.path for finding in found.values() if finding.is_error}
     if heuristics:
         result += [
             Finding(name, s.element.path, s.kind, s.form, Severity.ERROR.value)

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+from pydicom._uid_dict import UID_dictionary  # pydicom.uid does not re-export it
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID_dictionary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from answer import Action, Category, Check, FileKey, save
@@ -191,26 +191,16 @@ def _names(pn: str) -> str:
     return " ".join(part for group in pn.split("=") for part in group.split("^") if part)
 
 
-def plant(
+def _plant_uids(
+    p: Planter,
     ds: Dataset,
     patient: Patient,
-    study: int,
-    series: int,
     instance: int,
     uids: UidMaker,
-    source_label: str,
-) -> Planter:
-    p = Planter(ds)
-    date = patient.study_dates[study]
-    key = (patient.key, study, series)
-    ds.decode()  # every text value as str, so it is re-encoded in the patient's character set
-    ds.SpecificCharacterSet = (
-        patient.charset if "\\" not in patient.charset else ["", patient.charset.strip("\\")]
-    )
-    _remap_uids(ds, uids, f"{patient.key}/{study}/{series}")
-
+    key: tuple[str, int, int],
+) -> None:
     # --- identity of the instance, series, study -----------------------------------------
-    ds.StudyInstanceUID = uids.new("study", patient.key, study)
+    ds.StudyInstanceUID = uids.new("study", patient.key, key[1])
     ds.SeriesInstanceUID = uids.new("series", *key)
     ds.SOPInstanceUID = uids.new("sop", *key, instance)
     ds.FrameOfReferenceUID = uids.new("for", *key)
@@ -222,7 +212,7 @@ def plant(
         "SOPInstanceUID",
         "FrameOfReferenceUID",
     ):
-        value = str(ds.data_element(keyword).value)
+        value = str(ds[keyword].value)
         p.check(keyword, Action.UID_CHANGED, value, "instance UID", Category.HIPAA)
         p.check(keyword, Action.UID_CONSISTENT, value, "instance UID", Category.DICOM)
     # A reference to another instance of the same series, and to the study.
@@ -245,6 +235,8 @@ def plant(
         Category.DICOM,
     )
 
+
+def _plant_patient(p: Planter, ds: Dataset, patient: Patient, date: str) -> None:
     # --- patient ------------------------------------------------------------------------
     p.removed("PatientName", patient.name, "patient name")
     ds.PatientID = patient.patient_id
@@ -276,6 +268,8 @@ def plant(
         setattr(ds, keyword, value)
         p.check(keyword, Action.TEXT_RETAINED, value, "patient characteristic", Category.TCIA)
 
+
+def _plant_study(p: Planter, ds: Dataset, patient: Patient, study: int, date: str) -> str:
     # --- study ----------------------------------------------------------------------------
     accession = f"{patient.accession_prefix}{int(date) % 9999991:07d}"
     p.removed("AccessionNumber", accession, "accession number")
@@ -310,6 +304,12 @@ def plant(
     ds.AcquisitionDateTime = f"{date}101530.250000"
     p.check("AcquisitionDateTime", Action.DATE_SHIFTED, date, "date-time", Category.HIPAA)
     ds.StudyTime = "101500"
+    return accession
+
+
+def _plant_descriptions(
+    p: Planter, ds: Dataset, patient: Patient, study: int, series: int, date: str
+) -> None:
     # Free text with identifiers inside (the clinical words must stay).
     clinical_study = ("MRI BRAIN WITHOUT CONTRAST", "MRI HEAD FOLLOW UP", "NEURO PROTOCOL BRAIN")[
         study % 3
@@ -405,6 +405,11 @@ def plant(
         "clinical history",
         Category.TCIA,
     )
+
+
+def _plant_phrase(
+    p: Planter, ds: Dataset, patient: Patient, study: int, series: int, date: str
+) -> None:
     # One more free-text phrase per series, in rotation: other shapes of the same identifiers.
     family, given = _family_given(patient)
     month_date = dt.date(int(date[:4]), int(date[4:6]), int(date[6:])).strftime("%B %-d, %Y")
@@ -445,6 +450,9 @@ def plant(
         "clinical description",
         Category.TCIA,
     )
+
+
+def _plant_request(p: Planter, ds: Dataset, patient: Patient, date: str, accession: str) -> None:
     # The request, nested two levels, with the physician's name in a code meaning.
     code = Dataset()
     code.CodeValue = "MRBRN01"
@@ -490,6 +498,9 @@ def plant(
         "procedure ID in a sequence",
         Category.TCIA,
     )
+
+
+def _plant_private(p: Planter, ds: Dataset, patient: Patient, study: int, series: int) -> None:
     # A private block of identifiers (must go) and safe private attributes (must stay).
     block = ds.private_block(0x0033, "MIDIB PHI", create=True)
     block.add_new(0x10, "LO", _names(patient.name).split()[0] + " " + patient.id_digits)
@@ -529,6 +540,8 @@ def plant(
             Category.TCIA,
         )
 
+
+def _plant_kept(p: Planter, ds: Dataset) -> None:
     # --- what must stay ------------------------------------------------------------------
     for keyword in (
         "SOPClassUID",
@@ -554,6 +567,33 @@ def plant(
         value = str(ds.get(keyword, "") or "").strip()
         if value:
             p.check(keyword, Action.TEXT_RETAINED, value, "equipment", Category.TCIA)
+
+
+def plant(
+    ds: Dataset,
+    patient: Patient,
+    study: int,
+    series: int,
+    instance: int,
+    uids: UidMaker,
+    source_label: str,
+) -> Planter:
+    p = Planter(ds)
+    date = patient.study_dates[study]
+    key = (patient.key, study, series)
+    ds.decode()  # every text value as str, so it is re-encoded in the patient's character set
+    ds.SpecificCharacterSet = (
+        patient.charset if "\\" not in patient.charset else ["", patient.charset.strip("\\")]
+    )
+    _remap_uids(ds, uids, f"{patient.key}/{study}/{series}")
+    _plant_uids(p, ds, patient, instance, uids, key)
+    _plant_patient(p, ds, patient, date)
+    accession = _plant_study(p, ds, patient, study, date)
+    _plant_descriptions(p, ds, patient, study, series, date)
+    _plant_phrase(p, ds, patient, study, series, date)
+    _plant_request(p, ds, patient, date, accession)
+    _plant_private(p, ds, patient, study, series)
+    _plant_kept(p, ds)
     return p
 
 

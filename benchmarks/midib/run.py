@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate
@@ -111,7 +112,7 @@ def _certificate() -> Path:
     return cert
 
 
-def run_tool(tool: str, source: Path) -> dict[str, object]:
+def run_tool(tool: str, source: Path) -> dict[str, Any]:
     out = WORK / "out" / tool
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -135,12 +136,12 @@ def run_tool(tool: str, source: Path) -> dict[str, object]:
     return summary
 
 
-def _pct(cell: object) -> str:
-    passed, total, rate = cell  # type: ignore[misc]
+def _pct(cell: Any) -> str:
+    passed, total, rate = cell
     return f"{rate:.2f} % ({passed}/{total})"
 
 
-def markdown(results: list[dict[str, object]], files: int, checks: int) -> str:
+def markdown(results: list[dict[str, Any]], files: int, checks: int) -> str:
     lines = [
         BEGIN,
         f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
@@ -155,29 +156,29 @@ def markdown(results: list[dict[str, object]], files: int, checks: int) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        cats = r["categories"]  # type: ignore[index]
+        cats = r["categories"]
         lines.append(
-            f"| {r['tool']} | {_pct(r['overall'])} | {_pct(cats['hipaa'])} | "  # type: ignore[index]
+            f"| {r['tool']} | {_pct(r['overall'])} | {_pct(cats['hipaa'])} | "
             f"{_pct(cats['dicom'])} | {_pct(cats['tcia'])} | {r['written']}/{r['inputs']} | "
             f"{r['files_with_survivors']} | {r['cpu_s']} |"
         )
     lines += ["", "Per action (passed/total):", ""]
-    actions = sorted({a for r in results for a in r["actions"]})  # type: ignore[attr-defined]
+    actions = sorted({a for r in results for a in r["actions"]})
     lines.append("| tool | " + " | ".join(actions) + " |")
     lines.append("|---" * (len(actions) + 1) + "|")
     for r in results:
         cells = []
         for action in actions:
-            cell = r["actions"].get(action)  # type: ignore[attr-defined]
+            cell = r["actions"].get(action)
             cells.append(f"{cell[0]}/{cell[1]}" if cell else "-")
         lines.append(f"| {r['tool']} | " + " | ".join(cells) + " |")
     lines += ["", "Failing action classes (failed checks), per tool:", ""]
     for r in results:
         failing = r["failing_action_classes"]
-        text = "; ".join(f"{k} ({v})" for k, v in failing.items()) or "none"  # type: ignore[attr-defined]
+        text = "; ".join(f"{k} ({v})" for k, v in failing.items()) or "none"
         lines.append(f"- **{r['tool']}**: {text}")
         if r["survivors"]:
-            survived = ", ".join(f"{k} ({v} files)" for k, v in r["survivors"].items())  # type: ignore[attr-defined]
+            survived = ", ".join(f"{k} ({v} files)" for k, v in r["survivors"].items())
             lines.append(f"  - planted identifiers left in the bytes: {survived}")
     lines.append(END)
     return "\n".join(lines)
@@ -214,7 +215,7 @@ def main() -> int:
             f"{tool}: {_pct(overall)}, written {result['written']}/{result['inputs']}, "
             f"files with planted identifiers in bytes: {result['files_with_survivors']}"
         )
-    checks = results[0]["overall"][1] if results else 0  # type: ignore[index]
+    checks = results[0]["overall"][1] if results else 0
     text = markdown(results, files, checks)
     (WORK / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
     if args.quick or args.no_write:

@@ -309,9 +309,27 @@ def _occurs(data: bytes, needle: bytes) -> bool:
 
 def score(set_dir: Path, output_dir: Path) -> Report:
     keys, _ = load(set_dir / "answer_key.json")
-    by_digest = {k.pixel_digest: k for k in keys}
-    outputs = _read_outputs(output_dir)
     report = Report(inputs=len(keys))
+    paired = _pair(keys, _read_outputs(output_dir), report)
+    values, canon = _canonical(keys, paired)
+    for key in keys:
+        output = paired.get(key.name)
+        for index, check in enumerate(key.checks):
+            if output is None:
+                passed = False
+            elif check.action is Action.PIXELS_RETAINED:
+                passed = hashlib.sha256(bytes(output.ds.PixelData)).hexdigest() == check.value
+            else:
+                present, value = values[(key.name, index)]
+                passed = _judge(check, present, value, key.patient, *canon)
+            report.results.append(Result(check, key.name, key.patient, passed))
+    _count_survivors(keys, paired, report)
+    return report
+
+
+def _pair(keys: list[FileKey], outputs: list[Output], report: Report) -> dict[str, Output]:
+    """Outputs paired with their inputs by pixel data (no tool-supplied UID map needed)."""
+    by_digest = {k.pixel_digest: k for k in keys}
     paired: dict[str, Output] = {}
     for output in outputs:
         digest = hashlib.sha256(bytes(output.ds.PixelData)).hexdigest()
@@ -321,8 +339,17 @@ def score(set_dir: Path, output_dir: Path) -> Report:
             continue
         paired[key.name] = output
     report.written = len(paired)
+    return paired
 
-    # Canonical mappings, from the outputs themselves.
+
+_Canon = tuple[dict[str, str], Counter[str], dict[str, str], Counter[str], dict[str, int]]
+
+
+def _canonical(
+    keys: list[FileKey], paired: dict[str, Output]
+) -> tuple[dict[tuple[str, int], tuple[bool, str]], _Canon]:
+    """Every check's value in its output, and the canonical mappings taken from the outputs
+    themselves: the replacement most outputs use for a UID or patient, the usual offset."""
     uid_seen: dict[str, Counter[str]] = defaultdict(Counter)
     id_seen: dict[str, Counter[str]] = defaultdict(Counter)
     shifts: dict[str, Counter[int]] = defaultdict(Counter)
@@ -341,38 +368,21 @@ def score(set_dir: Path, output_dir: Path) -> Report:
             elif check.action is Action.PATID_CONSISTENT and present:
                 id_seen[key.patient][value] += 1
             elif check.action is Action.DATE_SHIFTED and present and value:
-                new, old = _date(value), _date(check.value)
-                if new is not None and old is not None:
-                    shifts[key.patient][(old - new).days] += 1
+                _count_shift(shifts[key.patient], value, check.value)
     uid_map = {old: seen.most_common(1)[0][0] for old, seen in uid_seen.items()}
-    uid_owners = Counter(uid_map.values())
     id_map = {patient: seen.most_common(1)[0][0] for patient, seen in id_seen.items()}
-    id_owners = Counter(id_map.values())
     offsets = {patient: seen.most_common(1)[0][0] for patient, seen in shifts.items()}
+    return values, (uid_map, Counter(uid_map.values()), id_map, Counter(id_map.values()), offsets)
 
-    for key in keys:
-        output = paired.get(key.name)
-        for index, check in enumerate(key.checks):
-            if output is None:
-                report.results.append(Result(check, key.name, key.patient, False))
-                continue
-            if check.action is Action.PIXELS_RETAINED:
-                passed = hashlib.sha256(bytes(output.ds.PixelData)).hexdigest() == check.value
-            else:
-                present, value = values[(key.name, index)]
-                passed = _judge(
-                    check,
-                    present,
-                    value,
-                    key.patient,
-                    uid_map,
-                    uid_owners,
-                    id_map,
-                    id_owners,
-                    offsets,
-                )
-            report.results.append(Result(check, key.name, key.patient, passed))
 
+def _count_shift(shifts: Counter[int], value: str, original: str) -> None:
+    new, old = _date(value), _date(original)
+    if new is not None and old is not None:
+        shifts[(old - new).days] += 1
+
+
+def _count_survivors(keys: list[FileKey], paired: dict[str, Output], report: Report) -> None:
+    """Every output's bytes searched for every planted identifier of its input."""
     survivors: Counter[str] = Counter()
     for key in keys:
         output = paired.get(key.name)
@@ -392,7 +402,31 @@ def score(set_dir: Path, output_dir: Path) -> Report:
         survivors.update(leaked)
         report.files_with_survivors += bool(leaked)
     report.survivors = dict(survivors.most_common())
-    return report
+
+
+def _consistent(
+    present: bool, value: str, canonical: str, original: str, owners: Counter[str]
+) -> bool:
+    """Replaced by the one value every output uses for it, and owned by nothing else."""
+    if not present:
+        return True
+    return value == canonical and canonical != original and owners[canonical] == 1
+
+
+def _shifted(present: bool, value: str, original: str, offset: int | None) -> bool:
+    """Gone, or moved back by the patient's one (non-zero) offset."""
+    if not present or not value.strip():
+        return True
+    if original in value:
+        return False
+    new, old = _date(value), _date(original)
+    return (
+        new is not None
+        and old is not None
+        and offset is not None
+        and offset != 0
+        and ((old - new).days == offset)
+    )
 
 
 def _judge(
@@ -418,29 +452,11 @@ def _judge(
     if action is Action.UID_CHANGED:
         return not present or check.value not in value
     if action is Action.UID_CONSISTENT:
-        if not present:
-            return True
-        canonical = uid_map.get(check.value, "")
-        return value == canonical and canonical != check.value and uid_owners[canonical] == 1
+        return _consistent(present, value, uid_map.get(check.value, ""), check.value, uid_owners)
     if action is Action.PATID_CONSISTENT:
-        if not present:
-            return True
-        canonical = id_map.get(patient, "")
-        return value == canonical and canonical != check.value and id_owners[canonical] == 1
+        return _consistent(present, value, id_map.get(patient, ""), check.value, id_owners)
     if action is Action.DATE_SHIFTED:
-        if not present or not value.strip():
-            return True
-        if check.value in value:
-            return False
-        new, old = _date(value), _date(check.value)
-        offset = offsets.get(patient)
-        return (
-            new is not None
-            and old is not None
-            and offset is not None
-            and offset != 0
-            and ((old - new).days == offset)
-        )
+        return _shifted(present, value, check.value, offsets.get(patient))
     raise ValueError(action)
 
 

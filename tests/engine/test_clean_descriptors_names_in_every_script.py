@@ -6,6 +6,7 @@ digits are written alone, and a physician's name inside a nested code meaning (i
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -17,7 +18,7 @@ from tests.engine import builders as b
 from veil.audit import audit_output
 from veil.engine import deidentify
 from veil.io.dicomfile import encode_dataset
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy import compile_plan, load_policy
 
 MAPPER = Mapper(bytes(range(32)))
@@ -106,12 +107,10 @@ def test_type_1_dates_in_dummy_sequences_shift_under_modified_dates_and_stay_dum
     ds.VerifyingObserverSequence = Sequence([observer])  # Table E.1-1: D
     shifted = deidentify(ds, compile_plan(load_policy("research-release")), MAPPER)
     basic = deidentify(ds, compile_plan(load_policy("basic")), MAPPER)
-    offset = MAPPER.date_offset_days(b.PATIENT_ID)
+    offset = MAPPER.date_offset_days(Patient.of(ds))
     item = shifted.VerifyingObserverSequence[0]
     assert item.VerificationDateTime != "20240131101500"
     assert not item.VerificationDateTime.startswith("1900")
-    import datetime as dt
-
     moved = dt.datetime.strptime(item.VerificationDateTime[:8], "%Y%m%d").date()
     assert (dt.date(2024, 1, 31) - moved).days == offset
     assert item.VerificationDateTime[8:] == "101500"  # the time of day stays

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 
 from veil.audit.findings import Finding, Kind, Severity
 from veil.audit.forms import Needle, needles_for
@@ -38,6 +37,7 @@ from veil.audit.text_search import (
     case_label,
     text_elements,
 )
+from veil.dicom import values_of
 from veil.standard import Option
 from veil.text import IdentifyingValue
 
@@ -276,7 +276,7 @@ def _kept_in_place(output: Dataset, ident: Identifier) -> bool:
         value = ds[ident.tag].value
     except Exception:
         return False
-    values = value if isinstance(value, MultiValue | list) else [value]
+    values = values_of(value)
     wanted = normalise(ident.value)
     return any(normalise(str(v)) == wanted for v in values if v is not None)
 

@@ -240,6 +240,11 @@ def _plant_patient(p: Planter, ds: Dataset, patient: Patient, date: str) -> None
     # --- patient ------------------------------------------------------------------------
     p.removed("PatientName", patient.name, "patient name")
     ds.PatientID = patient.patient_id
+    # The source's issuer of patient ID is the source's: left in, it would make one synthetic
+    # patient two (veil keys a patient by issuer + ID, issue 9), which the key cannot know.
+    for keyword in ("IssuerOfPatientID", "IssuerOfPatientIDQualifiersSequence"):
+        if keyword in ds:
+            delattr(ds, keyword)
     p.check("PatientID", Action.PATID_CONSISTENT, patient.patient_id, "patient ID", Category.DICOM)
     p.check("PatientID", Action.TEXT_REMOVED, patient.patient_id, "patient ID", Category.HIPAA)
     p.removed("PatientBirthDate", patient.birth_date, "birth date")
@@ -651,7 +656,7 @@ def generate(out: Path, corpus: Path) -> int:
         out / "answer_key.json",
         files,
         {
-            "generator": "benchmarks/midib/generate.py v2",
+            "generator": "benchmarks/midib/generate.py v3",
             "patients": len(PATIENTS),
             "files": len(files),
             "sources": [s.label for s in sources[:source_index]],

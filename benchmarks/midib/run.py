@@ -15,6 +15,7 @@ file it refuses). The set is generated under benchmarks/work/midib (see generate
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import resource
@@ -112,6 +113,26 @@ def _certificate() -> Path:
     return cert
 
 
+def _become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux PR_SET_CHILD_SUBREAPER): veil's worker processes are
+    children of its forkserver, which outlives veil by a moment; unless it is reaped here,
+    their CPU never reaches RUSAGE_CHILDREN (a run measured 0.9 s instead of 3.3 s)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(36, 1, 0, 0, 0) == 0)  # 36: PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _reap_orphans() -> None:
+    """Wait for every adopted descendant, so its CPU counts in RUSAGE_CHILDREN."""
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
+
+
 def run_tool(tool: str, source: Path) -> dict[str, Any]:
     out = WORK / "out" / tool
     shutil.rmtree(out, ignore_errors=True)
@@ -123,6 +144,7 @@ def run_tool(tool: str, source: Path) -> dict[str, Any]:
     for command in _commands(tool, source, out):
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         failures += done.returncode != 0
+        _reap_orphans()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -148,7 +170,7 @@ def markdown(results: list[dict[str, Any]], files: int, checks: int) -> str:
         "`python benchmarks/midib/run.py`",
         "",
         f"- Set: {files} files, 5 synthetic patients, 12 studies, {checks} checks "
-        "(benchmarks/midib/generate.py v2).",
+        "(benchmarks/midib/generate.py v3).",
         f"- MIDI-B's best published overall score, for reference: {MIDI_B_BEST} %.",
         "",
         "| tool | overall | HIPAA | DICOM | TCIA | written | files with a planted identifier "
@@ -202,6 +224,8 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
     args = parser.parse_args()
+    if not _become_subreaper():
+        print("note: not a subreaper: CPU of forkserver workers is not counted", file=sys.stderr)
     tools = ["veil-research-release"] if args.quick else args.tools.split(",")
     shutil.rmtree(WORK / "input", ignore_errors=True)
     WORK.mkdir(parents=True, exist_ok=True)

@@ -356,7 +356,8 @@ def _over(files: list[Path], plan: Plan) -> Counter[str]:
 @pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
 @pytest.mark.parametrize(
-    "policy,profiles", [("", ()), (POLICIES["research"], ()), ("", ("neuroquant",))]
+    "policy,profiles",
+    [("", ()), (POLICIES["research"], ()), (POLICIES["release"], ()), ("", ("neuroquant",))],
 )
 def test_the_whole_corpus_comes_out_the_same_on_both_paths(
     policy: str, profiles: tuple[str, ...]

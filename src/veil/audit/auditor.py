@@ -118,9 +118,9 @@ def _incomplete(name: str, problem: str) -> Finding:
     return Finding(
         name,
         "",
-        Kind.AUDIT_INCOMPLETE.value,
+        Kind.AUDIT_INCOMPLETE,
         f"the audit could not complete ({problem})",
-        Severity.ERROR.value,
+        Severity.ERROR,
     )
 
 
@@ -142,9 +142,7 @@ def _audit(
     def add(path: str, ident: Identifier, form: str) -> None:
         key = (path, ident.source)
         if key not in found:
-            found[key] = Finding(
-                name, path, ident.kind.value, form, ident.severity.value, ident.source
-            )
+            found[key] = Finding(name, path, ident.kind, form, ident.severity, ident.source)
 
     haystack = Haystack(elements)
     for needle in needles:
@@ -171,13 +169,13 @@ def _audit(
     reported = {finding.path for finding in found.values() if finding.is_error}
     if heuristics:
         result += [
-            Finding(name, s.element.path, s.kind, s.form, Severity.ERROR.value)
+            Finding(name, s.element.path, Kind(s.kind), s.form, Severity.ERROR)
             for s in suspicions(elements, collected.option_kept)
             # An element already reported with a value of the input is quarantined anyway:
             # the shape of that same value ("born 23/04/1961") would only repeat it.
             if s.element.path not in reported
         ]
-    result.sort(key=lambda f: (f.severity != Severity.ERROR.value, f.path, f.kind))
+    result.sort(key=lambda f: (f.severity is not Severity.ERROR, f.path, f.kind.value))
     return result
 
 
@@ -228,9 +226,9 @@ def _raw(
             found[key] = Finding(
                 name,
                 path,
-                ident.kind.value,
+                ident.kind,
                 f"{hit.needle.label} in raw bytes ({hit.encoding})",
-                ident.severity.value,
+                ident.severity,
                 ident.source,
             )
 

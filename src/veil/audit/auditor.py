@@ -179,17 +179,6 @@ def _audit(
     return result
 
 
-def has_identifying_shapes(output: Dataset) -> bool:
-    """Whether the shape search of ``_audit`` (veil.text's patterns in free text) finds anything
-    in ``output``, ignoring what a declared option keeps: a superset of the findings the audit
-    reports by shape. The fast path hands a file over to the reference path when it is true."""
-    elements = [e for e in text_elements(output) if not _own_record(e)]
-    meta = getattr(output, "file_meta", None)
-    if meta is not None:
-        elements += list(text_elements(meta))
-    return any(True for _ in suspicions(elements))
-
-
 def _own_record(element: TextElement) -> bool:
     """veil's own De-identification Method (0012,0063): written by the engine from the policy
     and requirement names, never from the input (a requirement named "dcm2niix" is not the

@@ -51,8 +51,7 @@ class SearchForm:
 @lru_cache(maxsize=16384)
 def search_forms(kind: Kind, vr: str, value: str) -> tuple[SearchForm, ...]:
     """The forms ``needles_for`` gives an identifier of this kind, VR and value."""
-    probe = Identifier(kind, "", 0, vr, value)
     return tuple(
         SearchForm(form.text, form.left, form.right, form.raw)
-        for form in forms_of(style_of(probe.kind, probe.vr), value)
+        for form in forms_of(style_of(kind, vr), value)
     )

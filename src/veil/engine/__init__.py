@@ -8,7 +8,7 @@ whatever it does not handle. Both apply the same handlers (veil.engine.handlers)
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence as Seq
+from collections.abc import Sequence
 
 from pydicom.dataset import Dataset
 
@@ -49,7 +49,7 @@ def deidentify(
     recorder: Recorder | None = None,
     in_place: bool = False,
     fallback_instance_uid: str | None = None,
-    identifying: Seq[IdentifyingValue] | None = None,
+    identifying: Sequence[IdentifyingValue] | None = None,
 ) -> Dataset:
     """De-identify one dataset by the plan; the input object is untouched unless ``in_place``.
 

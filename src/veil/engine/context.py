@@ -9,7 +9,7 @@ from enum import Enum
 
 from veil.mapping import Mapper, Patient
 from veil.policy.plan import Plan
-from veil.text import EMPTY, TextContext
+from veil.text import EMPTY, TextContext, clean_text
 
 
 class Mode(str, Enum):
@@ -48,10 +48,7 @@ class Context:
     _offset: int | None = None
     # The forms of the input's identifying values (veil.text), taken before the walk changes
     # the dataset: what Clean Descriptors / Clean Structured Content cut out of kept text.
-    _text: TextContext = EMPTY
-    # Where they come from when computed on first use (the fast path: most files clean no
-    # text that needs them); None once computed, or when ``text`` was set.
-    text_source: Callable[[], TextContext] | None = None
+    text: TextContext = EMPTY
     # Identifying values of the input as bytes, longest first: masked inside private elements
     # the plan cleans ("C"), such as a vendor's binary header kept for a destination.
     blob_needles: tuple[bytes, ...] = ()
@@ -62,17 +59,9 @@ class Context:
             self._offset = self.mapper.date_offset_days(self.patient)
         return self._offset
 
-    @property
-    def text(self) -> TextContext:
-        if self.text_source is not None:
-            self._text = self.text_source()
-            self.text_source = None
-        return self._text
-
-    @text.setter
-    def text(self, value: TextContext) -> None:
-        self._text = value
-        self.text_source = None
+    def clean(self, value: str) -> str:
+        """One text value without identifying text (veil.text.clean_text)."""
+        return clean_text(value, self.text)
 
     def record(self, decision: Decision) -> None:
         if self.recorder is not None:

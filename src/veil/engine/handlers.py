@@ -25,7 +25,6 @@ from veil.mapping import Mapper, Patient
 from veil.policy.model import Action, Choice
 from veil.policy.plan import Rule
 from veil.standard import iod_attribute_types
-from veil.text import clean_text as text_cleaned
 
 if TYPE_CHECKING:
     from veil.engine.walk import Walker
@@ -246,16 +245,13 @@ def shift_element(elem: DataElement, ctx: Context) -> None:
 
 
 def clean_text(elem: DataElement, ctx: Context) -> None:
-    """Clean a text element's values in place: every form of the input's identifying values
-    and every identifying shape cut out (veil.text.clean_text, the audit's definition)."""
-    elem.value = one_or_many([text_cleaned(str(v), ctx.text) for v in values_of(elem.value)])
+    elem.value = one_or_many([ctx.clean(str(v)) for v in values_of(elem.value)])
 
 
 class Clean(Handler):
     action = Action.CLEAN
     summary = (
-        "cleaned: dates shifted, identifying values and shapes (veil.text) removed from text, "
-        "UIDs keyed; "
+        "cleaned: dates shifted, identifying values and dates removed from text, UIDs keyed; "
         "a value that cannot be cleaned safely gets the basic profile's action"
     )
 

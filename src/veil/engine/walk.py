@@ -37,9 +37,9 @@ from veil.engine.handlers import (
 from veil.engine.private import walk_private
 from veil.engine.values import dummy_value
 from veil.policy.model import Action
-from veil.policy.plan import Plan
 from veil.standard import Option
 
+CODE_MEANING = 0x00080104  # cleaned as text when a Clean option is on (issue 18)
 # Code sequence attributes: never dummied or cleaned inside replaced structured content.
 CODE_TAGS = frozenset(
     tag_of(keyword)
@@ -64,19 +64,6 @@ CODE_TAGS = frozenset(
     )
 )
 UNLISTED = "kept: not listed in Table E.1-1"
-CODE_MEANING = tag_of("CodeMeaning")
-
-
-def cleans_text(plan: Plan) -> bool:
-    """Whether the plan cleans free text (then code meanings are cleaned wherever they are)."""
-    options = plan.options
-    return Option.CLEAN_DESCRIPTORS in options or Option.CLEAN_STRUCTURED_CONTENT in options
-
-
-def shifts_in_dummy(plan: Plan, vr: str) -> bool:
-    """Whether a date inside a dummied sequence is shifted (Modified Dates) rather than
-    replaced by a dummy (the basic profile)."""
-    return plan.shift_dates and vr in ("DA", "DT")
 
 
 def show(elem: DataElement | None) -> str:
@@ -167,47 +154,60 @@ class Walker:
                     handler_for(Action.UID).describe(),
                 )
                 return
-        elif tag == CODE_MEANING and (mode is Mode.CLEAN or cleans_text(self.ctx.plan)):
-            # Code meanings are free text in disguise: a requested procedure's meaning can
-            # carry the referring physician's name. Code values and schemes stay as they are.
-            elem = ds[tag]
-            before = show(elem) if recording else ""
-            clean_text(elem, self.ctx)
-            why, does = "code meaning cleaned", handler_for(Action.CLEAN).describe()
-            self.record(where, tag, before, show(elem) if recording else "", why, does)
+        elif self._text_in_sequence(ds, tag, vr, where, mode):
             return
-        elif (
+        if recording:
+            self.record(where, tag, show(ds[tag]), show(ds[tag]), UNLISTED, "kept as it is")
+
+    def _text_in_sequence(self, ds: Dataset, tag: int, vr: str, where: str, mode: Mode) -> bool:
+        """Text, names and dates inside dummied or cleaned structured content, and code
+        meanings when text is cleaned; True when the element was handled here."""
+        plan = self.ctx.plan
+        cleans_text = (
+            Option.CLEAN_DESCRIPTORS in plan.options
+            or Option.CLEAN_STRUCTURED_CONTENT in plan.options
+        )
+        if (
             mode is not Mode.PLAN
             and tag not in CODE_TAGS
             and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
         ):
             elem = ds[tag]
-            before = show(elem) if recording else ""
-            why, does = self.replace_text(elem, mode)
-            self.record(where, tag, before, show(elem) if recording else "", why, does)
-            return
-        if recording:
-            self.record(where, tag, show(ds[tag]), show(ds[tag]), UNLISTED, "kept as it is")
-
-    def replace_text(self, elem: DataElement, mode: Mode) -> tuple[str, str]:
-        """Text, names and dates inside dummied (``Mode.DUMMY``) or cleaned (``Mode.CLEAN``)
-        structured content; returns why and what was done, for `veil explain`."""
-        if mode is Mode.DUMMY and shifts_in_dummy(self.ctx.plan, elem.VR):
-            # Modified Dates: a date inside a sequence the profile replaces by dummies (a type
-            # 1 date of Content or Verifying Observer Sequence) moves with the patient's other
-            # dates instead of becoming 19000101, which would break intervals.
-            shift_element(elem, self.ctx)
-            return "inside a sequence, shifted (dates)", handler_for(Action.SHIFT).describe()
-        if mode is Mode.DUMMY:
-            elem.value = dummy_value(elem.VR)
-            return "inside a sequence replaced by a dummy", "replaced by a dummy value"
-        if elem.VR == "PN":
-            elem.value = dummy_value("PN")
-        elif elem.VR in DATE_VRS:
-            shift_element(elem, self.ctx)
-        else:
+            before = show(elem) if self.ctx.recorder is not None else ""
+            if mode is Mode.DUMMY and plan.shift_dates and elem.VR in ("DA", "DT"):
+                # Modified Dates: a date inside a sequence the profile replaces by dummies (a
+                # type 1 date of Content or Verifying Observer Sequence) moves with the
+                # patient's other dates instead of becoming 19000101 (issue 18).
+                shift_element(elem, self.ctx)
+                why, does = (
+                    "inside a sequence, shifted (dates)",
+                    handler_for(Action.CLEAN).describe(),
+                )
+            elif mode is Mode.DUMMY:
+                elem.value = dummy_value(elem.VR)
+                why, does = "inside a sequence replaced by a dummy", "replaced by a dummy value"
+            else:
+                if elem.VR == "PN":
+                    elem.value = dummy_value("PN")
+                elif elem.VR in DATE_VRS:
+                    shift_element(elem, self.ctx)
+                else:
+                    clean_text(elem, self.ctx)
+                why = "inside cleaned structured content"
+                does = handler_for(Action.CLEAN).describe()
+        elif tag == CODE_MEANING and (mode is Mode.CLEAN or cleans_text):
+            # Code meanings are free text in disguise: a requested procedure's meaning can
+            # carry the referring physician's name. Code values and schemes stay (issue 18).
+            elem = ds[tag]
+            before = show(elem) if self.ctx.recorder is not None else ""
             clean_text(elem, self.ctx)
-        return "inside cleaned structured content", handler_for(Action.CLEAN).describe()
+            why, does = "code meaning cleaned", handler_for(Action.CLEAN).describe()
+        else:
+            return False
+        self.record(
+            where, tag, before, show(elem) if self.ctx.recorder is not None else "", why, does
+        )
+        return True
 
     # -- one dataset (top level or an item) --------------------------------------------------
     def walk(self, ds: Dataset, path: tuple[str, ...], where: str, mode: Mode = Mode.PLAN) -> None:

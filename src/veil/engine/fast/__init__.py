@@ -12,9 +12,8 @@ difference.
 Taken: Part 10 files in explicit VR little endian (native or encapsulated pixel data), any
 plan without private-blob masking. Handed over: implicit VR, big endian, deflate, no DICM
 marker, gzip, DICOMDIR, a dataset contradicting its syntax, UN elements, other character sets
-than ASCII or ISO_IR 100, non-ASCII identifying values, any file the reference reader would
-refuse or warn about, and (audit on) any output whose free text has an identifying shape
-(veil.text: a phone, an e-mail, a name after a title...), which the reference audit reports.
+than ASCII or ISO_IR 100, non-ASCII identifying values, and any file the reference reader would
+refuse or warn about.
 """
 
 from __future__ import annotations
@@ -63,7 +62,7 @@ def deidentify_bytes(
         )
         if audit and fast_audit.reference_would_report(encoded, rewriter.found):
             return Fallback("audit: a possible finding")
-        if audit and fast_audit.identifying_shapes(encoded):
+        if audit and fast_audit.shapes_in_free_text(encoded):
             return Fallback("audit: identifying text by its shape")
     except Unsupported as unsupported:
         return Fallback(unsupported.reason)

@@ -87,6 +87,9 @@ def roundtrip(tag: int, vr: str, value: bytes, encodings: tuple[str, ...]) -> by
 
 def encode_text(tag: int, vr: str, values: list[str]) -> bytes | None:
     """pydicom's bytes for ASCII string values of a string VR; None when not that simple."""
+    if vr == "PN":
+        # pydicom's PersonName drops empty trailing component groups ("a=" is written "a").
+        values = [value.rstrip("=") for value in values]
     text = "\\".join(values)
     if not text.isascii():
         return None

@@ -10,13 +10,16 @@ copied by its length (or up to its delimiter), never decoded.
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydicom import dcmread
 from pydicom.charset import convert_encodings
 
+from veil.audit.identifiers import identifying_values
 from veil.dicom import (
     DATE_VRS,
     FILE_META_GROUP,
@@ -67,11 +70,9 @@ from veil.engine.meta import (
 from veil.engine.values import dummy_value
 from veil.engine.walk import (
     CODE_TAGS,
-    cleans_text,
     needs_remap,
     remap_instance_uids,
     sequence_name,
-    shifts_in_dummy,
 )
 from veil.mapping import Patient
 from veil.policy.model import Action
@@ -246,8 +247,7 @@ class Rewriter:
                 [self.top_value(tag) if tag in self.top else None for tag in AGE_REFERENCE_DATES],
             )
         if needs_identifying_values(plan):
-            # Computed when a text is first cleaned (most files clean none that needs them).
-            self.ctx.text_source = self.text_context
+            self.ctx.text = _text_context(self.parsed.data, plan)
         level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
         body = self.finish_top(level)
         instance = self.outputs.get(SOP_INSTANCE)
@@ -264,15 +264,6 @@ class Rewriter:
             str(self.outputs.get(SERIES_UID) or ""),
             self.ctx.patient,
         )
-
-    def text_context(self) -> TextContext:
-        """The input's identifying values exactly as the reference path takes them (veil.audit's
-        collector on the input read by pydicom): one definition, so cleaned text is the same."""
-        from veil.audit.identifiers import identifying_values
-        from veil.io.dicomfile import read_bytes
-
-        original = read_bytes(self.data, "input")
-        return TextContext.of(identifying_values(original, self.plan.declared_options))
 
     def _charset(self, elem: Element) -> tuple[str, ...]:
         value = converted_value(elem.tag, elem.vr, self.raw(elem), ("iso8859",))
@@ -446,15 +437,13 @@ class Rewriter:
             else:
                 self.converted(out, elem, encodings)
             return
-        if elem.tag == CODE_MEANING and (mode is Mode.CLEAN or cleans_text(self.plan)):
-            self.generic(out, elem, encodings, lambda item: clean_text(item, self.ctx))
-            return
         if (
             mode is not Mode.PLAN
             and elem.tag not in CODE_TAGS
             and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
         ):
-            if mode is Mode.DUMMY and shifts_in_dummy(self.plan, vr):
+            if mode is Mode.DUMMY and self.plan.shift_dates and vr in ("DA", "DT"):
+                # As the reference path: dates in dummied sequences move (Modified Dates).
                 self.generic(out, elem, encodings, lambda item: shift_element(item, self.ctx))
             elif mode is Mode.DUMMY or vr == "PN":
                 self.changed(out, elem, dummy_value(vr), encodings)
@@ -462,6 +451,10 @@ class Rewriter:
                 self.generic(out, elem, encodings, lambda item: shift_element(item, self.ctx))
             else:
                 self.generic(out, elem, encodings, lambda item: clean_text(item, self.ctx))
+            return
+        if elem.tag == CODE_MEANING and (mode is Mode.CLEAN or _cleans_text(self.plan)):
+            # As the reference path: code meanings are cleaned as free text (issue 18).
+            self.generic(out, elem, encodings, lambda item: clean_text(item, self.ctx))
             return
         self.copy(out, elem, encodings)
 
@@ -751,3 +744,17 @@ def file_meta_bytes(sop_class: str, instance: str, syntax: str) -> bytes:
 
 
 __all__ = ["Result", "Rewriter", "file_meta_bytes"]
+
+
+def _text_context(data: bytes, plan: Plan) -> TextContext:
+    """The input's identifying values as the reference path's cleaner gets them (the audit's
+    collector, veil.text forms): read with pydicom once, without pixel data, so that both
+    paths clean text the same way."""
+    original = dcmread(io.BytesIO(data), stop_before_pixels=True)
+    return TextContext.of(identifying_values(original, plan.declared_options))
+
+
+def _cleans_text(plan: Plan) -> bool:
+    return (
+        Option.CLEAN_DESCRIPTORS in plan.options or Option.CLEAN_STRUCTURED_CONTENT in plan.options
+    )

@@ -300,6 +300,9 @@ def _reference(
             in_place=True,
             fallback_instance_uid=stand_in,
             recorder=recorder,
+            # The audit collected the input's identifying values already: the cleaner of
+            # Clean Descriptors uses the same ones (veil.text), without a second walk.
+            identifying=prepared.values_to_clean() if prepared is not None else None,
         )
         pixels = pixel_step.finish(result)
         refusal = pixel_step.refusal(pixels)

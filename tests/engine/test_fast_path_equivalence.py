@@ -77,6 +77,11 @@ POLICIES = {
     "retain-uids, retain-device-identity, retain-institution-identity]\n",
     "structured": "name: c\nbase: basic\noptions: [clean-structured-content, "
     "retain-longitudinal-full-dates]\n",
+    # research-release's options (veil.text cleaning of descriptors, code meanings and
+    # structured content; dates in dummied sequences shifted under Modified Dates).
+    "release": "name: rr\nbase: basic\noptions: [retain-safe-private, "
+    "retain-patient-characteristics, retain-longitudinal-modified-dates, clean-descriptors, "
+    "clean-structured-content]\n",
     "overrides": "name: o\nbase: basic\noverrides:\n"
     "  - {attribute: StudyDescription, action: replace, value: BRAIN}\n"
     "  - {attribute: SeriesDescription, action: hash}\n"
@@ -252,6 +257,19 @@ def test_a_corpus_file_given_a_placeholder_id_becomes_its_studys_subject_on_both
 # -- generated datasets ----------------------------------------------------------------------
 _TEXT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ^.-", min_size=0, max_size=24)
 _LATIN = st.text(alphabet="ABCDÉÖÜßéàç ^", min_size=1, max_size=12)
+# Identifying text by its shape (veil.text): cleaned on both paths, reported by the audit.
+_SHAPED = st.sampled_from(
+    [
+        "T1 AXIAL",
+        "Dr. Jonathan Whitfield",
+        "call 617-555-0142",
+        "MRN 55120394",
+        "mail j.doe@example.org",
+        "SSN 078-05-1120",
+        "seen 12/03/2021",
+        "12 Harbor Street, Boston",
+    ]
+)
 _UID = st.from_regex(r"1\.2\.826\.0\.1\.[1-9][0-9]{0,8}(\.[1-9][0-9]{0,6}){1,3}", fullmatch=True)
 
 
@@ -263,7 +281,7 @@ def _items(draw: st.DrawFn, depth: int) -> Dataset:
     if draw(st.booleans()):
         item.PatientName = draw(_TEXT)
     if draw(st.booleans()):
-        item.CodeMeaning = draw(_TEXT)
+        item.CodeMeaning = draw(st.one_of(_TEXT, _SHAPED))
     if draw(st.booleans()):
         item.StudyDate = draw(st.sampled_from(["20240131", "", "2024", "20241301"]))
     if depth < 2 and draw(st.booleans()):
@@ -287,8 +305,15 @@ def generated(draw: st.DrawFn) -> bytes:
         ds.SpecificCharacterSet = draw(st.sampled_from(["ISO_IR 100", "ISO_IR 192", ""]))
         if draw(st.booleans()):
             ds.InstitutionName = draw(_LATIN)
-    ds.StudyDescription = draw(_TEXT)
+    ds.StudyDescription = draw(st.one_of(_TEXT, _SHAPED))
     ds.PatientComments = draw(_TEXT)
+    if draw(st.booleans()):
+        # Dummied by the basic profile: its dates shift instead under Modified Dates.
+        observer = Dataset()
+        observer.VerifyingObserverName = draw(_TEXT)
+        observer.VerificationDateTime = draw(st.sampled_from(["20240131120000", "", "2024"]))
+        observer.VerifyingOrganization = draw(_SHAPED)
+        ds.VerifyingObserverSequence = Sequence([observer])
     ds.ReferencedStudySequence = Sequence([draw(_items(0)) for _ in range(draw(st.integers(0, 3)))])
     ds["ReferencedStudySequence"].is_undefined_length = draw(st.booleans())
     if draw(st.booleans()):
@@ -331,7 +356,8 @@ def _over(files: list[Path], plan: Plan) -> Counter[str]:
 @pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
 @pytest.mark.parametrize(
-    "policy,profiles", [("", ()), (POLICIES["research"], ()), ("", ("neuroquant",))]
+    "policy,profiles",
+    [("", ()), (POLICIES["research"], ()), (POLICIES["release"], ()), ("", ("neuroquant",))],
 )
 def test_the_whole_corpus_comes_out_the_same_on_both_paths(
     policy: str, profiles: tuple[str, ...]

@@ -19,6 +19,7 @@ from veil.audit.identifiers import (
     declared_options,
     dedupe,
     normalise,
+    values_to_clean,
 )
 from veil.audit.raw_search import (
     PREAMBLE,
@@ -39,6 +40,7 @@ from veil.audit.text_search import (
 from veil.dicom import values_of
 from veil.pixels.risk import unclean_risk
 from veil.standard import Option
+from veil.text import IdentifyingValue
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,11 @@ class Prepared:
     collected: Collected
     encodings: tuple[str, ...]  # codecs the input's text can be in, for the raw-byte scan
     problem: str | None = None  # why collecting failed: the audit then fails closed
+
+    def values_to_clean(self) -> list[IdentifyingValue]:
+        """What Clean Descriptors / Structured Content must remove: hand it to the engine
+        (``deidentify(identifying=...)``) so the input is not walked a second time."""
+        return values_to_clean(self.collected.identifiers)
 
 
 def prepare(original: Dataset, options: Iterable[Option] = ()) -> Prepared:
@@ -77,7 +84,8 @@ def audit_output(
     heuristics: bool = True,
 ) -> list[Finding]:
     """Every place in ``output`` (and its bytes ``encoded``) where an identifying value of
-    ``original`` survives, plus free-text warnings. Errors first; never a value in a finding.
+    ``original`` survives, plus identifying text found by its shape in free text
+    (``veil.text``). Errors first; never a value in a finding.
 
     ``options`` are the standard's options whose kept attributes are not identifiers here; by
     default the ones the output declares in (0012,0064). The audit fails closed: if it cannot
@@ -170,10 +178,16 @@ def _audit(
                 Severity.WARNING,
             )
         )
+    # Only an error suppresses a shape: a description kept whole is a warning (descriptor), and
+    # the SSN inside it must still quarantine the file.
+    reported = {finding.path for finding in found.values() if finding.is_error}
     if heuristics:
         result += [
-            Finding(name, s.element.path, Kind(s.kind), s.form, Severity.WARNING)
-            for s in suspicions(elements)
+            Finding(name, s.element.path, Kind(s.kind), s.form, Severity.ERROR)
+            for s in suspicions(elements, collected.option_kept)
+            # An element already reported with a value of the input is quarantined anyway:
+            # the shape of that same value ("born 23/04/1961") would only repeat it.
+            if s.element.path not in reported
         ]
     result.sort(key=lambda f: (f.severity is not Severity.ERROR, f.path, f.kind.value))
     return result

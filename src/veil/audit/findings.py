@@ -31,9 +31,16 @@ class Kind(str, Enum):
     DESCRIPTOR = "descriptor"  # free-text descriptions the profile removes
     PRIVATE = "private-value"  # text of a private element of the input
     OTHER = "other-identifying-attribute"
-    LOOKS_LIKE_NAME = "looks-like-name"  # free-text heuristic, not a value of the input
-    LOOKS_LIKE_DATE = "looks-like-date"  # free-text heuristic, not a value of the input
-    LOOKS_LIKE_CONTACT = "looks-like-contact"  # an e-mail address in free text
+    # Identifying text found by its shape in free text (veil.text patterns), not as a value
+    # of the input: errors, like the input's own identifiers.
+    LOOKS_LIKE_NAME = "looks-like-name"  # after a title or label, or DICOM-style (DOE^JOHN)
+    LOOKS_LIKE_DATE = "looks-like-date"
+    LOOKS_LIKE_PHONE = "looks-like-phone"
+    LOOKS_LIKE_EMAIL = "looks-like-email"
+    LOOKS_LIKE_URL = "looks-like-url"
+    LOOKS_LIKE_NATIONAL_ID = "looks-like-national-id"  # SSN-like and other national IDs
+    LOOKS_LIKE_ADDRESS = "looks-like-address"
+    LOOKS_LIKE_RECORD_NUMBER = "looks-like-record-number"  # digits after an ID keyword
     AUDIT_INCOMPLETE = "audit-incomplete"  # the audit itself failed: fail closed
     BURNED_IN_TEXT = "burned-in-text"  # pixels may carry text (ultrasound, screens, cines)
 

@@ -12,12 +12,11 @@ engine's own dummies) are only checked at their own place, see ``is_weak``.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import keyword_for_tag
@@ -40,6 +39,34 @@ from veil.dicom import (
     text_values,
 )
 from veil.standard import OPTION_PRECEDENCE, Option, ProfileRow, profile_rows
+from veil.text.context import IdentifyingValue
+from veil.text.forms import Style
+from veil.text.strength import (  # re-exported: the audit's callers name them here
+    RAW_MIN_BITS,
+    STOP_WORDS,
+    TEXT_MIN_BITS,
+    is_weak,
+    normalise,
+    strength_bits,
+)
+
+__all__ = [
+    "RAW_MIN_BITS",
+    "STOP_WORDS",
+    "TEXT_MIN_BITS",
+    "Collected",
+    "Identifier",
+    "collect",
+    "collect_all",
+    "declared_options",
+    "dedupe",
+    "identifying_values",
+    "is_weak",
+    "normalise",
+    "strength_bits",
+    "style_of",
+    "values_to_clean",
+]
 
 # Tag -> kind for the patient's own identifiers and the site's; the rest go by VR or option.
 _KIND_BY_KEYWORD: dict[str, Kind] = {
@@ -57,18 +84,6 @@ _KIND_BY_KEYWORD: dict[str, Kind] = {
 }
 _KIND_BY_TAG: dict[int, Kind] = {tag_of(k): kind for k, kind in _KIND_BY_KEYWORD.items()}
 _WARNING_KINDS = frozenset({Kind.CHARACTERISTIC, Kind.DESCRIPTOR, Kind.PRIVATE})
-# Whole values that identify nobody: placeholders people type and the engine's own dummies.
-STOP_WORDS = frozenset(
-    " ".join(
-        (
-            "anonymized anonymised anonymous anon unknown none null nil n/a na removed deleted",
-            "empty blank test phantom patient doctor physician operator name first last middle",
-            "mid pre dicom yes no original primary secondary derived other mr ct pt nm us head",
-            "brain research hospital university department center centre clinic medical",
-            "imaging 19000101 19000101000000 000000 000y 0 1",
-        )
-    ).split()
-)
 # Numbers and binary values cannot be searched meaningfully as text, and a time of day alone
 # identifies no one (see docs/audit.md): values of these VRs are never collected.
 _NEVER_SEARCHED = frozenset(
@@ -78,10 +93,6 @@ _NEVER_SEARCHED = frozenset(
 # ages (AS: a characteristic, see _kind), not times (never searched), not UIDs (collected
 # when they name an instance, see veil.dicom.names_instance).
 COLLECTED_TEXT_VRS = STRING_VRS - {"AS", "DS", "IS", "TM", "UI"}
-# Minimum estimated information for a value to be searched anywhere in decoded text, and in
-# raw bytes; below these a value is only checked at its own place (see docs/audit.md).
-TEXT_MIN_BITS = 13.0
-RAW_MIN_BITS = 19.0
 
 
 @dataclass(frozen=True)
@@ -192,37 +203,6 @@ def _kind(tag: int, vr: str, row: ProfileRow) -> Kind:
     if options.get(Option.CLEAN_DESCRIPTORS) == "C":
         return Kind.DESCRIPTOR
     return Kind.OTHER
-
-
-@lru_cache(maxsize=4096)
-def strength_bits(value: str) -> float:
-    """A rough estimate of how much a value narrows things down: about log2 of the alphabet
-    per letter or digit (case ignored); punctuation and spaces count one bit."""
-    bits = 0.0
-    for char in value:
-        if char.isascii() and char.isalpha():
-            bits += math.log2(26)
-        elif char.isdigit():
-            bits += math.log2(10)
-        elif char.isalpha():  # accented Latin, kana, hangul, ideographs
-            bits += 8.0
-        elif not char.isspace():
-            bits += 1.0
-    return bits
-
-
-def normalise(value: str) -> str:
-    return " ".join(value.replace("\x00", " ").split())
-
-
-@lru_cache(maxsize=4096)
-def is_weak(value: str) -> bool:
-    """True when a value is too short or too common to search anywhere but its own place."""
-    text = normalise(value).strip("^ ").lower()
-    if not text or text in STOP_WORDS:
-        return True
-    alnum = sum(ch.isalnum() for ch in text)
-    return alnum < 3 or strength_bits(text) < TEXT_MIN_BITS
 
 
 def _private_text(walk: _Walk, raw: object, vr: str) -> list[str]:
@@ -469,3 +449,35 @@ def dedupe(identifiers: Iterable[Identifier]) -> list[Identifier]:
         ):
             best[key] = ident
     return list(best.values())
+
+
+def style_of(kind: Kind, vr: str) -> Style:
+    """How a value of this kind and VR is written (which forms it takes)."""
+    if kind is Kind.UID:
+        return Style.UID
+    if vr == "PN":
+        return Style.NAME
+    if vr in ("DA", "DT"):
+        return Style.DATE
+    if kind in (Kind.PATIENT_ID, Kind.ACCESSION, Kind.CONTACT, Kind.DEVICE):
+        return Style.ID
+    return Style.PLAIN
+
+
+def identifying_values(
+    original: Dataset, options: frozenset[Option] = frozenset()
+) -> list[IdentifyingValue]:
+    """The values Clean Descriptors / Clean Structured Content must cut out of the text they
+    keep: exactly the error-level identifiers the audit will search the output for, each with
+    the style that decides its forms. (Warning-level values, such as a vendor's private text,
+    are not removed from descriptions: "efgre3d" in a series description is the sequence.)"""
+    return values_to_clean(collect_all(original, options).identifiers)
+
+
+def values_to_clean(identifiers: Iterable[Identifier]) -> list[IdentifyingValue]:
+    """``identifying_values`` from identifiers already collected (the audit's ``prepare``)."""
+    return [
+        IdentifyingValue(style_of(ident.kind, ident.vr), ident.value)
+        for ident in identifiers
+        if ident.severity is Severity.ERROR and ident.kind is not Kind.UID
+    ]

@@ -23,8 +23,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as PydicomSequence
 
 from veil.audit.findings import Severity
-from veil.audit.forms import Edge, Needle
+from veil.audit.forms import Needle
 from veil.dicom import UNDEFINED_LENGTH, dictionary_vr, tag_text
+from veil.text.forms import Edge
 
 PREAMBLE = 128
 

@@ -18,9 +18,10 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as PydicomSequence
 
-from veil.audit.forms import Edge, Needle
+from veil.audit.forms import Needle
 from veil.audit.identifiers import codecs_of
 from veil.dicom import STRING_VRS, dictionary_vr, tag_text
+from veil.text.forms import edge_ok
 
 # VRs whose values are text worth searching; numbers (IS, DS) and times are left out: an
 # identifier is never a number-only string short enough to fit them and still be searched.
@@ -111,22 +112,6 @@ def text_elements(
         text = _printable(value)
         if text:
             yield TextElement(path, tag, "UN", text, private)
-
-
-def edge_ok(text: str, index: int, edge: Edge) -> bool:
-    """True when the character at ``index`` (a neighbour of a hit) does not join the hit."""
-    if edge is Edge.ZEROS:  # only ever a left edge: step back over zeros first
-        while index >= 0 and text[index] == "0":
-            index -= 1
-        edge = Edge.DIGIT
-    if index < 0 or index >= len(text) or edge is Edge.NONE:
-        return True
-    char = text[index]
-    if edge is Edge.DIGIT:
-        return not char.isdigit()
-    if edge is Edge.UID:
-        return not (char.isdigit() or char == ".")
-    return not char.isalnum()
 
 
 class Haystack:

@@ -74,10 +74,15 @@ def _print(report: AuditReport, show_warnings: bool) -> None:
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit 1 on warnings too (free-text heuristics, patient characteristics).",
+    help="Exit 1 on warnings too (patient characteristics, descriptors, private values).",
 )
 @click.option(
-    "--no-heuristics", is_flag=True, help="Skip the free-text name/date heuristics (warnings)."
+    "--no-heuristics",
+    is_flag=True,
+    help=(
+        "Skip the search for identifying text by its shape (phones, e-mails, IDs, "
+        "titled names, dates...) in free text."
+    ),
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not list warnings, only errors.")
 @jobs_option

@@ -8,13 +8,14 @@ whatever it does not handle. Both apply the same handlers (veil.engine.handlers)
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 from pydicom.dataset import Dataset
 
+from veil.audit.identifiers import identifying_values
 from veil.engine.age import derive_age
 from veil.engine.blobs import blob_needles
 from veil.engine.context import Context, Decision, Mode, Recorder
-from veil.engine.identifying import identifying_values
 from veil.engine.meta import IMPLEMENTATION_CLASS_UID, file_meta, record_attributes
 from veil.engine.walk import Walker
 from veil.errors import DeidentificationError, value_free_text
@@ -22,6 +23,7 @@ from veil.mapping import Mapper, Patient
 from veil.policy.model import Action
 from veil.policy.plan import Plan
 from veil.standard import Option
+from veil.text import IdentifyingValue, TextContext
 
 __all__ = ["IMPLEMENTATION_CLASS_UID", "Decision", "Mode", "Recorder", "deidentify"]
 
@@ -47,13 +49,16 @@ def deidentify(
     recorder: Recorder | None = None,
     in_place: bool = False,
     fallback_instance_uid: str | None = None,
+    identifying: Sequence[IdentifyingValue] | None = None,
 ) -> Dataset:
     """De-identify one dataset by the plan; the input object is untouched unless ``in_place``.
 
     ``fallback_instance_uid`` stands in for a missing SOP Instance UID (e.g. a digest of the
-    file) when the output file meta needs one. Raises DeidentificationError (naming the tag,
-    never a value) when a value cannot be handled: the caller must then write nothing for
-    this dataset (fail closed).
+    file) when the output file meta needs one. ``identifying``: the input's values that Clean
+    Descriptors / Structured Content remove, when the caller collected them already (the
+    audit's ``Prepared.values_to_clean()``); by default the engine collects them. Raises
+    DeidentificationError (naming the tag, never a value) when a value cannot be handled: the
+    caller must then write nothing for this dataset (fail closed).
     """
     work = ds if in_place else copy.deepcopy(ds)
     source_meta = getattr(ds, "file_meta", None)
@@ -69,7 +74,10 @@ def deidentify(
         if plan.derive_age:
             derive_age(work, ctx.record)
         if needs_identifying_values(plan):
-            ctx.identifying = identifying_values(work)
+            # The same values the audit will search the output for (veil.text forms).
+            if identifying is None:
+                identifying = identifying_values(work, plan.declared_options)
+            ctx.text = TextContext.of(identifying)
         if masks_private_blobs(plan):
             ctx.blob_needles = blob_needles(work, plan)
         walker.walk(work, (), "")

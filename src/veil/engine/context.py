@@ -4,12 +4,12 @@ computed once per dataset, and where decisions are recorded for `veil explain`."
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
-from veil.engine.values import TextCleaner
 from veil.mapping import Mapper, Patient
 from veil.policy.plan import Plan
+from veil.text import EMPTY, TextContext, clean_text
 
 
 class Mode(str, Enum):
@@ -46,8 +46,9 @@ class Context:
     recorder: Recorder | None = None
     shifted: bool = False
     _offset: int | None = None
-    _cleaner: TextCleaner | None = None
-    identifying: list[str] = field(default_factory=list)
+    # The forms of the input's identifying values (veil.text), taken before the walk changes
+    # the dataset: what Clean Descriptors / Clean Structured Content cut out of kept text.
+    text: TextContext = EMPTY
     # Identifying values of the input as bytes, longest first: masked inside private elements
     # the plan cleans ("C"), such as a vendor's binary header kept for a destination.
     blob_needles: tuple[bytes, ...] = ()
@@ -58,11 +59,9 @@ class Context:
             self._offset = self.mapper.date_offset_days(self.patient)
         return self._offset
 
-    @property
-    def cleaner(self) -> TextCleaner:
-        if self._cleaner is None:
-            self._cleaner = TextCleaner(self.identifying)
-        return self._cleaner
+    def clean(self, value: str) -> str:
+        """One text value without identifying text (veil.text.clean_text)."""
+        return clean_text(value, self.text)
 
     def record(self, decision: Decision) -> None:
         if self.recorder is not None:

@@ -245,7 +245,7 @@ def shift_element(elem: DataElement, ctx: Context) -> None:
 
 
 def clean_text(elem: DataElement, ctx: Context) -> None:
-    elem.value = one_or_many([ctx.cleaner.clean(str(v)) for v in values_of(elem.value)])
+    elem.value = one_or_many([ctx.clean(str(v)) for v in values_of(elem.value)])
 
 
 class Clean(Handler):

@@ -3,8 +3,8 @@
 Clean ("C") is defined per kind of value (documented in README, "What clean means"):
 - dates (DA) and date-times (DT) move back by the patient's offset; times (TM) stay, since a
   whole-day shift leaves the time of day unchanged; a date that cannot be parsed is emptied;
-- free text loses every occurrence of the patient's identifying values (name components, IDs,
-  birth date, accession number, institution, physicians' names) and anything date-like;
+- free text loses every form of the input's identifying values and everything that looks
+  identifying by its shape (``veil.text.clean_text``: the same definition the audit uses);
 - UIDs are replaced by keyed UIDs; ages are kept (a shift does not change an age);
 - anything else (person names, AE titles, binary values) cannot be cleaned safely: the
   attribute falls back to its basic-profile action.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 
 DUMMY_TEXT = "ANONYMIZED"
 DUMMY_BY_VR: dict[str, object] = {
@@ -46,19 +45,6 @@ DUMMY_BY_VR: dict[str, object] = {
     "UR": "",
 }
 MAX_LENGTH = {"SH": 16, "LO": 64, "CS": 16, "AE": 16, "PN": 64, "ST": 1024, "UC": 1024}
-REMOVED_MARK = "*"
-
-_DATE_LIKE = re.compile(
-    r"""
-    \b(?:19|20)\d{2}[-./]?(?:0[1-9]|1[0-2])[-./]?(?:0[1-9]|[12]\d|3[01])\b      # 20240131
-    | \b(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)?\d{2}\b    # 31/01/2024
-    | \b(?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])[-./](?:19|20)\d{2}\b     # 01.31.2024
-    | \b\d{1,2}[ -]?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[ -,]*
-      (?:19|20)\d{2}\b
-    | \b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+(?:19|20)\d{2}\b
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
 
 
 def dummy_value(vr: str) -> object:
@@ -128,32 +114,3 @@ def name_forms(value: str) -> set[str]:
                 if len(word) >= 3:
                     pieces.add(word)
     return pieces
-
-
-def date_forms(value: str) -> set[str]:
-    date = parse_da(value)
-    if date is None:
-        return set()
-    return {
-        date.strftime("%Y%m%d"),
-        date.strftime("%Y-%m-%d"),
-        date.strftime("%d/%m/%Y"),
-        date.strftime("%m/%d/%Y"),
-        date.strftime("%d.%m.%Y"),
-        date.strftime("%m.%d.%Y"),
-    }
-
-
-class TextCleaner:
-    """Removes a patient's identifying values and anything date-like from free text."""
-
-    def __init__(self, values: Iterable[str]) -> None:
-        words = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-        self._pattern = (
-            re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
-        )
-
-    def clean(self, text: str) -> str:
-        if self._pattern is not None:
-            text = self._pattern.sub(REMOVED_MARK, text)
-        return _DATE_LIKE.sub(REMOVED_MARK, text)

@@ -39,6 +39,7 @@ from veil.engine.values import dummy_value
 from veil.policy.model import Action
 from veil.standard import Option
 
+CODE_MEANING = 0x00080104  # cleaned as text when a Clean option is on (issue 18)
 # Code sequence attributes: never dummied or cleaned inside replaced structured content.
 CODE_TAGS = frozenset(
     tag_of(keyword)
@@ -153,14 +154,36 @@ class Walker:
                     handler_for(Action.UID).describe(),
                 )
                 return
-        elif (
+        elif self._text_in_sequence(ds, tag, vr, where, mode):
+            return
+        if recording:
+            self.record(where, tag, show(ds[tag]), show(ds[tag]), UNLISTED, "kept as it is")
+
+    def _text_in_sequence(self, ds: Dataset, tag: int, vr: str, where: str, mode: Mode) -> bool:
+        """Text, names and dates inside dummied or cleaned structured content, and code
+        meanings when text is cleaned; True when the element was handled here."""
+        plan = self.ctx.plan
+        cleans_text = (
+            Option.CLEAN_DESCRIPTORS in plan.options
+            or Option.CLEAN_STRUCTURED_CONTENT in plan.options
+        )
+        if (
             mode is not Mode.PLAN
             and tag not in CODE_TAGS
             and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
         ):
             elem = ds[tag]
-            before = show(elem) if recording else ""
-            if mode is Mode.DUMMY:
+            before = show(elem) if self.ctx.recorder is not None else ""
+            if mode is Mode.DUMMY and plan.shift_dates and elem.VR in ("DA", "DT"):
+                # Modified Dates: a date inside a sequence the profile replaces by dummies (a
+                # type 1 date of Content or Verifying Observer Sequence) moves with the
+                # patient's other dates instead of becoming 19000101 (issue 18).
+                shift_element(elem, self.ctx)
+                why, does = (
+                    "inside a sequence, shifted (dates)",
+                    handler_for(Action.CLEAN).describe(),
+                )
+            elif mode is Mode.DUMMY:
                 elem.value = dummy_value(elem.VR)
                 why, does = "inside a sequence replaced by a dummy", "replaced by a dummy value"
             else:
@@ -172,10 +195,19 @@ class Walker:
                     clean_text(elem, self.ctx)
                 why = "inside cleaned structured content"
                 does = handler_for(Action.CLEAN).describe()
-            self.record(where, tag, before, show(elem) if recording else "", why, does)
-            return
-        if recording:
-            self.record(where, tag, show(ds[tag]), show(ds[tag]), UNLISTED, "kept as it is")
+        elif tag == CODE_MEANING and (mode is Mode.CLEAN or cleans_text):
+            # Code meanings are free text in disguise: a requested procedure's meaning can
+            # carry the referring physician's name. Code values and schemes stay (issue 18).
+            elem = ds[tag]
+            before = show(elem) if self.ctx.recorder is not None else ""
+            clean_text(elem, self.ctx)
+            why, does = "code meaning cleaned", handler_for(Action.CLEAN).describe()
+        else:
+            return False
+        self.record(
+            where, tag, before, show(elem) if self.ctx.recorder is not None else "", why, does
+        )
+        return True
 
     # -- one dataset (top level or an item) --------------------------------------------------
     def walk(self, ds: Dataset, path: tuple[str, ...], where: str, mode: Mode = Mode.PLAN) -> None:

@@ -40,7 +40,7 @@ from veil.policy.model import (
 from veil.standard import Option
 from veil.yamlnode import YamlNode, compose
 
-BUILTIN_NAMES = ("basic", "research-longitudinal")
+BUILTIN_NAMES = ("basic", "research-longitudinal", "research-release")
 NOT_YET = {
     Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES: "defacing is not implemented yet",
 }

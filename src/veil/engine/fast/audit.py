@@ -20,14 +20,17 @@ in a single-byte character set only (``Unsupported`` otherwise).
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from pydicom import dcmread
 from pydicom.datadict import keyword_for_tag
 
 from veil.audit.findings import Kind, Severity
 from veil.audit.forms import Edge, SearchForm, search_forms
+from veil.audit.heuristics import suspicions
 from veil.audit.identifiers import (
     _NEVER_SEARCHED,
     _RETYPED_FROM_UN,
@@ -39,7 +42,7 @@ from veil.audit.identifiers import (
 )
 from veil.audit.multiscan import compile_needles
 from veil.audit.raw_search import _byte_edge_ok, in_uid
-from veil.audit.text_search import SEARCHED_VRS
+from veil.audit.text_search import SEARCHED_VRS, text_elements
 from veil.dicom import (
     FILE_META_GROUP,
     dictionary_vr,
@@ -189,6 +192,14 @@ class _Needle:
     kind: Kind
 
 
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=16384)
 def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]] | None:
     """The byte needles of one identifier (None: a form is not ASCII), memoised: the values
@@ -196,6 +207,11 @@ def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]
     keys: list[bytes] = []
     needles: list[_Needle] = []
     for form in search_forms(ident.kind, ident.vr, ident.value):
+        if not _latin1(form.text):
+            # Not encodable in the only character sets the fast path takes (ASCII, ISO_IR
+            # 100): the reference audit cannot find it in this output either (a CJK form of
+            # a date, veil.text.forms).
+            continue
         if not form.text.isascii():
             return None
         data = form.text.encode("ascii")
@@ -406,6 +422,15 @@ def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> boo
     return any(
         _reported(encoded, offset, keys[index], needles[index], spans) for offset, index in hits
     )
+
+
+def shapes_in_free_text(encoded: bytes) -> bool:
+    """True when the reference audit's search for identifying text by its shape (phones,
+    e-mails, national IDs, titled names, dates... veil.text, issue 18) finds something in the
+    output's free text, nested items included: the caller then hands the file over. Without
+    the options that keep elements as they are, so a superset of what it reports."""
+    output = dcmread(io.BytesIO(encoded), stop_before_pixels=True)
+    return next(suspicions(list(text_elements(output))), None) is not None
 
 
 def text_codec_ok(codecs: tuple[str, ...]) -> bool:

@@ -10,13 +10,16 @@ copied by its length (or up to its delimiter), never decoded.
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydicom import dcmread
 from pydicom.charset import convert_encodings
 
+from veil.audit.identifiers import identifying_values
 from veil.dicom import (
     DATE_VRS,
     FILE_META_GROUP,
@@ -58,7 +61,6 @@ from veil.engine.handlers import (
     remap_uids,
     shift_element,
 )
-from veil.engine.identifying import IDENTIFYING_SOURCES, identifying_texts
 from veil.engine.meta import (
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION,
@@ -66,11 +68,17 @@ from veil.engine.meta import (
     temporal_mark,
 )
 from veil.engine.values import dummy_value
-from veil.engine.walk import CODE_TAGS, needs_remap, remap_instance_uids, sequence_name
+from veil.engine.walk import (
+    CODE_TAGS,
+    needs_remap,
+    remap_instance_uids,
+    sequence_name,
+)
 from veil.mapping import Patient
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option
+from veil.text import TextContext
 
 Chunk = bytes | tuple[int, int]  # new bytes, or a slice (start, end) of the input
 SOP_CLASS = tag_of("SOPClassUID")
@@ -239,9 +247,7 @@ class Rewriter:
                 [self.top_value(tag) if tag in self.top else None for tag in AGE_REFERENCE_DATES],
             )
         if needs_identifying_values(plan):
-            self.ctx.identifying = identifying_texts(
-                (tag, self.top_value(tag)) for tag in IDENTIFYING_SOURCES if tag in self.top
-            )
+            self.ctx.text = _text_context(self.parsed.data, plan)
         level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
         body = self.finish_top(level)
         instance = self.outputs.get(SOP_INSTANCE)
@@ -436,12 +442,19 @@ class Rewriter:
             and elem.tag not in CODE_TAGS
             and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
         ):
-            if mode is Mode.DUMMY or vr == "PN":
+            if mode is Mode.DUMMY and self.plan.shift_dates and vr in ("DA", "DT"):
+                # As the reference path: dates in dummied sequences move (Modified Dates).
+                self.generic(out, elem, encodings, lambda item: shift_element(item, self.ctx))
+            elif mode is Mode.DUMMY or vr == "PN":
                 self.changed(out, elem, dummy_value(vr), encodings)
             elif vr in DATE_VRS:
                 self.generic(out, elem, encodings, lambda item: shift_element(item, self.ctx))
             else:
                 self.generic(out, elem, encodings, lambda item: clean_text(item, self.ctx))
+            return
+        if elem.tag == CODE_MEANING and (mode is Mode.CLEAN or _cleans_text(self.plan)):
+            # As the reference path: code meanings are cleaned as free text (issue 18).
+            self.generic(out, elem, encodings, lambda item: clean_text(item, self.ctx))
             return
         self.copy(out, elem, encodings)
 
@@ -731,3 +744,17 @@ def file_meta_bytes(sop_class: str, instance: str, syntax: str) -> bytes:
 
 
 __all__ = ["Result", "Rewriter", "file_meta_bytes"]
+
+
+def _text_context(data: bytes, plan: Plan) -> TextContext:
+    """The input's identifying values as the reference path's cleaner gets them (the audit's
+    collector, veil.text forms): read with pydicom once, without pixel data, so that both
+    paths clean text the same way."""
+    original = dcmread(io.BytesIO(data), stop_before_pixels=True)
+    return TextContext.of(identifying_values(original, plan.declared_options))
+
+
+def _cleans_text(plan: Plan) -> bool:
+    return (
+        Option.CLEAN_DESCRIPTORS in plan.options or Option.CLEAN_STRUCTURED_CONTENT in plan.options
+    )

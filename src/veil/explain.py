@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from veil.dicom import tag_text
-from veil.engine import deidentify
+from veil.engine import Decision, deidentify
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
 
@@ -110,10 +110,10 @@ class FoldedBlock:
 class Recording:
     """The engine's recorder: every decision it makes, by element path."""
 
-    decisions: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
+    decisions: dict[str, Decision] = field(default_factory=dict)
 
-    def __call__(self, path: str, tag: int, before: str, after: str, rule: str) -> None:
-        self.decisions[path] = (tag, before, after, rule)
+    def __call__(self, decision: Decision) -> None:
+        self.decisions[decision.path] = decision
 
 
 def show_value(elem: DataElement | None) -> str:
@@ -216,7 +216,7 @@ def _keyword(tag: int) -> str:
 def explain_rows(
     original: Dataset,
     output: Dataset | None,
-    decisions: dict[str, tuple[int, str, str, str]],
+    decisions: dict[str, Decision],
 ) -> list[ExplainRow]:
     """A row for every element of ``original``, nested ones included, in file order, then the
     elements the de-identification added. ``decisions`` is what the engine recorded
@@ -227,8 +227,14 @@ def explain_rows(
         for elem in ds:
             path = f"{prefix}{tag_text(elem.tag)}"
             recorded = decisions.get(path)
+            does = ""
             if recorded is not None:
-                _tag, before, after, rule = recorded
+                before, after, rule, does = (
+                    recorded.before,
+                    recorded.after,
+                    recorded.rule,
+                    recorded.does,
+                )
             else:
                 found = _find(output, path) if output is not None else None
                 before = show_value(elem)
@@ -245,6 +251,7 @@ def explain_rows(
                     after=after,
                     rule=rule,
                     change=_change(before, after),
+                    does=does,
                     private=_private_block(ds, elem.tag, prefix.rstrip(".")),
                 )
             )
@@ -258,12 +265,13 @@ def explain_rows(
 
 
 def _added(
-    original: Dataset, output: Dataset | None, decisions: dict[str, tuple[int, str, str, str]]
+    original: Dataset, output: Dataset | None, decisions: dict[str, Decision]
 ) -> list[ExplainRow]:
     """Elements the output has and the input had not: what the engine recorded as added
     (a derived age), then its own record of the de-identification (PS3.15 E.1.1)."""
     rows = []
-    for path, (tag, before, after, rule) in decisions.items():
+    for path, decision in decisions.items():
+        tag, before, after, rule = decision.tag, decision.before, decision.after, decision.rule
         if before != ABSENT:
             continue
         added = _find(output, path) if output is not None else None
@@ -278,6 +286,7 @@ def _added(
                 after=after,
                 rule=rule,
                 change=Change.ADDED,
+                does=decision.does,
             )
         )
     recorded = {row.tag for row in rows}

@@ -83,6 +83,7 @@ def command(
     table.add_column("attribute", no_wrap=True)  # a path must stay searchable (copy, grep)
     table.add_column("before")
     table.add_column("after")
+    table.add_column("action")
     table.add_column("decided by")
     for decision in rows:
         if changed_only and decision.change is Change.KEPT:
@@ -94,7 +95,7 @@ def command(
         )
         before = decision.before if show_values else "***"
         after = decision.after if show_values or decision.after == "(removed)" else "***"
-        table.add_row(f"{decision.path} {name}", before, after, decision.rule)
+        table.add_row(f"{decision.path} {name}", before, after, decision.does, decision.rule)
     for note in plan.notes:
         console.print(f"note: {note}")
     console.print(table)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from veil.mapping import Mapper
 from veil.policy.plan import Plan
+
+if TYPE_CHECKING:
+    from veil.batch.sink import Sink
 
 
 class Layout(str, Enum):
@@ -25,3 +29,6 @@ class Job:
     layout: Layout = Layout.MIRROR
     audit: bool = True
     overwrite: bool = False
+    # Where outputs go when not plainly under ``out`` (an object store; a cluster group's own
+    # temporary folder): see batch/sink.py. None: temp file + rename under ``out``.
+    sink: Sink | None = None

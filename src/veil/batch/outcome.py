@@ -26,6 +26,8 @@ class FileRecord:
     study: str | None = None  # de-identified Study Instance UID
     series: str | None = None  # de-identified Series Instance UID
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Failed for a reason outside the file (storage, permissions): the next run tries again.
+    retry: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -35,4 +37,6 @@ class FileRecord:
                 data[name] = value
         if self.findings:
             data["findings"] = list(self.findings)
+        if self.retry:
+            data["retry"] = True
         return data

@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.text import Text
 
 from veil import __version__
+from veil.batch.executor import Executor
 from veil.batch.job import Job
 from veil.batch.outcome import FileRecord, Outcome
 from veil.batch.worker import process_item
@@ -74,6 +75,10 @@ class BatchSummary:
     seconds: float
     jobs: int
     regressions: list[dict[str, Any]] = field(default_factory=list)
+    # Cluster runs: where the per-group manifests are; above ``inline_limit`` files the report
+    # lists only the files that were not written and points there for the rest.
+    manifests: str | None = None
+    inline_limit: int = 100_000
 
     @property
     def counts(self) -> Counter[Outcome]:
@@ -129,7 +134,16 @@ class BatchSummary:
                 for study, counts in self.studies.items()
             ],
             "check_regressions": self.regressions,
-            "files": [record.to_dict() for record in self.records],
+            **self._files(),
+        }
+
+    def _files(self) -> dict[str, Any]:
+        if self.manifests is None or len(self.records) <= self.inline_limit:
+            return {"files": [record.to_dict() for record in self.records]}
+        return {
+            "files": [r.to_dict() for r in self.records if r.outcome is not Outcome.WRITTEN],
+            "files_listed": "not written only",
+            "files_manifests": self.manifests,
         }
 
 
@@ -153,6 +167,20 @@ def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRe
         yield from pool.imap_unordered(_run_one, items, chunksize=4)
 
 
+@dataclass(frozen=True)
+class LocalPool:
+    """Today's executor: worker processes on this machine (see _records)."""
+
+    jobs: int = 1
+
+    @property
+    def workers(self) -> int:
+        return self.jobs
+
+    def records(self, items: Sequence[InputItem], job: Job) -> Iterable[FileRecord]:
+        return _records(items, job, self.jobs)
+
+
 def run_batch(
     items: Sequence[InputItem],
     job: Job,
@@ -161,6 +189,7 @@ def run_batch(
     console: Console | None = None,
     progress: bool = True,
     on_record: Callable[[FileRecord], None] | None = None,
+    executor: Executor | None = None,
 ) -> BatchSummary:
     """De-identify every item into ``job.out``; one bad file never stops the others."""
     silence_value_warnings()
@@ -183,7 +212,8 @@ def run_batch(
     with bar:
         task = bar.add_task("deid", total=len(items), bytes=0)
         done_bytes = 0
-        for record in _records(items, job, jobs):
+        pool = executor or LocalPool(jobs)
+        for record in pool.records(items, job):
             records.append(record)
             done_bytes += record.size
             bar.update(task, advance=1, bytes=done_bytes)
@@ -191,4 +221,4 @@ def run_batch(
                 on_record(record)
     order = {item.display: index for index, item in enumerate(items)}
     records.sort(key=lambda r: order.get(r.input, 0))
-    return BatchSummary(records, time.perf_counter() - started, jobs)
+    return BatchSummary(records, time.perf_counter() - started, pool.workers)

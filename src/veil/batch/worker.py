@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,16 @@ def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
     return relative
 
 
-def process_item(item: InputItem, job: Job) -> FileRecord:
-    """Read one input, de-identify it and place it under ``job.out``."""
+def process_item(
+    item: InputItem,
+    job: Job,
+    observe: Callable[[bytes, WorkerResult], None] | None = None,
+) -> FileRecord:
+    """Read one input, de-identify it and place it under ``job.out`` (or ``job.sink``).
+
+    ``observe`` sees the input bytes and the result of every file that was written (the
+    cluster runner checks --for requirements on them in memory).
+    """
     try:
         data = item.read()
     except PermissionError:
@@ -136,6 +145,7 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             Outcome.FAILED,
             item.size,
             problem=f"{item.display}: unreadable: permission denied",
+            retry=True,
         )
     except OSError as exc:
         return FileRecord(
@@ -143,6 +153,7 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             Outcome.FAILED,
             item.size,
             problem=f"{item.display}: unreadable ({exc.strerror or type(exc).__name__})",
+            retry=True,
         )
     result = deid_one(data, item.display, job)
     if result.outcome is not Outcome.WRITTEN:
@@ -155,10 +166,14 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             series=result.series,
             findings=result.findings,
         )
-    assert job.out is not None and result.dataset is not None
+    assert result.dataset is not None
     relative = output_name(job.layout, item.relative, result.dataset, result.patient_pseudonym)
     try:
-        _place(job.out, relative, result.encoded, job.overwrite)
+        if job.sink is not None:
+            job.sink.place(relative, result.encoded, job.overwrite)
+        else:
+            assert job.out is not None
+            _place(job.out, relative, result.encoded, job.overwrite)
     except FileExistsError:
         return FileRecord(
             item.display,
@@ -177,7 +192,10 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             len(data),
             problem=f"{item.display}: cannot write {relative} "
             f"({exc.strerror or type(exc).__name__})",
+            retry=True,
         )
+    if observe is not None:
+        observe(data, result)
     return FileRecord(
         item.display,
         Outcome.WRITTEN,

@@ -10,7 +10,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
+from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch
+from veil.batch.dask_runner import DaskExecutor, check_cluster_address, cluster_warning, connect
+from veil.batch.groups import DEFAULT_GROUP_SIZE
+from veil.batch.locations import Locations, resolve_locations
 from veil.check.model import RequirementProfile
 from veil.check.regression import find_regressions
 from veil.cli.common import (
@@ -19,7 +22,8 @@ from veil.cli.common import (
     key_options,
     veil_errors_are_usage_errors,
 )
-from veil.io.inputs import InputItem, check_output_location, iter_inputs
+from veil.io.inputs import InputItem
+from veil.io.storage import parse_storage_options
 from veil.keys import load_mapper
 
 
@@ -27,15 +31,15 @@ def _regressions(
     profiles: list[RequirementProfile],
     summary: BatchSummary,
     items: list[InputItem],
-    out: Path,
+    where: Locations,
     quality_checks: bool,
 ) -> list[dict[str, Any]]:
     """Re-run the destination checks on the output: what passed before must pass after."""
     if not profiles:
         return []
     by_display = {item.display: item for item in items}
-    pairs: list[tuple[Callable[[], bytes], Path]] = [
-        (by_display[record.input].read, out / record.output)
+    pairs: list[tuple[Callable[[], bytes], Path | Callable[[], bytes]]] = [
+        (by_display[record.input].read, where.output_reader(record.output))
         for record in summary.records
         if record.outcome is Outcome.WRITTEN and record.output
     ]
@@ -50,7 +54,7 @@ def _print_failure(record: FileRecord) -> None:
         )
 
 
-def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | None) -> None:
+def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None) -> None:
     counts = summary.counts
     files_per_s, mb_per_s = summary.rates()
     table = Table(title="veil deid", show_header=False, title_justify="left")
@@ -64,7 +68,7 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     table.add_row(
         "speed",
         f"{files_per_s:.1f} files/s, {mb_per_s:.1f} MB/s, "
-        f"{summary.seconds:.1f} s, {summary.jobs} process(es)",
+        f"{summary.seconds:.1f} s, {summary.jobs} worker(s)",
     )
     table.add_row(
         "policy",
@@ -72,9 +76,9 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     )
     table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
     table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
-    table.add_row("output", str(out))
+    table.add_row("output", out)
     if report:
-        table.add_row("report", str(report))
+        table.add_row("report", report)
     err_console.print(table)
     for study in incomplete:
         err_console.print(
@@ -92,13 +96,13 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
 
 
 @click.command("deid")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option(
     "--out",
     "-o",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (created; must not be or contain an input).",
+    help="Output folder (created; must not be or contain an input), or a URL "
+    "(s3://bucket/prefix, gs://, az://).",
 )
 @click.option(
     "--policy",
@@ -139,8 +143,8 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
 )
 @click.option(
     "--report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JSON report: every input with its outcome (no identifying values).",
+    help="Write a JSON report (a file or a URL): every input with its outcome (no "
+    "identifying values).",
 )
 @click.option(
     "--no-audit",
@@ -151,10 +155,32 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     "--overwrite", is_flag=True, help="Replace output files that exist with different content."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+# -- scale-out (many machines, object storage): batch/dask_runner.py, io/storage.py --------
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Run on Dask: local (a local cluster of -j workers), local:N, or a scheduler "
+    "tcp://HOST:PORT / tls://HOST:PORT. Runs are resumable (OUT/_veil/).",
+)
+@click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec option for URLs (repeatable), e.g. endpoint_url=https://minio:9000. "
+    "Credentials come from the environment, never from here.",
+)
+@click.option(
+    "--group-size",
+    type=click.IntRange(min=1, max=10_000),
+    default=DEFAULT_GROUP_SIZE,
+    show_default=True,
+    help="With --cluster: files per task (files of one folder).",
+)
 @veil_errors_are_usage_errors
 def command(
-    inputs: tuple[Path, ...],
-    out: Path,
+    inputs: tuple[str, ...],
+    out: str,
     policy: str,
     profiles: tuple[str, ...],
     no_quality_checks: bool,
@@ -162,10 +188,13 @@ def command(
     lookup: Path | None,
     jobs: int | None,
     layout: str,
-    report: Path | None,
+    report: str | None,
     no_audit: bool,
     overwrite: bool,
     quiet: bool,
+    cluster: str | None,
+    storage_options: tuple[str, ...],
+    group_size: int,
 ) -> None:
     """De-identify DICOM files, folders (recursive) and zip archives into OUT.
 
@@ -178,21 +207,21 @@ def command(
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil deid scans/ --out deid-out --for neuroquant --report report.json
+      veil deid s3://pacs-export/2026/ --out s3://release/dicom/ --cluster tls://sched:8786
     """
-    check_output_location(inputs, out)
-    if report is not None:
-        check_output_location(inputs, report)
+    where = resolve_locations(inputs, out, report, parse_storage_options(storage_options))
     quality_checks = not no_quality_checks
     plan, loaded_profiles = compile_from_options(policy, profiles, quality_checks)
     mapper = load_mapper(key_path, lookup)
-    items = list(iter_inputs(inputs))
+    items = where.items()
     job = Job(
         plan=plan,
         mapper=mapper,
-        out=out,
+        out=where.local_out,
         layout=Layout(layout),
         audit=not no_audit,
         overwrite=overwrite,
+        sink=where.sink,
     )
     if no_audit:
         err_console.print(
@@ -200,17 +229,61 @@ def command(
             "surviving identifiers",
             markup=True,
         )
-    out.mkdir(parents=True, exist_ok=True)
+    workers = jobs or os.cpu_count() or 1
+    executor = _executor(
+        cluster, workers, loaded_profiles, quality_checks, group_size, key_path, lookup
+    )
+    where.prepare_output()
     summary = run_batch(
         items,
         job,
-        jobs=jobs or os.cpu_count() or 1,
+        jobs=workers,
         console=err_console,
         progress=not quiet,
         on_record=_print_failure,
+        executor=executor,
     )
-    summary.regressions = _regressions(loaded_profiles, summary, items, out, quality_checks)
-    if report is not None:
-        write_report(report, summary.to_dict(job))
-    _print_summary(summary, out, job, report)
+    if executor is None:
+        summary.regressions = _regressions(loaded_profiles, summary, items, where, quality_checks)
+    else:  # checked inside each group, on the data in memory
+        summary.regressions, summary.manifests = executor.regressions, executor.manifests
+    if where.report is not None:
+        where.write_report(summary.to_dict(job))
+    _print_summary(summary, where.out_text, job, where.report_text)
+    if executor is not None:
+        _print_groups(executor)
     raise SystemExit(0 if summary.ok else 1)
+
+
+def _executor(
+    cluster: str | None,
+    workers: int,
+    profiles: list[RequirementProfile],
+    quality_checks: bool,
+    group_size: int,
+    key_path: Path | None,
+    lookup: Path | None,
+) -> DaskExecutor | None:
+    """None: the local process pool; with --cluster, a Dask executor (scale-out, issue 15)."""
+    if cluster is None:
+        return None
+    check_cluster_address(cluster)
+    warning = cluster_warning(cluster)
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {warning}", markup=True)
+    return DaskExecutor(
+        connect=lambda: connect(cluster, workers),
+        profiles=profiles,
+        quality_checks=quality_checks,
+        group_size=group_size,
+        key_hint=key_path,
+        lookup_path=lookup,
+    )
+
+
+def _print_groups(executor: DaskExecutor) -> None:
+    stats = executor.stats
+    line = f"cluster: {stats.groups} group(s): {stats.run} run, {stats.skipped} finished before"
+    if stats.incomplete or stats.lost:
+        line += f", {stats.incomplete + stats.lost} to retry (run the command again)"
+    err_console.print(line, highlight=False)

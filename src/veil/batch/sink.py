@@ -1,0 +1,69 @@
+"""Where de-identified files go: a local folder (temp file + rename) or an object store.
+
+Both give the same guarantee: a reader never sees half a file, and an existing output is only
+accepted when it holds exactly the bytes we would write (a re-run, or a task that Dask ran
+twice; outputs are deterministic). Anything else raises FileExistsError(relative), which the
+batch reports as "exists with different content" - as it always has on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from veil.io.storage import Store
+
+
+class Sink(Protocol):
+    """Places one output file under a root; raises FileExistsError or OSError."""
+
+    def place(self, relative: str, data: bytes, overwrite: bool) -> str: ...
+
+
+@dataclass(frozen=True)
+class LocalSink:
+    """A folder on a local or shared (NFS) disk.
+
+    ``temp_dir``: where temporary files are made (same filesystem as ``root``, so the rename is
+    atomic). The cluster runner gives each group its own, emptied when the group starts again
+    after a lost worker, so a kill during a write leaves nothing behind under the output tree.
+    """
+
+    root: Path
+    temp_dir: Path | None = None
+
+    def place(self, relative: str, data: bytes, overwrite: bool) -> str:
+        target = self.root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and not overwrite:
+            if target.stat().st_size == len(data) and target.read_bytes() == data:
+                return relative  # the same input written before: idempotent
+            raise FileExistsError(relative)
+        temp_dir = self.temp_dir or target.parent
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=temp_dir)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return relative
+
+
+@dataclass(frozen=True)
+class ObjectSink:
+    """A prefix in an object store: one conditional PUT per object, digest in its metadata."""
+
+    store: Store
+
+    def place(self, relative: str, data: bytes, overwrite: bool) -> str:
+        if overwrite:
+            self.store.put(relative, data)
+        else:
+            self.store.put_new(relative, data)
+        return relative

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_KEY, run_veil
-from tests.scale.support import leftovers, tree
+from tests.conftest import TEST_KEY, VEIL, run_veil
+from tests.scale.support import leftovers, make_certificates, tree
 from veil.batch import FileRecord, Job, Layout, Outcome, run_batch
 from veil.batch.dask_runner import DaskExecutor
 from veil.errors import ResumeError, WorkerKeyError
@@ -194,3 +195,50 @@ def test_task_keys_and_logs_of_a_run_show_no_path(
     logs = json.dumps(cluster.get_worker_logs()) + json.dumps(cluster.get_scheduler_logs())
     for text in [logs, *keys]:
         assert "dcm_qa" not in text and str(corpus_slice) not in text
+
+
+def test_a_tls_scheduler_is_used_with_the_certificates_of_dasks_configuration(
+    corpus_slice: Path, pool_output: Path, tmp_path: Path
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    from distributed.security import Security
+
+    certs = make_certificates(tmp_path)
+    security = Security(
+        tls_ca_file=str(certs.ca),
+        tls_client_cert=str(certs.cert),
+        tls_client_key=str(certs.key),
+        tls_scheduler_cert=str(certs.cert),
+        tls_scheduler_key=str(certs.key),
+        tls_worker_cert=str(certs.cert),
+        tls_worker_key=str(certs.key),
+        require_encryption=True,
+    )
+    agfa = corpus_slice / "dcm_qa_agfa"
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        protocol="tls://",
+        security=security,
+        dashboard_address="127.0.0.1:0",
+        env={"VEIL_KEY": TEST_KEY},
+    ) as local:
+        address = local.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        without = run_veil("deid", agfa, "--out", tmp_path / "no", "--cluster", address, "-q")
+        env = {**os.environ, **certs.dask_env}
+        out = tmp_path / "out"
+        with_certs = subprocess.run(
+            [*VEIL, "deid", str(agfa), "--out", str(out), "--cluster", address, "-q"],
+            capture_output=True,
+            text=True,
+            env={**env, "VEIL_KEY": TEST_KEY},
+            timeout=600,
+        )
+
+    assert without.returncode == 2 and "tls:// needs Dask's TLS settings" in without.stderr
+    assert with_certs.returncode == 0, with_certs.stderr
+    expected = {k[len("dcm_qa_agfa/") :]: v for k, v in tree(pool_output).items()
+                if k.startswith("dcm_qa_agfa/")}  # fmt: skip
+    assert tree(out) == expected

@@ -295,3 +295,23 @@ def test_the_command_refuses_a_bad_cluster_address_and_a_secret_option(tmp_path:
 def test_a_group_repr_shows_no_path() -> None:
     item = InputItem("/data/DOE^JOHN/1.dcm", "DOE^JOHN/1.dcm", "/data/DOE^JOHN/1.dcm")
     assert "DOE" not in repr(Group("abc", (item,))) and "DOE" not in str(Group("abc", (item,)))
+
+
+def test_a_worker_checks_the_lookup_table_it_reads_against_the_drivers(tmp_path: Path) -> None:
+    from veil.batch.grouprun import load_worker_mapper
+    from veil.batch.manifest import lookup_digest
+    from veil.errors import WorkerKeyError
+    from veil.keys import read_lookup_table
+
+    table = tmp_path / "subjects.csv"
+    table.write_text("PatientID,pseudonym\nP-001,SUBJ-01\n")
+    driver = Mapper(bytes.fromhex(TEST_KEY), read_lookup_table(table))
+    expected = lookup_digest(driver)
+
+    worker = load_worker_mapper(driver.fingerprint(), None, str(table), expected)
+    assert worker.patient_pseudonym("P-001") == "SUBJ-01"
+    table.write_text("PatientID,pseudonym\nP-001,SUBJ-99\n")
+    with pytest.raises(WorkerKeyError, match="lookup table differs"):
+        load_worker_mapper(driver.fingerprint(), "/elsewhere", str(table), expected)
+    with pytest.raises(WorkerKeyError, match="fingerprint"):
+        load_worker_mapper(Mapper(b"x" * 32).fingerprint(), None, None, None)

@@ -343,9 +343,15 @@ def connect(spec: str, local_workers: int) -> Iterator[Any]:
         return
     try:
         client = Client(spec, timeout="20s")
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # unreachable, refused, or TLS without certificates
+        hint = (
+            "; tls:// needs Dask's TLS settings (distributed.comm.tls.ca-file, "
+            "distributed.comm.tls.client.cert and .key)"
+            if spec.startswith("tls://")
+            else ""
+        )
         raise ClusterError(
-            f"--cluster {spec}: cannot reach the scheduler ({type(exc).__name__})"
+            f"--cluster {spec}: cannot connect to the scheduler ({type(exc).__name__}){hint}"
         ) from None
     try:
         yield client

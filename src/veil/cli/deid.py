@@ -101,6 +101,7 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     "--out",
     "-o",
     required=True,
+    metavar="FOLDER|URL",
     help="Output folder (created; must not be or contain an input), or a URL "
     "(s3://bucket/prefix, gs://, az://).",
 )
@@ -143,6 +144,7 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
 )
 @click.option(
     "--report",
+    metavar="FILE|URL",
     help="Write a JSON report (a file or a URL): every input with its outcome (no "
     "identifying values).",
 )
@@ -196,7 +198,7 @@ def command(
     storage_options: tuple[str, ...],
     group_size: int,
 ) -> None:
-    """De-identify DICOM files, folders (recursive) and zip archives into OUT.
+    """De-identify DICOM files, folders (recursive), zip archives and URLs into OUT.
 
     DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
     de-identified safely gets one line naming it and the problem; the batch goes on. Inputs

@@ -194,6 +194,26 @@ def test_for_checks_inside_a_group_find_what_the_checks_after_the_batch_find(
     assert list(result.regressions) == [r.to_dict() for r in after_batch]
 
 
+def test_for_checks_read_outputs_back_from_a_store_as_from_a_folder(
+    few_files: list[InputItem],
+) -> None:
+    """Without a cluster, `--for` reads the outputs back: from the store when --out is a URL."""
+    url = f"memory://{uuid.uuid4().hex}/out"
+    where = resolve_locations([str(Path(few_files[0].path).parent)], url, None, {})
+    profiles = (load_profile("neuroquant"),)
+    result = run_group(
+        make_groups(few_files, MAPPER)[0], JobPayload.of(_remote(where.out, profiles))
+    )
+
+    pairs = [
+        (item.read, where.output_reader(r.output))
+        for item, r in zip(few_files, result.records, strict=True)
+        if r.output
+    ]
+    assert len(pairs) == 5 and result.regressions
+    assert [r.to_dict() for r in find_regressions(profiles, pairs)] == list(result.regressions)
+
+
 class _Flaky:
     """A memory:// store whose first writes fail like a throttled object store (503)."""
 

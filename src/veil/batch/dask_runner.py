@@ -16,8 +16,10 @@ are reported failed with ``retry``. A worker with another key stops the run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +108,7 @@ class DaskExecutor:
         fingerprint = fingerprint_of(identity)
         refused = [item for item in items if item.relative.split("/", 1)[0] == STATE_DIR]
         yield from (_state_clash(item) for item in refused)
-        usable = [item for item in items if item.relative.split("/", 1)[0] != STATE_DIR]
+        usable = [_absolute(item) for item in items if item.relative.split("/", 1)[0] != STATE_DIR]
         groups = make_groups(usable, job.mapper, self.group_size)
         self.stats.groups = len(groups)
         state.begin_run(identity, job.overwrite)
@@ -238,7 +240,14 @@ def _output_of(job: Job) -> Path | Any:
         return job.sink.store
     if job.out is None:
         raise ClusterError("a cluster run needs an output folder or URL")
-    return job.out
+    return job.out.resolve()  # workers may run in another folder (or on a shared disk)
+
+
+def _absolute(item: InputItem) -> InputItem:
+    """A local input with an absolute path (its display stays as the user typed it)."""
+    if getattr(item, "store", None) is not None or os.path.isabs(item.path):
+        return item
+    return dataclasses.replace(item, path=os.path.abspath(item.path))
 
 
 def _state_clash(item: InputItem) -> FileRecord:

@@ -281,8 +281,24 @@ def test_credentials_are_refused_as_storage_options() -> None:
     for secret in ("secret=abc", "key=AKIA", "token=x", "account_key=y", "sas_token=z"):
         with pytest.raises(StorageError, match="credentials are not taken"):
             parse_storage_options([secret])
-    with pytest.raises(StorageError, match="KEY=VALUE"):
-        parse_storage_options(["endpoint_url"])
+    with pytest.raises(StorageError, match="credentials are not taken"):
+        parse_storage_options(['client_kwargs={"aws_secret_access_key": "s3cr3t"}'])
+    with pytest.raises(StorageError, match="KEY=VALUE") as malformed:
+        parse_storage_options(["=s3cr3t"])
+    assert "s3cr3t" not in str(malformed.value)
+
+
+def test_object_keys_never_name_a_path_outside_the_output(tmp_path: Path) -> None:
+    from veil.batch.sink import LocalSink
+    from veil.io.stored_inputs import safe_relative
+
+    assert safe_relative("/a/../../b//./c.dcm") == "a/b/c.dcm"
+    for escaping in ("../x.dcm", "/etc/x", "a/../../x"):
+        with pytest.raises(PermissionError):
+            LocalSink(tmp_path / "out").place(escaping, b"data", overwrite=False)
+        with pytest.raises(PermissionError):
+            ObjectSink(Store.from_url("memory://escape/out")).place(escaping, b"d", False)
+    assert not (tmp_path / "x.dcm").exists()
 
 
 def test_an_output_prefix_inside_or_around_an_input_prefix_is_refused() -> None:

@@ -11,10 +11,18 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from veil.io.storage import Store
+
+
+def inside(relative: str) -> str:
+    """``relative`` if it stays under the root, else PermissionError (invariant 9)."""
+    parts = PurePosixPath(relative).parts
+    if not parts or relative.startswith("/") or any(p in ("..", ".") for p in parts):
+        raise PermissionError(13, "the output name would leave the output folder", relative)
+    return relative
 
 
 class Sink(Protocol):
@@ -36,7 +44,7 @@ class LocalSink:
     temp_dir: Path | None = None
 
     def place(self, relative: str, data: bytes, overwrite: bool) -> str:
-        target = self.root / relative
+        target = self.root / inside(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and not overwrite:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
@@ -62,6 +70,7 @@ class ObjectSink:
     store: Store
 
     def place(self, relative: str, data: bytes, overwrite: bool) -> str:
+        inside(relative)
         if overwrite:
             self.store.put(relative, data)
         else:

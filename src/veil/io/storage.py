@@ -67,6 +67,16 @@ def local_path_of(url: str) -> str | None:
     return None
 
 
+def _secret_in(name: str, value: Any) -> bool:
+    """A credential's name, here or nested (client_kwargs={"aws_secret_access_key": ...})."""
+    lowered = name.lower()
+    if lowered in _SECRET_NAMES or any(word in lowered for word in _SECRET_WORDS):
+        return True
+    if isinstance(value, dict):
+        return any(_secret_in(str(k), v) for k, v in value.items())
+    return False
+
+
 def parse_storage_options(pairs: Iterable[str]) -> dict[str, Any]:
     """``KEY=VALUE`` pairs (values as JSON when they parse: true, 3, {"a": 1}; else text)."""
     options: dict[str, Any] = {}
@@ -74,21 +84,21 @@ def parse_storage_options(pairs: Iterable[str]) -> dict[str, Any]:
         name, sep, raw = pair.partition("=")
         name = name.strip()
         if not sep or not name:
+            # The text itself is not echoed: it may be a credential typed the wrong way.
             raise StorageError(
-                f"--storage-option {pair!r}: expected KEY=VALUE, e.g. endpoint_url=https://host:9000"
+                "--storage-option: expected KEY=VALUE, e.g. endpoint_url=https://host:9000"
             )
-        lowered = name.lower()
-        if lowered in _SECRET_NAMES or any(word in lowered for word in _SECRET_WORDS):
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        if _secret_in(name, value):
             raise StorageError(
                 f"--storage-option {name}: credentials are not taken on the command line (they "
                 "would show in the process list and travel to every worker); set them in the "
                 "environment of this machine and of every worker (e.g. AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, an instance role, GOOGLE_APPLICATION_CREDENTIALS)"
             )
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
         options[name] = value
     return options
 

@@ -40,6 +40,17 @@ class StoredItem(InputItem):
         return with_retries(read_member)
 
 
+def safe_relative(key: str) -> str:
+    """An object key as a relative path that stays under the output root.
+
+    Object keys are free text: "a/../../b", "/a", "a//b" are all valid keys. Empty, "." and
+    ".." segments are dropped (invariant 9: no path escapes its root); two keys that clean to
+    the same name meet as "already exists with different content", never overwrite.
+    """
+    parts = [part for part in key.split("/") if part not in ("", ".", "..")]
+    return "/".join(parts)
+
+
 def _change_token(info: dict[str, Any]) -> str:
     for name in ("ETag", "etag", "generation", "md5Hash", "mtime", "LastModified", "created"):
         value = info.get(name)
@@ -107,16 +118,17 @@ def iter_stored(store: Store, multiple: bool) -> Iterator[StoredItem]:
         except FileNotFoundError:
             raise InputFileError(store.url, "no such object or prefix") from None
         if info.get("type") == "file":
-            yield from _object(store, root, info, PurePosixPath(root).name)
+            yield from _object(store, root, info, safe_relative(PurePosixPath(root).name))
         return
     for path in sorted(found):
         info = found[path]
         if info.get("type") == "directory":
             continue
         clean = path.strip("/")
-        relative = clean[len(root) :].lstrip("/") if clean.startswith(root) else clean
-        if not relative:  # the root is itself an object
-            relative = PurePosixPath(clean).name
+        relative = clean[len(root) :] if clean.startswith(root) else clean
+        relative = safe_relative(relative) or safe_relative(PurePosixPath(clean).name)
+        if not relative:
+            continue  # a key made only of separators and dots: nothing to name it by
         yield from _object(store, clean, info, prefix + relative)
 
 

@@ -242,3 +242,20 @@ def test_a_tls_scheduler_is_used_with_the_certificates_of_dasks_configuration(
     expected = {k[len("dcm_qa_agfa/") :]: v for k, v in tree(pool_output).items()
                 if k.startswith("dcm_qa_agfa/")}  # fmt: skip
     assert tree(out) == expected
+
+
+def test_a_local_cluster_listens_on_127_0_0_1_only() -> None:
+    psutil = pytest.importorskip("psutil")
+    from veil.batch.dask_runner import connect
+
+    with connect("local:2", 2) as client:
+        client.wait_for_workers(2, timeout=60)
+        me = psutil.Process()
+        listening = {
+            (process.pid, conn.laddr.ip)
+            for process in [me, *me.children(recursive=True)]
+            for conn in process.net_connections(kind="inet")
+            if conn.status == psutil.CONN_LISTEN
+        }
+    assert len({pid for pid, _ in listening}) >= 3  # the scheduler (here) and two workers
+    assert {ip for _, ip in listening} == {"127.0.0.1"}

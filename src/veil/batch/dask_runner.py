@@ -337,17 +337,21 @@ def connect(spec: str, local_workers: int) -> Iterator[Any]:
     Client, LocalCluster = distributed.Client, distributed.LocalCluster
     count = _local_workers(spec, local_workers)
     if count is not None:
-        with (
-            LocalCluster(
+        try:
+            cluster = LocalCluster(
                 n_workers=count,
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+            )
+        except Exception as exc:
+            raise ClusterError(
+                f"--cluster {spec}: cannot start a local cluster ({type(exc).__name__}); "
+                "from Python, start it under `if __name__ == '__main__':`"
+            ) from None
+        with cluster, Client(cluster) as client:
             yield client
         return
     try:

@@ -351,3 +351,27 @@ def test_a_worker_checks_the_lookup_table_it_reads_against_the_drivers(tmp_path:
         load_worker_mapper(driver.fingerprint(), "/elsewhere", str(table), expected)
     with pytest.raises(WorkerKeyError, match="fingerprint"):
         load_worker_mapper(Mapper(b"x" * 32).fingerprint(), None, None, None)
+
+
+def test_the_key_never_travels_with_a_task(few_files: list[InputItem], tmp_path: Path) -> None:
+    """What Dask ships (the group, the job payload) must not hold the key or its hex."""
+    import pickle
+
+    table = tmp_path / "subjects.csv"
+    table.write_text("PatientID,pseudonym\nP-SECRET-ID,SUBJ-01\n")
+    payload = JobPayload.of(
+        RemoteJob(
+            plan=compile_plan(load_policy("basic"), []),
+            layout=Layout.MIRROR,
+            audit=True,
+            overwrite=False,
+            out=tmp_path,
+            key_fingerprint=MAPPER.fingerprint(),
+            fingerprint="job",
+            lookup_path=str(table),
+        )
+    )
+    shipped = payload.blob + pickle.dumps(make_groups(few_files, MAPPER)[0])
+    key = bytes.fromhex(TEST_KEY)
+    assert key not in shipped and TEST_KEY.encode() not in shipped
+    assert b"P-SECRET-ID" not in shipped  # the lookup table's rows stay on disk too

@@ -279,7 +279,8 @@ def _unique(regressions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if key not in seen:
             seen.add(key)
             found.append(regression)
-    return found
+    # Groups finish in any order: sort, so the same run gives the same report.
+    return sorted(found, key=lambda r: (str(r.get("series")), str(r.get("rule_id"))))
 
 
 # -- connecting --------------------------------------------------------------------------

@@ -375,3 +375,24 @@ def test_the_key_never_travels_with_a_task(few_files: list[InputItem], tmp_path:
     key = bytes.fromhex(TEST_KEY)
     assert key not in shipped and TEST_KEY.encode() not in shipped
     assert b"P-SECRET-ID" not in shipped  # the lookup table's rows stay on disk too
+
+
+def test_a_zip_archive_in_a_store_is_read_member_by_member(few_files: list[InputItem]) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for item in few_files[:2]:
+            archive.writestr(f"series/{Path(item.path).name}", item.read())
+        archive.writestr("../escape.dcm", b"never listed")
+    root = Store.from_url(f"memory://{uuid.uuid4().hex}/in")
+    root.put("export.zip", buffer.getvalue())
+
+    listed = list(iter_stored(root, multiple=False))
+
+    assert [i.relative for i in listed] == [
+        f"export/series/{Path(item.path).name}" for item in few_files[:2]
+    ]
+    assert listed[0].display.endswith(f"export.zip!series/{Path(few_files[0].path).name}")
+    assert listed[1].read() == few_files[1].read()

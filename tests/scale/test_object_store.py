@@ -123,10 +123,7 @@ def test_s3_with_the_local_pool_reports_an_object_that_holds_other_bytes(
     taken = names[0][len("dcm_qa_agfa/") :]
     s3fs_for.pipe_file(f"{bucket}/out/{taken}", b"someone else's object")
 
-    result = _veil(
-        s3, "deid", f"s3://{bucket}/in", "--out", f"s3://{bucket}/out", "-j", "2", "-q",
-        "--for", "dcm2niix",
-    )  # fmt: skip
+    result = _veil(s3, "deid", f"s3://{bucket}/in", "--out", f"s3://{bucket}/out", "-j", "2", "-q")
 
     assert result.returncode == 1
     assert f"the output {taken} already exists with different content" in result.stderr

@@ -121,7 +121,8 @@ def driver_seconds_per_record(groups: int = 2000) -> float:
     import pickle
 
     from veil.batch.grouprun import GroupResult
-    from veil.batch.outcome import FileRecord, Outcome
+    from veil.batch.outcome import FileRecord
+    from veil.pipeline import Outcome
 
     records = tuple(
         FileRecord(
@@ -144,8 +145,9 @@ def driver_seconds_per_record(groups: int = 2000) -> float:
 
 def driver_bytes_per_file(count: int = 100_000) -> float:
     """Memory the driver holds per file until the report: its InputItem and its FileRecord."""
-    from veil.batch.outcome import FileRecord, Outcome
+    from veil.batch.outcome import FileRecord
     from veil.io.inputs import InputItem
+    from veil.pipeline import Outcome
 
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]

@@ -29,12 +29,12 @@ from veil.batch.runner import BatchSummary
 from veil.batch.sink import ObjectSink
 from veil.check.profile import load_profile
 from veil.check.regression import find_regressions
-from veil.errors import StorageError, UnsafeOutputError
+from veil.errors import InputFileError, StorageError, UnsafeOutputError
 from veil.io import storage
 from veil.io.inputs import InputItem, iter_inputs
 from veil.io.storage import Store, parse_storage_options
 from veil.io.stored_inputs import iter_stored
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy import compile_plan, load_policy
 
 GE_T1 = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
@@ -191,7 +191,8 @@ def test_for_checks_inside_a_group_find_what_the_checks_after_the_batch_find(
          if r.output],
     )  # fmt: skip
     assert result.regressions  # PatientAge and friends: dropped by basic, needed by neuroquant
-    assert list(result.regressions) == [r.to_dict() for r in after_batch]
+    assert list(result.regressions) == [r.to_dict() for r in after_batch.regressions]
+    assert result.unverifiable == after_batch.unverifiable == ()
 
 
 def test_for_checks_read_outputs_back_from_a_store_as_from_a_folder(
@@ -211,7 +212,9 @@ def test_for_checks_read_outputs_back_from_a_store_as_from_a_folder(
         if r.output
     ]
     assert len(pairs) == 5 and result.regressions
-    assert [r.to_dict() for r in find_regressions(profiles, pairs)] == list(result.regressions)
+    after_batch = find_regressions(profiles, pairs)
+    assert [r.to_dict() for r in after_batch.regressions] == list(result.regressions)
+    assert not after_batch.unverifiable
 
 
 class _Flaky:
@@ -345,7 +348,7 @@ def test_a_worker_checks_the_lookup_table_it_reads_against_the_drivers(tmp_path:
     expected = lookup_digest(driver)
 
     worker = load_worker_mapper(driver.fingerprint(), None, str(table), expected)
-    assert worker.patient_pseudonym("P-001") == "SUBJ-01"
+    assert worker.patient_pseudonym(Patient("P-001")) == "SUBJ-01"
     table.write_text("PatientID,pseudonym\nP-001,SUBJ-99\n")
     with pytest.raises(WorkerKeyError, match="lookup table differs"):
         load_worker_mapper(driver.fingerprint(), "/elsewhere", str(table), expected)
@@ -385,14 +388,20 @@ def test_a_zip_archive_in_a_store_is_read_member_by_member(few_files: list[Input
     with zipfile.ZipFile(buffer, "w") as archive:
         for item in few_files[:2]:
             archive.writestr(f"series/{Path(item.path).name}", item.read())
-        archive.writestr("../escape.dcm", b"never listed")
+        archive.writestr("../escape.dcm", b"never read")
     root = Store.from_url(f"memory://{uuid.uuid4().hex}/in")
     root.put("export.zip", buffer.getvalue())
 
     listed = list(iter_stored(root, multiple=False))
 
-    assert [i.relative for i in listed] == [
+    escaping, *members = listed  # "../escape.dcm" sorts first: reported, as a local zip's
+    assert [i.relative for i in members] == [
         f"export/series/{Path(item.path).name}" for item in few_files[:2]
     ]
-    assert listed[0].display.endswith(f"export.zip!series/{Path(few_files[0].path).name}")
-    assert listed[1].read() == few_files[1].read()
+    assert members[0].display.endswith(f"export.zip!series/{Path(few_files[0].path).name}")
+    assert members[1].read() == few_files[1].read()
+    assert escaping.display.endswith("export.zip!../escape.dcm")
+    assert escaping.problem is not None and "leaves the archive" in escaping.problem
+    assert ".." not in escaping.relative.split("/")
+    with pytest.raises(InputFileError, match="leaves the archive"):
+        escaping.read()

@@ -44,11 +44,12 @@ from veil.batch.manifest import (
     lookup_digest,
     record_from_stored,
 )
-from veil.batch.outcome import FileRecord, Outcome
+from veil.batch.outcome import FileRecord
 from veil.batch.sink import ObjectSink
 from veil.check.model import RequirementProfile
 from veil.errors import ClusterError, ResumeError, WorkerKeyError
 from veil.io.inputs import InputItem
+from veil.pipeline import Outcome
 
 TASKS_PER_THREAD = 2  # in flight per worker thread: enough to hide a task's start, no more
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -84,6 +85,7 @@ class DaskExecutor:
     window: int | None = None  # tasks in flight (default: TASKS_PER_THREAD x threads)
     stats: RunStats = field(default_factory=RunStats)
     regressions: list[dict[str, Any]] = field(default_factory=list)
+    unverifiable: list[str] = field(default_factory=list)  # outputs the check could not read
     manifests: str | None = None
 
     threads: int = 0  # worker threads seen when the run started
@@ -127,6 +129,7 @@ class DaskExecutor:
                 )
             self.stats.skipped += 1
             self.regressions.extend(manifest.regressions)
+            self.unverifiable.extend(manifest.unverifiable)
             for stored, item in zip(manifest.records, group.items, strict=True):
                 yield record_from_stored(stored, item.display)
         if todo:
@@ -142,6 +145,7 @@ class DaskExecutor:
                     self.client = None
         state.remove_temp()
         self.regressions = _unique(self.regressions)
+        self.unverifiable.sort()
 
     def _remote_job(self, job: Job, out: Path | Any, fingerprint: str) -> RemoteJob:
         return RemoteJob(
@@ -232,6 +236,7 @@ class DaskExecutor:
         if not result.complete:
             self.stats.incomplete += 1
         self.regressions.extend(result.regressions)
+        self.unverifiable.extend(result.unverifiable)
         yield from result.records
 
 

@@ -21,20 +21,22 @@ from typing import Any
 
 from veil import __version__
 from veil.batch.groups import Group
-from veil.batch.job import Job, Layout
+from veil.batch.job import Job
 from veil.batch.manifest import GroupManifest, StateStore, lookup_digest, record_to_stored
-from veil.batch.outcome import FileRecord, Outcome
+from veil.batch.outcome import FileRecord
 from veil.batch.sink import LocalSink, ObjectSink, Sink
-from veil.batch.worker import WorkerResult, process_item
+from veil.batch.worker import process_item
 from veil.check.model import RequirementProfile
-from veil.check.regression import RegressionFinder
+from veil.check.regression import RegressionFinder, RegressionReport
 from veil.errors import KeyFileError, LookupTableError, VeilError, WorkerKeyError
 from veil.io.dicomfile import SkippedFile, read_bytes
 from veil.io.inputs import InputItem
-from veil.io.quiet import silence_value_warnings
+from veil.io.quiet import configure_process
 from veil.io.storage import Store
 from veil.keys import KEY_ENV, KEY_FILE_ENV, read_lookup_table, resolve_key
 from veil.mapping import Mapper
+from veil.pipeline import FileResult, Outcome
+from veil.policy.model import Layout
 from veil.policy.plan import Plan
 
 
@@ -80,6 +82,7 @@ class GroupResult:
     group: str
     records: tuple[FileRecord, ...]
     regressions: tuple[dict[str, Any], ...] = ()
+    unverifiable: tuple[str, ...] = ()  # outputs the --for check could not evaluate
     complete: bool = False
     cpu_seconds: float = 0.0  # CPU of the task's thread: the de-identification itself
 
@@ -156,7 +159,7 @@ def check_worker(
 
 
 def _safe_process(
-    item: InputItem, job: Job, observe: Callable[[bytes, WorkerResult], None] | None
+    item: InputItem, job: Job, observe: Callable[[bytes, FileResult, str], None] | None
 ) -> FileRecord:
     try:
         return process_item(item, job, observe)
@@ -171,13 +174,16 @@ def _safe_process(
         )
 
 
-def _checker(finder: RegressionFinder, name: str) -> Callable[[bytes, WorkerResult], None]:
-    def observe(data: bytes, result: WorkerResult) -> None:
-        # Both sides parsed from bytes, as `veil deid` without a cluster reads them back.
+def _checker(finder: RegressionFinder) -> Callable[[bytes, FileResult, str], None]:
+    def observe(data: bytes, result: FileResult, output: str) -> None:
+        # Both sides parsed from bytes, as `veil deid` without a cluster reads them back; named
+        # by the output (as the check after a local run), and fail closed when unreadable.
         try:
-            finder.add(read_bytes(data, name), read_bytes(result.encoded, name), name)
-        except (SkippedFile, VeilError):
+            source, written = read_bytes(data, output), read_bytes(result.encoded, output)
+        except (SkippedFile, VeilError) as exc:
+            finder.unreadable(output, exc)
             return
+        finder.add(source, written, output)
 
     return observe
 
@@ -185,7 +191,7 @@ def _checker(finder: RegressionFinder, name: str) -> Callable[[bytes, WorkerResu
 def run_group(group: Group, payload: JobPayload) -> GroupResult:
     """De-identify a group's files, check them (--for), and write its manifest last."""
     started = time.thread_time()
-    silence_value_warnings()
+    configure_process()
     remote = _remote_job(payload)
     mapper = load_worker_mapper(
         remote.key_fingerprint, remote.key_hint, remote.lookup_path, remote.lookup_digest
@@ -206,11 +212,10 @@ def run_group(group: Group, payload: JobPayload) -> GroupResult:
         sink=sink,
     )
     finder = RegressionFinder(remote.profiles, remote.quality_checks) if remote.profiles else None
-    records = [
-        _safe_process(item, job, _checker(finder, item.display) if finder else None)
-        for item in group.items
-    ]
-    regressions = tuple(r.to_dict() for r in finder.regressions()) if finder else ()
+    observe = _checker(finder) if finder else None
+    records = [_safe_process(item, job, observe) for item in group.items]
+    checked = finder.report() if finder else RegressionReport()
+    regressions = tuple(r.to_dict() for r in checked.regressions)
     complete = not any(record.retry for record in records)
     if complete:
         stored = tuple(
@@ -218,10 +223,19 @@ def run_group(group: Group, payload: JobPayload) -> GroupResult:
             for index, (item, record) in enumerate(zip(group.items, records, strict=True))
         )
         try:
-            state.write_group(GroupManifest(group.id, remote.fingerprint, stored, regressions))
+            state.write_group(
+                GroupManifest(
+                    group.id, remote.fingerprint, stored, regressions, checked.unverifiable
+                )
+            )
         except OSError:
             complete = False  # the group is redone next time; its files are idempotent
     state.remove_temp(group.id)
     return GroupResult(
-        group.id, tuple(records), regressions, complete, time.thread_time() - started
+        group.id,
+        tuple(records),
+        regressions,
+        checked.unverifiable,
+        complete,
+        time.thread_time() - started,
     )

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from veil.mapping import Mapper
+from veil.pipeline import Settings
+from veil.policy.model import Layout
 from veil.policy.plan import Plan
 
 if TYPE_CHECKING:
     from veil.batch.sink import Sink
-
-
-class Layout(str, Enum):
-    """How output files are named."""
-
-    MIRROR = "mirror"  # the input tree, file names kept
-    HIERARCHY = "hierarchy"  # patient/study/series/instance.dcm, named by pseudonyms
 
 
 @dataclass(frozen=True)
@@ -32,3 +26,8 @@ class Job:
     # Where outputs go when not plainly under ``out`` (an object store; a cluster group's own
     # temporary folder): see batch/sink.py. None: temp file + rename under ``out``.
     sink: Sink | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """What `veil.pipeline.deidentify_file` needs of the job."""
+        return Settings(self.plan, self.mapper, self.audit)

@@ -8,7 +8,6 @@ input, inside one, or around one.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from veil.batch.sink import ObjectSink, Sink
 from veil.errors import StorageError, UnsafeOutputError
+from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.io.storage import Store, is_url, local_path_of
 from veil.io.stored_inputs import iter_stored_inputs
@@ -80,10 +80,7 @@ class Locations:
         if isinstance(self.report, Store):
             self.report.put("", text.encode())
         elif self.report is not None:
-            self.report.parent.mkdir(parents=True, exist_ok=True)
-            temp = self.report.with_name(f".{self.report.name}.part")
-            temp.write_text(text, encoding="utf-8")
-            os.replace(temp, self.report)
+            write_atomic(self.report, text.encode("utf-8"))
 
 
 def _check_stores(inputs: Sequence[Store], target: Store, what: str) -> None:

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -31,10 +30,12 @@ from typing import Any
 
 from veil import __version__
 from veil.batch.job import Job
-from veil.batch.outcome import FileRecord, Outcome
+from veil.batch.outcome import FileRecord
 from veil.errors import ResumeError
+from veil.io.atomic import write_atomic
 from veil.io.storage import Store, with_retries
 from veil.mapping import Mapper
+from veil.pipeline import Outcome
 from veil.policy.plan import Plan
 
 STATE_DIR = "_veil"
@@ -151,6 +152,7 @@ class GroupManifest:
     job: str  # the job fingerprint
     records: tuple[dict[str, Any], ...]  # record_to_stored forms, in the group's order
     regressions: tuple[dict[str, Any], ...] = ()
+    unverifiable: tuple[str, ...] = ()
 
     def to_json(self) -> bytes:
         data = {
@@ -159,6 +161,7 @@ class GroupManifest:
             "job": self.job,
             "files": list(self.records),
             "check_regressions": list(self.regressions),
+            "check_unverifiable": list(self.unverifiable),
         }
         return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
@@ -172,6 +175,7 @@ class GroupManifest:
             str(data["job"]),
             tuple(data["files"]),
             tuple(data.get("check_regressions", ())),
+            tuple(str(line) for line in data.get("check_unverifiable", ())),
         )
 
 
@@ -215,18 +219,9 @@ class StateStore:
         if isinstance(self.out, Store):
             self.out.put(f"{STATE_DIR}/{relative}", data)
             return
-        target = self._local(relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp_root = self._local("tmp")
+        temp_root = self._local("tmp")  # emptied at the end of a run: no stray .part files
         temp_root.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=temp_root)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_atomic(self._local(relative), data, tmp_dir=temp_root)
 
     # -- the run ---------------------------------------------------------------------------
     def begin_run(self, identity: dict[str, Any], overwrite: bool) -> None:

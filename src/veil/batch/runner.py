@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -28,10 +26,12 @@ from rich.text import Text
 from veil import __version__
 from veil.batch.executor import Executor
 from veil.batch.job import Job
-from veil.batch.outcome import FileRecord, Outcome
+from veil.batch.outcome import FileRecord
 from veil.batch.worker import process_item
+from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
-from veil.io.quiet import silence_value_warnings
+from veil.parallel import parallel_map
+from veil.pipeline import Outcome
 
 _JOB: Job | None = None
 
@@ -39,12 +39,12 @@ _JOB: Job | None = None
 def _init_worker(job: Job) -> None:
     global _JOB
     _JOB = job
-    silence_value_warnings()
 
 
 def _run_one(item: InputItem) -> FileRecord:
-    assert _JOB is not None
     try:
+        if _JOB is None:  # the pool's initializer sets it before any item
+            raise RuntimeError("worker started without its job")
         return process_item(item, _JOB)
     except Exception as exc:
         # The type only: an exception's text may quote a value from the file.
@@ -75,6 +75,8 @@ class BatchSummary:
     seconds: float
     jobs: int
     regressions: list[dict[str, Any]] = field(default_factory=list)
+    # Outputs the destination check could not evaluate: not known to be good (fail closed).
+    unverifiable: list[str] = field(default_factory=list)
     # Cluster runs: where the per-group manifests are; above ``inline_limit`` files the report
     # lists only the files that were not written and points there for the rest.
     manifests: str | None = None
@@ -109,7 +111,12 @@ class BatchSummary:
     @property
     def ok(self) -> bool:
         counts = self.counts
-        return not (counts[Outcome.FAILED] or counts[Outcome.QUARANTINED] or self.regressions)
+        return not (
+            counts[Outcome.FAILED]
+            or counts[Outcome.QUARANTINED]
+            or self.regressions
+            or self.unverifiable
+        )
 
     def rates(self) -> tuple[float, float]:
         seconds = max(self.seconds, 1e-9)
@@ -134,6 +141,7 @@ class BatchSummary:
                 for study, counts in self.studies.items()
             ],
             "check_regressions": self.regressions,
+            "check_unverifiable": self.unverifiable,
             **self._files(),
         }
 
@@ -149,22 +157,19 @@ class BatchSummary:
 
 def write_report(path: Path, data: dict[str, Any]) -> None:
     """Write the JSON report atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.part")
-    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
 def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRecord]:
-    if jobs <= 1 or len(items) <= 1:
-        _init_worker(job)
-        for item in items:
-            yield _run_one(item)
-        return
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
-        # Small chunks keep the progress bar live and the load even across unequal files.
-        yield from pool.imap_unordered(_run_one, items, chunksize=4)
+    # Small chunks keep the progress bar live and the load even across unequal files.
+    yield from parallel_map(
+        _run_one,
+        items,
+        jobs if len(items) > 1 else 1,
+        chunksize=4,
+        initializer=_init_worker,
+        initargs=(job,),
+    )
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,6 @@ def run_batch(
     executor: Executor | None = None,
 ) -> BatchSummary:
     """De-identify every item into ``job.out``; one bad file never stops the others."""
-    silence_value_warnings()
     console = console or Console(stderr=True)
     records: list[FileRecord] = []
     started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Where de-identified files go: a local folder (temp file + rename) or an object store.
+"""Where de-identified files go: a local folder (temp file + rename through
+`veil.io.atomic.write_atomic`) or an object store (one conditional PUT).
 
 Both give the same guarantee: a reader never sees half a file, and an existing output is only
 accepted when it holds exactly the bytes we would write (a re-run, or a task that Dask ran
@@ -8,12 +9,11 @@ batch reports as "exists with different content" - as it always has on disk.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from veil.io.atomic import write_atomic
 from veil.io.storage import Store
 
 
@@ -50,16 +50,9 @@ class LocalSink:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
                 return relative  # the same input written before: idempotent
             raise FileExistsError(relative)
-        temp_dir = self.temp_dir or target.parent
-        temp_dir.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=temp_dir)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        if self.temp_dir is not None:
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, data, tmp_dir=self.temp_dir)
         return relative
 
 

@@ -1,8 +1,12 @@
 """After de-identification: a rule that held on the input and not on the output is veil's error.
 
-The batch gives (read input bytes, output path) pairs; inputs and outputs are checked series by
+The caller gives (read input bytes, output path) pairs; inputs and outputs are checked series by
 series with the same profiles, and every rule whose outcome got worse (pass or skip before,
 warn or fail after; warn before, fail after) is a regression.
+
+Fail closed: a pair that cannot be read or evaluated is *unverifiable*, never skipped. Its
+output is not known to keep what the destination needs, so a caller holds it as it would a
+regression (`veil.pipeline.CheckVerdict.ok`).
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ from pydicom.dataset import Dataset
 
 from veil.check.evaluate import Collector, RuleResult
 from veil.check.model import Outcome, RequirementProfile
-from veil.errors import VeilError
+from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
-from veil.io.quiet import silence_value_warnings
 
 
 @dataclass(frozen=True)
@@ -47,28 +50,61 @@ def _worse(before: RuleResult, after: RuleResult) -> bool:
     return after.outcome.rank > max(before.outcome.rank, Outcome.PASS.rank)
 
 
+@dataclass(frozen=True)
+class RegressionReport:
+    regressions: tuple[Regression, ...] = ()
+    unverifiable: tuple[str, ...] = ()  # "<output>: <why it could not be checked>"
+
+
+def _unreadable(exc: BaseException) -> str:
+    if isinstance(exc, SkippedFile):
+        return f"not a DICOM image ({exc.reason})"
+    if isinstance(exc, InputFileError):
+        return exc.problem
+    if isinstance(exc, OSError):
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
+    return type(exc).__name__
+
+
 class RegressionFinder:
     """Inputs and outputs checked side by side, file by file; no dataset is kept.
 
     Used on files read back after a batch (find_regressions) and inside a cluster task on the
-    data it has in memory.
+    data it has in memory (batch/grouprun.py).
     """
 
-    def __init__(self, profiles: Sequence[Any], quality_checks: bool = True) -> None:
-        required: list[RequirementProfile] = list(profiles)
-        self._before = Collector(required, quality_checks)
-        self._after = Collector(required, quality_checks)
+    def __init__(self, profiles: Sequence[RequirementProfile], quality_checks: bool = True) -> None:
+        self._before = Collector(profiles, quality_checks)
+        self._after = Collector(profiles, quality_checks)
         self._link: dict[tuple[str, str], tuple[str, str]] = {}
+        self._unverifiable: list[str] = []
 
     def add(self, source: Dataset, result: Dataset, name: str) -> None:
         try:
             key_before = self._before.add(source, name)
             self._link.setdefault(key_before, self._after.add(result, name))
-        except Exception:  # a value no check foresaw: not a regression of this file
-            return
+        except Exception as exc:  # a value no check foresaw: this pair is not known to be good
+            self._unverifiable.append(f"{name}: cannot be checked ({type(exc).__name__})")
 
-    def regressions(self) -> list[Regression]:
-        """Every rule that held on a series before de-identification and fails after."""
+    def unreadable(self, name: str, exc: BaseException) -> None:
+        """A pair that could not be read: unverifiable, never skipped (fail closed)."""
+        self._unverifiable.append(f"{name}: {_unreadable(exc)}")
+
+    def _found(self, rule: RuleResult, new: RuleResult, series: str) -> Regression:
+        return Regression(
+            series=series,
+            rule_id=rule.rule_id,
+            message=(
+                f"{new.problem or new.outcome.value} (needed for {new.need}; "
+                f"{rule.outcome.value} before de-identification)"
+            ),
+            before=rule.outcome.value,
+            after=new.outcome.value,
+        )
+
+    def report(self) -> RegressionReport:
+        """Every rule that held on a series before de-identification and fails after, and
+        every pair that could not be checked."""
         results_after = {series.key: series for series in self._after.results()}
         found: list[Regression] = []
         for series in self._before.results():
@@ -76,36 +112,25 @@ class RegressionFinder:
             if output_series is None:
                 continue
             after_by_rule = {r.rule_id: r for r in output_series.results}
+            label = output_series.key[1] or output_series.label
             for rule in series.results:
                 new = after_by_rule.get(rule.rule_id)
-                if new is None or not _worse(rule, new):
-                    continue
-                found.append(
-                    Regression(
-                        series=output_series.key[1] or output_series.label,
-                        rule_id=rule.rule_id,
-                        message=(
-                            f"{new.problem or new.outcome.value} (needed for {new.need}; "
-                            f"{rule.outcome.value} before de-identification)"
-                        ),
-                        before=rule.outcome.value,
-                        after=new.outcome.value,
-                    )
-                )
-        return found
+                if new is not None and _worse(rule, new):
+                    found.append(self._found(rule, new, label))
+        return RegressionReport(tuple(found), tuple(self._unverifiable))
+
+
+# An output to check: its path, or a function reading its bytes (an object in a store).
+OutputSource = Path | Callable[[], bytes]
 
 
 def find_regressions(
-    profiles: Sequence[Any],
-    pairs: Sequence[tuple[Callable[[], bytes], Path | Callable[[], bytes]]],
+    profiles: Sequence[RequirementProfile],
+    pairs: Sequence[tuple[Callable[[], bytes], OutputSource]],
     quality_checks: bool = True,
-) -> list[Regression]:
-    """Check inputs and outputs with the same profiles; list every rule that got worse.
-
-    Each pair reads the input's bytes and names the output: a path, or a function that reads
-    its bytes (an object in a store).
-    """
-    silence_value_warnings()
+) -> RegressionReport:
+    """Check inputs and outputs with the same profiles: every rule that got worse, and every
+    pair that could not be checked."""
     finder = RegressionFinder(profiles, quality_checks)
     for read_input, output in pairs:
         name = str(output) if isinstance(output, Path) else getattr(output, "name", "output")
@@ -114,7 +139,8 @@ def find_regressions(
             result = (
                 read_dataset(output) if isinstance(output, Path) else read_bytes(output(), name)
             )
-        except (SkippedFile, VeilError, OSError):
-            continue  # the batch reports unreadable files itself
+        except (SkippedFile, VeilError, OSError) as exc:
+            finder.unreadable(name, exc)
+            continue
         finder.add(source, result, name)
-    return finder.regressions()
+    return finder.report()

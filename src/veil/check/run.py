@@ -12,7 +12,6 @@ from veil.check.model import Outcome, RequirementProfile
 from veil.errors import InputFileError
 from veil.io.dicomfile import SkippedFile, read_bytes
 from veil.io.inputs import iter_inputs
-from veil.io.quiet import silence_value_warnings
 
 
 @dataclass
@@ -54,7 +53,6 @@ def check_inputs(
     quality_checks: bool = True,
 ) -> CheckReport:
     """Check files, folders and zip archives against the profiles, series by series."""
-    silence_value_warnings()
     collector = Collector(profiles, quality_checks)
     skipped = 0
     unreadable: list[tuple[str, str]] = []

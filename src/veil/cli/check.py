@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import sys
 from pathlib import Path
 
 import click
@@ -14,7 +14,8 @@ from veil.check.evaluate import RuleResult, SeriesResult
 from veil.check.model import Outcome
 from veil.check.profile import load_profile
 from veil.check.run import CheckReport, check_inputs
-from veil.cli.common import veil_errors_are_usage_errors
+from veil.cli.errors import ExitCode
+from veil.io.atomic import write_atomic
 
 _STYLE = {
     Outcome.PASS: "green",
@@ -96,7 +97,6 @@ def print_report(console: Console, report: CheckReport, verbose: bool = False) -
     help="Also write the full report as JSON (no identifying values).",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Also list the rules that did not apply.")
-@veil_errors_are_usage_errors
 def command(
     inputs: tuple[Path, ...],
     profiles: tuple[str, ...],
@@ -108,21 +108,23 @@ def command(
 
     Files are grouped by study and series; every rule of the profile gives pass, warn or
     fail, with the value seen (masked when it could identify someone), why the destination
-    needs it and how to fix it. Exit 0 when nothing fails (warnings allowed), 1 when a
-    series fails or a file cannot be read, 2 on usage errors.
+    needs it and how to fix it.
 
     \b
     Example:
       veil check ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --for neuroquant
       veil check deid-out/ --for dcm2niix --json check.json
+
+    \b
+    Exit codes:
+      0  nothing fails (warnings allowed)
+      1  a series fails, or a file cannot be read
+      2  usage error (unknown profile, bad option)
     """
     loaded = [load_profile(name) for name in profiles]
     report = check_inputs(inputs, loaded, quality_checks=not no_quality_checks)
     console = Console(highlight=False)
     print_report(console, report, verbose)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        temp = json_path.with_name(f".{json_path.name}.part")
-        temp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(temp, json_path)
-    raise SystemExit(0 if report.ok else 1)
+        write_atomic(json_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+    sys.exit(ExitCode.OK if report.ok else ExitCode.FOUND)

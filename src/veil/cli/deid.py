@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
@@ -14,36 +13,31 @@ from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch
 from veil.batch.dask_runner import DaskExecutor, check_cluster_address, cluster_warning, connect
 from veil.batch.groups import DEFAULT_GROUP_SIZE
 from veil.batch.locations import Locations, resolve_locations
+from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
-from veil.check.regression import find_regressions
-from veil.cli.common import (
-    compile_from_options,
-    err_console,
-    key_options,
-    veil_errors_are_usage_errors,
-)
+from veil.cli.common import jobs_option, key_options
+from veil.cli.errors import ExitCode, err_console
 from veil.io.inputs import InputItem
 from veil.io.storage import parse_storage_options
 from veil.keys import load_mapper
+from veil.pipeline import CheckVerdict, OutputPair, check_outputs, compile_policy
 
 
-def _regressions(
+def _check_outputs(
     profiles: list[RequirementProfile],
     summary: BatchSummary,
     items: list[InputItem],
     where: Locations,
     quality_checks: bool,
-) -> list[dict[str, Any]]:
+) -> CheckVerdict:
     """Re-run the destination checks on the output: what passed before must pass after."""
-    if not profiles:
-        return []
     by_display = {item.display: item for item in items}
-    pairs: list[tuple[Callable[[], bytes], Path | Callable[[], bytes]]] = [
+    pairs: list[OutputPair] = [
         (by_display[record.input].read, where.output_reader(record.output))
         for record in summary.records
         if record.outcome is Outcome.WRITTEN and record.output
     ]
-    return [r.to_dict() for r in find_regressions(profiles, pairs, quality_checks)]
+    return check_outputs(profiles, pairs, quality_checks)
 
 
 def _print_failure(record: FileRecord) -> None:
@@ -86,6 +80,13 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
             "quarantined; do not send it as a whole study)",
             markup=True,
         )
+    for problem in summary.unverifiable:
+        err_console.print(
+            f"[red]not checked:[/] {problem}: the destination check could not run on this "
+            "output; it is not known to keep what the destination needs",
+            markup=True,
+            soft_wrap=True,
+        )
     for regression in summary.regressions:
         err_console.print(
             f"[red]veil error:[/] series {regression.get('series')}: rule "
@@ -103,7 +104,7 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     required=True,
     metavar="FOLDER|URL",
     help="Output folder (created; must not be or contain an input), or a URL "
-    "(s3://bucket/prefix, gs://, az://).",
+    "(s3://bucket/prefix, gs://, az://, memory://, file://).",
 )
 @click.option(
     "--policy",
@@ -118,7 +119,7 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     multiple=True,
     metavar="PROFILE",
     help="Destination requirement profile to satisfy (repeatable): neuroquant, "
-    "dcm2niix, basic-viewing, or a YAML file.",
+    "dcm2niix, basic-viewing, or a YAML file; added to the policy's requirements:.",
 )
 @click.option(
     "--no-quality-checks",
@@ -126,27 +127,27 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     help="The destination's data quality checks are off (relaxes some requirements).",
 )
 @key_options
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes [default: number of CPUs].",
-)
+@jobs_option
 @click.option(
     "--layout",
     type=click.Choice([layout.value for layout in Layout]),
-    default=Layout.MIRROR.value,
-    show_default=True,
+    default=None,
     help="mirror: the input tree and file names; hierarchy: "
     "patient/study/series/instance.dcm named by pseudonyms (use it when input "
-    "file or folder names may identify someone).",
+    "file or folder names may identify someone). Default: the policy's layout:, else mirror.",
 )
 @click.option(
     "--report",
     metavar="FILE|URL",
     help="Write a JSON report (a file or a URL): every input with its outcome (no "
     "identifying values).",
+)
+@click.option(
+    "--report-paths",
+    type=click.Choice([choice.value for choice in ReportPaths]),
+    default=None,
+    help="How the report names input files: plain paths, or keyed digests "
+    "[default: digest with --layout hierarchy, else plain].",
 )
 @click.option(
     "--no-audit",
@@ -179,7 +180,6 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     show_default=True,
     help="With --cluster: files per task (files of one folder).",
 )
-@veil_errors_are_usage_errors
 def command(
     inputs: tuple[str, ...],
     out: str,
@@ -189,8 +189,9 @@ def command(
     key_path: Path | None,
     lookup: Path | None,
     jobs: int | None,
-    layout: str,
+    layout: str | None,
     report: str | None,
+    report_paths: str | None,
     no_audit: bool,
     overwrite: bool,
     quiet: bool,
@@ -202,25 +203,33 @@ def command(
 
     DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
     de-identified safely gets one line naming it and the problem; the batch goes on. Inputs
-    are never modified. Exit 0 when every DICOM file was written, 1 when any failed or was
-    quarantined, 2 on usage errors.
+    are never modified.
 
     \b
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil deid scans/ --out deid-out --for neuroquant --report report.json
       veil deid s3://pacs-export/2026/ --out s3://release/dicom/ --cluster tls://sched:8786
+
+    \b
+    Exit codes:
+      0  every DICOM file was written
+      1  a file failed or was quarantined, or the output lost a destination requirement
+         (with --cluster also: a group to retry; run the same command again to resume)
+      2  usage error (bad policy, profile, key, output folder or URL, storage option,
+         cluster address; a worker with another key; an output of another run)
     """
     where = resolve_locations(inputs, out, report, parse_storage_options(storage_options))
     quality_checks = not no_quality_checks
-    plan, loaded_profiles = compile_from_options(policy, profiles, quality_checks)
+    compiled = compile_policy(policy, profiles, quality_checks)
+    plan, loaded_profiles = compiled.plan, list(compiled.profiles)
     mapper = load_mapper(key_path, lookup)
     items = where.items()
     job = Job(
         plan=plan,
         mapper=mapper,
         out=where.local_out,
-        layout=Layout(layout),
+        layout=Layout(layout) if layout else compiled.layout or Layout.MIRROR,
         audit=not no_audit,
         overwrite=overwrite,
         sink=where.sink,
@@ -245,16 +254,37 @@ def command(
         on_record=_print_failure,
         executor=executor,
     )
-    if executor is None:
-        summary.regressions = _regressions(loaded_profiles, summary, items, where, quality_checks)
-    else:  # checked inside each group, on the data in memory
-        summary.regressions, summary.manifests = executor.regressions, executor.manifests
+    _check(summary, executor, loaded_profiles, items, where, quality_checks)
     if where.report is not None:
-        where.write_report(summary.to_dict(job))
+        data = summary.to_dict(job)
+        paths = ReportPaths(report_paths) if report_paths else default_report_paths(job.layout)
+        if paths is ReportPaths.DIGEST:
+            data = hide_input_paths(data, mapper, job.layout)
+        where.write_report(data)
     _print_summary(summary, where.out_text, job, where.report_text)
     if executor is not None:
         _print_groups(executor)
-    raise SystemExit(0 if summary.ok else 1)
+    sys.exit(ExitCode.OK if summary.ok else ExitCode.FOUND)
+
+
+def _check(
+    summary: BatchSummary,
+    executor: DaskExecutor | None,
+    profiles: list[RequirementProfile],
+    items: list[InputItem],
+    where: Locations,
+    quality_checks: bool,
+) -> None:
+    """The --for verdict into the summary: checked after a local run, inside each group on a
+    cluster (on the data in memory)."""
+    if executor is not None:
+        summary.regressions = executor.regressions
+        summary.unverifiable = executor.unverifiable
+        summary.manifests = executor.manifests
+        return
+    verdict = _check_outputs(profiles, summary, items, where, quality_checks)
+    summary.regressions = [r.to_dict() for r in verdict.regressions]
+    summary.unverifiable = list(verdict.unverifiable)
 
 
 def _executor(

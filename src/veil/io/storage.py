@@ -189,8 +189,13 @@ class Store:
         data: bytes = with_retries(lambda: self.fs.cat_file(self.path(relative)))
         return data
 
-    def read_path(self, path: str) -> bytes:
-        data: bytes = with_retries(lambda: self.fs.cat_file(path))
+    def read_path(self, path: str, limit: int | None = None) -> bytes:
+        """An object by its full path; with ``limit``, at most that many bytes (one ranged
+        GET: an oversized object never fills memory)."""
+        if limit is None:
+            data: bytes = with_retries(lambda: self.fs.cat_file(path))
+        else:
+            data = with_retries(lambda: self.fs.cat_file(path, start=0, end=limit))
         return data
 
     def exists(self, relative: str) -> bool:

@@ -195,6 +195,40 @@ def test_for_checks_inside_a_group_find_what_the_checks_after_the_batch_find(
     assert result.unverifiable == after_batch.unverifiable == ()
 
 
+def test_an_output_a_group_cannot_check_is_unverifiable_and_kept_in_its_manifest(
+    few_files: list[InputItem], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed inside a cluster task as after a local run: an output the --for check cannot
+    read is not known to be good; a re-run that skips the group still reports it."""
+    from veil.batch import grouprun
+    from veil.batch.manifest import GroupManifest
+    from veil.errors import InputFileError
+
+    calls = iter(range(1_000))
+    real = grouprun.read_bytes
+
+    def output_unreadable(data: bytes, name: str) -> Any:
+        if next(calls) % 2:  # the second read of each pair: the output
+            raise InputFileError(name, "truncated (simulated)")
+        return real(data, name)
+
+    monkeypatch.setattr(grouprun, "read_bytes", output_unreadable)
+    out = tmp_path / "out"
+    group = make_groups(few_files, MAPPER)[0]
+
+    result = run_group(group, JobPayload.of(_remote(out, (load_profile("neuroquant"),))))
+
+    assert result.complete and len(result.unverifiable) == 5
+    assert all("truncated (simulated)" in line for line in result.unverifiable)
+    assert {line.split(":")[0] for line in result.unverifiable} == {
+        r.output for r in result.records
+    }
+    manifest = GroupManifest.from_json((out / "_veil" / "groups" / f"{group.id}.json").read_bytes())
+    assert manifest.unverifiable == result.unverifiable
+    summary = BatchSummary(list(result.records), 1.0, 1, unverifiable=list(result.unverifiable))
+    assert not summary.ok
+
+
 def test_for_checks_read_outputs_back_from_a_store_as_from_a_folder(
     few_files: list[InputItem],
 ) -> None:

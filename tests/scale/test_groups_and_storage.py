@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,27 +200,27 @@ def test_an_output_a_group_cannot_check_is_unverifiable_and_kept_in_its_manifest
     few_files: list[InputItem], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fail closed inside a cluster task as after a local run: an output the --for check cannot
-    read is not known to be good; a re-run that skips the group still reports it."""
-    from veil.batch import grouprun
+    evaluate is not known to be good; a re-run that skips the group still reports it."""
+    from veil import pipeline
     from veil.batch.manifest import GroupManifest
-    from veil.errors import InputFileError
+    from veil.check import regression
 
-    calls = iter(range(1_000))
-    real = grouprun.read_bytes
+    class Unforeseen(Exception):
+        """A value no check foresaw (simulated)."""
 
-    def output_unreadable(data: bytes, name: str) -> Any:
-        if next(calls) % 2:  # the second read of each pair: the output
-            raise InputFileError(name, "truncated (simulated)")
-        return real(data, name)
+    def cannot_evaluate(*args: Any) -> Any:
+        raise Unforeseen
 
-    monkeypatch.setattr(grouprun, "read_bytes", output_unreadable)
+    # The fast path's facts, then the full reads it falls back to (as the reference path's).
+    monkeypatch.setattr(pipeline, "facts_after", cannot_evaluate)
+    monkeypatch.setattr(regression, "file_facts", cannot_evaluate)
     out = tmp_path / "out"
     group = make_groups(few_files, MAPPER)[0]
 
     result = run_group(group, JobPayload.of(_remote(out, (load_profile("neuroquant"),))))
 
     assert result.complete and len(result.unverifiable) == 5
-    assert all("truncated (simulated)" in line for line in result.unverifiable)
+    assert all("cannot be checked (Unforeseen)" in line for line in result.unverifiable)
     assert {line.split(":")[0] for line in result.unverifiable} == {
         r.output for r in result.records
     }
@@ -232,16 +233,16 @@ def test_an_output_a_group_cannot_check_is_unverifiable_and_kept_in_its_manifest
 def test_for_checks_read_outputs_back_from_a_store_as_from_a_folder(
     few_files: list[InputItem],
 ) -> None:
-    """Without a cluster, `--for` reads the outputs back: from the store when --out is a URL."""
+    """A group's verdict from its files' facts equals reading the outputs back from the store."""
     url = f"memory://{uuid.uuid4().hex}/out"
     where = resolve_locations([str(Path(few_files[0].path).parent)], url, None, {})
     profiles = (load_profile("neuroquant"),)
-    result = run_group(
-        make_groups(few_files, MAPPER)[0], JobPayload.of(_remote(where.out, profiles))
-    )
+    store = where.out
+    assert isinstance(store, Store)
+    result = run_group(make_groups(few_files, MAPPER)[0], JobPayload.of(_remote(store, profiles)))
 
     pairs = [
-        (item.read, where.output_reader(r.output))
+        (item.read, partial(store.read, r.output))
         for item, r in zip(few_files, result.records, strict=True)
         if r.output
     ]

@@ -161,6 +161,8 @@ class DaskExecutor:
             lookup_digest=lookup_digest(job.mapper),
             profiles=tuple(self.profiles),
             quality_checks=self.quality_checks,
+            engine=job.engine,
+            verify_fast=job.verify_fast,
         )
 
     def _check_workers(self, remote: RemoteJob) -> None:

@@ -14,8 +14,7 @@ import hashlib
 import os
 import pickle
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,13 @@ from veil.batch.outcome import FileRecord
 from veil.batch.sink import LocalSink, ObjectSink, Sink
 from veil.batch.worker import process_item
 from veil.check.model import RequirementProfile
-from veil.check.regression import RegressionFinder, RegressionReport
-from veil.errors import KeyFileError, LookupTableError, VeilError, WorkerKeyError
-from veil.io.dicomfile import SkippedFile, read_bytes
+from veil.errors import KeyFileError, LookupTableError, WorkerKeyError
 from veil.io.inputs import InputItem
 from veil.io.quiet import configure_process
 from veil.io.storage import Store
 from veil.keys import KEY_ENV, KEY_FILE_ENV, read_lookup_table, resolve_key
 from veil.mapping import Mapper
-from veil.pipeline import FileResult, Outcome
+from veil.pipeline import CheckVerdict, Engine, Outcome, check_facts
 from veil.policy.model import Layout
 from veil.policy.plan import Plan
 
@@ -56,6 +53,8 @@ class RemoteJob:
     lookup_digest: str | None = None
     profiles: tuple[RequirementProfile, ...] = ()
     quality_checks: bool = True
+    engine: Engine = Engine.AUTO
+    verify_fast: bool = False
     veil_version: str = __version__
 
 
@@ -158,11 +157,9 @@ def check_worker(
     return None
 
 
-def _safe_process(
-    item: InputItem, job: Job, observe: Callable[[bytes, FileResult, str], None] | None
-) -> FileRecord:
+def _safe_process(item: InputItem, job: Job) -> FileRecord:
     try:
-        return process_item(item, job, observe)
+        return process_item(item, job)
     except Exception as exc:
         # The type only: an exception's text may quote a value from the file.
         return FileRecord(
@@ -174,18 +171,15 @@ def _safe_process(
         )
 
 
-def _checker(finder: RegressionFinder) -> Callable[[bytes, FileResult, str], None]:
-    def observe(data: bytes, result: FileResult, output: str) -> None:
-        # Both sides parsed from bytes, as `veil deid` without a cluster reads them back; named
-        # by the output (as the check after a local run), and fail closed when unreadable.
-        try:
-            source, written = read_bytes(data, output), read_bytes(result.encoded, output)
-        except (SkippedFile, VeilError) as exc:
-            finder.unreadable(output, exc)
-            return
-        finder.add(source, written, output)
-
-    return observe
+def _check(remote: RemoteJob, records: list[FileRecord]) -> CheckVerdict:
+    """The --for verdict of a group, from the facts each file's pipeline evaluated (as after a
+    local run): named by the output, and an output without facts is unverifiable."""
+    facts = [
+        (record.check, record.output)
+        for record in records
+        if record.outcome is Outcome.WRITTEN and record.output
+    ]
+    return check_facts(remote.profiles, facts, remote.quality_checks)
 
 
 def run_group(group: Group, payload: JobPayload) -> GroupResult:
@@ -210,11 +204,15 @@ def run_group(group: Group, payload: JobPayload) -> GroupResult:
         audit=remote.audit,
         overwrite=remote.overwrite,
         sink=sink,
+        engine=remote.engine,
+        verify_fast=remote.verify_fast,
+        profiles=remote.profiles,
+        quality_checks=remote.quality_checks,
     )
-    finder = RegressionFinder(remote.profiles, remote.quality_checks) if remote.profiles else None
-    observe = _checker(finder) if finder else None
-    records = [_safe_process(item, job, observe) for item in group.items]
-    checked = finder.report() if finder else RegressionReport()
+    records = [_safe_process(item, job) for item in group.items]
+    checked = _check(remote, records)
+    # The facts stay here: the driver needs the verdict only (its memory grows per file).
+    records = [replace(record, check=None) if record.check else record for record in records]
     regressions = tuple(r.to_dict() for r in checked.regressions)
     complete = not any(record.retry for record in records)
     if complete:

@@ -8,7 +8,7 @@ input, inside one, or around one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +66,6 @@ class Locations:
     def prepare_output(self) -> None:
         if isinstance(self.out, Path):
             self.out.mkdir(parents=True, exist_ok=True)
-
-    def output_reader(self, relative: str) -> Path | Callable[[], bytes]:
-        """How to read an output back (the --for checks of a run without a cluster)."""
-        if isinstance(self.out, Path):
-            return self.out / relative
-        store = self.out
-        return lambda: store.read(relative)
 
     def write_report(self, data: dict[str, Any]) -> None:
         """The JSON report, replaced as a whole (temp file + rename, or one PUT)."""

@@ -141,6 +141,7 @@ def record_from_stored(data: dict[str, Any], display: str) -> FileRecord:
         series=data.get("series"),
         findings=tuple(data.get("findings", ())),
         retry=bool(data.get("retry", False)),
+        engine=str(data.get("engine", "")),
     )
 
 

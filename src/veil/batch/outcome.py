@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from veil.check.regression import PairFacts
 from veil.pipeline import Outcome
 
 
@@ -22,6 +23,9 @@ class FileRecord:
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     # Failed for a reason outside the file (storage, permissions): the next run tries again.
     retry: bool = False
+    engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
+    # The destination checks' facts before and after (`--for`), evaluated in the worker.
+    check: PairFacts | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -33,4 +37,6 @@ class FileRecord:
             data["findings"] = list(self.findings)
         if self.retry:
             data["retry"] = True
+        if self.engine:
+            data["engine"] = self.engine
         return data

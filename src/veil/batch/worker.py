@@ -7,7 +7,6 @@ the batch goes on (DESIGN: nothing is lost, inputs are never modified).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from veil.batch.job import Job
@@ -31,16 +30,11 @@ def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
     return relative
 
 
-def process_item(
-    item: InputItem,
-    job: Job,
-    observe: Callable[[bytes, FileResult, str], None] | None = None,
-) -> FileRecord:
+def process_item(item: InputItem, job: Job) -> FileRecord:
     """Read one input, de-identify it and place it under ``job.out`` (or ``job.sink``).
 
-    ``observe`` sees the input bytes, the result and the output name of every file that was
-    written (the cluster runner checks --for requirements on them in memory).
-    """
+    With ``job.profiles`` the record carries the destination checks' facts (``check``),
+    evaluated here where both datasets are at hand; the caller aggregates them."""
     try:
         data = item.read()
     except InputFileError as exc:  # a FIFO, a loop, an oversized or unsafe archive member...
@@ -71,10 +65,11 @@ def process_item(
             study=result.study,
             series=result.series,
             findings=result.findings,
+            engine=result.engine,
         )
-    if (job.out is None and job.sink is None) or result.dataset is None:
-        raise ValueError("process_item needs a job with an output folder")  # deid-only job
-    relative = output_name(job.layout, item.relative, result.dataset, result.patient_pseudonym)
+    if job.out is None and job.sink is None:  # a job without --out only de-identifies
+        raise ValueError("process_item needs a job with an output folder")
+    relative = output_name(job.layout, item.relative, _uids(result), result.patient_pseudonym)
     try:
         if job.sink is not None:  # an object store, a cluster group's temporary folder
             job.sink.place(relative, result.encoded, job.overwrite)
@@ -91,6 +86,7 @@ def process_item(
             "or policy); use an empty --out folder or --overwrite",
             study=result.study,
             series=result.series,
+            engine=result.engine,
         )
     except OSError as exc:
         return FileRecord(
@@ -100,9 +96,8 @@ def process_item(
             problem=f"{item.display}: cannot write {relative} "
             f"({exc.strerror or type(exc).__name__})",
             retry=True,
+            engine=result.engine,
         )
-    if observe is not None:
-        observe(data, result, relative)
     return FileRecord(
         item.display,
         Outcome.WRITTEN,
@@ -110,4 +105,15 @@ def process_item(
         output=relative,
         study=result.study,
         series=result.series,
+        engine=result.engine,
+        check=result.check,
     )
+
+
+def _uids(result: FileResult) -> dict[str, str]:
+    """The output's UIDs that name it in the hierarchy layout (no dataset is built for them)."""
+    return {
+        "StudyInstanceUID": result.study or "",
+        "SeriesInstanceUID": result.series or "",
+        "SOPInstanceUID": result.instance or "",
+    }

@@ -7,18 +7,23 @@ warn or fail after; warn before, fail after) is a regression.
 Fail closed: a pair that cannot be read or evaluated is *unverifiable*, never skipped. Its
 output is not known to keep what the destination needs, so a caller holds it as it would a
 regression (`veil.pipeline.CheckVerdict.ok`).
+
+The facts of a pair (`PairFacts`) may be evaluated where both datasets are at hand (`veil
+deid`'s worker processes, see `veil.pipeline.deidentify_file`) and aggregated here by
+`regressions_from_facts`, with the same verdict as reading the files again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 
-from veil.check.evaluate import Collector, RuleResult
+from veil.check.evaluate import Collector, FileFacts, RuleResult, file_facts
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
@@ -51,6 +56,41 @@ def _worse(before: RuleResult, after: RuleResult) -> bool:
 
 
 @dataclass(frozen=True)
+class PairFacts:
+    """The requirement facts of one input and its output; ``problem`` (value-free) says why
+    they could not be evaluated, and then the output is unverifiable."""
+
+    before: FileFacts | None = None
+    after: FileFacts | None = None
+    problem: str | None = None
+
+    @classmethod
+    def failed(cls, problem: str) -> PairFacts:
+        return cls(problem=problem)
+
+
+def pair_facts(
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool,
+    read_before: Callable[[], Dataset],
+    read_after: Callable[[], Dataset],
+) -> PairFacts:
+    """Evaluate the profiles on an input and its output, each read by its function; a read or
+    an evaluation that fails gives a ``problem`` instead (fail closed)."""
+    try:
+        source, result = read_before(), read_after()
+    except (SkippedFile, VeilError, OSError) as exc:
+        return PairFacts.failed(_unreadable(exc))
+    try:
+        return PairFacts(
+            file_facts(profiles, quality_checks, source),
+            file_facts(profiles, quality_checks, result),
+        )
+    except Exception as exc:  # a value no check foresaw: this pair is not known to be good
+        return PairFacts.failed(f"cannot be checked ({type(exc).__name__})")
+
+
+@dataclass(frozen=True)
 class RegressionReport:
     regressions: tuple[Regression, ...] = ()
     unverifiable: tuple[str, ...] = ()  # "<output>: <why it could not be checked>"
@@ -66,62 +106,20 @@ def _unreadable(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-class RegressionFinder:
-    """Inputs and outputs checked side by side, file by file; no dataset is kept.
-
-    Used on files read back after a batch (find_regressions) and inside a cluster task on the
-    data it has in memory (batch/grouprun.py).
-    """
-
-    def __init__(self, profiles: Sequence[RequirementProfile], quality_checks: bool = True) -> None:
-        self._before = Collector(profiles, quality_checks)
-        self._after = Collector(profiles, quality_checks)
-        self._link: dict[tuple[str, str], tuple[str, str]] = {}
-        self._unverifiable: list[str] = []
-
-    def add(self, source: Dataset, result: Dataset, name: str) -> None:
-        try:
-            key_before = self._before.add(source, name)
-            self._link.setdefault(key_before, self._after.add(result, name))
-        except Exception as exc:  # a value no check foresaw: this pair is not known to be good
-            self._unverifiable.append(f"{name}: cannot be checked ({type(exc).__name__})")
-
-    def unreadable(self, name: str, exc: BaseException) -> None:
-        """A pair that could not be read: unverifiable, never skipped (fail closed)."""
-        self._unverifiable.append(f"{name}: {_unreadable(exc)}")
-
-    def _found(self, rule: RuleResult, new: RuleResult, series: str) -> Regression:
-        return Regression(
-            series=series,
-            rule_id=rule.rule_id,
-            message=(
-                f"{new.problem or new.outcome.value} (needed for {new.need}; "
-                f"{rule.outcome.value} before de-identification)"
-            ),
-            before=rule.outcome.value,
-            after=new.outcome.value,
-        )
-
-    def report(self) -> RegressionReport:
-        """Every rule that held on a series before de-identification and fails after, and
-        every pair that could not be checked."""
-        results_after = {series.key: series for series in self._after.results()}
-        found: list[Regression] = []
-        for series in self._before.results():
-            output_series = results_after.get(self._link.get(series.key, ("", "")))
-            if output_series is None:
-                continue
-            after_by_rule = {r.rule_id: r for r in output_series.results}
-            label = output_series.key[1] or output_series.label
-            for rule in series.results:
-                new = after_by_rule.get(rule.rule_id)
-                if new is not None and _worse(rule, new):
-                    found.append(self._found(rule, new, label))
-        return RegressionReport(tuple(found), tuple(self._unverifiable))
+def _read_input(read: Callable[[], bytes], name: str) -> Dataset:
+    return read_bytes(read(), name)
 
 
 # An output to check: its path, or a function reading its bytes (an object in a store).
 OutputSource = Path | Callable[[], bytes]
+
+
+def _output_name(output: OutputSource) -> str:
+    return str(output) if isinstance(output, Path) else getattr(output, "name", "output")
+
+
+def _read_output(output: OutputSource, name: str) -> Dataset:
+    return read_dataset(output) if isinstance(output, Path) else read_bytes(output(), name)
 
 
 def find_regressions(
@@ -131,16 +129,59 @@ def find_regressions(
 ) -> RegressionReport:
     """Check inputs and outputs with the same profiles: every rule that got worse, and every
     pair that could not be checked."""
-    finder = RegressionFinder(profiles, quality_checks)
-    for read_input, output in pairs:
-        name = str(output) if isinstance(output, Path) else getattr(output, "name", "output")
-        try:
-            source = read_bytes(read_input(), name)
-            result = (
-                read_dataset(output) if isinstance(output, Path) else read_bytes(output(), name)
-            )
-        except (SkippedFile, VeilError, OSError) as exc:
-            finder.unreadable(name, exc)
+    facts = [
+        (
+            pair_facts(
+                profiles,
+                quality_checks,
+                partial(_read_input, read_input, _output_name(output)),
+                partial(_read_output, output, _output_name(output)),
+            ),
+            _output_name(output),
+        )
+        for read_input, output in pairs
+    ]
+    return regressions_from_facts(profiles, facts, quality_checks)
+
+
+def regressions_from_facts(
+    profiles: Sequence[RequirementProfile],
+    facts: Sequence[tuple[PairFacts, str]],
+    quality_checks: bool = True,
+) -> RegressionReport:
+    """``find_regressions`` on facts evaluated elsewhere: (facts of a pair, the output's name)
+    per written file. A pair without facts is unverifiable."""
+    before = Collector(profiles, quality_checks)
+    after = Collector(profiles, quality_checks)
+    link: dict[tuple[str, str], tuple[str, str]] = {}
+    unverifiable: list[str] = []
+    for pair, name in facts:
+        if pair.before is None or pair.after is None:
+            unverifiable.append(f"{name}: {pair.problem or 'not checked'}")
             continue
-        finder.add(source, result, name)
-    return finder.report()
+        key_before = before.add_facts(pair.before, name)
+        link.setdefault(key_before, after.add_facts(pair.after, name))
+    results_after = {series.key: series for series in after.results()}
+    found: list[Regression] = []
+    for series in before.results():
+        output_series = results_after.get(link.get(series.key, ("", "")))
+        if output_series is None:
+            continue
+        after_by_rule = {r.rule_id: r for r in output_series.results}
+        for rule in series.results:
+            new = after_by_rule.get(rule.rule_id)
+            if new is None or not _worse(rule, new):
+                continue
+            found.append(
+                Regression(
+                    series=output_series.key[1] or output_series.label,
+                    rule_id=rule.rule_id,
+                    message=(
+                        f"{new.problem or new.outcome.value} (needed for {new.need}; "
+                        f"{rule.outcome.value} before de-identification)"
+                    ),
+                    before=rule.outcome.value,
+                    after=new.outcome.value,
+                )
+            )
+    return RegressionReport(tuple(found), tuple(unverifiable))

@@ -12,32 +12,27 @@ from rich.table import Table
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch
 from veil.batch.dask_runner import DaskExecutor, check_cluster_address, cluster_warning, connect
 from veil.batch.groups import DEFAULT_GROUP_SIZE
-from veil.batch.locations import Locations, resolve_locations
+from veil.batch.locations import resolve_locations
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
 from veil.cli.common import jobs_option, key_options
 from veil.cli.errors import ExitCode, err_console
-from veil.io.inputs import InputItem
 from veil.io.storage import parse_storage_options
 from veil.keys import load_mapper
-from veil.pipeline import CheckVerdict, OutputPair, check_outputs, compile_policy
+from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
 
 
 def _check_outputs(
-    profiles: list[RequirementProfile],
-    summary: BatchSummary,
-    items: list[InputItem],
-    where: Locations,
-    quality_checks: bool,
+    profiles: list[RequirementProfile], summary: BatchSummary, quality_checks: bool
 ) -> CheckVerdict:
-    """Re-run the destination checks on the output: what passed before must pass after."""
-    by_display = {item.display: item for item in items}
-    pairs: list[OutputPair] = [
-        (by_display[record.input].read, where.output_reader(record.output))
+    """The destination checks before and after, as the workers evaluated them on each file:
+    what passed before must pass after, and an output without facts is unverifiable."""
+    facts = [
+        (record.check, record.output)
         for record in summary.records
         if record.outcome is Outcome.WRITTEN and record.output
     ]
-    return check_outputs(profiles, pairs, quality_checks)
+    return check_facts(profiles, facts, quality_checks)
 
 
 def _print_failure(record: FileRecord) -> None:
@@ -70,6 +65,12 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     )
     table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
     table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
+    fast, full = summary.engines
+    total = fast + sum(full.values())
+    if total:
+        share = f"{fast} of {total} files ({100 * fast / total:.0f} %)"
+        reasons = ", ".join(f"{reason} {count}" for reason, count in full.most_common(4))
+        table.add_row("fast path", share + (f"; reference path: {reasons}" if reasons else ""))
     table.add_row("output", out)
     if report:
         table.add_row("report", report)
@@ -157,6 +158,20 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
 @click.option(
     "--overwrite", is_flag=True, help="Replace output files that exist with different content."
 )
+@click.option(
+    "--engine",
+    type=click.Choice([engine.value for engine in Engine]),
+    default=Engine.AUTO.value,
+    show_default=True,
+    help="auto: the streaming fast path, and the reference (pydicom) path for the files it "
+    "hands over (their outputs are the same); reference: the reference path only.",
+)
+@click.option(
+    "--verify-fast",
+    is_flag=True,
+    help="Also run the reference path on every file the fast path takes and compare; a "
+    "difference is counted and the reference output written (slower; for validation).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 # -- scale-out (many machines, object storage): batch/dask_runner.py, io/storage.py --------
 @click.option(
@@ -194,6 +209,8 @@ def command(
     report_paths: str | None,
     no_audit: bool,
     overwrite: bool,
+    engine: str,
+    verify_fast: bool,
     quiet: bool,
     cluster: str | None,
     storage_options: tuple[str, ...],
@@ -233,6 +250,10 @@ def command(
         audit=not no_audit,
         overwrite=overwrite,
         sink=where.sink,
+        engine=Engine(engine),
+        verify_fast=verify_fast,
+        profiles=tuple(loaded_profiles),
+        quality_checks=quality_checks,
     )
     if no_audit:
         err_console.print(
@@ -254,7 +275,7 @@ def command(
         on_record=_print_failure,
         executor=executor,
     )
-    _check(summary, executor, loaded_profiles, items, where, quality_checks)
+    _check(summary, executor, loaded_profiles, quality_checks)
     if where.report is not None:
         data = summary.to_dict(job)
         paths = ReportPaths(report_paths) if report_paths else default_report_paths(job.layout)
@@ -271,18 +292,16 @@ def _check(
     summary: BatchSummary,
     executor: DaskExecutor | None,
     profiles: list[RequirementProfile],
-    items: list[InputItem],
-    where: Locations,
     quality_checks: bool,
 ) -> None:
-    """The --for verdict into the summary: checked after a local run, inside each group on a
-    cluster (on the data in memory)."""
+    """The --for verdict into the summary: from the facts the workers evaluated on each file
+    (aggregated here after a local run, inside each group on a cluster)."""
     if executor is not None:
         summary.regressions = executor.regressions
         summary.unverifiable = executor.unverifiable
         summary.manifests = executor.manifests
         return
-    verdict = _check_outputs(profiles, summary, items, where, quality_checks)
+    verdict = _check_outputs(profiles, summary, quality_checks)
     summary.regressions = [r.to_dict() for r in verdict.regressions]
     summary.unverifiable = list(verdict.unverifiable)
 

@@ -7,7 +7,8 @@
 Every configuration runs `veil deid` as a subprocess on the same corpus (warm page cache),
 round-robin over the repeats so background load spreads over all of them. CPU is the whole
 process tree's user+sys (getrusage of the reaped children: the CLI, the LocalCluster's
-scheduler, nannies and workers), which is the stable figure on a shared machine; wall time is
+scheduler, nannies and workers, and the local pool's forkserver workers, reaped by this
+process as a child subreaper), which is the stable figure on a shared machine; wall time is
 noisy. Each configuration also runs on a 2-file input: its fixed cost (start-up, cluster
 start, teardown), subtracted to get CPU ms per file. Framework overhead per file = a cluster
 configuration's CPU ms/file minus the local pool's with the same number of workers.
@@ -35,6 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from measure import _become_subreaper, _reap_orphans  # noqa: E402
 from synth import generate  # noqa: E402
 
 WORK = HERE / "work"
@@ -85,6 +87,7 @@ def _run(config: Config, inputs: Path, out: Path) -> tuple[float, float]:
         timeout=3600,
     )
     wall = time.perf_counter() - started
+    _reap_orphans()  # the local pool's forkserver and its workers (see measure.py)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{config.name} failed:\n{result.stderr[-3000:]}")
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default="", help='comma-separated configurations, e.g. "-j 2,dask 2 workers"'
     )
     args = parser.parse_args(argv)
+    _become_subreaper()  # else the pool's forkserver workers' CPU is never counted
     patients, repeat = (1, 1) if args.quick else (args.patients, args.repeat)
     chosen = [c for c in CONFIGS if not args.only or c.name in args.only.split(",")]
     names = {c.name for c in chosen}

@@ -194,6 +194,8 @@ def test_for_checks_inside_a_group_find_what_the_checks_after_the_batch_find(
     assert result.regressions  # PatientAge and friends: dropped by basic, needed by neuroquant
     assert list(result.regressions) == [r.to_dict() for r in after_batch.regressions]
     assert result.unverifiable == after_batch.unverifiable == ()
+    # The same per-file pipeline as the pool (fast path first); the facts stay in the task.
+    assert all(r.engine for r in result.records) and all(r.check is None for r in result.records)
 
 
 def test_an_output_a_group_cannot_check_is_unverifiable_and_kept_in_its_manifest(

@@ -48,6 +48,22 @@ class UnsafeOutputError(VeilError):
     """The output location would overwrite or sit inside the input."""
 
 
+class StorageError(VeilError):
+    """A storage URL, option or backend is unusable (names the URL or option, never a value)."""
+
+
+class WorkerKeyError(VeilError):
+    """A cluster worker has no key, or another key than the driver (it refuses to work)."""
+
+
+class ResumeError(VeilError):
+    """The output holds results of another run (other key, policy or veil version)."""
+
+
+class ClusterError(VeilError):
+    """The Dask cluster cannot be reached or started, or was lost during the run."""
+
+
 def value_free_text(exc: BaseException, limit: int = 100) -> str:
     """The first line of an exception's message cut before anything that may quote a value.
 

@@ -360,7 +360,8 @@ def _reference(
 
 
 # (read the input's bytes again, the de-identified file): inputs are read lazily, one at a time.
-OutputPair = tuple[Callable[[], bytes], Path]
+# The output is a path, or a function reading its bytes (an object in a store, issue 15).
+OutputPair = tuple[Callable[[], bytes], Path | Callable[[], bytes]]
 
 
 @dataclass(frozen=True)

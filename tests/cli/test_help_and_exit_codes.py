@@ -377,6 +377,30 @@ def test_the_documented_exit_code_is_what_the_command_returns(
         assert "veil: error:" in result.output or "Error:" in result.output
 
 
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--cluster", "udp://sched:8786"], "expected local, local:N, tcp://"),
+        (["--storage-option", "secret=s3cr3t"], "credentials are not taken"),
+        (["--storage-option", "no-equals-sign"], "KEY=VALUE"),
+        (["memory://veil-cli-test/in"], "inputs mix local paths and URLs"),
+    ],
+    ids=["cluster-address", "credential-option", "malformed-option", "mixed-inputs"],
+)
+def test_deid_scale_out_refusals_are_usage_errors_in_one_line(
+    extra: list[str], says: str, tmp_path: Path, corpus: Path
+) -> None:
+    """Exit 2 for what --cluster and storage URLs refuse (issue 15); exit 1 with --cluster
+    (a group to retry, a file that failed) is run on a real cluster in tests/scale."""
+    world = World(tmp_path, corpus)
+    result = run(world, ["deid", str(world.good()), "--out", str(tmp_path / "o"), "-q", *extra])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[0].startswith("veil: error: ") and says in result.output, result.output
+    assert "s3cr3t" not in result.output  # a secret is never echoed
+    assert not (tmp_path / "o").exists()  # refused before anything is written
+
+
 def test_a_library_error_is_one_line_and_exit_2_for_every_command(tmp_path: Path) -> None:
     bad = tmp_path / "bad-policy.yaml"
     bad.write_text("name: x\nbase: basic\noptions: [no-such-option]\n")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from veil.check.model import RequirementProfile
 from veil.mapping import Mapper
 from veil.pipeline import Engine, Settings, default_engine
 from veil.policy.model import Layout
 from veil.policy.plan import Plan
+
+if TYPE_CHECKING:
+    from veil.batch.sink import Sink
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,9 @@ class Job:
     layout: Layout = Layout.MIRROR
     audit: bool = True
     overwrite: bool = False
+    # Where outputs go when not plainly under ``out`` (an object store; a cluster group's own
+    # temporary folder): see batch/sink.py. None: temp file + rename under ``out``.
+    sink: Sink | None = None
     engine: Engine = field(default_factory=default_engine)
     # Run the reference path too and compare; a difference falls back and is counted.
     verify_fast: bool = False

@@ -25,6 +25,8 @@ class FileRecord:
     # Burned-in text: the always-on risk flag, and what the pixel step did (when it ran).
     burned_in: BurnedInRisk = field(default_factory=BurnedInRisk)
     pixels: PixelResult | None = None
+    # Failed for a reason outside the file (storage, permissions): the next run tries again.
+    retry: bool = False
     engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
     # The destination checks' facts before and after (`--for`), evaluated in the worker.
     check: PairFacts | None = field(default=None, repr=False)
@@ -41,6 +43,8 @@ class FileRecord:
             data["burned_in_text"] = (
                 self.pixels.to_dict() if self.pixels is not None else self.burned_in.to_dict()
             )
+        if self.retry:
+            data["retry"] = True
         if self.engine:
             data["engine"] = self.engine
         return data

@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.text import Text
 
 from veil import __version__
+from veil.batch.executor import Executor
 from veil.batch.job import Job
 from veil.batch.outcome import FileRecord
 from veil.batch.worker import process_item
@@ -76,6 +77,10 @@ class BatchSummary:
     regressions: list[dict[str, Any]] = field(default_factory=list)
     # Outputs the destination check could not evaluate: not known to be good (fail closed).
     unverifiable: list[str] = field(default_factory=list)
+    # Cluster runs: where the per-group manifests are; above ``inline_limit`` files the report
+    # lists only the files that were not written and points there for the rest.
+    manifests: str | None = None
+    inline_limit: int = 100_000
 
     @property
     def counts(self) -> Counter[Outcome]:
@@ -168,7 +173,16 @@ class BatchSummary:
             "check_regressions": self.regressions,
             "check_unverifiable": self.unverifiable,
             "burned_in_text": {"policy": job.plan.pixels.describe(), **self.burned_in},
-            "files": [record.to_dict() for record in self.records],
+            **self._files(),
+        }
+
+    def _files(self) -> dict[str, Any]:
+        if self.manifests is None or len(self.records) <= self.inline_limit:
+            return {"files": [record.to_dict() for record in self.records]}
+        return {
+            "files": [r.to_dict() for r in self.records if r.outcome is not Outcome.WRITTEN],
+            "files_listed": "not written only",
+            "files_manifests": self.manifests,
         }
 
 
@@ -192,6 +206,20 @@ def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRe
     )
 
 
+@dataclass(frozen=True)
+class LocalPool:
+    """Today's executor: worker processes on this machine (see _records)."""
+
+    jobs: int = 1
+
+    @property
+    def workers(self) -> int:
+        return self.jobs
+
+    def records(self, items: Sequence[InputItem], job: Job) -> Iterable[FileRecord]:
+        return _records(items, job, self.jobs)
+
+
 def run_batch(
     items: Sequence[InputItem],
     job: Job,
@@ -200,6 +228,7 @@ def run_batch(
     console: Console | None = None,
     progress: bool = True,
     on_record: Callable[[FileRecord], None] | None = None,
+    executor: Executor | None = None,
 ) -> BatchSummary:
     """De-identify every item into ``job.out``; one bad file never stops the others."""
     console = console or Console(stderr=True)
@@ -221,7 +250,8 @@ def run_batch(
     with bar:
         task = bar.add_task("deid", total=len(items), bytes=0)
         done_bytes = 0
-        for record in _records(items, job, jobs):
+        pool = executor or LocalPool(jobs)
+        for record in pool.records(items, job):
             records.append(record)
             done_bytes += record.size
             bar.update(task, advance=1, bytes=done_bytes)
@@ -229,4 +259,4 @@ def run_batch(
                 on_record(record)
     order = {item.display: index for index, item in enumerate(items)}
     records.sort(key=lambda r: order.get(r.input, 0))
-    return BatchSummary(records, time.perf_counter() - started, jobs)
+    return BatchSummary(records, time.perf_counter() - started, pool.workers)

@@ -31,7 +31,10 @@ def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
 
 
 def process_item(item: InputItem, job: Job) -> FileRecord:
-    """Read one input, de-identify it and place it under ``job.out``."""
+    """Read one input, de-identify it and place it under ``job.out`` (or ``job.sink``).
+
+    With ``job.profiles`` the record carries the destination checks' facts (``check``),
+    evaluated here where both datasets are at hand; the caller aggregates them."""
     try:
         data = item.read()
     except InputFileError as exc:  # a FIFO, a loop, an oversized or unsafe archive member...
@@ -42,6 +45,7 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             Outcome.FAILED,
             item.size,
             problem=f"{item.display}: unreadable: permission denied",
+            retry=True,
         )
     except OSError as exc:
         return FileRecord(
@@ -49,6 +53,7 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             Outcome.FAILED,
             item.size,
             problem=f"{item.display}: unreadable ({exc.strerror or type(exc).__name__})",
+            retry=True,
         )
     result = deidentify_file(data, item.display, job.settings)
     if result.outcome is not Outcome.WRITTEN:
@@ -64,11 +69,15 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             pixels=result.pixels,
             engine=result.engine,
         )
-    if job.out is None:  # a job without --out only de-identifies
+    if job.out is None and job.sink is None:  # a job without --out only de-identifies
         raise ValueError("process_item needs a job with an output folder")
     relative = output_name(job.layout, item.relative, _uids(result), result.patient_pseudonym)
     try:
-        _place(job.out, relative, result.encoded, job.overwrite)
+        if job.sink is not None:  # an object store, a cluster group's temporary folder
+            job.sink.place(relative, result.encoded, job.overwrite)
+        else:
+            assert job.out is not None
+            _place(job.out, relative, result.encoded, job.overwrite)
     except FileExistsError:
         return FileRecord(
             item.display,
@@ -88,6 +97,7 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             len(data),
             problem=f"{item.display}: cannot write {relative} "
             f"({exc.strerror or type(exc).__name__})",
+            retry=True,
             engine=result.engine,
         )
     return FileRecord(

@@ -110,9 +110,21 @@ def _read_input(read: Callable[[], bytes], name: str) -> Dataset:
     return read_bytes(read(), name)
 
 
+# An output to check: its path, or a function reading its bytes (an object in a store).
+OutputSource = Path | Callable[[], bytes]
+
+
+def _output_name(output: OutputSource) -> str:
+    return str(output) if isinstance(output, Path) else getattr(output, "name", "output")
+
+
+def _read_output(output: OutputSource, name: str) -> Dataset:
+    return read_dataset(output) if isinstance(output, Path) else read_bytes(output(), name)
+
+
 def find_regressions(
     profiles: Sequence[RequirementProfile],
-    pairs: Sequence[tuple[Callable[[], bytes], Path]],
+    pairs: Sequence[tuple[Callable[[], bytes], OutputSource]],
     quality_checks: bool = True,
 ) -> RegressionReport:
     """Check inputs and outputs with the same profiles: every rule that got worse, and every
@@ -122,10 +134,10 @@ def find_regressions(
             pair_facts(
                 profiles,
                 quality_checks,
-                partial(_read_input, read_input, str(output)),
-                partial(read_dataset, output),
+                partial(_read_input, read_input, _output_name(output)),
+                partial(_read_output, output, _output_name(output)),
             ),
-            str(output),
+            _output_name(output),
         )
         for read_input, output in pairs
     ]

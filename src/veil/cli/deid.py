@@ -9,12 +9,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
+from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch
+from veil.batch.dask_runner import DaskExecutor, check_cluster_address, cluster_warning, connect
+from veil.batch.groups import DEFAULT_GROUP_SIZE
+from veil.batch.locations import resolve_locations
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
 from veil.cli.common import jobs_option, key_options
 from veil.cli.errors import ExitCode, err_console
-from veil.io.inputs import check_output_location, iter_inputs
+from veil.io.storage import parse_storage_options
 from veil.keys import load_mapper
 from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
 
@@ -52,7 +55,7 @@ def _burned_in_row(burned_in: dict[str, int], job: Job) -> str | None:
     return f"{burned_in['at_risk']} file(s) may carry it" + (f"; {done}" if done else "")
 
 
-def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | None) -> None:
+def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None) -> None:
     counts = summary.counts
     files_per_s, mb_per_s = summary.rates()
     table = Table(title="veil deid", show_header=False, title_justify="left")
@@ -66,7 +69,7 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     table.add_row(
         "speed",
         f"{files_per_s:.1f} files/s, {mb_per_s:.1f} MB/s, "
-        f"{summary.seconds:.1f} s, {summary.jobs} process(es)",
+        f"{summary.seconds:.1f} s, {summary.jobs} worker(s)",
     )
     table.add_row(
         "policy",
@@ -83,9 +86,9 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
         share = f"{fast} of {total} files ({100 * fast / total:.0f} %)"
         reasons = ", ".join(f"{reason} {count}" for reason, count in full.most_common(4))
         table.add_row("fast path", share + (f"; reference path: {reasons}" if reasons else ""))
-    table.add_row("output", str(out))
+    table.add_row("output", out)
     if report:
-        table.add_row("report", str(report))
+        table.add_row("report", report)
     err_console.print(table)
     for study in incomplete:
         err_console.print(
@@ -118,13 +121,14 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
 
 
 @click.command("deid")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option(
     "--out",
     "-o",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (created; must not be or contain an input).",
+    metavar="FOLDER|URL",
+    help="Output folder (created; must not be or contain an input), or a URL "
+    "(s3://bucket/prefix, gs://, az://, memory://, file://).",
 )
 @click.option(
     "--policy",
@@ -158,8 +162,9 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
 )
 @click.option(
     "--report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JSON report: every input with its outcome (no identifying values).",
+    metavar="FILE|URL",
+    help="Write a JSON report (a file or a URL): every input with its outcome (no "
+    "identifying values).",
 )
 @click.option(
     "--report-paths",
@@ -191,9 +196,31 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     "difference is counted and the reference output written (slower; for validation).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+# -- scale-out (many machines, object storage): batch/dask_runner.py, io/storage.py --------
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Run on Dask: local (a local cluster of -j workers), local:N, or a scheduler "
+    "tcp://HOST:PORT / tls://HOST:PORT. Runs are resumable (OUT/_veil/).",
+)
+@click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec option for URLs (repeatable), e.g. endpoint_url=https://minio:9000. "
+    "Credentials come from the environment, never from here.",
+)
+@click.option(
+    "--group-size",
+    type=click.IntRange(min=1, max=10_000),
+    default=DEFAULT_GROUP_SIZE,
+    show_default=True,
+    help="With --cluster: files per task (files of one folder).",
+)
 def command(
-    inputs: tuple[Path, ...],
-    out: Path,
+    inputs: tuple[str, ...],
+    out: str,
     policy: str,
     profiles: tuple[str, ...],
     no_quality_checks: bool,
@@ -201,15 +228,18 @@ def command(
     lookup: Path | None,
     jobs: int | None,
     layout: str | None,
-    report: Path | None,
+    report: str | None,
     report_paths: str | None,
     no_audit: bool,
     overwrite: bool,
     engine: str,
     verify_fast: bool,
     quiet: bool,
+    cluster: str | None,
+    storage_options: tuple[str, ...],
+    group_size: int,
 ) -> None:
-    """De-identify DICOM files, folders (recursive) and zip archives into OUT.
+    """De-identify DICOM files, folders (recursive), zip archives and URLs into OUT.
 
     DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
     de-identified safely gets one line naming it and the problem; the batch goes on. Inputs
@@ -219,28 +249,30 @@ def command(
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil deid scans/ --out deid-out --for neuroquant --report report.json
+      veil deid s3://pacs-export/2026/ --out s3://release/dicom/ --cluster tls://sched:8786
 
     \b
     Exit codes:
       0  every DICOM file was written
       1  a file failed or was quarantined, or the output lost a destination requirement
-      2  usage error (bad policy, profile, key or output folder)
+         (with --cluster also: a group to retry; run the same command again to resume)
+      2  usage error (bad policy, profile, key, output folder or URL, storage option,
+         cluster address; a worker with another key; an output of another run)
     """
-    check_output_location(inputs, out)
-    if report is not None:
-        check_output_location(inputs, report)
+    where = resolve_locations(inputs, out, report, parse_storage_options(storage_options))
     quality_checks = not no_quality_checks
     compiled = compile_policy(policy, profiles, quality_checks)
     plan, loaded_profiles = compiled.plan, list(compiled.profiles)
     mapper = load_mapper(key_path, lookup)
-    items = list(iter_inputs(inputs))
+    items = where.items()
     job = Job(
         plan=plan,
         mapper=mapper,
-        out=out,
+        out=where.local_out,
         layout=Layout(layout) if layout else compiled.layout or Layout.MIRROR,
         audit=not no_audit,
         overwrite=overwrite,
+        sink=where.sink,
         engine=Engine(engine),
         verify_fast=verify_fast,
         profiles=tuple(loaded_profiles),
@@ -252,23 +284,80 @@ def command(
             "surviving identifiers",
             markup=True,
         )
-    out.mkdir(parents=True, exist_ok=True)
+    workers = jobs or os.cpu_count() or 1
+    executor = _executor(
+        cluster, workers, loaded_profiles, quality_checks, group_size, key_path, lookup
+    )
+    where.prepare_output()
     summary = run_batch(
         items,
         job,
-        jobs=jobs or os.cpu_count() or 1,
+        jobs=workers,
         console=err_console,
         progress=not quiet,
         on_record=_print_failure,
+        executor=executor,
     )
-    verdict = _check_outputs(loaded_profiles, summary, quality_checks)
-    summary.regressions = [r.to_dict() for r in verdict.regressions]
-    summary.unverifiable = list(verdict.unverifiable)
-    if report is not None:
+    _check(summary, executor, loaded_profiles, quality_checks)
+    if where.report is not None:
         data = summary.to_dict(job)
         paths = ReportPaths(report_paths) if report_paths else default_report_paths(job.layout)
         if paths is ReportPaths.DIGEST:
             data = hide_input_paths(data, mapper, job.layout)
-        write_report(report, data)
-    _print_summary(summary, out, job, report)
+        where.write_report(data)
+    _print_summary(summary, where.out_text, job, where.report_text)
+    if executor is not None:
+        _print_groups(executor)
     sys.exit(ExitCode.OK if summary.ok else ExitCode.FOUND)
+
+
+def _check(
+    summary: BatchSummary,
+    executor: DaskExecutor | None,
+    profiles: list[RequirementProfile],
+    quality_checks: bool,
+) -> None:
+    """The --for verdict into the summary: from the facts the workers evaluated on each file
+    (aggregated here after a local run, inside each group on a cluster)."""
+    if executor is not None:
+        summary.regressions = executor.regressions
+        summary.unverifiable = executor.unverifiable
+        summary.manifests = executor.manifests
+        return
+    verdict = _check_outputs(profiles, summary, quality_checks)
+    summary.regressions = [r.to_dict() for r in verdict.regressions]
+    summary.unverifiable = list(verdict.unverifiable)
+
+
+def _executor(
+    cluster: str | None,
+    workers: int,
+    profiles: list[RequirementProfile],
+    quality_checks: bool,
+    group_size: int,
+    key_path: Path | None,
+    lookup: Path | None,
+) -> DaskExecutor | None:
+    """None: the local process pool; with --cluster, a Dask executor (scale-out, issue 15)."""
+    if cluster is None:
+        return None
+    check_cluster_address(cluster)
+    warning = cluster_warning(cluster)
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {warning}", markup=True)
+    return DaskExecutor(
+        connect=lambda: connect(cluster, workers),
+        profiles=profiles,
+        quality_checks=quality_checks,
+        group_size=group_size,
+        key_hint=key_path,
+        lookup_path=lookup,
+    )
+
+
+def _print_groups(executor: DaskExecutor) -> None:
+    stats = executor.stats
+    line = f"cluster: {stats.groups} group(s): {stats.run} run, {stats.skipped} finished before"
+    if stats.incomplete or stats.lost:
+        line += f", {stats.incomplete + stats.lost} to retry (run the command again)"
+    err_console.print(line, highlight=False)

@@ -112,7 +112,7 @@ def command(
             heuristics=not no_heuristics,
             jobs=jobs,
         )
-    print_report(report, show_warnings=not quiet, details=details)
+    print_report(report, show_warnings=not quiet, details=details, root=str(folders[-1]))
     if json_path is not None:
         write_atomic(json_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
     if not report.ok(strict):

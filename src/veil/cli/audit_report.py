@@ -19,20 +19,28 @@ def _style(is_error: bool) -> str:
     return "bold red" if is_error else "yellow"
 
 
-def _group_line(group: Group) -> str:
+def _short(name: str, root: str) -> str:
+    """A file as shown in examples: relative to the audited folder (the full path is in
+    --details and the JSON report)."""
+    prefix = root.rstrip("/") + "/"
+    return name[len(prefix) :] if root and name.startswith(prefix) else name
+
+
+def _group_line(group: Group, root: str) -> str:
     severity = "error" if group.is_error else "warning"
     forms = "; ".join(group.forms[:3]) + (
         f"; +{len(group.forms) - 3} more" if len(group.forms) > 3 else ""
     )
     more = len(group.files) - len(group.examples)
-    examples = ", ".join(group.examples) + (f", +{more} more" if more > 0 else "")
+    examples = ", ".join(_short(n, root) for n in group.examples)
+    examples += f", +{more} more" if more > 0 else ""
     return (
         f"[{_style(group.is_error)}]{severity:7}[/] {escape(group.kind)}  {escape(group.path)}  "
         f"{len(group.files)} file(s): {escape(forms)}  [dim]e.g. {escape(examples)}[/]"
     )
 
 
-def _findings(report: AuditReport, show_warnings: bool, details: bool) -> None:
+def _findings(report: AuditReport, show_warnings: bool, details: bool, root: str) -> None:
     if details:
         for finding in report.findings:
             if not finding.is_error and not show_warnings:
@@ -46,7 +54,7 @@ def _findings(report: AuditReport, show_warnings: bool, details: bool) -> None:
         return
     for group in group_findings(report.findings):
         if group.is_error or show_warnings:
-            out_console.print(_group_line(group), soft_wrap=True)
+            out_console.print(_group_line(group, root), soft_wrap=True)
 
 
 def _listed(names: list[str], details: bool) -> str:
@@ -93,8 +101,11 @@ def _pairing(report: AuditReport, details: bool) -> None:
         )
 
 
-def print_report(report: AuditReport, *, show_warnings: bool, details: bool) -> None:
-    _findings(report, show_warnings, details)
+def print_report(
+    report: AuditReport, *, show_warnings: bool, details: bool, root: str = ""
+) -> None:
+    """``root``: the audited folder, which example file names are shown relative to."""
+    _findings(report, show_warnings, details, root)
     _pairing(report, details)
     shown = report.unreadable if details else report.unreadable[:LISTED]
     for entry in shown:

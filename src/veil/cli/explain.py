@@ -7,31 +7,22 @@ logged, and when the output is not a terminal values are masked unless --values 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
+from veil.cli.explain_view import Decision, added_rows, fold_private, unfolded
 from veil.dicom import tag_text
 from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
-
-
-@dataclass(frozen=True)
-class Decision:
-    path: str
-    tag: int
-    before: str
-    after: str
-    rule: str
 
 
 def _show(value: object, vr: str) -> str:
@@ -98,8 +89,9 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
                     visit(item, f"{path}[{index}].")
 
     visit(original, "")
-    added = [d for path, d in records.items() if d.before == "(absent)"]
-    return decisions + added
+    # Recorded for a path the input does not have: added by a rule (a derived PatientAge).
+    seen = {d.path for d in decisions}
+    return decisions + [d for path, d in records.items() if path not in seen]
 
 
 @click.command("explain")
@@ -122,6 +114,11 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
 @key_options
 @click.option("--changed-only", is_flag=True, help="Only attributes whose value changes.")
 @click.option(
+    "--all-private",
+    is_flag=True,
+    help="List every private element (default: one line per private block and creator).",
+)
+@click.option(
     "--values/--no-values",
     default=None,
     help="Show values (default: only when writing to a terminal).",
@@ -134,6 +131,7 @@ def command(
     key_path: Path | None,
     lookup: Path | None,
     changed_only: bool,
+    all_private: bool,
     values: bool | None,
 ) -> None:
     """For every attribute of FILE (nested ones too): value before, after, and the rule.
@@ -163,23 +161,23 @@ def command(
 
     output = deidentify(original, plan, mapper, recorder=record)
     show_values = values if values is not None else sys.stdout.isatty()
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
-    table = Table(show_lines=False)
-    table.add_column("attribute", no_wrap=True)  # a path must stay searchable (copy, grep)
-    table.add_column("before")
-    table.add_column("after")
-    table.add_column("decided by")
-    for decision in explain(original, output, records):
-        if changed_only and decision.before == decision.after:
+    decisions = explain(original, output, records)
+    rows = unfolded(decisions) if all_private else fold_private(original, decisions)
+    rows += added_rows(original, output, set(records))
+    # The terminal's width (or $COLUMNS); long values and rules wrap, paths never do.
+    console = Console(highlight=False)
+    table = Table(show_lines=False, expand=False)
+    table.add_column("attribute", overflow="fold", ratio=3)
+    table.add_column("before", overflow="fold", ratio=2)
+    table.add_column("after", overflow="fold", ratio=2)
+    table.add_column("decided by", overflow="fold", ratio=3)
+    for row in rows:
+        if changed_only and not row.changed:
             continue
-        name = (
-            keyword_for_tag(decision.tag) or "private"
-            if decision.tag >> 16 & 1
-            else (keyword_for_tag(decision.tag) or "")
-        )
-        before = decision.before if show_values else "***"
-        after = decision.after if show_values or decision.after == "(removed)" else "***"
-        table.add_row(f"{decision.path} {name}", before, after, decision.rule)
+        masked = show_values or not row.shows_values
+        before = row.before if masked else "***"
+        after = row.after if masked or row.after == "(removed)" else "***"
+        table.add_row(escape(row.attribute), escape(before), escape(after), escape(row.rule))
     for note in plan.notes:
         console.print(f"note: {note}")
     console.print(table)

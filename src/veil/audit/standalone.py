@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cache
 
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
@@ -176,7 +177,9 @@ def _walk(ds: Dataset, ctx: _Context, where: str, type_path: tuple[str, ...]) ->
             continue
         for index, item in enumerate(items):
             if isinstance(item, Dataset):
-                _walk(item, ctx, f"{path}[{index}].", (*type_path, f"{tag:08X}"))
+                # IOD types are keyed by the sequences' keywords, as the engine looks them up.
+                name = keyword_for_tag(tag) or f"{tag:08X}"
+                _walk(item, ctx, f"{path}[{index}].", (*type_path, name))
     blocks.report(ctx, where)
 
 

@@ -3,6 +3,9 @@ file with --details; how the pairs were made; the unpaired and the unreadable.""
 
 from __future__ import annotations
 
+import re
+
+from pydicom.datadict import keyword_for_tag
 from rich.console import Console
 from rich.markup import escape
 
@@ -26,6 +29,16 @@ def _short(name: str, root: str) -> str:
     return name[len(prefix) :] if root and name.startswith(prefix) else name
 
 
+_LAST_TAG = re.compile(r"\(([0-9A-F]{4}),([0-9A-F]{4})\)$")
+
+
+def _named(path: str) -> str:
+    """An element path with the keyword of its last element: "(0008,0080) InstitutionName"."""
+    match = _LAST_TAG.search(path)
+    keyword = keyword_for_tag(int(match[1] + match[2], 16)) if match else ""
+    return f"{path} {keyword}" if keyword else path
+
+
 def _group_line(group: Group, root: str) -> str:
     severity = "error" if group.is_error else "warning"
     forms = "; ".join(group.forms[:3]) + (
@@ -35,7 +48,7 @@ def _group_line(group: Group, root: str) -> str:
     examples = ", ".join(_short(n, root) for n in group.examples)
     examples += f", +{more} more" if more > 0 else ""
     return (
-        f"[{_style(group.is_error)}]{severity:7}[/] {escape(group.kind)}  {escape(group.path)}  "
+        f"[{_style(group.is_error)}]{severity:7}[/] {escape(group.kind)}  {escape(_named(group.path))}  "
         f"{len(group.files)} file(s): {escape(forms)}  [dim]e.g. {escape(examples)}[/]"
     )
 

@@ -47,8 +47,9 @@ def _group_line(group: Group, root: str) -> str:
     more = len(group.files) - len(group.examples)
     examples = ", ".join(_short(n, root) for n in group.examples)
     examples += f", +{more} more" if more > 0 else ""
+    where = escape(_named(group.path))
     return (
-        f"[{_style(group.is_error)}]{severity:7}[/] {escape(group.kind)}  {escape(_named(group.path))}  "
+        f"[{_style(group.is_error)}]{severity:7}[/] {escape(group.kind)}  {where}  "
         f"{len(group.files)} file(s): {escape(forms)}  [dim]e.g. {escape(examples)}[/]"
     )
 

@@ -157,6 +157,11 @@ def command(
     records: dict[str, Decision] = {}
 
     def record(path: str, tag: int, before: str, after: str, rule: str) -> None:
+        # Two steps on one attribute (an age derived, then kept by the walk): the first
+        # "before", the last "after", both rules.
+        first = records.get(path)
+        if first is not None and first.rule != rule:
+            before, rule = first.before, f"{first.rule}; then {rule}"
         records[path] = Decision(path, tag, before, after, rule)
 
     output = deidentify(original, plan, mapper, recorder=record)
@@ -167,7 +172,11 @@ def command(
     # The terminal's width (or $COLUMNS); long values and rules wrap, paths never do.
     console = Console(highlight=False)
     table = Table(show_lines=False, expand=False)
-    table.add_column("attribute", overflow="fold", ratio=3)
+    # Paths stay whole (searchable, copyable) as long as half the width allows.
+    longest = max((len(row.attribute.split(" ")[0]) for row in rows), default=10)
+    table.add_column(
+        "attribute", overflow="fold", ratio=3, min_width=min(longest, console.width // 2)
+    )
     table.add_column("before", overflow="fold", ratio=2)
     table.add_column("after", overflow="fold", ratio=2)
     table.add_column("decided by", overflow="fold", ratio=3)

@@ -10,16 +10,18 @@ import io
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
 
-from veil.audit.auditor import audit_output
+from veil.audit.auditor import audit_output, audit_prepared, prepare
 from veil.audit.findings import Finding
 from veil.audit.grouping import group_findings
+from veil.audit.identifiers import declared_options
 from veil.audit.pairing import Method, Pair, Side, pair
+from veil.audit.paths import PATH_ELEMENT, path_findings
 from veil.audit.pixel_digest import pixel_digest
 from veil.audit.standalone import audit_alone
 from veil.errors import InputFileError, VeilError
@@ -194,7 +196,17 @@ def _audit_pair(task: _Task) -> tuple[list[Finding], str | None]:
         output = read_bytes(encoded, output_item.display)
     except (VeilError, SkippedFile, OSError) as exc:
         return [], getattr(exc, "problem", None) or type(exc).__name__
-    return audit_output(source, output, encoded, output_item.display, heuristics=heuristics), None
+    name = output_item.display
+    try:
+        chosen = declared_options(output)
+    except Exception:  # an unreadable declaration: audit_output reports it, failing closed
+        return audit_output(source, output, encoded, name, heuristics=heuristics), None
+    prepared = prepare(source, chosen)  # once, for the file's content and for its name
+    in_name, shown = path_findings(prepared, output_item.relative, name)
+    findings = audit_prepared(prepared, output, encoded, name, heuristics=heuristics)
+    if shown != name:  # the file's own name holds an identifier: never print it
+        findings = [replace(f, file=shown) for f in findings]
+    return findings + in_name, None
 
 
 def run_audit(
@@ -225,7 +237,9 @@ def run_audit(
     report.unpaired_inputs = pairing.unpaired_inputs
     tasks: list[_Task] = [(sources[p.input], targets[p.output], heuristics) for p in pairing.pairs]
     results = parallel_map(_audit_pair, tasks, jobs, ordered=True, chunksize=8)
-    for (_, output_item, _), (findings, problem) in zip(tasks, results, strict=True):
+    for index, ((_, output_item, _), (findings, problem)) in enumerate(
+        zip(tasks, results, strict=True)
+    ):
         if problem is not None:
             report.unreadable.append(
                 {"file": output_item.display, "side": "pair", "problem": problem}
@@ -233,6 +247,9 @@ def run_audit(
             continue
         report.findings.extend(findings)
         report.files += 1
+        named = next((f.file for f in findings if f.path == PATH_ELEMENT), None)
+        if named is not None:  # listed under its masked name only
+            report.pairs[index] = replace(report.pairs[index], output=named)
     report.seconds = time.perf_counter() - started
     return report
 

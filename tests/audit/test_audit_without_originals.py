@@ -15,7 +15,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from tests.conftest import run_veil
-from veil.audit.findings import Finding
+from veil.audit.findings import Finding, Kind, Severity
 from veil.audit.grouping import group_findings, group_path
 from veil.audit.standalone import audit_alone, is_safe_private, likely_burned_in
 from veil.audit.uid_roots import original_root
@@ -159,9 +159,11 @@ def test_grouping_folds_item_indices_and_byte_offsets() -> None:
     assert group_path("(0040,0275)[2].(0032,1060)") == "(0040,0275)[*].(0032,1060)"
     assert group_path("(7FE0,0010) bytes@1234") == "(7FE0,0010) bytes@*"
     findings = [
-        Finding(f"f{i}.dcm", f"(0040,0275)[{i % 2}].(0032,1060)", "date", "as stored", "error")
+        Finding(
+            f"f{i}.dcm", f"(0040,0275)[{i % 2}].(0032,1060)", Kind.DATE, "as stored", Severity.ERROR
+        )
         for i in range(5)
-    ] + [Finding("f0.dcm", "(0010,0010)", "patient-name", "as stored", "error")]
+    ] + [Finding("f0.dcm", "(0010,0010)", Kind.PATIENT_NAME, "as stored", Severity.ERROR)]
     groups = group_findings(findings)
     assert [(g.path, len(g.files), g.examples) for g in groups] == [
         ("(0010,0010)", 1, ["f0.dcm"]),

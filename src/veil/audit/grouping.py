@@ -59,7 +59,7 @@ def group_findings(findings: Iterable[Finding]) -> list[Group]:
     groups: dict[tuple[str, str, str], Group] = {}
     seen: dict[tuple[str, str, str], set[str]] = {}
     for finding in findings:
-        key = (finding.severity, finding.kind, group_path(finding.path))
+        key = (finding.severity.value, finding.kind.value, group_path(finding.path))
         group = groups.get(key)
         if group is None:
             group = groups[key] = Group(*key)

@@ -52,9 +52,9 @@ def path_findings(prepared: Prepared, relative: str, name: str) -> tuple[list[Fi
             found[ident.source] = Finding(
                 "",
                 PATH_ELEMENT,
-                ident.kind.value,
+                ident.kind,
                 f"{needle.label} in the file or folder name",
-                ident.severity.value,
+                ident.severity,
                 ident.source,
             )
             break

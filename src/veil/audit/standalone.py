@@ -95,7 +95,7 @@ class _Context:
     findings: list[Finding]
 
     def add(self, path: str, kind: Kind, form: str, severity: Severity) -> None:
-        self.findings.append(Finding(self.name, path, kind.value, form, severity.value))
+        self.findings.append(Finding(self.name, path, kind, form, severity))
 
 
 def _has_value(ds: Dataset, tag: int) -> bool:
@@ -252,7 +252,7 @@ def audit_alone(output: Dataset, name: str, *, heuristics: bool = True) -> list[
             _declarations(ctx, output)
             if heuristics:
                 findings.extend(
-                    Finding(name, s.element.path, s.kind, s.form, Severity.WARNING.value)
+                    Finding(name, s.element.path, Kind(s.kind), s.form, Severity.WARNING)
                     for s in suspicions(list(text_elements(output)))
                 )
     except Exception as exc:
@@ -260,10 +260,10 @@ def audit_alone(output: Dataset, name: str, *, heuristics: bool = True) -> list[
             Finding(
                 name,
                 "",
-                Kind.AUDIT_INCOMPLETE.value,
+                Kind.AUDIT_INCOMPLETE,
                 f"the audit could not complete ({type(exc).__name__})",
-                Severity.ERROR.value,
+                Severity.ERROR,
             )
         ]
-    findings.sort(key=lambda f: (f.severity != Severity.ERROR.value, f.path, f.kind))
+    findings.sort(key=lambda f: (f.severity is not Severity.ERROR, f.path, f.kind.value))
     return findings

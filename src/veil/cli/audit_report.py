@@ -60,9 +60,10 @@ def _findings(report: AuditReport, show_warnings: bool, details: bool, root: str
             if not finding.is_error and not show_warnings:
                 continue
             source = f" [dim](from input {finding.source})[/]" if finding.source else ""
+            severity = finding.severity.value
             out_console.print(
-                f"[{_style(finding.is_error)}]{finding.severity:7}[/] {escape(finding.file)}  "
-                f"{escape(finding.path)}  {finding.kind}: {escape(finding.form)}{source}",
+                f"[{_style(finding.is_error)}]{severity:7}[/] {escape(finding.file)}  "
+                f"{escape(finding.path)}  {finding.kind.value}: {escape(finding.form)}{source}",
                 soft_wrap=True,
             )
         return

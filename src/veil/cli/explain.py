@@ -7,6 +7,7 @@ logged, and when the output is not a terminal values are masked unless --values 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,9 +18,9 @@ from rich.table import Table
 
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
-from veil.cli.explain_view import Decision, added_rows, fold_private, unfolded
+from veil.cli.explain_view import added_rows, fold_private, unfolded
 from veil.dicom import tag_text
-from veil.engine import deidentify
+from veil.engine import Decision, deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
@@ -53,18 +54,17 @@ def _find(ds: Dataset, path: str) -> object | None:
     return None
 
 
-def _why_unrecorded(path: str, tag: int, removed: bool) -> str:
-    if not removed:
-        return "kept: not listed in Table E.1-1"
-    if "[" in path:
+def _why_unrecorded(path: str, removed: bool) -> str:
+    """Elements the engine never visited: those inside a sequence it removed or replaced."""
+    if removed:
         return "removed with the enclosing sequence"
-    if tag >> 16 & 1:
-        return "private creator of a removed block"
-    return "removed with its group"
+    return "inside a sequence the engine did not walk: kept"
 
 
 def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) -> list[Decision]:
-    """A decision for every element of ``original``, nested ones included, in file order."""
+    """A decision for every element of ``original``, nested ones included, in file order: the
+    engine's own record (the rule, and what its action's handler does) where it visited the
+    element."""
     decisions: list[Decision] = []
 
     def visit(ds: Dataset, prefix: str) -> None:
@@ -81,7 +81,8 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
                         elem.tag,
                         _show(elem.value, elem.VR),
                         "(removed)" if after is None else _show(after.value, after.VR),  # type: ignore[attr-defined]
-                        _why_unrecorded(path, elem.tag, after is None),
+                        _why_unrecorded(path, after is None),
+                        "removed" if after is None else "kept as it is",
                     )
                 )
             if elem.VR == "SQ":
@@ -156,13 +157,18 @@ def command(
         raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
     records: dict[str, Decision] = {}
 
-    def record(path: str, tag: int, before: str, after: str, rule: str) -> None:
+    def record(decision: Decision) -> None:
         # Two steps on one attribute (an age derived, then kept by the walk): the first
         # "before", the last "after", both rules.
-        first = records.get(path)
-        if first is not None and first.rule != rule:
-            before, rule = first.before, f"{first.rule}; then {rule}"
-        records[path] = Decision(path, tag, before, after, rule)
+        first = records.get(decision.path)
+        if first is not None and first.rule != decision.rule:
+            decision = replace(
+                decision,
+                before=first.before,
+                rule=f"{first.rule}; then {decision.rule}",
+                does=f"{first.does}; then {decision.does}" if first.does else decision.does,
+            )
+        records[decision.path] = decision
 
     output = deidentify(original, plan, mapper, recorder=record)
     show_values = values if values is not None else sys.stdout.isatty()
@@ -179,6 +185,7 @@ def command(
     )
     table.add_column("before", overflow="fold", ratio=2)
     table.add_column("after", overflow="fold", ratio=2)
+    table.add_column("action", overflow="fold", ratio=2)
     table.add_column("decided by", overflow="fold", ratio=3)
     for row in rows:
         if changed_only and not row.changed:
@@ -186,7 +193,9 @@ def command(
         masked = show_values or not row.shows_values
         before = row.before if masked else "***"
         after = row.after if masked or row.after == "(removed)" else "***"
-        table.add_row(escape(row.attribute), escape(before), escape(after), escape(row.rule))
+        table.add_row(
+            escape(row.attribute), escape(before), escape(after), escape(row.does), escape(row.rule)
+        )
     for note in plan.notes:
         console.print(f"note: {note}")
     console.print(table)

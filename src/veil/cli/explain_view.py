@@ -17,6 +17,7 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
 from veil.dicom import is_private, is_private_creator, tag_text, text_values
+from veil.engine import Decision
 
 # Attributes the engine writes into every output (PS3.15 E.1.1 and the options), with why.
 _ADDED_BECAUSE: dict[int, str] = {
@@ -41,21 +42,11 @@ def short_rule(rule: str) -> str:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """What happened to one attribute of the input, and the rule that decided it."""
-
-    path: str
-    tag: int
-    before: str
-    after: str
-    rule: str
-
-
-@dataclass(frozen=True)
 class Row:
     attribute: str
     before: str
     after: str
+    does: str  # what the action does, in the engine handler's words
     rule: str
     changed: bool
     shows_values: bool = True  # False: a summary line, its before/after are counts, not values
@@ -70,8 +61,9 @@ class _Block:
     removed: int = 0
     kept: int = 0
     rules: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
 
-    def add(self, removed: bool, rule: str) -> None:
+    def add(self, removed: bool, rule: str, does: str) -> None:
         if removed:
             self.removed += 1
         else:
@@ -79,6 +71,8 @@ class _Block:
         rule = short_rule(rule)
         if rule not in self.rules:
             self.rules.append(rule)
+        if does and does not in self.actions:
+            self.actions.append(does)
 
     def row(self) -> Row:
         total = self.removed + self.kept
@@ -94,6 +88,7 @@ class _Block:
             self.label,
             f"{total} element(s)",
             after,
+            "; ".join(self.actions[:2]) + ("; ..." if len(self.actions) > 2 else ""),
             rule,
             changed=bool(self.removed),
             shows_values=False,
@@ -144,14 +139,19 @@ def fold_private(original: Dataset, decisions: Iterable[Decision]) -> list[Row]:
             label = f"{prefix}({group:04X},{byte:02X}xx) private block {_creator(original, path)}"
             block = blocks[key] = _Block(label, len(rows))
             rows.append(block)
-        block.add(d.after == "(removed)", d.rule)
+        block.add(d.after == "(removed)", d.rule, d.does)
     return [r.row() if isinstance(r, _Block) else r for r in rows]
 
 
 def _row(d: Decision) -> Row:
     name = keyword_for_tag(d.tag) or ("private" if is_private(d.tag) else "")
     return Row(
-        f"{d.path} {name}".rstrip(), d.before, d.after, short_rule(d.rule), d.before != d.after
+        f"{d.path} {name}".rstrip(),
+        d.before,
+        d.after,
+        d.does,
+        short_rule(d.rule),
+        d.before != d.after,
     )
 
 
@@ -178,6 +178,7 @@ def added_rows(original: Dataset, output: Dataset, recorded: set[str]) -> list[R
                 f"{tag_text(elem.tag)} {keyword_for_tag(elem.tag) or ''}".rstrip(),
                 "(absent)",
                 value,
+                "added",
                 because,
                 True,
             )

@@ -177,7 +177,7 @@ def command(
     rows += added_rows(original, output, set(records))
     # The terminal's width (or $COLUMNS); long values and rules wrap, paths never do.
     console = Console(highlight=False)
-    table = Table(show_lines=False, expand=False)
+    table = Table(show_lines=False, expand=True)
     # Paths stay whole (searchable, copyable) as long as half the width allows.
     longest = max((len(row.attribute.split(" ")[0]) for row in rows), default=10)
     table.add_column(

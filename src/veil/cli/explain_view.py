@@ -32,7 +32,7 @@ _ADDED_BECAUSE: dict[int, str] = {
 # repeat the attribute column, so the rule column keeps only what decided.
 _ROW_NAME = re.compile(r"Table E\.1-1 \([0-9A-Fa-fXx]{4},[0-9A-Fa-fXx]{4}\) [^:]*: ")
 _ODD_GROUPS = re.compile(r"Table E\.1-1 \(GGGG,EEEE\) WHERE GGGG IS ODD: ")
-_CREATOR_RULE = "private creator of a removed block"
+_CREATOR_RULE = "private creator of a"
 
 
 def short_rule(rule: str) -> str:
@@ -77,7 +77,7 @@ class _Block:
     def row(self) -> Row:
         total = self.removed + self.kept
         # The creator slot follows its block: say so only when nothing else decided.
-        rules = [r for r in self.rules if r != _CREATOR_RULE] or self.rules
+        rules = [r for r in self.rules if not r.startswith(_CREATOR_RULE)] or self.rules
         after = (
             "(removed)"
             if not self.kept

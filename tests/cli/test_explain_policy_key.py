@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TEST_KEY, run_veil
+from tests.conftest import TEST_KEY, VEIL, run_veil
 from tests.engine import builders
 from veil.io.dicomfile import encode_dataset
 
@@ -23,13 +23,21 @@ def _synthetic(tmp_path: Path) -> Path:
 def test_explain_shows_before_after_and_the_deciding_rule_for_nested_attributes(
     tmp_path: Path,
 ) -> None:
-    result = run_veil("explain", _synthetic(tmp_path), "--values", check=True)
+    env = {**os.environ, "VEIL_KEY": TEST_KEY, "COLUMNS": "400"}  # wide: no cell wraps
+    result = subprocess.run(
+        [*VEIL, "explain", str(_synthetic(tmp_path)), "--values"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     lines = result.stdout.splitlines()
     name_line = next(line for line in lines if "(0010,0010)" in line)
     assert builders.PATIENT_NAME in name_line and "VEIL" in name_line
     assert "override" in result.stdout and "line 11" in result.stdout
     assert "(0040,A730)[0].(0040,A730)[0].(0040,A730)[0].(0040,A123)" in result.stdout
-    assert "Table E.1-1 (0008,0080)" in result.stdout  # institution name, by its row
+    institution = next(line for line in lines if "(0008,0080)" in line)
+    assert "Table E.1-1 basic profile X/Z/D" in institution  # by its row
     assert "type 3 in this IOD" in result.stdout  # a compound action, resolved
 
 

@@ -399,6 +399,46 @@ def test_deid_scale_out_refusals_are_usage_errors_in_one_line(
     assert lines[0].startswith("veil: error: ") and says in result.output, result.output
     assert "s3cr3t" not in result.output  # a secret is never echoed
     assert not (tmp_path / "o").exists()  # refused before anything is written
+# Options and forms added after a command's first scenarios: each with the code it must give.
+OPTION_SCENARIOS: list[tuple[str, Scenario, int]] = [
+    ("audit without originals, clean", lambda w: ["audit", str(w.deidentified()), "-j", "1"], 0),
+    ("audit without originals, leaking", lambda w: ["audit", str(w.good()), "-j", "1"], 1),
+    (
+        "audit --details",
+        lambda w: ["audit", str(w.good()), str(w.deidentified()), "--details", "-j", "1"],
+        0,
+    ),
+    ("audit, three folders", lambda w: ["audit", str(w.good()), str(w.good()), str(w.good())], 2),
+    ("explain --all-private", lambda w: ["explain", str(w.good_file()), "--all-private"], 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "code"),
+    [(s[1], s[2]) for s in OPTION_SCENARIOS],
+    ids=[s[0] for s in OPTION_SCENARIOS],
+)
+def test_new_options_return_their_documented_exit_codes(
+    scenario: Scenario, code: int, tmp_path: Path, corpus: Path
+) -> None:
+    world = World(tmp_path, corpus)
+    args = scenario(world)
+    result = run(world, args)
+    assert result.exit_code == code, (args, result.output)
+
+
+def test_audit_with_no_key_anywhere_pairs_without_it(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(tmp_path, corpus)
+    out = world.deidentified()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    monkeypatch.delenv("VEIL_KEY", raising=False)
+    monkeypatch.delenv("VEIL_KEY_FILE", raising=False)
+    result = CliRunner().invoke(main, ["audit", str(world.good()), str(out), "-j", "1"])
+    assert result.exit_code == 0, result.output
+    assert "no project key" in result.output
+    assert not (tmp_path / "no-config").exists()
 
 
 def test_a_library_error_is_one_line_and_exit_2_for_every_command(tmp_path: Path) -> None:

@@ -43,6 +43,12 @@ class Kind(str, Enum):
     LOOKS_LIKE_RECORD_NUMBER = "looks-like-record-number"  # digits after an ID keyword
     AUDIT_INCOMPLETE = "audit-incomplete"  # the audit itself failed: fail closed
     BURNED_IN_TEXT = "burned-in-text"  # pixels may carry text (ultrasound, screens, cines)
+    # Without the originals (veil.audit.standalone): judged from the output and the tables.
+    NOT_REMOVED = "not-removed"  # Table E.1-1 removes it; it has a value
+    UNSAFE_PRIVATE = "unsafe-private"  # private elements outside the safe private list
+    ORIGINAL_UID = "original-uid"  # an instance UID under a maker's or site's root
+    NOT_DECLARED = "not-declared"  # Patient Identity Removed / De-identification Method
+    BURNED_IN = "burned-in"  # declared burned-in text, or a class that usually has it
 
 
 @dataclass(frozen=True)

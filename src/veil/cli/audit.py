@@ -1,4 +1,5 @@
-"""`veil audit ORIGINAL DEIDENTIFIED`: prove that no identifier of the inputs is in the outputs."""
+"""`veil audit [ORIGINAL] DEIDENTIFIED`: prove that no identifier of the inputs is in the
+outputs, or judge outputs on their own by the standard's tables."""
 
 from __future__ import annotations
 
@@ -8,63 +9,30 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from veil.audit.batch import AuditReport, run_audit
+from veil.audit.batch import run_audit, run_standalone
+from veil.cli.audit_report import print_report
 from veil.cli.common import jobs_option, key_options
-from veil.cli.errors import ExitCode, err_console
+from veil.cli.errors import ExitCode
 from veil.io.atomic import write_atomic
-from veil.keys import read_lookup_table, resolve_key
+from veil.keys import KEY_ENV, KEY_FILE_ENV, default_key_path, read_lookup_table, resolve_key
 from veil.mapping import Mapper
 
-out_console = Console(highlight=False)
 
-
-def _print(report: AuditReport, show_warnings: bool) -> None:
-    for finding in report.findings:
-        if not finding.is_error and not show_warnings:
-            continue
-        style = "bold red" if finding.is_error else "yellow"
-        source = f" [dim](from input {finding.source})[/]" if finding.source else ""
-        out_console.print(
-            f"[{style}]{finding.severity.value:7}[/] {escape(finding.file)}  "
-            f"{escape(finding.path)}  "
-            f"{finding.kind.value}: {escape(finding.form)}{source}",
-            soft_wrap=True,
-        )
-    for name in report.unpaired_outputs:
-        out_console.print(
-            f"[bold red]unpaired[/] {escape(name)}: no input has its SOP Instance "
-            "UID under this key; it was not audited",
-            soft_wrap=True,
-        )
-    for entry in report.unreadable:
-        out_console.print(
-            f"[red]unreadable[/] {escape(entry['file'])}: {escape(entry['problem'])}",
-            soft_wrap=True,
-        )
-    if report.unpaired_outputs and not report.files:
-        err_console.print(
-            "[yellow]hint:[/] no output pairs with an input: were they written with another "
-            "key (--key, $VEIL_KEY) or from other inputs?",
-            markup=True,
-            soft_wrap=True,
-        )
-    rate = report.files / report.seconds if report.seconds else 0.0
-    err_console.print(
-        f"audited {report.files} file(s): {report.errors} error(s), {report.warnings} "
-        f"warning(s); {len(report.unpaired_outputs)} output(s) without an input, "
-        f"{len(report.unpaired_inputs)} input(s) without an output; "
-        f"{report.seconds:.1f} s ({rate:.1f} files/s)",
-        soft_wrap=True,
-        highlight=False,
-    )
+def _mapper(key_path: Path | None, lookup: Path | None) -> Mapper | None:
+    """The project key's mapper; None when no key exists anywhere (nothing given, nothing in
+    the environment, no default key file): the audit then pairs without it. A key that is
+    given but unusable is still an error (exit 2)."""
+    nothing_given = key_path is None and KEY_ENV not in os.environ
+    if nothing_given and KEY_FILE_ENV not in os.environ and not default_key_path().exists():
+        return None
+    # Never create a key here: a new key pairs nothing; the outputs' key is needed.
+    key, _ = resolve_key(key_path, create=False)
+    return Mapper(key, read_lookup_table(lookup) if lookup else {})
 
 
 @click.command("audit")
-@click.argument("original", type=click.Path(exists=True, path_type=Path))
-@click.argument("deidentified", type=click.Path(exists=True, path_type=Path))
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--json",
     "json_path",
@@ -85,49 +53,71 @@ def _print(report: AuditReport, show_warnings: bool) -> None:
     ),
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not list warnings, only errors.")
+@click.option(
+    "--details",
+    is_flag=True,
+    help="List every finding of every file, every pair and every unpaired file (default: one "
+    "line per kind and element path, with a file count and examples).",
+)
 @jobs_option
 @key_options
 def command(
-    original: Path,
-    deidentified: Path,
+    folders: tuple[Path, ...],
     json_path: Path | None,
     strict: bool,
     no_heuristics: bool,
     quiet: bool,
+    details: bool,
     jobs: int | None,
     key_path: Path | None,
     lookup: Path | None,
 ) -> None:
-    """Prove that no identifier of ORIGINAL survives in DEIDENTIFIED.
-
-    Each output file is paired with its input through the project key (the output's SOP
-    Instance UID is the keyed UID of the input's), every identifying value of the input is
-    searched for in the output's decoded text and raw bytes, in the forms it takes in the
-    wild, and free text is scanned for names and dates. Findings name the file, the element
-    and the kind of identifier, never the value.
+    """Prove that no identifier of ORIGINAL survives in DEIDENTIFIED; or, given only
+    DEIDENTIFIED, judge it by the standard's tables.
 
     \b
-    Example:
+    veil audit [ORIGINAL] DEIDENTIFIED
+
+    With ORIGINAL, each output is paired with its input, in order: through the project key
+    (veil's keyed UIDs), by identical SOP Instance UID, by identical pixel data, by the same
+    relative path; so the output of another tool (dicognito, gdcmanon, a script) is audited
+    too. Every identifying value of the input is searched for in the output's text and raw
+    bytes, in the forms it takes in the wild. Without a key, pairing skips the first step.
+
+    Without ORIGINAL (data received from elsewhere): attributes Table E.1-1 removes that
+    still hold a value, private elements outside the safe private list, instance UIDs under
+    a maker's or hospital's root, Patient Identity Removed missing, burned-in text flags and
+    classes, and names and dates in free text.
+
+    Findings are grouped (one line per kind and element path, with a file count and
+    examples); --details lists every file. They never show a value.
+
+    \b
+    Examples:
       veil deid scans/ --out deid-out
       veil audit scans/ deid-out --json audit.json
+      veil audit received/ --details
 
     \b
     Exit codes:
       0  clean
       1  an error finding, or an output unpaired or unreadable (--strict: warnings too)
-      2  usage error (no key, bad option)
+      2  usage error (a given key unusable, more than two folders, bad option)
     """
-    # Never create a key here: a new key pairs nothing; the outputs' key is needed.
-    key, _ = resolve_key(key_path, create=False)
-    mapper = Mapper(key, read_lookup_table(lookup) if lookup else {})
-    report = run_audit(
-        original,
-        deidentified,
-        mapper,
-        heuristics=not no_heuristics,
-        jobs=jobs or os.cpu_count() or 1,
-    )
-    _print(report, show_warnings=not quiet)
+    if len(folders) > 2:
+        raise click.UsageError("give DEIDENTIFIED, or ORIGINAL and DEIDENTIFIED (two at most)")
+    jobs = jobs or os.cpu_count() or 1
+    if len(folders) == 1:
+        report = run_standalone(folders[0], heuristics=not no_heuristics, jobs=jobs)
+    else:
+        report = run_audit(
+            folders[0],
+            folders[1],
+            _mapper(key_path, lookup),
+            heuristics=not no_heuristics,
+            jobs=jobs,
+        )
+    print_report(report, show_warnings=not quiet, details=details, root=str(folders[-1]))
     if json_path is not None:
         write_atomic(json_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
     if not report.ok(strict):

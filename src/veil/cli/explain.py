@@ -7,21 +7,93 @@ logged, and when the output is not a terminal values are masked unless --values 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
-from pydicom.datadict import keyword_for_tag
+from pydicom.dataset import Dataset
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
-from veil.engine import deidentify
-from veil.explain import Change, Recording, explain_rows
+from veil.cli.explain_view import added_rows, fold_private, unfolded
+from veil.dicom import tag_text
+from veil.engine import Decision, deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
 from veil.pixels.explain import explain_pixels
+
+
+def _show(value: object, vr: str) -> str:
+    if vr == "SQ":
+        return f"<sequence of {len(value)} item(s)>"  # type: ignore[arg-type]
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    text = "" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _find(ds: Dataset, path: str) -> object | None:
+    """The element at ``path`` ("(0008,1115)[0].(0020,000E)") in ``ds``, or None."""
+    current: Dataset = ds
+    parts = path.split(".")
+    for index, part in enumerate(parts):
+        text, _, item = part.partition("[")
+        tag = int(text[1:5] + text[6:10], 16)
+        if tag not in current:
+            return None
+        elem = current[tag]
+        if index == len(parts) - 1:
+            return elem
+        position = int(item.rstrip("]"))
+        if elem.VR != "SQ" or position >= len(elem.value):
+            return None
+        current = elem.value[position]
+    return None
+
+
+def _why_unrecorded(path: str, removed: bool) -> str:
+    """Elements the engine never visited: those inside a sequence it removed or replaced."""
+    if removed:
+        return "removed with the enclosing sequence"
+    return "inside a sequence the engine did not walk: kept"
+
+
+def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) -> list[Decision]:
+    """A decision for every element of ``original``, nested ones included, in file order: the
+    engine's own record (the rule, and what its action's handler does) where it visited the
+    element."""
+    decisions: list[Decision] = []
+
+    def visit(ds: Dataset, prefix: str) -> None:
+        for elem in ds:
+            path = f"{prefix}{tag_text(elem.tag)}"
+            recorded = records.get(path)
+            if recorded is not None:
+                decisions.append(recorded)
+            else:
+                after = _find(output, path)
+                decisions.append(
+                    Decision(
+                        path,
+                        elem.tag,
+                        _show(elem.value, elem.VR),
+                        "(removed)" if after is None else _show(after.value, after.VR),  # type: ignore[attr-defined]
+                        _why_unrecorded(path, after is None),
+                        "removed" if after is None else "kept as it is",
+                    )
+                )
+            if elem.VR == "SQ":
+                for index, item in enumerate(elem.value):
+                    visit(item, f"{path}[{index}].")
+
+    visit(original, "")
+    # Recorded for a path the input does not have: added by a rule (a derived PatientAge).
+    seen = {d.path for d in decisions}
+    return decisions + [d for path, d in records.items() if path not in seen]
 
 
 @click.command("explain")
@@ -44,6 +116,11 @@ from veil.pixels.explain import explain_pixels
 @key_options
 @click.option("--changed-only", is_flag=True, help="Only attributes whose value changes.")
 @click.option(
+    "--all-private",
+    is_flag=True,
+    help="List every private element (default: one line per private block and creator).",
+)
+@click.option(
     "--values/--no-values",
     default=None,
     help="Show values (default: only when writing to a terminal).",
@@ -62,6 +139,7 @@ def command(
     key_path: Path | None,
     lookup: Path | None,
     changed_only: bool,
+    all_private: bool,
     values: bool | None,
     render: Path | None,
 ) -> None:
@@ -87,28 +165,47 @@ def command(
         original = read_dataset(file)
     except SkippedFile as skipped:
         raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
-    recording = Recording()
-    output = deidentify(original, plan, mapper, recorder=recording)
-    rows = explain_rows(original, output, recording.decisions)
+    records: dict[str, Decision] = {}
+
+    def record(decision: Decision) -> None:
+        # Two steps on one attribute (an age derived, then kept by the walk): the first
+        # "before", the last "after", both rules.
+        first = records.get(decision.path)
+        if first is not None and first.rule != decision.rule:
+            decision = replace(
+                decision,
+                before=first.before,
+                rule=f"{first.rule}; then {decision.rule}",
+                does=f"{first.does}; then {decision.does}" if first.does else decision.does,
+            )
+        records[decision.path] = decision
+
+    output = deidentify(original, plan, mapper, recorder=record)
     show_values = values if values is not None else sys.stdout.isatty()
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
-    table = Table(show_lines=False)
-    table.add_column("attribute", no_wrap=True)  # a path must stay searchable (copy, grep)
-    table.add_column("before")
-    table.add_column("after")
-    table.add_column("action")
-    table.add_column("decided by")
-    for decision in rows:
-        if changed_only and decision.change is Change.KEPT:
+    decisions = explain(original, output, records)
+    rows = unfolded(decisions) if all_private else fold_private(original, decisions)
+    rows += added_rows(original, output, set(records))
+    # The terminal's width (or $COLUMNS); long values and rules wrap, paths never do.
+    console = Console(highlight=False)
+    table = Table(show_lines=False, expand=True)
+    # Paths stay whole (searchable, copyable) as long as half the width allows.
+    longest = max((len(row.attribute.split(" ")[0]) for row in rows), default=10)
+    table.add_column(
+        "attribute", overflow="fold", ratio=3, min_width=min(longest, console.width // 2)
+    )
+    table.add_column("before", overflow="fold", ratio=2)
+    table.add_column("after", overflow="fold", ratio=2)
+    table.add_column("action", overflow="fold", ratio=2)
+    table.add_column("decided by", overflow="fold", ratio=3)
+    for row in rows:
+        if changed_only and not row.changed:
             continue
-        name = (
-            keyword_for_tag(decision.tag) or "private"
-            if decision.tag >> 16 & 1
-            else (keyword_for_tag(decision.tag) or "")
+        masked = show_values or not row.shows_values
+        before = row.before if masked else "***"
+        after = row.after if masked or row.after == "(removed)" else "***"
+        table.add_row(
+            escape(row.attribute), escape(before), escape(after), escape(row.does), escape(row.rule)
         )
-        before = decision.before if show_values else "***"
-        after = decision.after if show_values or decision.after == "(removed)" else "***"
-        table.add_row(f"{decision.path} {name}", before, after, decision.does, decision.rule)
     for note in plan.notes:
         console.print(f"note: {note}")
     console.print(table)

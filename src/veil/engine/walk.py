@@ -36,6 +36,7 @@ from veil.mapping import Mapper
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option, iod_attribute_types
+from veil.vendor import PrivateTextRefused, mask_private_value
 
 # (path, tag, before, after, rule) for `veil explain`; only called when explaining.
 Recorder = Callable[[str, int, str, str, str], None]
@@ -186,7 +187,11 @@ def blob_needles(ds: Dataset, plan: Plan) -> tuple[bytes, ...]:
                     found.add(text[:8])
                 elif elem.VR in _BLOB_TEXT_VRS and not elem.tag.is_private:
                     rule = plan.rule_for(elem.tag)
-                    if rule is not None and rule.action != "K":
+                    # A value the output keeps cleaned (ProtocolName for dcm2niix) is not
+                    # masked inside vendor text: the protocol text names the protocol too.
+                    if rule is not None and (
+                        rule.action not in ("K", "C") or (rule.action == "C" and elem.VR == "PN")
+                    ):
                         found.add(text)
                         if elem.VR == "PN":
                             found.update(name_forms(text))
@@ -196,14 +201,15 @@ def blob_needles(ds: Dataset, plan: Plan) -> tuple[bytes, ...]:
     return tuple(sorted((n for n in needles if len(n) >= 4), key=len, reverse=True))
 
 
-def _mask(elem: DataElement, needles: tuple[bytes, ...]) -> None:
-    """Replace each needle by as many X: lengths and the vendor's structure stay intact."""
+def _mask(elem: DataElement, creator: str | None, element: int, needles: tuple[bytes, ...]) -> bool:
+    """Replace each needle by as many X: lengths and the vendor's structure stay intact.
+    False when the value is a vendor structure that does not parse (it cannot be cleaned)."""
     value = elem.value
     if isinstance(value, bytes | bytearray):
-        data = bytes(value)
-        for needle in needles:
-            data = data.replace(needle, b"X" * len(needle))
-        elem.value = data
+        try:
+            elem.value = mask_private_value(bytes(value), creator, element, needles)
+        except PrivateTextRefused:
+            return False
     elif isinstance(value, str):
         for needle in needles:
             text = needle.decode("latin-1")
@@ -218,6 +224,7 @@ def _mask(elem: DataElement, needles: tuple[bytes, ...]) -> None:
                 text = text.replace(plain, "X" * len(plain))
             masked.append(text)
         _set_values(elem, masked)
+    return True
 
 
 def _compound(code: str, ctx: Context, path: tuple[str, ...], tag: int) -> tuple[str, str]:
@@ -512,7 +519,10 @@ class Walker:
             here = f"{where}{_tag_text(tag)}"
             before = _show(ds[tag]) if self.ctx.recorder else ""
             if rule.action == Action.CLEAN.value and ds[tag].VR != "SQ":
-                _mask(ds[tag], self.ctx.blob_needles)
+                if not _mask(ds[tag], creator, element & 0xFF, self.ctx.blob_needles):
+                    del ds[tag]
+                    self._record(here, tag, before, "(removed)", f"{rule.source}; not cleanable (unparsable)")
+                    continue
             elif rule.action != "K":
                 del ds[tag]
                 self._record(here, tag, before, "(removed)", rule.source)

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from veil.check.access import lookup, private_creators
+from veil.check.age import read_age
 from veil.check.geometry import SeriesFacts, add_dataset, run_check
 from veil.check.model import (
+    AgeRule,
     AttributeRule,
     Outcome,
     PrivateRule,
@@ -24,6 +27,8 @@ from veil.check.model import (
     SeriesRule,
     Severity,
 )
+from veil.check.provenance import deidentified_before
+from veil.check.series import FileOutcome, ProfileState, SeriesState, merge_regenerated
 from veil.check.values import SEX_CODES, Validity, as_list, validate, vr_of
 
 # Values never shown in a report: they may identify the patient, the site or the study.
@@ -79,15 +84,6 @@ def show_value(keyword: str, value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class FileOutcome:
-    """One rule on one file."""
-
-    outcome: Outcome
-    observed: str = ""
-    problem: str = ""
-
-
-@dataclass(frozen=True)
 class RuleResult:
     """One rule on one series (the worst file decides)."""
 
@@ -102,6 +98,7 @@ class RuleResult:
     why: str
     fix: str
     files: int = 0  # files with this outcome
+    names: tuple[str, ...] = ()  # for a warning or failure: the files with it (--details)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,12 +113,42 @@ class RuleResult:
             "why": self.why,
             "fix": self.fix,
             "files": self.files,
+            **({"failing_files": list(self.names)} if self.names else {}),
+        }
+
+
+class Use(str, Enum):
+    """Whether a destination uses a series: the verdict counts only series it uses."""
+
+    USED = "used"
+    NOT_USED = "not used"
+
+
+@dataclass(frozen=True)
+class ProfileUse:
+    """One profile's view of one series: used or not, and why not."""
+
+    profile: str
+    use: Use
+    reason: str = ""  # why not used; for a used series, the objects of it left out
+    files: int = 0  # files it uses
+    other_files: int = 0  # files of the series it does not use (raw data, reports)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "use": self.use.value,
+            "reason": self.reason,
+            "files": self.files,
+            "other_files": self.other_files,
         }
 
 
 @dataclass(frozen=True)
 class SeriesResult:
-    """Every rule of every profile on one series; `key` (original UIDs) is never reported."""
+    """Every rule of every profile that uses one series; `key` (original UIDs) is never
+    reported. `members`: the series keys checked as this one series (several when series UIDs
+    were regenerated per file)."""
 
     key: tuple[str, str]
     label: str
@@ -132,11 +159,34 @@ class SeriesResult:
     files: int
     frames: int
     results: tuple[RuleResult, ...]
+    uses: tuple[ProfileUse, ...] = ()
+    members: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def regenerated(self) -> bool:
+        """Several single-file series checked as one: series UIDs regenerated per file."""
+        return len(self.members) > 1
+
+    def use_by(self, profile: str) -> ProfileUse | None:
+        return next((u for u in self.uses if u.profile == profile), None)
+
+    def used_by(self, profile: str) -> bool:
+        use = self.use_by(profile)
+        return use is None or use.use is Use.USED
+
+    def results_of(self, profile: str) -> tuple[RuleResult, ...]:
+        return tuple(r for r in self.results if r.rule_id.partition("/")[0] == profile)
+
+    def verdict_for(self, profile: str) -> Outcome:
+        return _verdict(self.results_of(profile)) if self.used_by(profile) else Outcome.SKIP
+
+    @property
+    def used(self) -> bool:
+        return not self.uses or any(u.use is Use.USED for u in self.uses)
 
     @property
     def verdict(self) -> Outcome:
-        worst = max((r.outcome for r in self.results), key=lambda o: o.rank, default=Outcome.PASS)
-        return Outcome.PASS if worst in (Outcome.PASS, Outcome.SKIP) else worst
+        return _verdict(self.results) if self.used else Outcome.SKIP
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,9 +197,16 @@ class SeriesResult:
             "series_number": self.series_number,
             "files": self.files,
             "frames": self.frames,
+            "series_uids_regenerated": len(self.members) if self.regenerated else 0,
             "verdict": self.verdict.value,
+            "uses": [u.to_dict() for u in self.uses],
             "rules": [r.to_dict() for r in self.results],
         }
+
+
+def _verdict(results: Sequence[RuleResult]) -> Outcome:
+    worst = max((r.outcome for r in results), key=lambda o: o.rank, default=Outcome.PASS)
+    return Outcome.PASS if worst in (Outcome.PASS, Outcome.SKIP) else worst
 
 
 def _unmet(severity: Severity) -> Outcome:
@@ -173,7 +230,28 @@ def evaluate_attribute(rule: AttributeRule, ds: Dataset, quality_checks: bool) -
             validity, problem = Validity.INVALID, f"not one of: {', '.join(rule.allowed)}"
     if validity is Validity.VALID:
         return FileOutcome(Outcome.PASS, observed)
-    return FileOutcome(_unmet(rule.severity), observed, f"{rule.keyword} {problem}")
+    return FileOutcome(
+        _unmet(rule.severity),
+        observed,
+        f"{rule.keyword} {problem}",
+        missing=validity is Validity.MISSING,
+    )
+
+
+def evaluate_age(rule: AgeRule, ds: Dataset) -> FileOutcome:
+    """Which rule gives the patient's age, and whether the age is one the norms cover."""
+    reading = read_age(ds)
+    years = reading.years
+    if years is None:
+        return FileOutcome(Outcome.SKIP, reading.describe(), "no age to check")
+    if rule.min_years <= years <= rule.max_years:
+        return FileOutcome(Outcome.PASS, reading.describe())
+    return FileOutcome(
+        _unmet(rule.severity),
+        reading.describe(),
+        f"an implausible age for this destination (its norms cover {rule.min_years:g} to "
+        f"{rule.max_years:g} years): a placeholder age or a wrong birth date?",
+    )
 
 
 def evaluate_private(rule: PrivateRule, ds: Dataset, creators: set[str]) -> FileOutcome:
@@ -186,20 +264,8 @@ def evaluate_private(rule: PrivateRule, ds: Dataset, creators: set[str]) -> File
         _unmet(rule.severity),
         "(missing)",
         f'private block "{rule.creator}" missing',
+        missing=True,
     )
-
-
-@dataclass
-class _SeriesState:
-    key: tuple[str, str]
-    names: list[str] = field(default_factory=list)
-    frames: int = 0
-    modality: str = ""
-    series_number: str = ""
-    facts: SeriesFacts = field(default_factory=SeriesFacts)
-    # rule id -> list of per-file outcomes
-    outcomes: dict[str, list[FileOutcome]] = field(default_factory=dict)
-    series_when: dict[str, bool] = field(default_factory=dict)
 
 
 def short_hash(text: str) -> str:
@@ -214,75 +280,108 @@ def series_key(ds: Dataset) -> tuple[str, str]:
     )
 
 
+def removed_before_fix(profile: str, what: str, reason: str) -> str:
+    """The fix for something missing from data that was de-identified before."""
+    return (
+        f"The input was de-identified before ({reason}): {what} was probably removed by that "
+        f"de-identification, not missing at the scanner. De-identify the original data with "
+        f"`veil deid --for {profile}`, which keeps it, or add the value with a `set` override "
+        "in your policy."
+    )
+
+
 class Collector:
-    """Evaluates profiles file by file and aggregates the results per study and series."""
+    """Evaluates profiles file by file and aggregates the results per series and study."""
 
     def __init__(self, profiles: Sequence[RequirementProfile], quality_checks: bool = True) -> None:
         self.profiles = list(profiles)
         self.quality_checks = quality_checks
-        self.series: dict[tuple[str, str], _SeriesState] = {}
+        self.series: dict[tuple[str, str], SeriesState] = {}
 
     def add(self, ds: Dataset, name: str) -> tuple[str, str]:
         """Evaluate one dataset (read from `name`); returns its (study, series) key."""
         key = series_key(ds)
         state = self.series.get(key)
         if state is None:
-            state = self.series[key] = _SeriesState(key)
+            state = self.series[key] = SeriesState(key)
             state.modality = str(ds.get("Modality", "") or "")
             state.series_number = str(ds.get("SeriesNumber", "") or "")
         state.names.append(name)
-        before = len(state.facts.slices)
-        add_dataset(state.facts, ds)
-        state.frames += len(state.facts.slices) - before
+        found = SeriesFacts()
+        add_dataset(found, ds)
+        state.frames += len(found.slices)
+        if state.first_slice is None and found.slices:
+            state.first_slice = found.slices[0]
         creators = private_creators(ds)
+        before = deidentified_before(ds, creators)
         for profile in self.profiles:
+            used = state.profile(profile.name)
+            if profile.uses.when is not None and not profile.uses.when.holds(ds):
+                used.other_files += 1
+                continue
+            used.files.append(name)
+            used.facts.extend(found)
+            used.before = used.before or before
             for rule in profile.rules:
-                state.outcomes.setdefault(rule.rule_id, []).append(
-                    evaluate_attribute(rule, ds, self.quality_checks)
-                )
+                used.add(rule.rule_id, name, evaluate_attribute(rule, ds, self.quality_checks))
             for private in profile.private_rules:
-                state.outcomes.setdefault(private.rule_id, []).append(
-                    evaluate_private(private, ds, creators)
-                )
+                used.add(private.rule_id, name, evaluate_private(private, ds, creators))
+            if profile.age is not None:
+                used.add(profile.age.rule_id, name, evaluate_age(profile.age, ds))
             for series_rule in profile.series_rules:
-                if series_rule.rule_id not in state.series_when:
+                if series_rule.rule_id not in used.series_when:
                     # Decided by the first file: a series is one acquisition.
-                    state.series_when[series_rule.rule_id] = (
+                    used.series_when[series_rule.rule_id] = (
                         series_rule.when is None or series_rule.when.holds(ds)
                     )
         return key
 
+    # -- results -----------------------------------------------------------------------
     def _aggregate(
-        self, rule: AttributeRule | PrivateRule, outcomes: list[FileOutcome]
+        self,
+        profile: RequirementProfile,
+        rule: AttributeRule | PrivateRule | AgeRule,
+        state: ProfileState,
     ) -> RuleResult:
+        named = state.outcomes[rule.rule_id]
+        outcomes = [outcome for _, outcome in named]
         worst = max(outcomes, key=lambda o: o.outcome.rank)
         count = sum(1 for o in outcomes if o.outcome is worst.outcome)
-        target = rule.keyword if isinstance(rule, AttributeRule) else rule.creator
+        if isinstance(rule, AttributeRule):
+            kind, target = "attribute", rule.keyword
+        elif isinstance(rule, PrivateRule):
+            kind, target = "private", rule.creator
+        else:
+            kind, target = "age", "PatientAge"
         observed = worst.observed
         if worst.outcome in (Outcome.PASS, Outcome.SKIP):
             shown = {o.observed for o in outcomes if o.outcome is worst.outcome}
             observed = observed if len(shown) == 1 else f"{len(shown)} different values"
+        unmet = worst.outcome in (Outcome.WARN, Outcome.FAIL)
+        fix = rule.text.fix
+        if unmet and worst.missing and state.before:
+            what = f'the private block "{target}"' if kind == "private" else target
+            fix = removed_before_fix(profile.name, what, state.before)
         return RuleResult(
             rule_id=rule.rule_id,
-            kind="attribute" if isinstance(rule, AttributeRule) else "private",
+            kind=kind,
             target=target,
             outcome=worst.outcome,
             severity=rule.severity,
             need=rule.text.need,
             observed=observed,
             problem=worst.problem
-            + (
-                f" ({count} of {len(outcomes)} files)"
-                if worst.outcome in (Outcome.WARN, Outcome.FAIL) and len(outcomes) > 1
-                else ""
-            ),
+            + (f" ({count} of {len(outcomes)} files)" if unmet and len(outcomes) > 1 else ""),
             why=rule.text.why,
-            fix=rule.text.fix,
+            fix=fix,
             files=count,
+            names=tuple(n for n, o in named if o.outcome is worst.outcome) if unmet else (),
         )
 
-    def _series_result(self, rule: SeriesRule, state: _SeriesState) -> RuleResult:
-        def result(outcome: Outcome, observed: str, problem: str) -> RuleResult:
+    def _series_result(
+        self, profile: RequirementProfile, rule: SeriesRule, state: ProfileState
+    ) -> RuleResult:
+        def result(outcome: Outcome, observed: str, problem: str, fix: str) -> RuleResult:
             return RuleResult(
                 rule.rule_id,
                 "series",
@@ -293,60 +392,116 @@ class Collector:
                 observed,
                 problem,
                 rule.text.why,
-                rule.text.fix,
-                len(state.names),
+                fix,
+                len(state.files),
             )
 
         if rule.quality_check and not self.quality_checks:
-            return result(Outcome.SKIP, "", "data quality checks disabled")
+            return result(Outcome.SKIP, "", "data quality checks disabled", rule.text.fix)
         if not state.series_when.get(rule.rule_id, True):
             text = rule.when.text if rule.when else ""
-            return result(Outcome.SKIP, "", f"applies only when {text}")
+            return result(Outcome.SKIP, "", f"applies only when {text}", rule.text.fix)
         checked = run_check(rule.check, state.facts, rule.params)
         if checked.ok:
-            return result(Outcome.PASS, checked.observed, "")
-        return result(_unmet(rule.severity), checked.observed, checked.problem)
+            return result(Outcome.PASS, checked.observed, "", rule.text.fix)
+        fix = rule.text.fix
+        if checked.ok is None and state.before:
+            # "cannot tell": what the check reads is missing, likely removed by the anonymizer.
+            fix = removed_before_fix(profile.name, checked.observed, state.before)
+        return result(_unmet(rule.severity), checked.observed, checked.problem, fix)
+
+    def _use(self, profile: RequirementProfile, state: ProfileState, images: bool) -> ProfileUse:
+        """Does the destination use this series? Not used is skipped, never failed."""
+        uses = profile.uses
+        if not state.files:
+            if not images:
+                reason = "not an image (no pixel data: raw data, a report or a document)"
+            else:
+                condition = uses.when.text.strip("()") if uses.when is not None else ""
+                reason = f"no file of it meets: {condition}"
+            return ProfileUse(profile.name, Use.NOT_USED, reason, 0, state.other_files)
+        for check in uses.series:
+            params = next((r.params for r in profile.series_rules if r.check is check), {})
+            checked = run_check(check, state.facts, params)
+            if checked.ok is False:  # None (cannot tell) keeps it: its rules say what is missing
+                return ProfileUse(
+                    profile.name,
+                    Use.NOT_USED,
+                    f"{checked.problem} ({checked.observed})",
+                    len(state.files),
+                    state.other_files,
+                )
+        left_out = (
+            f"{state.other_files} other file(s) of the series not used" if state.other_files else ""
+        )
+        return ProfileUse(profile.name, Use.USED, left_out, len(state.files), state.other_files)
+
+    def _results_of(self, profile: RequirementProfile, state: ProfileState) -> list[RuleResult]:
+        found: list[RuleResult] = []
+        for rule in profile.rules:
+            found.append(self._aggregate(profile, rule, state))
+        if profile.age is not None:
+            found.append(self._aggregate(profile, profile.age, state))
+        for series_rule in profile.series_rules:
+            found.append(self._series_result(profile, series_rule, state))
+        for private in profile.private_rules:
+            found.append(self._aggregate(profile, private, state))
+        return found
+
+    def used_files(self) -> set[str]:
+        """The names of the files some destination uses (in a series it uses)."""
+        found: set[str] = set()
+        for state in merge_regenerated(list(self.series.values())):
+            for profile in self.profiles:
+                used = state.profile(profile.name)
+                if self._use(profile, used, state.frames > 0).use is Use.USED:
+                    found.update(used.files)
+        return found
 
     def results(self) -> list[SeriesResult]:
-        """Per-series results, ordered by study, then series number, then where they were."""
+        """Per-series results, ordered by where the files were, then series number; series
+        whose UIDs were regenerated per file are checked as one series."""
         studies: dict[str, str] = {}
         ordered = sorted(
-            self.series.values(),
+            merge_regenerated(list(self.series.values())),
             key=lambda s: (min(s.names), s.series_number.zfill(8)),
         )
         found: list[SeriesResult] = []
         for state in ordered:
             study_label = studies.setdefault(state.key[0], f"study {len(studies) + 1}")
             rule_results: list[RuleResult] = []
+            uses: list[ProfileUse] = []
             for profile in self.profiles:
-                for rule in profile.rules:
-                    rule_results.append(self._aggregate(rule, state.outcomes[rule.rule_id]))
-                for series_rule in profile.series_rules:
-                    rule_results.append(self._series_result(series_rule, state))
-                for private in profile.private_rules:
-                    rule_results.append(self._aggregate(private, state.outcomes[private.rule_id]))
-            where = _common_folder(state.names)
+                used = state.profile(profile.name)
+                use = self._use(profile, used, state.frames > 0)
+                uses.append(use)
+                if use.use is Use.USED:
+                    rule_results.extend(self._results_of(profile, used))
             label = (
                 f"#{state.series_number or '?'} {state.modality or '?'} "
                 f"[{short_hash(state.key[1])}]"
             )
+            if len(state.members) > 1:
+                label += f" ({len(state.members)} series UIDs, probably regenerated per file)"
             found.append(
                 SeriesResult(
                     key=state.key,
                     label=label,
                     study_label=study_label,
-                    where=where,
+                    where=common_folder(state.names),
                     modality=state.modality,
                     series_number=state.series_number,
                     files=len(state.names),
                     frames=state.frames,
                     results=tuple(rule_results),
+                    uses=tuple(uses),
+                    members=tuple(state.members),
                 )
             )
         return found
 
 
-def _common_folder(names: list[str]) -> str:
+def common_folder(names: Sequence[str]) -> str:
     parents = [PurePath(name).parent.as_posix() for name in names]
     if len(set(parents)) == 1:
         return parents[0]

@@ -53,6 +53,11 @@ class SeriesFacts:
     acquisitions: list[dict[str, object]] = field(default_factory=list)
     non_images: int = 0
 
+    def extend(self, other: SeriesFacts) -> None:
+        self.slices.extend(other.slices)
+        self.acquisitions.extend(other.acquisitions)
+        self.non_images += other.non_images
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -72,7 +77,7 @@ def _floats(value: object, count: int) -> tuple[float, ...] | None:
 
 def _int(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError):
         return None
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from veil.check.evaluate import Collector, RuleResult
+from veil.check.evaluate import Collector, RuleResult, Use
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
@@ -67,12 +67,25 @@ def find_regressions(
             link.setdefault(key_before, after.add(result, str(output)))
         except Exception:  # a value no check foresaw: not a regression of this file
             continue
-    results_after = {series.key: series for series in after.results()}
+    results_after = {key: series for series in after.results() for key in series.members}
     found: list[Regression] = []
     for series in before.results():
         output_series = results_after.get(link.get(series.key, ("", "")))
         if output_series is None:
             continue
+        for use in series.uses:
+            now = output_series.use_by(use.profile)
+            if use.use is Use.USED and now is not None and now.use is not Use.USED:
+                # The destination would skip a series it used before: that is a loss too.
+                found.append(
+                    Regression(
+                        series=output_series.key[1] or output_series.label,
+                        rule_id=f"{use.profile}/uses",
+                        message=f"the destination no longer uses this series: {now.reason}",
+                        before=Use.USED.value,
+                        after=now.use.value,
+                    )
+                )
         after_by_rule = {r.rule_id: r for r in output_series.results}
         for rule in series.results:
             new = after_by_rule.get(rule.rule_id)

@@ -3,7 +3,7 @@ give a verdict per study."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from veil.check.model import Outcome, RequirementProfile
 from veil.check.study import StudyResult, group_studies
 from veil.errors import InputFileError
 from veil.io.dicomfile import SkippedFile, read_bytes
-from veil.io.inputs import iter_inputs
+from veil.io.inputs import InputItem, iter_inputs
 from veil.io.quiet import silence_value_warnings
 
 
@@ -28,6 +28,12 @@ class CheckReport:
     skipped: int = 0  # not DICOM, DICOMDIR
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file, problem)
     used_files: set[str] = field(default_factory=set)  # names of the files a destination uses
+    read_files: set[str] = field(default_factory=set)  # names of every file read as DICOM
+
+    @property
+    def unused_files(self) -> set[str]:
+        """Files read as DICOM that no destination uses (`veil deid --only-used` skips them)."""
+        return self.read_files - self.used_files
 
     @property
     def ok(self) -> bool:
@@ -63,12 +69,22 @@ def check_inputs(
     profiles: Sequence[RequirementProfile],
     quality_checks: bool = True,
 ) -> CheckReport:
-    """Check files, folders and zip archives against the profiles, series by series."""
+    """Check files, folders and zip archives against the profiles: a verdict per study."""
+    return check_items(iter_inputs(inputs), profiles, quality_checks)
+
+
+def check_items(
+    items: Iterable[InputItem],
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool = True,
+) -> CheckReport:
+    """`check_inputs` on inputs already listed (the batch lists them once for both)."""
     silence_value_warnings()
     collector = Collector(profiles, quality_checks)
     skipped = 0
     unreadable: list[tuple[str, str]] = []
-    for item in iter_inputs(inputs):
+    read: set[str] = set()
+    for item in items:
         try:
             ds = read_bytes(item.read(), item.display)
         except SkippedFile:
@@ -82,6 +98,7 @@ def check_inputs(
             continue
         try:
             collector.add(ds, item.display)
+            read.add(item.display)
         except Exception as exc:  # a value no check foresaw: this file, not the whole run
             unreadable.append((item.display, f"cannot be checked ({type(exc).__name__})"))
     series = collector.results()
@@ -93,4 +110,5 @@ def check_inputs(
         skipped=skipped,
         unreadable=unreadable,
         used_files=collector.used_files(),
+        read_files=read,
     )

@@ -13,6 +13,7 @@ from rich.table import Table
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
 from veil.check.model import RequirementProfile
 from veil.check.regression import find_regressions
+from veil.check.run import check_items
 from veil.cli.common import (
     compile_from_options,
     err_console,
@@ -40,6 +41,24 @@ def _regressions(
         if record.outcome is Outcome.WRITTEN and record.output
     ]
     return [r.to_dict() for r in find_regressions(profiles, pairs, quality_checks)]
+
+
+NOT_USED = "not used by the destination (--only-used): not written"
+
+
+def _select_used(
+    items: list[InputItem], profiles: list[RequirementProfile], quality_checks: bool
+) -> tuple[list[InputItem], list[FileRecord]]:
+    """The inputs some destination uses, and a record for each input none uses. Files that
+    cannot be read stay in the batch, so they are reported as always."""
+    unused = check_items(items, profiles, quality_checks).unused_files
+    keep = [item for item in items if item.display not in unused]
+    skipped = [
+        FileRecord(item.display, Outcome.SKIPPED, item.size, problem=NOT_USED)
+        for item in items
+        if item.display in unused
+    ]
+    return keep, skipped
 
 
 def _print_failure(record: FileRecord) -> None:
@@ -76,6 +95,13 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     if report:
         table.add_row("report", str(report))
     err_console.print(table)
+    unused = sum(1 for r in summary.records if r.problem == NOT_USED)
+    if unused:
+        err_console.print(
+            f"not used by {', '.join(job.plan.requirement_names)}: {unused} file(s) skipped "
+            "(--only-used), not written",
+            highlight=False,
+        )
     for study in incomplete:
         err_console.print(
             f"[yellow]incomplete study:[/] {study} (some files failed or were "
@@ -120,6 +146,12 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     is_flag=True,
     help="The destination's data quality checks are off (relaxes some requirements).",
 )
+@click.option(
+    "--only-used",
+    is_flag=True,
+    help="Write only the series the --for destinations use (neuroquant: the 3D T1); the "
+    "other files are skipped and counted, never written (less data leaves, less to pay for).",
+)
 @key_options
 @click.option(
     "-j",
@@ -158,6 +190,7 @@ def command(
     policy: str,
     profiles: tuple[str, ...],
     no_quality_checks: bool,
+    only_used: bool,
     key_path: Path | None,
     lookup: Path | None,
     jobs: int | None,
@@ -178,14 +211,20 @@ def command(
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil deid scans/ --out deid-out --for neuroquant --report report.json
+      veil deid scans/ --out deid-out --for neuroquant --only-used
     """
     check_output_location(inputs, out)
     if report is not None:
         check_output_location(inputs, report)
     quality_checks = not no_quality_checks
+    if only_used and not profiles:
+        raise click.UsageError("--only-used needs --for PROFILE: the destination says what it uses")
     plan, loaded_profiles = compile_from_options(policy, profiles, quality_checks)
     mapper = load_mapper(key_path, lookup)
     items = list(iter_inputs(inputs))
+    not_used: list[FileRecord] = []
+    if only_used:
+        items, not_used = _select_used(items, loaded_profiles, quality_checks)
     job = Job(
         plan=plan,
         mapper=mapper,
@@ -209,6 +248,7 @@ def command(
         progress=not quiet,
         on_record=_print_failure,
     )
+    summary.records.extend(not_used)
     summary.regressions = _regressions(loaded_profiles, summary, items, out, quality_checks)
     if report is not None:
         write_report(report, summary.to_dict(job))

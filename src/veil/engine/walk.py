@@ -521,7 +521,9 @@ class Walker:
             if rule.action == Action.CLEAN.value and ds[tag].VR != "SQ":
                 if not _mask(ds[tag], creator, element & 0xFF, self.ctx.blob_needles):
                     del ds[tag]
-                    self._record(here, tag, before, "(removed)", f"{rule.source}; not cleanable (unparsable)")
+                    self._record(
+                        here, tag, before, "(removed)", f"{rule.source}; not cleanable (unparsable)"
+                    )
                     continue
             elif rule.action != "K":
                 del ds[tag]

@@ -22,6 +22,13 @@ class NodeConfigError(VeilError):
     """The node configuration is invalid; the message names the file, the key and the fix."""
 
 
+class SendScope(str, Enum):
+    """What of a study the node sends."""
+
+    ALL = "all"  # every instance received
+    USED_SERIES = "used-series"  # only the series the destination profiles use (the 3D T1)
+
+
 class DestinationKind(str, Enum):
     FOLDER = "folder"
     CSTORE = "cstore"
@@ -103,6 +110,7 @@ class NodeConfig:
     keep_sent: bool = False
     policy: str = "basic"
     profiles: tuple[str, ...] = ()
+    send: SendScope = SendScope.ALL
     key: Path | None = None
     lookup: Path | None = None
     destinations: tuple[Destination, ...] = ()
@@ -304,6 +312,15 @@ def parse_config(data: Any, origin: str, base: Path) -> NodeConfig:
     profiles = deid.list_("profiles")
     if not all(isinstance(p, str) for p in profiles):
         raise deid.fail("profiles", "must be a list of destination profile names or files")
+    send_text = deid.str_("send", SendScope.ALL.value)
+    try:
+        send = SendScope(send_text)
+    except ValueError:
+        raise deid.fail("send", "must be 'all' or 'used-series'") from None
+    if send is SendScope.USED_SERIES and not profiles:
+        raise deid.fail(
+            "send", "'used-series' needs deidentify.profiles: the profile says what is used"
+        )
     key = deid.path("key", base)
     lookup = deid.path("lookup", base)
     deid.done()
@@ -361,6 +378,7 @@ def parse_config(data: Any, origin: str, base: Path) -> NodeConfig:
         keep_sent=keep_sent,
         policy=policy_text,
         profiles=tuple(profiles),
+        send=send,
         key=key,
         lookup=lookup,
         destinations=tuple(destinations),

@@ -78,6 +78,18 @@ def check_study(
     )
 
 
+def used_instances(inputs: Sequence[InstanceInput], profiles: Sequence[Any]) -> list[InstanceInput]:
+    """The instances of a study that some destination profile uses (`deidentify.send:
+    used-series`): the same selection as `veil deid --only-used`. A file the check cannot
+    read stays, so de-identification reports it as it always does."""
+    from veil.check.run import check_items  # only with profiles configured
+    from veil.io.inputs import InputItem
+
+    items = [InputItem(i.name, i.name, str(i.path)) for i in inputs]
+    unused = check_items(items, profiles).unused_files
+    return [i for i in inputs if i.name not in unused]
+
+
 def deidentify_study(
     inputs: Sequence[InstanceInput],
     job: Job,

@@ -28,7 +28,7 @@ from veil.errors import VeilError
 from veil.io.dicomfile import encode_dataset
 from veil.keys import load_mapper
 from veil.mapping import Mapper
-from veil.node.config import NodeConfig, NodeConfigError
+from veil.node.config import NodeConfig, NodeConfigError, SendScope
 from veil.node.linkage import UnknownPseudonymError, reidentify
 from veil.node.pipeline import (
     DeidFunction,
@@ -36,6 +36,7 @@ from veil.node.pipeline import (
     InstanceOutput,
     check_study,
     deidentify_study,
+    used_instances,
 )
 from veil.node.receiver import Received, Receiver, StoreStatus
 from veil.node.senders import OutItem, Sender, make_sender
@@ -316,6 +317,19 @@ class Node:
         inputs = [
             InstanceInput(i.id, i.spool_name, self.spool.incoming / i.spool_name) for i in instances
         ]
+        if self.config.send is SendScope.USED_SERIES:
+            used = used_instances(inputs, self.profiles)
+            if not used:
+                self._quarantine(study, "check: no series the destination uses")
+                return
+            if len(used) < len(inputs):
+                log.info(
+                    "study %s: %d of %d instance(s) not used by the destination, not sent",
+                    study.study_key,
+                    len(inputs) - len(used),
+                    len(inputs),
+                )
+            inputs = used
         kwargs = {"deid": self.deid} if self.deid is not None else {}
         out_dir = self.spool.out / study.study_key
 

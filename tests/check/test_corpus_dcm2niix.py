@@ -148,3 +148,35 @@ def test_basic_profile_alone_breaks_dcm2niix_on_siemens_mosaic_and_uih_diffusion
     # Without the UIH private header there is no diffusion information at all.
     assert "12: .bval only on one side" in uih_problems
     assert any(p.startswith("12: shape (64, 64, 20, 17)") for p in uih_problems)
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy is not installed")
+def test_dciodvfy_reports_no_new_error_after_deid_for_dcm2niix(
+    corpus: Path, deid_corpus: Callable[..., tuple[Path, dict]]
+) -> None:
+    """The vendor blocks kept for dcm2niix (CSA headers with masked protocol text, Philips
+    sequences) leave every output as valid as its input (invariant 5)."""
+    from tests.corpus.test_corpus_deid import (
+        _UNREADABLE,
+        DCIODVFY_EXCEPTIONS,
+        _dciodvfy_errors,
+    )
+
+    out, report = deid_corpus("--for", "dcm2niix")
+    pairs = [
+        (Path(f["input"]), out / f["output"]) for f in report["files"] if f["outcome"] == "written"
+    ]
+
+    def new_errors(pair: tuple[Path, Path]) -> tuple[str, set[str] | None]:
+        source, output = pair
+        name = source.resolve().relative_to(corpus.resolve()).as_posix()
+        before = _dciodvfy_errors(source)
+        if any(_UNREADABLE in error for error in before):
+            return name, None  # dciodvfy cannot read the input (deflate): nothing to compare
+        return name, _dciodvfy_errors(output) - before
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(pool.map(new_errors, pairs))
+    found = {n: e for n, e in results.items() if e and n not in DCIODVFY_EXCEPTIONS}
+    assert not found, {n: sorted(e)[:3] for n, e in found.items()}
+    assert len(pairs) >= 900 and sum(e is None for e in results.values()) < 10

@@ -38,11 +38,11 @@ def main() -> int:
 
     from veil.batch import Job, process_item
     from veil.io.inputs import iter_inputs
-    from veil.io.quiet import silence_value_warnings
+    from veil.io.quiet import configure_process
     from veil.keys import load_mapper
     from veil.policy import compile_plan, load_policy
 
-    silence_value_warnings()
+    configure_process()
     info = generate(WORK, 1, 7)
     items = list(iter_inputs([info.root]))
     t1 = [i for i in items if "t1_" in i.relative]

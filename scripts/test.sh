@@ -14,6 +14,8 @@ echo "test: ruff check src tests"
 .venv/bin/ruff check src tests
 echo "test: ruff format --check src tests"
 .venv/bin/ruff format --check src tests
+echo "test: mypy --strict (pyproject [tool.mypy])"
+.venv/bin/mypy
 
 echo "test: pytest -n 2 $*"
 set +e

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from veil.io.quiet import silence_value_warnings
+from veil.io.quiet import configure_process
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -17,7 +17,7 @@ TEST_KEY = "5eed" * 16  # 32 bytes, hex: tests never touch the user's ~/.config/
 VEIL = [sys.executable, "-m", "veil"]
 
 
-silence_value_warnings()  # as the CLI does: pydicom's warnings quote values
+configure_process()  # as the CLI does: pydicom's warnings quote values
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,8 @@ from veil.io.dicomfile import encode_dataset, read_bytes
 from veil.keys import load_mapper
 from veil.policy import compile_plan, load_policy
 
+CSA_IMAGE_HEADER = 0x00291010  # (0029,xx10) under the creator SIEMENS CSA HEADER, block 10
+
 
 def sample_path(corpus: Path, sample: str) -> Path:
     path = corpus / SAMPLES[sample]
@@ -128,7 +130,17 @@ def test_station_name_in_a_kept_siemens_csa_header_is_caught(corpus: Path) -> No
         for f in audit_output(original, output, encoded, "o")
         if f.is_error and f.path.startswith("(0029,1010) bytes@")
     ]
-    if station in encoded.lower():
-        assert [f.kind for f in csa_findings] == ["device"]
-    else:
-        assert csa_findings == []
+    # The engine masks the station name inside the kept CSA header (clean: xx10), and the
+    # audit agrees that the header is clean.
+    assert station in bytes(original[CSA_IMAGE_HEADER].value).lower()
+    assert station not in encoded.lower()
+    assert csa_findings == []
+    # Had the header been kept as it came (unmasked), the audit would have caught it there.
+    output[CSA_IMAGE_HEADER].value = original[CSA_IMAGE_HEADER].value
+    unmasked = encode_dataset(output)
+    caught = [
+        f.kind
+        for f in audit_output(original, output, unmasked, "o")
+        if f.is_error and f.path.startswith("(0029,1010) bytes@")
+    ]
+    assert caught == ["device"]

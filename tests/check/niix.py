@@ -107,6 +107,33 @@ def _numbers(path: Path) -> np.ndarray:
     return np.array([float(v) for v in path.read_text().split()])
 
 
+def _compare_volume(
+    stem: str, a: dict[str, Path], b: dict[str, Path], skip: frozenset[str]
+) -> list[str]:
+    """Voxels, affine, bval/bvec and sidecar of one volume converted twice."""
+    problems: list[str] = []
+    img_a, img_b = nib.load(a[".nii"]), nib.load(b[".nii"])
+    if img_a.shape != img_b.shape:
+        problems.append(f"{stem}: shape {img_a.shape} vs {img_b.shape}")
+    elif not np.array_equal(np.asanyarray(img_a.dataobj), np.asanyarray(img_b.dataobj)):
+        problems.append(f"{stem}: voxel data differ")
+    if not np.allclose(img_a.affine, img_b.affine, atol=1e-4):
+        problems.append(f"{stem}: affine differs")
+    for suffix in (".bval", ".bvec"):
+        if (suffix in a) != (suffix in b):
+            problems.append(f"{stem}: {suffix} only on one side")
+        elif suffix in a and not np.allclose(_numbers(a[suffix]), _numbers(b[suffix])):
+            problems.append(f"{stem}: {suffix} differ")
+    if ".json" in a and ".json" in b:
+        side_a = json.loads(a[".json"].read_text())
+        side_b = json.loads(b[".json"].read_text())
+        for key in sorted((set(side_a) | set(side_b)) - skip):
+            if side_a.get(key) != side_b.get(key):
+                shown = "missing" if key not in side_b else "changed"
+                problems.append(f"{stem}: sidecar {key} {shown}")
+    return problems
+
+
 def compare(
     before: Conversion, after: Conversion, ignore: frozenset[str] = frozenset()
 ) -> list[str]:
@@ -125,28 +152,7 @@ def compare(
         else:
             problems.append(f"volumes differ: {before.volumes} vs {after.volumes}")
     for stem, other in pairs:
-        a, b = before.files[stem], after.files[other]
-        img_a, img_b = nib.load(a[".nii"]), nib.load(b[".nii"])
-        if img_a.shape != img_b.shape:
-            problems.append(f"{stem}: shape {img_a.shape} vs {img_b.shape}")
-        elif not np.array_equal(np.asanyarray(img_a.dataobj), np.asanyarray(img_b.dataobj)):
-            problems.append(f"{stem}: voxel data differ")
-        if not np.allclose(img_a.affine, img_b.affine, atol=1e-4):
-            problems.append(f"{stem}: affine differs")
-        for suffix in (".bval", ".bvec"):
-            if (suffix in a) != (suffix in b):
-                problems.append(f"{stem}: {suffix} only on one side")
-            elif suffix in a and not np.allclose(_numbers(a[suffix]), _numbers(b[suffix])):
-                problems.append(f"{stem}: {suffix} differ")
-        if ".json" in a and ".json" in b:
-            side_a = json.loads(a[".json"].read_text())
-            side_b = json.loads(b[".json"].read_text())
-            for key in sorted(set(side_a) | set(side_b)):
-                if key in skip:
-                    continue
-                if side_a.get(key) != side_b.get(key):
-                    shown = "missing" if key not in side_b else "changed"
-                    problems.append(f"{stem}: sidecar {key} {shown}")
+        problems += _compare_volume(stem, before.files[stem], after.files[other], skip)
     return problems
 
 

@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 
 from tests.conftest import CORPUS
 from veil.io.dicomfile import read_dataset
-from veil.io.quiet import silence_value_warnings
+from veil.io.quiet import configure_process
 
 # One representative file per vendor and object kind.
 SAMPLES = {
@@ -38,7 +38,7 @@ T1_FOLDERS = {
 
 @cache
 def _read(relative: str) -> Dataset:
-    silence_value_warnings()
+    configure_process()
     return read_dataset(CORPUS / relative)
 
 
@@ -49,7 +49,7 @@ def sample(name: str) -> Dataset:
 
 @cache
 def _series(folder: str) -> tuple[Dataset, ...]:
-    silence_value_warnings()
+    configure_process()
     from tests.check.niix import dicom_files
 
     files = []

@@ -10,6 +10,7 @@ from veil.check.regression import find_regressions
 from veil.engine import deidentify
 from veil.io.dicomfile import encode_dataset, read_dataset
 from veil.keys import load_mapper
+from veil.pipeline import check_outputs
 from veil.policy import compile_plan, load_policy
 
 MOSAIC = corpus_path("dcm_qa/axasc35")
@@ -35,10 +36,12 @@ def _pairs(tmp_path: Path, *profiles: str, files: list[Path] | None = None) -> l
 
 def test_basic_profile_alone_regresses_what_dcm2niix_and_neuroquant_need(tmp_path: Path) -> None:
     profiles = [load_profile("dcm2niix"), load_profile("neuroquant")]
-    found = find_regressions(profiles, _pairs(tmp_path), quality_checks=True)
+    report = find_regressions(profiles, _pairs(tmp_path), quality_checks=True)
+    assert report.unverifiable == ()
+    found = list(report.regressions)
     found += find_regressions(
         profiles, _pairs(tmp_path / "t1", files=PHILIPS_T1), quality_checks=True
-    )
+    ).regressions
     rules = {r.rule_id for r in found}
     assert "dcm2niix/siemens-csa" in rules  # the mosaic can no longer be unpacked
     assert "dcm2niix/acquisition-time" in rules
@@ -55,7 +58,22 @@ def test_deid_with_the_profiles_has_no_regression(tmp_path: Path) -> None:
     profiles = [load_profile("dcm2niix"), load_profile("neuroquant")]
     pairs = _pairs(tmp_path, "dcm2niix", "neuroquant")
     pairs += _pairs(tmp_path / "t1", "dcm2niix", "neuroquant", files=PHILIPS_T1)
-    assert find_regressions(profiles, pairs, quality_checks=True) == []
+    report = find_regressions(profiles, pairs, quality_checks=True)
+    assert (report.regressions, report.unverifiable) == ((), ())
+
+
+def test_an_output_that_cannot_be_checked_is_unverifiable_not_skipped(tmp_path: Path) -> None:
+    profiles = [load_profile("neuroquant")]
+    pairs = _pairs(tmp_path, "neuroquant")[:3]
+    truncated, missing = pairs[0][1], tmp_path / "gone.dcm"
+    truncated.write_bytes(truncated.read_bytes()[:2000])
+    pairs.append((pairs[1][0], missing))
+    verdict = check_outputs(profiles, pairs)
+    assert not verdict.ok
+    assert verdict.regressions == ()
+    assert [u.split(": ", 1)[0] for u in verdict.unverifiable] == [str(truncated), str(missing)]
+    assert "truncated" in verdict.unverifiable[0]
+    assert "2 output(s) could not be checked" in verdict.summary()
 
 
 def test_a_series_the_destination_no_longer_uses_after_deid_is_a_regression(
@@ -71,5 +89,5 @@ def test_a_series_the_destination_no_longer_uses_after_deid_is_a_regression(
         ds.MRAcquisitionType = "2D"
         ds.save_as(output)
     found = find_regressions([load_profile("neuroquant")], pairs, quality_checks=True)
-    (lost,) = [r for r in found if r.rule_id == "neuroquant/uses"]
+    (lost,) = [r for r in found.regressions if r.rule_id == "neuroquant/uses"]
     assert "no longer uses this series: not a 3D acquisition" in lost.message

@@ -11,7 +11,7 @@ from pydicom.dataset import Dataset
 from tests.engine import builders as b
 from veil.engine import IMPLEMENTATION_CLASS_UID, deidentify
 from veil.io.dicomfile import encode_dataset
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy import compile_plan, load_policy, parse_policy
 
 MAPPER = Mapper(bytes(range(32)))
@@ -57,7 +57,7 @@ def test_identifiers_are_gone_at_every_level(basic_output: tuple[Dataset, Datase
     ):
         assert value not in text, value
     assert "PatientBirthDate" not in out or not out.PatientBirthDate
-    assert out.PatientName == MAPPER.patient_pseudonym(b.PATIENT_ID)
+    assert out.PatientName == MAPPER.patient_pseudonym(Patient(b.PATIENT_ID))
 
 
 def test_uids_are_remapped_in_every_reference(basic_output: tuple[Dataset, Dataset]) -> None:
@@ -119,7 +119,7 @@ def test_deidentification_is_recorded_with_cid_7050_codes(
 def test_research_policy_shifts_dates_keeps_intervals_and_age() -> None:
     original = b.mr_dataset()
     out = deidentify(original, compile_plan(load_policy("research-longitudinal")), MAPPER)
-    offset = MAPPER.date_offset_days(b.PATIENT_ID)
+    offset = MAPPER.date_offset_days(Patient(b.PATIENT_ID))
     assert out.StudyDate != b.STUDY_DATE
     from datetime import date, timedelta
 

@@ -12,8 +12,8 @@ from orthanc_support import Orthanc, orthanc_available, start_orthanc
 from postgres_support import Postgres, postgres_available, start_postgres
 
 from veil.node.config import NodeConfig
-from veil.node.pipeline import DeidFunction
 from veil.node.service import Node
+from veil.node.study_deid import DeidFunction
 
 
 @pytest.fixture(autouse=True)

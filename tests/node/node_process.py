@@ -33,6 +33,7 @@ def write_config(
 node: {{host: 127.0.0.1, port: {port}, stable_seconds: 1, poll_seconds: 0.1, workers: 2}}
 state: {{database: '{database}', spool: spool}}
 {destinations}retry: {{max_attempts: 50, initial_delay_seconds: 0.5, max_delay_seconds: 2}}
+web: {{enabled: false}}  # the console has its own tests (tests/console)
 """,
         encoding="utf-8",
     )

@@ -55,14 +55,14 @@ def test_garbage_bytes_on_the_socket(running_node: Callable[..., Node]) -> None:
             with contextlib.suppress(TimeoutError, ConnectionError):
                 sock.recv(1024)  # an A-ABORT/A-ASSOCIATE-RJ or a closed connection
     assert echo_ok(port)
-    assert node.store.status() == []
+    assert node.store.studies.status() == []
 
 
 def test_wrong_called_ae_title_is_rejected(running_node: Callable[..., Node]) -> None:
     node = running_node()
     path = series_files(SMALL_SERIES[0])[0]
     assert store_one(node.config.port, path, called="NOT-VEIL") is None
-    assert node.store.status() == []
+    assert node.store.studies.status() == []
     assert store_one(node.config.port, path) == 0x0000
 
 
@@ -85,11 +85,11 @@ def test_association_dropped_mid_transfer(running_node: Callable[..., Node]) -> 
     raw.close()
     assoc.kill()
     assert echo_ok(node.config.port)
-    assert node.store.status() == []
+    assert node.store.studies.status() == []
     # Others are still served, start to finish.
     files = series_files(SMALL_SERIES[0])
     assert all(store_one(node.config.port, f) == 0 for f in files)
-    assert wait_for(lambda: [r.state for r in node.store.status()] == [StudyState.SENT])
+    assert wait_for(lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT])
 
 
 def _send(port: int, ds: Dataset) -> int:
@@ -112,7 +112,7 @@ def test_dataset_without_study_uid_gets_a_failure_status(running_node: Callable[
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     assert _send(node.config.port, ds) == 0xC000
-    assert node.store.status() == []
+    assert node.store.studies.status() == []
     assert echo_ok(node.config.port)
 
 
@@ -130,7 +130,7 @@ def test_dataset_with_a_noise_sequence_is_handled_and_the_node_goes_on(
         # either way it ends in a final state and nothing half-processed leaves the node.
         assert wait_for(
             lambda: (
-                [r.state for r in node.store.status()]
+                [r.state for r in node.store.studies.status()]
                 in ([StudyState.SENT], [StudyState.QUARANTINED])
             ),
             timeout=30,

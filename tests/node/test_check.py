@@ -11,28 +11,18 @@ import pytest
 from node_support import needs_dcmtk, series_files, storescu, wait_for
 from pydicom import dcmread
 
-from veil.batch.job import Job
-from veil.batch.worker import WorkerResult, deid_one
 from veil.io.dicomfile import encode_dataset
 from veil.node.service import Node
 from veil.node.store.states import StudyState
+from veil.pipeline import FileResult, Settings, deidentify_file
 
 STUDY = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
 PROFILE = "neuroquant"
 
 
-def _profile_available() -> bool:
-    try:
-        from veil.check.profile import builtin_names
-    except ImportError:
-        return False
-    return PROFILE in builtin_names()
-
-
 pytestmark = [
     pytest.mark.slow,
     needs_dcmtk,
-    pytest.mark.skipif(not _profile_available(), reason="check profiles not in this checkout"),
 ]
 
 
@@ -43,8 +33,8 @@ def test_study_meeting_the_profile_is_sent_with_what_it_needs(
     files = series_files(STUDY)
     storescu(node.config.port, files)
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.SENT], timeout=120
-    ), node.store.status()
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT], timeout=120
+    ), node.store.studies.status()
     out = node.config.destinations[0].path
     assert out is not None
     written = sorted(out.rglob("*.dcm"))
@@ -54,9 +44,9 @@ def test_study_meeting_the_profile_is_sent_with_what_it_needs(
 
 
 def test_study_that_lost_a_requirement_is_quarantined(running_node: Callable[..., Node]) -> None:
-    def broken_engine(data: bytes, name: str, job: Job) -> WorkerResult:
+    def broken_engine(data: bytes, name: str, settings: Settings) -> FileResult:
         """De-identification that (wrongly) drops what the vendor needs."""
-        result = deid_one(data, name, job)
+        result = deidentify_file(data, name, settings)
         if result.dataset is None:
             return result
         ds = result.dataset
@@ -67,9 +57,10 @@ def test_study_that_lost_a_requirement_is_quarantined(running_node: Callable[...
     node = running_node(deid=broken_engine, profiles=(PROFILE,))
     storescu(node.config.port, series_files(STUDY))
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.QUARANTINED], timeout=120
-    ), node.store.status()
-    (row,) = node.store.status()
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.QUARANTINED],
+        timeout=120,
+    ), node.store.studies.status()
+    (row,) = node.store.studies.status()
     assert (row.reason or "").startswith("check:")
     out = node.config.destinations[0].path
     assert out is not None and not list(out.rglob("*.dcm"))
@@ -88,8 +79,8 @@ def test_used_series_only_sends_the_3d_t1_not_the_phoenix_document(
     )
     storescu(node.config.port, files)
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.SENT], timeout=120
-    ), node.store.status()
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT], timeout=120
+    ), node.store.studies.status()
     out = node.config.destinations[0].path
     assert out is not None
     (written,) = sorted(out.rglob("*.dcm"))
@@ -109,3 +100,24 @@ def test_used_series_needs_profiles_in_the_configuration(tmp_path: Path) -> None
         {"deidentify": {"send": "used-series", "profiles": ["neuroquant"]}}, "node.yaml", tmp_path
     )
     assert config.send.value == "used-series"
+
+
+def test_study_whose_output_cannot_be_checked_is_quarantined(
+    running_node: Callable[..., Node],
+) -> None:
+    """Fail closed: an output the destination check cannot read is not known to be good."""
+
+    def unreadable_output(data: bytes, name: str, settings: Settings) -> FileResult:
+        result = deidentify_file(data, name, settings)
+        return replace(result, encoded=b"DICM but not really")
+
+    node = running_node(deid=unreadable_output, profiles=(PROFILE,))
+    storescu(node.config.port, series_files(STUDY)[:3])
+    assert wait_for(
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.QUARANTINED],
+        timeout=120,
+    ), node.store.studies.status()
+    (row,) = node.store.studies.status()
+    assert "3 output(s) could not be checked" in (row.reason or "")
+    out = node.config.destinations[0].path
+    assert out is not None and not list(out.rglob("*.dcm"))

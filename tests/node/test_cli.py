@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from node_support import TEST_KEY
 
 from veil.cli.node import command
-from veil.node.store import Store
+from veil.node.store import Sealer, Store
 from veil.node.store.states import StudyState
 
 
 def _config(tmp_path: Path) -> tuple[Path, Store]:
     path = tmp_path / "node.yaml"
     path.write_text("state: {database: state.db}\n", encoding="utf-8")
-    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}", Sealer(bytes.fromhex(TEST_KEY)))
     return path, store
 
 
 def test_status_lists_pseudonyms_and_reasons(tmp_path: Path) -> None:
     config, store = _config(tmp_path)
-    store.record_instance(
+    store.studies.record_instance(
         "1.2.840.99.1",
         "STUDYKEY00000001",
         "VEILABC",
@@ -29,13 +31,9 @@ def test_status_lists_pseudonyms_and_reasons(tmp_path: Path) -> None:
         "1.2.840.10008.5.1.4.1.1.4",
         "x.dcm",
     )
-    (row,) = store.status()
-    store.transition(
-        row.id,
-        StudyState.QUARANTINED,
-        expect=[StudyState.RECEIVED],
-        reason="audit: found at (0010,0010)",
-    )
+    store.studies.mark_stable(quiet_since=time.time() + 1)
+    (row,) = store.studies.status()
+    assert store.studies.quarantine(row.id, reason="audit: found at (0010,0010)")
     store.close()
     runner = CliRunner()
     text = runner.invoke(command, ["status", "--config", str(config)])
@@ -51,7 +49,7 @@ def test_status_lists_pseudonyms_and_reasons(tmp_path: Path) -> None:
 
 def test_retry_unknown_or_not_failed_study_is_an_error(tmp_path: Path) -> None:
     config, store = _config(tmp_path)
-    store.record_instance(
+    store.studies.record_instance(
         "1.2.840.99.1",
         "STUDYKEY00000001",
         "VEILABC",
@@ -62,7 +60,7 @@ def test_retry_unknown_or_not_failed_study_is_an_error(tmp_path: Path) -> None:
     store.close()
     runner = CliRunner()
     unknown = runner.invoke(command, ["retry", "--config", str(config), "NOSUCHSTUDY"])
-    assert unknown.exit_code == 1 and "no study NOSUCHSTUDY" in unknown.output
+    assert unknown.exit_code == 2 and "no study NOSUCHSTUDY" in unknown.output
     busy = runner.invoke(command, ["retry", "--config", str(config), "STUDYKEY00000001"])
     assert busy.exit_code == 1 and "only failed or quarantined" in busy.output
 

@@ -58,3 +58,21 @@ def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(NodeConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(path)
+
+
+def test_errors_name_the_line_and_defaults_come_from_the_dataclasses(tmp_path: Path) -> None:
+    from veil.node.config import IntakeLimits, NodeConfig
+
+    path = tmp_path / "node.yaml"
+    path.write_text("node:\n  ae_title: VEIL\n  port: 11112\n  workers: many\n", encoding="utf-8")
+    with pytest.raises(NodeConfigError, match=r"node.yaml: line 4: node.workers: must be a whole"):
+        load_config(path)
+    path.write_text("node:\n  max_instance_size: 500 MB\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.limits.max_instance_bytes == 500 * 1000**2
+    defaults = load_config(None, cwd=tmp_path / "empty")
+    assert defaults.limits == IntakeLimits()
+    assert (defaults.workers, defaults.stable_seconds) == (
+        NodeConfig.workers,
+        NodeConfig.stable_seconds,
+    )

@@ -50,7 +50,7 @@ def test_kill_9_while_receiving_and_while_sending_loses_and_duplicates_nothing(
         # 1. SIGKILL while storescu is sending: some instances were answered, some not.
         sender = storescu_async(port, files)
         spool = tmp_path / "spool" / "incoming"
-        wait_for(lambda: len(list(spool.rglob("*.dcm"))) >= 40, timeout=60, step=0.02)
+        assert wait_for(lambda: len(list(spool.rglob("*.dcm"))) >= 40, timeout=60, step=0.02)
         kill9(node)
         print(f"killed while receiving: {len(list(spool.rglob('*.dcm')))} spooled")
         sender.wait(timeout=60)
@@ -62,9 +62,11 @@ def test_kill_9_while_receiving_and_while_sending_loses_and_duplicates_nothing(
         assert resend.wait(timeout=120) == 0
 
         # 3. SIGKILL again while the node is forwarding to Orthanc.
-        wait_for(lambda: len(orthanc.instances()) > 0, timeout=120, step=0.05)
+        assert wait_for(lambda: len(orthanc.instances()) > 0, timeout=120, step=0.05)
         kill9(node)
         at_kill = len(orthanc.instances())
+        # The kill must land while forwarding, or this phase tests nothing.
+        assert 0 < at_kill < len(files), f"Orthanc held {at_kill}/{len(files)} at the kill"
         print(f"killed while forwarding: Orthanc held {at_kill}/{len(files)} instances")
         node = start_node(config, port)
 

@@ -11,13 +11,12 @@ from node_support import SMALL_SERIES, TEST_KEY, series_files
 from pydicom import Dataset, dcmread
 from pydicom.uid import generate_uid
 
-from veil.batch.job import Job
-from veil.batch.worker import deid_one
 from veil.mapping import Mapper
 from veil.node.config import AllowedCaller
 from veil.node.linkage import UnknownPseudonymError, collect, reidentify
 from veil.node.receiver import caller_allowed
-from veil.node.store import Store
+from veil.node.store import Sealer, Store
+from veil.pipeline import Settings, deidentify_file
 from veil.policy import compile_plan, load_policy
 
 
@@ -26,13 +25,12 @@ def deidentified(tmp_path: Path) -> Iterator[tuple[Dataset, Dataset, Store]]:
     mapper = Mapper(bytes.fromhex(TEST_KEY))
     path = series_files(SMALL_SERIES[0])[0]
     original = dcmread(path)
-    result = deid_one(
-        path.read_bytes(), path.name, Job(compile_plan(load_policy("basic")), mapper, audit=False)
-    )
+    settings = Settings(compile_plan(load_policy("basic")), mapper, audit=False)
+    result = deidentify_file(path.read_bytes(), path.name, settings)
     assert result.dataset is not None
     link = collect(original, result.dataset, mapper)
-    store = Store.open(f"sqlite:///{tmp_path / 'link.db'}")
-    store.add_linkage(
+    store = Store.open(f"sqlite:///{tmp_path / 'link.db'}", Sealer(bytes.fromhex(TEST_KEY)))
+    store.linkage.add(
         list(link.patients.values()), list(link.studies.values()), list(link.uids.values())
     )
     yield original, result.dataset, store
@@ -41,7 +39,10 @@ def deidentified(tmp_path: Path) -> Iterator[tuple[Dataset, Dataset, Store]]:
 
 def test_only_replaced_uids_are_linked(deidentified: tuple[Dataset, Dataset, Store]) -> None:
     original, output, store = deidentified
-    found = store.linked_uids([output.StudyInstanceUID, output.SOPInstanceUID, output.SOPClassUID])
+    found = store.linkage.uids(
+        [output.StudyInstanceUID, output.SOPInstanceUID, output.SOPClassUID],
+        output.StudyInstanceUID,
+    )
     assert found == {
         output.StudyInstanceUID: original.StudyInstanceUID,
         output.SOPInstanceUID: original.SOPInstanceUID,
@@ -58,7 +59,7 @@ def test_result_gets_original_identifiers_back(
     ref = Dataset()
     ref.ReferencedSOPInstanceUID = output.SOPInstanceUID
     result.SourceImageSequence = [ref]
-    reidentify(result, store)
+    reidentify(result, store.linkage)
     assert result.PatientID == original.PatientID
     assert str(result.PatientName) == str(original.PatientName)
     assert result.StudyInstanceUID == original.StudyInstanceUID
@@ -76,7 +77,7 @@ def test_unknown_pseudonym_is_refused(
     result = copy.deepcopy(output)
     setattr(result, field, "VEILUNKNOWN" if field == "PatientID" else generate_uid())
     with pytest.raises(UnknownPseudonymError):
-        reidentify(result, store)
+        reidentify(result, store.linkage)
 
 
 def test_allow_list_by_ae_title_and_address() -> None:

@@ -87,12 +87,12 @@ def test_eight_senders_two_thousand_instances(tmp_path: Path) -> None:
         total = SENDERS * PER_SENDER
 
         def all_sent() -> bool:
-            rows = store.status()
+            rows = store.studies.status()
             return len(rows) == SENDERS and all(r.state is StudyState.SENT for r in rows)
 
         assert wait_for(all_sent, timeout=300, step=0.5), status(config)
         forwarded_s = time.monotonic() - started
-        rows = store.status()
+        rows = store.studies.status()
         assert sum(r.instance_count for r in rows) == total
         assert sum(r.sent_count for r in rows) == total
         # One file per de-identified SOP Instance UID: a duplicate would overwrite, a loss shows.

@@ -32,7 +32,7 @@ def cstore_to(orthanc: Orthanc) -> Destination:
 
 
 def all_sent(node: Node, count: int) -> bool:
-    rows = node.store.status()
+    rows = node.store.studies.status()
     return (
         bool(rows)
         and all(r.state is StudyState.SENT for r in rows)
@@ -79,32 +79,22 @@ def audit_against_originals(
 def test_corpus_study_reaches_orthanc_deidentified(
     running_node: Callable[..., Node], orthanc: Orthanc
 ) -> None:
-    profiles = ("neuroquant",) if neuroquant_available() else ()
-    node = running_node(destinations=(cstore_to(orthanc),), profiles=profiles)
+    node = running_node(destinations=(cstore_to(orthanc),), profiles=("neuroquant",))
     files = series_files(STUDY)
     storescu(node.config.port, files)
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.SENT], timeout=120
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT], timeout=120
     )
     assert_deidentified_in(orthanc, files)
-    if profiles:
-        # What the volumetry profile requires is there, in the PACS, after de-identification.
-        original = dcmread(files[0], stop_before_pixels=True)
-        for instance in orthanc.instances():
-            tags = orthanc.tags(instance)
-            assert tags["Manufacturer"] == original.Manufacturer
-            assert tags["ManufacturerModelName"] == original.ManufacturerModelName
-            assert tags["PatientSex"] == original.PatientSex
-            assert tags.get("PatientAge")  # derived from birth and study date, then both go
-            assert not tags.get("PatientBirthDate")
-
-
-def neuroquant_available() -> bool:
-    try:
-        from veil.check.profile import builtin_names
-    except ImportError:
-        return False
-    return "neuroquant" in builtin_names()
+    # What the volumetry profile requires is there, in the PACS, after de-identification.
+    original = dcmread(files[0], stop_before_pixels=True)
+    for instance in orthanc.instances():
+        tags = orthanc.tags(instance)
+        assert tags["Manufacturer"] == original.Manufacturer
+        assert tags["ManufacturerModelName"] == original.ManufacturerModelName
+        assert tags["PatientSex"] == original.PatientSex
+        assert tags.get("PatientAge")  # derived from birth and study date, then both go
+        assert not tags.get("PatientBirthDate")
 
 
 @pytest.mark.slow
@@ -142,9 +132,9 @@ def test_unreachable_destination_is_retried_then_failed_then_retried_by_command(
     files = series_files("dcm_qa/axasc35")
     storescu(node.config.port, files)
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.FAILED], timeout=60
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.FAILED], timeout=60
     )
-    row = node.store.status()[0]
+    row = node.store.studies.status()[0]
     assert row.attempts == 3
     assert "association" in (row.reason or "")
     node.stop()
@@ -160,6 +150,6 @@ def test_unreachable_destination_is_retried_then_failed_then_retried_by_command(
     assert result.exit_code == 0, result.output
     node2 = running_node(fixed)
     assert wait_for(
-        lambda: [r.state for r in node2.store.status()] == [StudyState.SENT], timeout=60
+        lambda: [r.state for r in node2.store.studies.status()] == [StudyState.SENT], timeout=60
     )
     assert_deidentified_in(orthanc, files)

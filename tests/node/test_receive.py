@@ -17,7 +17,7 @@ from veil.node.store.states import StudyState
 
 
 def _studies(node: Node) -> list:
-    return node.store.status()
+    return node.store.studies.status()
 
 
 def test_echo_answers_success(running_node: Callable[..., Node]) -> None:
@@ -151,7 +151,7 @@ def test_a_late_series_reopens_the_study_and_only_new_instances_are_sent(
 def test_an_unexpected_error_parks_the_study_as_failed(
     running_node: Callable[..., Node],
 ) -> None:
-    def crashing_engine(data: bytes, name: str, job: object) -> object:
+    def crashing_engine(data: bytes, name: str, settings: object) -> object:
         raise RuntimeError("a bug that quotes Doe^John")
 
     node = running_node(deid=crashing_engine)
@@ -173,7 +173,7 @@ def test_spooled_but_unregistered_instances_are_recovered_at_start(
 
     config = node_config(tmp_path)
     mapper = Mapper(bytes.fromhex(TEST_KEY))
-    spool = Spool(config.spool)
+    spool = Spool(config.spool, mapper)
     spool.prepare()
     files = series_files(SMALL_SERIES[0])
     for path in files:
@@ -207,11 +207,14 @@ def test_a_resend_of_a_sent_study_is_not_sent_again_and_leaves_no_file(
 
 
 @needs_dcmtk
-def test_instances_spooled_under_an_old_key_are_not_lost(tmp_path: Path) -> None:
-    """The operator changes the key while a study is waiting: nothing received is lost."""
+def test_a_node_with_another_key_is_refused_and_nothing_received_is_lost(tmp_path: Path) -> None:
+    """The database is sealed under the first key: another key would leave every link
+    unreadable and mix new links with old, so the node refuses to start (issue 9); with the
+    right key it goes on with what was received."""
     from node_support import node_config
 
     from veil.mapping import Mapper
+    from veil.node.store import KeyMismatchError
 
     config = node_config(tmp_path, stable_seconds=3600.0)
     first, late = (series_files(s) for s in SMALL_SERIES)  # two series of one study
@@ -219,15 +222,17 @@ def test_instances_spooled_under_an_old_key_are_not_lost(tmp_path: Path) -> None
     old.start()
     storescu(config.port, first)
     old.stop()
-    new = Node(replace(config, stable_seconds=0.5), mapper=Mapper(b"\x02" * 32))
-    new.start()
+    with pytest.raises(KeyMismatchError, match="fingerprint"):
+        Node(replace(config, stable_seconds=0.5), mapper=Mapper(b"\x02" * 32))
+    again = Node(replace(config, stable_seconds=0.5), mapper=Mapper(b"\x01" * 32))
+    again.start()
     try:
         storescu(config.port, late)
         assert wait_for(
             lambda: (
-                [(r.state, r.sent_count) for r in new.store.status()]
+                [(r.state, r.sent_count) for r in again.store.studies.status()]
                 == [(StudyState.SENT, len(first) + len(late))]
             )
         )
     finally:
-        new.stop()
+        again.stop()

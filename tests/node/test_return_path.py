@@ -75,7 +75,7 @@ def test_result_comes_home_with_original_identifiers(
     )
     files = series_files(SERIES)
     storescu(node.config.port, files)
-    assert wait_for(lambda: [r.state for r in node.store.status()] == [StudyState.SENT])
+    assert wait_for(lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT])
 
     # The processing service fetches a de-identified instance and derives results from it:
     # a derived image series and a PDF report.
@@ -102,7 +102,10 @@ def test_result_comes_home_with_original_identifiers(
     assert backs["MR"].SourceImageSequence[0].ReferencedSOPInstanceUID in originals
     assert backs["MR"].SeriesDescription == "volumetry result"
     assert backs["DOC"].EncapsulatedDocument.startswith(b"%PDF")
-    assert node.store.return_counts() == {ReturnState.FORWARDED.value: 2}
+    # Home has both before the node records them forwarded (it does so after the C-STORE).
+    assert wait_for(
+        lambda: node.store.returns.counts() == {ReturnState.FORWARDED.value: 2}, timeout=30
+    )
 
 
 def pdf_report(source: Dataset) -> Dataset:
@@ -141,7 +144,7 @@ def test_result_with_unknown_pseudonym_is_quarantined(
     stranger = dcmread(series_files(SERIES)[0])
     stranger.PatientID = "VEILNOTSENTBYUS"
     assert send(return_port, stranger) == 0x0000  # received durably, then judged
-    assert wait_for(lambda: node.store.return_counts().get("quarantined") == 1, timeout=30)
+    assert wait_for(lambda: node.store.returns.counts().get("quarantined") == 1, timeout=30)
     assert home_orthanc.instances() == []
-    rows = node.store.returns_in(ReturnState.QUARANTINED)
+    rows = node.store.returns.in_state(ReturnState.QUARANTINED)
     assert "not a pseudonym this node sent" in (rows[0].reason or "")

@@ -35,9 +35,9 @@ def test_failing_destination_ends_failed_with_its_name(
     node = running_node(destinations=(destination,), retry=RETRY)
     storescu(node.config.port, series_files(SMALL_SERIES[0]))
     assert wait_for(
-        lambda: [r.state for r in node.store.status()] == [StudyState.FAILED], timeout=20
-    ), [(r.state, r.attempts, r.next_attempt_at) for r in node.store.status()]
-    (row,) = node.store.status()
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.FAILED], timeout=20
+    ), [(r.state, r.attempts, r.next_attempt_at) for r in node.store.studies.status()]
+    (row,) = node.store.studies.status()
     assert row.attempts == 2
     assert (row.reason or "").startswith(destination.name)
     # Still in the spool, ready for `veil node retry`.

@@ -67,9 +67,11 @@ def test_all_corpus_sop_classes_and_transfer_syntaxes_are_accepted(
         for path, sop, ts in files
         if (sop, ts) not in studyless
     }
-    assert sum(r.instance_count for r in node.store.status()) == len(unique)
-    assert wait_for(lambda: all(r.state in TERMINAL for r in node.store.status()), timeout=120)
-    outcome = {r.state.value for r in node.store.status()}
+    assert sum(r.instance_count for r in node.store.studies.status()) == len(unique)
+    assert wait_for(
+        lambda: all(r.state in TERMINAL for r in node.store.studies.status()), timeout=120
+    )
+    outcome = {r.state.value for r in node.store.studies.status()}
     print(
         f"{accepted}/{len(files)} (SOP class, transfer syntax) pairs; study end states: {outcome}"
     )

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 
 from veil.audit.findings import Finding, Kind, Severity
 from veil.audit.forms import Needle, needles_for
@@ -37,6 +36,7 @@ from veil.audit.text_search import (
     case_label,
     text_elements,
 )
+from veil.dicom import values_of
 from veil.standard import Option
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ def _kept_in_place(output: Dataset, ident: Identifier) -> bool:
         value = ds[ident.tag].value
     except Exception:
         return False
-    values = value if isinstance(value, MultiValue | list) else [value]
+    values = values_of(value)
     wanted = normalise(ident.value)
     return any(normalise(str(v)) == wanted for v in values if v is not None)
 

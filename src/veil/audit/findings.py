@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
 
 
 class Severity(str, Enum):
@@ -68,8 +67,3 @@ class Finding:
     @property
     def is_error(self) -> bool:
         return self.severity == Severity.ERROR.value
-
-
-@lru_cache(maxsize=16384)
-def tag_text(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pydicom.datadict import keyword_for_tag
 
 from veil.audit.text_search import TextElement
+from veil.dicom import FREE_TEXT_VRS
 
-_FREE_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC"})
 _FREE_TEXT_WORDS = re.compile(
     r"Description|Comment|Label|Text|Protocol|Reason|Note|Remark|Title|History|Diagnos|"
     r"Observation|Impression|Finding|Name"
@@ -89,7 +89,7 @@ def is_free_text(element: TextElement) -> bool:
     keyword = keyword_for_tag(element.tag) or ""
     if keyword in _NOT_FREE_TEXT:
         return False
-    return element.vr in _FREE_TEXT_VRS or bool(_FREE_TEXT_WORDS.search(keyword))
+    return element.vr in FREE_TEXT_VRS or bool(_FREE_TEXT_WORDS.search(keyword))
 
 
 def suspicions(elements: list[TextElement]) -> Iterator[Suspicion]:

@@ -20,30 +20,42 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as PydicomSequence
-from pydicom.uid import UID_dictionary
 
-from veil.audit.findings import Kind, Severity, tag_text
+from veil.audit.findings import Kind, Severity
+from veil.dicom import (
+    FILE_META_GROUP,
+    STRING_VRS,
+    UNDEFINED_LENGTH,
+    dictionary_vr,
+    is_private,
+    is_private_creator,
+    names_instance,
+    tag_of,
+    tag_text,
+    text_values,
+)
 from veil.standard import OPTION_PRECEDENCE, Option, ProfileRow, profile_rows
 
 # Tag -> kind for the patient's own identifiers and the site's; the rest go by VR or option.
-_KIND_BY_TAG: dict[int, Kind] = {
-    0x00100010: Kind.PATIENT_NAME,
-    0x00101001: Kind.PATIENT_NAME,
-    0x00101005: Kind.PATIENT_NAME,
-    0x00101060: Kind.PATIENT_NAME,
-    0x00100020: Kind.PATIENT_ID,
-    0x00101000: Kind.PATIENT_ID,
-    0x00101090: Kind.PATIENT_ID,
-    0x00380010: Kind.PATIENT_ID,
-    0x00100030: Kind.BIRTH_DATE,
-    0x00080050: Kind.ACCESSION,
-    0x0040050A: Kind.ACCESSION,
+_KIND_BY_KEYWORD: dict[str, Kind] = {
+    "PatientName": Kind.PATIENT_NAME,
+    "OtherPatientNames": Kind.PATIENT_NAME,
+    "PatientBirthName": Kind.PATIENT_NAME,
+    "PatientMotherBirthName": Kind.PATIENT_NAME,
+    "PatientID": Kind.PATIENT_ID,
+    "OtherPatientIDs": Kind.PATIENT_ID,
+    "MedicalRecordLocator": Kind.PATIENT_ID,
+    "AdmissionID": Kind.PATIENT_ID,
+    "PatientBirthDate": Kind.BIRTH_DATE,
+    "AccessionNumber": Kind.ACCESSION,
+    "IssuerOfAccessionNumberSequence": Kind.ACCESSION,
 }
+_KIND_BY_TAG: dict[int, Kind] = {tag_of(k): kind for k, kind in _KIND_BY_KEYWORD.items()}
 _WARNING_KINDS = frozenset({Kind.CHARACTERISTIC, Kind.DESCRIPTOR, Kind.PRIVATE})
 # Whole values that identify nobody: placeholders people type and the engine's own dummies.
 STOP_WORDS = frozenset(
@@ -62,7 +74,10 @@ STOP_WORDS = frozenset(
 _NEVER_SEARCHED = frozenset(
     " ".join(("US SS UL SL FL FD UV SV AT", "OW OF OD OL OV IS DS TM")).split()
 )
-TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR", "DA", "DT"})
+# The string VRs whose values are collected as text: not numbers in text form (DS, IS), not
+# ages (AS: a characteristic, see _kind), not times (never searched), not UIDs (collected
+# when they name an instance, see veil.dicom.names_instance).
+COLLECTED_TEXT_VRS = STRING_VRS - {"AS", "DS", "IS", "TM", "UI"}
 # Minimum estimated information for a value to be searched anywhere in decoded text, and in
 # raw bytes; below these a value is only checked at its own place (see docs/audit.md).
 TEXT_MIN_BITS = 13.0
@@ -88,14 +103,6 @@ _RETYPED_FROM_UN = frozenset(
     {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "SQ", "ST", "TM"}
     | {"UC", "UI", "UR", "UT"}
 )
-
-
-@cache
-def _vr(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
 
 
 @dataclass(frozen=True)
@@ -218,33 +225,13 @@ def is_weak(value: str) -> bool:
     return alnum < 3 or strength_bits(text) < TEXT_MIN_BITS
 
 
-def _is_instance_uid(tag: int, value: str) -> bool:
-    if not value or value in UID_dictionary:
-        return False
-    keyword = keyword_for_tag(tag) or ""
-    return not keyword.endswith(("ClassUID", "TransferSyntaxUID", "CodingSchemeUID", "CreatorUID"))
-
-
-def _values(raw: object) -> list[str]:
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, MultiValue | list | tuple) else [raw]
-    out = []
-    for item in items:
-        text = item.decode("latin-1") if isinstance(item, bytes | bytearray) else str(item)
-        text = text.strip(" \x00")
-        if text:
-            out.append(text)
-    return out
-
-
 def _private_text(walk: _Walk, raw: object, vr: str) -> list[str]:
     """Text of a private element: its values for text VRs (not codes: CS values are terms of
     the vendor's vocabulary); for UN/OB only printable text. Vendors pack several values
     into one string, so each is judged on its own."""
     if vr == "CS":
         return []
-    if vr in TEXT_VRS:
+    if vr in COLLECTED_TEXT_VRS:
         return walk.cheap_values(raw)
     value = getattr(raw, "value", None)
     if vr in ("UN", "OB") and isinstance(value, bytes | bytearray) and 3 <= len(value) <= 1024:
@@ -342,7 +329,7 @@ class _Walk:
         than the rest of the audit)."""
         value = getattr(raw, "value", None)
         if not isinstance(raw, RawDataElement) or not isinstance(value, bytes | bytearray):
-            return _values(value)
+            return text_values(value)
         if len(self.codecs) == 1:
             text = bytes(value).decode(self.codecs[0], "replace")
         else:
@@ -350,86 +337,120 @@ class _Walk:
         return [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
 
     def note_kept(self, tag: int, vr: str, raw: object) -> None:
-        if (vr in TEXT_VRS or vr == "UI") and vr != "PN":
+        if (vr in COLLECTED_TEXT_VRS or vr == "UI") and vr != "PN":
             keyword = keyword_for_tag(tag) or tag_text(tag)
             for value in self.cheap_values(raw):
                 self.kept.setdefault(normalise(value).lower(), set()).add(keyword)
 
-    def walk(
-        self, ds: Dataset, where: str, steps: tuple[tuple[int, int], ...]
-    ) -> Iterator[Identifier]:
-        options = self.options
+    def walk(self, ds: Dataset, where: str, steps: Steps) -> Iterator[Identifier]:
+        """Every identifier of ``ds`` and the datasets nested in it."""
         for tag in list(ds.keys()):
-            group, element = tag >> 16, tag & 0xFFFF
-            if element == 0 or group == 0x0002:
-                continue
+            if tag & 0xFFFF == 0 or tag >> 16 == FILE_META_GROUP:
+                continue  # group lengths, and the file meta (veil writes its own)
             raw = ds.get_item(tag)
-            vr = getattr(raw, "VR", None) or _vr(tag)
-            if vr == "UN" and not group & 1 and _vr(tag) in _RETYPED_FROM_UN:
-                # A public element the file stores as UN (e.g. after a trip through an implicit
-                # VR or a node that did not know it): its bytes are its value as its dictionary
-                # VR encodes it, so search it as that, or a name or ID stored so goes unseen.
-                vr = _vr(tag)
-            if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not group & 1):
-                continue  # checked before converting: converting big numeric arrays is slow
+            vr = _searched_vr(tag, raw)
+            if vr is None:
+                continue
             path = where + tag_text(tag)
-            if vr in ("SQ", "UN") and (vr == "SQ" or getattr(raw, "length", 0) == 0xFFFFFFFF):
-                try:
-                    items = ds[tag].value
-                except Exception:  # an undecodable sequence of the input: nothing to collect
-                    continue
-                if vr == "SQ" or isinstance(items, PydicomSequence | list):
-                    for index, item in enumerate(items or []):
-                        if isinstance(item, Dataset):
-                            yield from self.walk(item, f"{path}[{index}].", (*steps, (tag, index)))
-                    continue
-            if group & 1:
-                if 0x0010 <= element <= 0x00FF:
-                    continue  # private creator strings name a vendor, not a person
-                if vr == "PN":
-                    for value in self.cheap_values(raw):
-                        yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
-                    continue
-                if vr in ("DA", "DT", "TM") and Option.RETAIN_LONG_FULL_DATES in options:
-                    continue  # the output declares that it keeps the real dates
-                for value in _private_text(self, raw, vr):
-                    yield Identifier(Kind.PRIVATE, path, tag, vr, value, Severity.WARNING, steps)
-                continue
-            row = profile_row(tag)
-            if row is None:
-                if vr == "PN":
-                    for value in self.cheap_values(raw):
-                        yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
-                elif vr == "UI" and Option.RETAIN_UIDS not in options:
-                    for value in self.cheap_values(raw):
-                        if _is_instance_uid(tag, value):
-                            yield Identifier(Kind.UID, path, tag, vr, value, steps=steps)
-                        else:
-                            self.kept.setdefault(value.lower(), set()).add(
-                                keyword_for_tag(tag) or "UID"
-                            )
+            items = _nested(ds, tag, raw, vr)
+            if items is not None:
+                for index, item in enumerate(items):
+                    if isinstance(item, Dataset):
+                        yield from self.walk(item, f"{path}[{index}].", (*steps, (tag, index)))
+            elif is_private(tag):
+                yield from self._private(tag, vr, raw, path, steps)
+            else:
+                row = profile_row(tag)
+                if row is None:
+                    yield from self._unlisted(tag, vr, raw, path, steps)
                 else:
-                    self.note_kept(tag, vr, raw)
-                continue
-            action = effective_action(row, options)
-            if action == "K":
-                self.note_kept(tag, vr, raw)
-                if row.basic != "K":  # kept because the output declares an option
-                    self.option_kept[path] = "\\".join(self.cheap_values(raw)).lower()
-                continue
-            if action == "C" and vr not in ("DA", "DT", "PN", "UI"):
-                # Cleaned in place (descriptors, structured text): the cleaned text legitimately
-                # keeps most of the original; the identifiers inside it are collected elsewhere.
-                self.note_kept(tag, vr, raw)
-                continue
-            if vr in ("OB", "UN") or (vr == "UI" and Option.RETAIN_UIDS in options):
-                continue
-            kind = _kind(tag, vr, row)
-            severity = Severity.WARNING if kind in _WARNING_KINDS else Severity.ERROR
+                    yield from self._listed(row, tag, vr, raw, path, steps)
+
+    def _private(
+        self, tag: int, vr: str, raw: object, path: str, steps: Steps
+    ) -> Iterator[Identifier]:
+        if is_private_creator(tag):
+            return  # private creator strings name a vendor, not a person
+        if vr == "PN":
             for value in self.cheap_values(raw):
-                if kind is Kind.UID and not _is_instance_uid(tag, value):
-                    continue
-                yield Identifier(kind, path, tag, vr, value, severity, steps)
+                yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
+            return
+        if vr in ("DA", "DT", "TM") and Option.RETAIN_LONG_FULL_DATES in self.options:
+            return  # the output declares that it keeps the real dates
+        for value in _private_text(self, raw, vr):
+            yield Identifier(Kind.PRIVATE, path, tag, vr, value, Severity.WARNING, steps)
+
+    def _unlisted(
+        self, tag: int, vr: str, raw: object, path: str, steps: Steps
+    ) -> Iterator[Identifier]:
+        """A public attribute Table E.1-1 does not list: names and instance UIDs only."""
+        if vr == "PN":
+            for value in self.cheap_values(raw):
+                yield Identifier(Kind.PERSON_NAME, path, tag, vr, value, steps=steps)
+        elif vr == "UI" and Option.RETAIN_UIDS not in self.options:
+            for value in self.cheap_values(raw):
+                if names_instance(tag, value):
+                    yield Identifier(Kind.UID, path, tag, vr, value, steps=steps)
+                else:
+                    self.kept.setdefault(value.lower(), set()).add(keyword_for_tag(tag) or "UID")
+        else:
+            self.note_kept(tag, vr, raw)
+
+    def _listed(
+        self, row: ProfileRow, tag: int, vr: str, raw: object, path: str, steps: Steps
+    ) -> Iterator[Identifier]:
+        """A public attribute of Table E.1-1: collected unless the profile keeps it."""
+        options = self.options
+        action = effective_action(row, options)
+        if action == "K":
+            self.note_kept(tag, vr, raw)
+            if row.basic != "K":  # kept because the output declares an option
+                self.option_kept[path] = "\\".join(self.cheap_values(raw)).lower()
+            return
+        if action == "C" and vr not in ("DA", "DT", "PN", "UI"):
+            # Cleaned in place (descriptors, structured text): the cleaned text legitimately
+            # keeps most of the original; the identifiers inside it are collected elsewhere.
+            self.note_kept(tag, vr, raw)
+            return
+        if vr in ("OB", "UN") or (vr == "UI" and Option.RETAIN_UIDS in options):
+            return
+        kind = _kind(tag, vr, row)
+        severity = Severity.WARNING if kind in _WARNING_KINDS else Severity.ERROR
+        for value in self.cheap_values(raw):
+            if kind is Kind.UID and not names_instance(tag, value):
+                continue
+            yield Identifier(kind, path, tag, vr, value, severity, steps)
+
+
+Steps = tuple[tuple[int, int], ...]  # (sequence tag, item index) from the top level
+
+
+def _searched_vr(tag: int, raw: object) -> str | None:
+    """The VR to search an element as, or None when it is never searched."""
+    vr = getattr(raw, "VR", None) or dictionary_vr(tag)
+    public = not is_private(tag)
+    if vr == "UN" and public and dictionary_vr(tag) in _RETYPED_FROM_UN:
+        # A public element the file stores as UN (e.g. after a trip through an implicit VR or
+        # a node that did not know it): its bytes are its value as its dictionary VR encodes
+        # it, so search it as that, or a name or ID stored so goes unseen.
+        vr = dictionary_vr(tag)
+    if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and public):
+        return None  # decided before converting: converting big numeric arrays is slow
+    return str(vr)
+
+
+def _nested(ds: Dataset, tag: int, raw: object, vr: str) -> list[object] | None:
+    """The items of a sequence (or of a UN of undefined length that pydicom reads as one);
+    None when the element is not one. An undecodable sequence has no items to collect."""
+    if vr != "SQ" and not (vr == "UN" and getattr(raw, "length", 0) == UNDEFINED_LENGTH):
+        return None
+    try:
+        items = ds[tag].value
+    except Exception:  # an undecodable sequence of the input: nothing to collect
+        return []
+    if vr != "SQ" and not isinstance(items, PydicomSequence | list):
+        return None
+    return list(items or [])
 
 
 _PRIORITY = {kind: index for index, kind in enumerate(Kind)}

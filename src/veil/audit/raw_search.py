@@ -16,19 +16,15 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as _np  # a dependency of veil: the raw scan is about ten times faster with it
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
-from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as PydicomSequence
 
-from veil.audit.findings import Severity, tag_text
+from veil.audit.findings import Severity
 from veil.audit.forms import Edge, Needle
-
-try:  # optional: the raw scan is about ten times faster with it, the same without
-    import numpy as _np
-except ImportError:  # pragma: no cover - numpy comes with highdicom
-    _np = None
+from veil.dicom import UNDEFINED_LENGTH, dictionary_vr, tag_text
 
 PREAMBLE = 128
 
@@ -163,7 +159,7 @@ def _starts(piece: bytes, prefixes: list[bytes], first: int, stop: int) -> dict[
     with the same offsets. Without numpy (or for small pieces), ``bytes.find``.
     """
     found: dict[bytes, list[int]] = {prefix: [] for prefix in prefixes}
-    vectorised = _np is not None and len(piece) > 4096
+    vectorised = len(piece) > 4096
     paired = {p for p in prefixes if len(p) >= 2} if vectorised else set()
     for prefix in prefixes:
         if prefix in paired:
@@ -174,7 +170,6 @@ def _starts(piece: bytes, prefixes: list[bytes], first: int, stop: int) -> dict[
             start = piece.find(prefix, start + 1)
     if not paired:
         return found
-    assert _np is not None
     table = _np.zeros(65536, dtype=bool)
     by_pair: dict[int, list[bytes]] = {}
     for prefix in paired:
@@ -234,11 +229,11 @@ def _spans(ds: Dataset, where: str, base: int = 0) -> Iterator[ValueSpan]:
         tell = getattr(raw, "value_tell", None)
         length = getattr(raw, "length", None)
         value = getattr(raw, "value", None)
-        vr = str(getattr(raw, "VR", None) or _vr(tag))
+        vr = str(getattr(raw, "VR", None) or dictionary_vr(tag))
         start = base + tell if tell is not None else None
         if start is not None and isinstance(value, bytes | bytearray):
             yield ValueSpan(start, start + len(value), path, vr)
-        elif start is not None and length is not None and length != 0xFFFFFFFF:
+        elif start is not None and length is not None and length != UNDEFINED_LENGTH:
             yield ValueSpan(start, start + length, path, vr)
         try:
             elem = ds[tag]
@@ -263,10 +258,3 @@ def locate(offset: int, spans: list[ValueSpan]) -> ValueSpan | None:
         ):
             best = span
     return best
-
-
-def _vr(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"

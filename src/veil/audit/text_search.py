@@ -13,21 +13,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pydicom.charset import decode_bytes
-from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as PydicomSequence
 
-from veil.audit.findings import tag_text
 from veil.audit.forms import Edge, Needle
 from veil.audit.identifiers import codecs_of
+from veil.dicom import STRING_VRS, dictionary_vr, tag_text
 
 # VRs whose values are text worth searching; numbers (IS, DS) and times are left out: an
 # identifier is never a number-only string short enough to fit them and still be searched.
-SEARCHED_VRS = frozenset(
-    {"AE", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "UC", "UI", "UR", "UT"}
-)
+# Every string VR but numbers in text form, ages and times (see docs/audit.md).
+SEARCHED_VRS = STRING_VRS - {"AS", "DS", "IS", "TM"}
 _SEPARATOR = "\x00"
 
 
@@ -46,13 +44,6 @@ class TextHit:
     needle: Needle
     # the original-case text matched, only used to name the case of the form; never shown
     matched: str = field(repr=False)
-
-
-def _vr(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
 
 
 def _text(value: object) -> str:
@@ -93,7 +84,7 @@ def text_elements(
     for tag in list(ds.keys()):
         path = f"{where}{tag_text(tag)}"
         raw = ds.get_item(tag)
-        vr = getattr(raw, "VR", None) or _vr(tag)
+        vr = getattr(raw, "VR", None) or dictionary_vr(tag)
         private = bool((tag >> 16) & 1)
         if vr in SEARCHED_VRS:
             text = _decoded(raw, codecs)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from veil.batch.job import Job, Layout
-from veil.batch.outcome import FileRecord, Outcome
+from veil.batch.job import Job
+from veil.batch.outcome import FileRecord
 from veil.batch.runner import BatchSummary, run_batch, write_report
-from veil.batch.worker import WorkerResult, deid_one, process_item
+from veil.batch.worker import process_item
+from veil.pipeline import Outcome
+from veil.policy.model import Layout
 
 __all__ = [
     "BatchSummary",
@@ -13,8 +15,6 @@ __all__ = [
     "Job",
     "Layout",
     "Outcome",
-    "WorkerResult",
-    "deid_one",
     "process_item",
     "run_batch",
     "write_report",

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from veil.mapping import Mapper
+from veil.pipeline import Settings
+from veil.policy.model import Layout
 from veil.policy.plan import Plan
-
-
-class Layout(str, Enum):
-    """How output files are named."""
-
-    MIRROR = "mirror"  # the input tree, file names kept
-    HIERARCHY = "hierarchy"  # patient/study/series/instance.dcm, named by pseudonyms
 
 
 @dataclass(frozen=True)
@@ -25,3 +19,8 @@ class Job:
     layout: Layout = Layout.MIRROR
     audit: bool = True
     overwrite: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        """What `veil.pipeline.deidentify_file` needs of the job."""
+        return Settings(self.plan, self.mapper, self.audit)

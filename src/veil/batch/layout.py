@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 
 from pydicom.dataset import Dataset
 
-from veil.batch.job import Layout
+from veil.policy.model import Layout
 
 
 def output_name(

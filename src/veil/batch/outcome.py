@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-
-class Outcome(str, Enum):
-    WRITTEN = "written"  # de-identified and written
-    SKIPPED = "skipped"  # not an image to de-identify (DICOMDIR, not DICOM): counted, not failed
-    FAILED = "failed"  # could not be read or de-identified safely: nothing written
-    QUARANTINED = "quarantined"  # de-identified but the audit found an identifier: not written
+from veil.pipeline import Outcome
 
 
 @dataclass(frozen=True)

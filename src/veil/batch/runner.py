@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -27,10 +25,12 @@ from rich.text import Text
 
 from veil import __version__
 from veil.batch.job import Job
-from veil.batch.outcome import FileRecord, Outcome
+from veil.batch.outcome import FileRecord
 from veil.batch.worker import process_item
+from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
-from veil.io.quiet import silence_value_warnings
+from veil.parallel import parallel_map
+from veil.pipeline import Outcome
 
 _JOB: Job | None = None
 
@@ -38,12 +38,12 @@ _JOB: Job | None = None
 def _init_worker(job: Job) -> None:
     global _JOB
     _JOB = job
-    silence_value_warnings()
 
 
 def _run_one(item: InputItem) -> FileRecord:
-    assert _JOB is not None
     try:
+        if _JOB is None:  # the pool's initializer sets it before any item
+            raise RuntimeError("worker started without its job")
         return process_item(item, _JOB)
     except Exception as exc:
         # The type only: an exception's text may quote a value from the file.
@@ -74,6 +74,8 @@ class BatchSummary:
     seconds: float
     jobs: int
     regressions: list[dict[str, Any]] = field(default_factory=list)
+    # Outputs the destination check could not evaluate: not known to be good (fail closed).
+    unverifiable: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[Outcome]:
@@ -104,7 +106,12 @@ class BatchSummary:
     @property
     def ok(self) -> bool:
         counts = self.counts
-        return not (counts[Outcome.FAILED] or counts[Outcome.QUARANTINED] or self.regressions)
+        return not (
+            counts[Outcome.FAILED]
+            or counts[Outcome.QUARANTINED]
+            or self.regressions
+            or self.unverifiable
+        )
 
     def rates(self) -> tuple[float, float]:
         seconds = max(self.seconds, 1e-9)
@@ -129,28 +136,26 @@ class BatchSummary:
                 for study, counts in self.studies.items()
             ],
             "check_regressions": self.regressions,
+            "check_unverifiable": self.unverifiable,
             "files": [record.to_dict() for record in self.records],
         }
 
 
 def write_report(path: Path, data: dict[str, Any]) -> None:
     """Write the JSON report atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.part")
-    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
 def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRecord]:
-    if jobs <= 1 or len(items) <= 1:
-        _init_worker(job)
-        for item in items:
-            yield _run_one(item)
-        return
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
-        # Small chunks keep the progress bar live and the load even across unequal files.
-        yield from pool.imap_unordered(_run_one, items, chunksize=4)
+    # Small chunks keep the progress bar live and the load even across unequal files.
+    yield from parallel_map(
+        _run_one,
+        items,
+        jobs if len(items) > 1 else 1,
+        chunksize=4,
+        initializer=_init_worker,
+        initargs=(job,),
+    )
 
 
 def run_batch(
@@ -163,7 +168,6 @@ def run_batch(
     on_record: Callable[[FileRecord], None] | None = None,
 ) -> BatchSummary:
     """De-identify every item into ``job.out``; one bad file never stops the others."""
-    silence_value_warnings()
     console = console or Console(stderr=True)
     records: list[FileRecord] = []
     started = time.perf_counter()

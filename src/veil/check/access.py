@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
+
+from veil.dicom import dictionary_vr, is_private, is_private_creator
 
 # In enhanced MR, some classic attributes carry another keyword inside the functional groups.
 ENHANCED_ALIASES: dict[str, tuple[str, ...]] = {
@@ -90,18 +91,16 @@ def private_creators(ds: Dataset) -> set[str]:
 
     def walk(dataset: Dataset) -> None:
         for tag in list(dataset.keys()):
-            if tag.group & 1 and 0x0010 <= tag.element <= 0x00FF:
+            if is_private_creator(tag):
                 value = dataset[tag].value
                 if value:
                     found.add(str(value).strip())
                 continue
             raw = dataset.get_item(tag)
             vr = getattr(raw, "VR", None)
-            if vr is None and not tag.group & 1:
-                try:
-                    vr = dictionary_VR(tag)
-                except KeyError:
-                    vr = None
+            if vr is None and not is_private(tag):
+                known = dictionary_vr(tag)
+                vr = None if known == "UN" else known  # unknown to the dictionary: decode it
             if vr not in ("SQ", None):
                 continue
             element = dataset[tag]  # a sequence (or an unknown private element: decode it)

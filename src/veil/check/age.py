@@ -8,7 +8,6 @@ years and over only as a band, since they identify).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -16,10 +15,10 @@ from pydicom.dataset import Dataset
 
 from veil.check.access import lookup
 from veil.check.values import parse_date
+from veil.dicom import AGE_PATTERN
 from veil.engine.values import age_string
 
 REFERENCE_DATES = ("AcquisitionDate", "ContentDate", "StudyDate", "SeriesDate")
-_AGE = re.compile(r"^(\d{3})([DWMY])$")
 _DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
 
 
@@ -31,10 +30,10 @@ class AgeSource(str, Enum):
 
 def years_of(age: str) -> float | None:
     """A DICOM age string (nnnD/W/M/Y) in years, or None when it is not one."""
-    match = _AGE.match(age.strip())
-    if match is None:
+    text = age.strip()
+    if AGE_PATTERN.match(text) is None:
         return None
-    return int(match.group(1)) * _DAYS_PER[match.group(2)] / 365.25
+    return int(text[:3]) * _DAYS_PER[text[3]] / 365.25
 
 
 def shown_age(age: str) -> str:

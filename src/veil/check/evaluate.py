@@ -41,7 +41,8 @@ __all__ = [  # RuleResult, SeriesResult and Use are imported from here by caller
     "evaluate_private",
     "show_value",
 ]
-from veil.check.values import SEX_CODES, Validity, as_list, validate, vr_of
+from veil.check.values import SEX_CODES, Validity, validate
+from veil.dicom import keyword_vr, values_of
 
 # Values never shown in a report: they may identify the patient, the site or the study.
 MASKED_VRS = frozenset({"PN", "DA", "DT", "TM", "UI"})
@@ -72,10 +73,10 @@ MASKED_KEYWORDS = frozenset(
 
 def show_value(keyword: str, value: Any) -> str:
     """How a report shows a value it saw: as is when harmless, else only its kind."""
-    items = as_list(value)
+    items = values_of(value)
     if not items or all(str(item).strip() == "" for item in items):
         return "(missing)"
-    vr = vr_of(keyword)
+    vr = keyword_vr(keyword)
     if vr == "SQ":
         return f"<sequence of {len(items)} item(s)>"
     if vr in MASKED_VRS or keyword in MASKED_KEYWORDS:
@@ -112,7 +113,7 @@ def evaluate_attribute(rule: AttributeRule, ds: Dataset, quality_checks: bool) -
     validity, problem = validate(rule.keyword, value)
     if validity is Validity.VALID and rule.allowed:
         allowed = {a.upper() for a in rule.allowed}
-        if not all(str(item).strip().upper() in allowed for item in as_list(value)):
+        if not all(str(item).strip().upper() in allowed for item in values_of(value)):
             validity, problem = Validity.INVALID, f"not one of: {', '.join(rule.allowed)}"
     if validity is Validity.VALID:
         return FileOutcome(Outcome.PASS, observed)

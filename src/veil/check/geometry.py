@@ -10,12 +10,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import SupportsInt
 
 from pydicom.dataset import Dataset
 
 from veil.check.access import frame_count, has_pixels, is_enhanced, lookup
 from veil.check.model import SeriesCheck
-from veil.check.values import as_list, numbers
+from veil.check.values import numbers
+from veil.dicom import values_of
 
 # Acquisition attributes the 3D and T1 checks read (classic keyword; enhanced aliases in access).
 ACQUISITION_KEYWORDS = (
@@ -76,8 +78,10 @@ def _floats(value: object, count: int) -> tuple[float, ...] | None:
 
 
 def _int(value: object) -> int | None:
+    if not isinstance(value, SupportsInt | str | bytes):
+        return None
     try:
-        return int(value)  # type: ignore[call-overload,no-any-return]
+        return int(value)
     except (TypeError, ValueError):
         return None
 
@@ -189,7 +193,7 @@ def t1_weighted(acquisition: dict[str, object]) -> bool | None:
     te = _first_number(acquisition.get("EchoTime"))
     tr = _first_number(acquisition.get("RepetitionTime"))
     ti = _first_number(acquisition.get("InversionTime"))
-    scanning = {str(v).strip().upper() for v in as_list(acquisition.get("ScanningSequence"))}
+    scanning = {str(v).strip().upper() for v in values_of(acquisition.get("ScanningSequence"))}
     pulse = str(acquisition.get("EchoPulseSequence") or "").strip().upper()
     inversion = (
         "IR" in scanning

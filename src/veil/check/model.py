@@ -10,7 +10,8 @@ from enum import Enum
 from pydicom.dataset import Dataset
 
 from veil.check.access import frame_count, has_pixels, lookup
-from veil.check.values import Validity, as_list, is_empty, validate
+from veil.check.values import Validity, is_empty, validate
+from veil.dicom import values_of
 
 
 class Severity(str, Enum):
@@ -80,12 +81,12 @@ def _present(c: Condition, ds: Dataset) -> bool:
 
 def _matches(c: Condition, ds: Dataset) -> bool:
     regex = re.compile(c.pattern, re.IGNORECASE)
-    return any(regex.search(str(item)) for item in as_list(lookup(ds, c.keyword)))
+    return any(regex.search(str(item)) for item in values_of(lookup(ds, c.keyword)))
 
 
 def _contains(c: Condition, ds: Dataset) -> bool:
     wanted = c.pattern.strip().upper()
-    return any(str(item).strip().upper() == wanted for item in as_list(lookup(ds, c.keyword)))
+    return any(str(item).strip().upper() == wanted for item in values_of(lookup(ds, c.keyword)))
 
 
 _TESTS: dict[str, Callable[[Condition, Dataset], bool]] = {
@@ -99,7 +100,6 @@ _TESTS: dict[str, Callable[[Condition, Dataset], bool]] = {
     "all": lambda c, ds: all(child.holds(ds) for child in c.children),
     "not": lambda c, ds: not c.children[0].holds(ds),
 }
-CONDITION_KINDS = tuple(_TESTS)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
 """After de-identification: a rule that held on the input and not on the output is veil's error.
 
-The batch gives (read input bytes, output path) pairs; inputs and outputs are checked series by
+The caller gives (read input bytes, output path) pairs; inputs and outputs are checked series by
 series with the same profiles, and every rule whose outcome got worse (pass or skip before,
 warn or fail after; warn before, fail after) is a regression.
+
+Fail closed: a pair that cannot be read or evaluated is *unverifiable*, never skipped. Its
+output is not known to keep what the destination needs, so a caller holds it as it would a
+regression (`veil.pipeline.CheckVerdict.ok`).
 """
 
 from __future__ import annotations
@@ -14,9 +18,8 @@ from typing import Any
 
 from veil.check.evaluate import Collector, RuleResult, Use
 from veil.check.model import Outcome, RequirementProfile
-from veil.errors import VeilError
+from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
-from veil.io.quiet import silence_value_warnings
 
 
 @dataclass(frozen=True)
@@ -45,27 +48,45 @@ def _worse(before: RuleResult, after: RuleResult) -> bool:
     return after.outcome.rank > max(before.outcome.rank, Outcome.PASS.rank)
 
 
+@dataclass(frozen=True)
+class RegressionReport:
+    regressions: tuple[Regression, ...] = ()
+    unverifiable: tuple[str, ...] = ()  # "<output>: <why it could not be checked>"
+
+
+def _unreadable(exc: BaseException) -> str:
+    if isinstance(exc, SkippedFile):
+        return f"not a DICOM image ({exc.reason})"
+    if isinstance(exc, InputFileError):
+        return exc.problem
+    if isinstance(exc, OSError):
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
+    return type(exc).__name__
+
+
 def find_regressions(
-    profiles: Sequence[Any],
+    profiles: Sequence[RequirementProfile],
     pairs: Sequence[tuple[Callable[[], bytes], Path]],
     quality_checks: bool = True,
-) -> list[Regression]:
-    """Check inputs and outputs with the same profiles; list every rule that got worse."""
-    silence_value_warnings()
-    required: list[RequirementProfile] = list(profiles)
-    before = Collector(required, quality_checks)
-    after = Collector(required, quality_checks)
+) -> RegressionReport:
+    """Check inputs and outputs with the same profiles: every rule that got worse, and every
+    pair that could not be checked."""
+    before = Collector(profiles, quality_checks)
+    after = Collector(profiles, quality_checks)
     link: dict[tuple[str, str], tuple[str, str]] = {}
+    unverifiable: list[str] = []
     for read_input, output in pairs:
         try:
             source = read_bytes(read_input(), str(output))
             result = read_dataset(output)
-        except (SkippedFile, VeilError, OSError):
-            continue  # the batch reports unreadable files itself
+        except (SkippedFile, VeilError, OSError) as exc:
+            unverifiable.append(f"{output}: {_unreadable(exc)}")
+            continue
         try:
             key_before = before.add(source, str(output))
             link.setdefault(key_before, after.add(result, str(output)))
-        except Exception:  # a value no check foresaw: not a regression of this file
+        except Exception as exc:  # a value no check foresaw: this pair is not known to be good
+            unverifiable.append(f"{output}: cannot be checked ({type(exc).__name__})")
             continue
     results_after = {key: series for series in after.results() for key in series.members}
     found: list[Regression] = []
@@ -103,4 +124,4 @@ def find_regressions(
                     after=new.outcome.value,
                 )
             )
-    return found
+    return RegressionReport(tuple(found), tuple(unverifiable))

@@ -14,7 +14,6 @@ from veil.check.study import StudyResult, group_studies
 from veil.errors import InputFileError
 from veil.io.dicomfile import SkippedFile, read_bytes
 from veil.io.inputs import InputItem, iter_inputs
-from veil.io.quiet import silence_value_warnings
 
 
 @dataclass
@@ -79,7 +78,6 @@ def check_items(
     quality_checks: bool = True,
 ) -> CheckReport:
     """`check_inputs` on inputs already listed (the batch lists them once for both)."""
-    silence_value_warnings()
     collector = Collector(profiles, quality_checks)
     skipped = 0
     unreadable: list[tuple[str, str]] = []

@@ -1,7 +1,7 @@
 """The `veil` command: a thin layer over the library, one module per command.
 
-Library errors (VeilError) become one clear line and an exit code here, at the edge only:
-1 when some input failed or a check/audit found something, 2 on usage errors.
+Library errors (VeilError) become one clear line and an exit code at the edge only, in
+`veil.cli.errors` (0 done, 1 something failed or was found, 2 usage error, 3 a bug).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import importlib
 import click
 
 from veil import __version__
+from veil.cli.errors import guard
+from veil.io.quiet import configure_process
 
 # Each module exposes `command`, a click command or group, registered under its own name.
 COMMAND_MODULES = (
@@ -22,6 +24,9 @@ COMMAND_MODULES = (
     "veil.cli.audit",
     "veil.cli.serve",
     "veil.cli.node",
+    "veil.cli.console",
+    "veil.cli.user",
+    "veil.cli.token",
 )
 
 
@@ -35,14 +40,17 @@ def main() -> None:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil explain FILE --policy basic
       veil policy show basic
+
+    \b
+    Exit codes:
+      0  done, nothing found
+      1  something failed, was found or was refused
+      2  usage error: bad arguments, policy, profile, key, configuration
+      3  an unexpected error in veil (a bug): please report it
+    Each command's --help lists the codes it uses.
     """
+    configure_process()  # the entry point: pydicom's process-wide settings, once
 
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # a command still being built in this checkout
-        if exc.name != _name:
-            raise
-        continue
-    main.add_command(_module.command)
+    main.add_command(guard(importlib.import_module(_name).command))

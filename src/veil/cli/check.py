@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from veil.check.model import Outcome
 from veil.check.profile import load_profile
 from veil.check.run import CheckReport, check_inputs
 from veil.check.study import StudyResult
-from veil.cli.common import veil_errors_are_usage_errors
+from veil.cli.errors import ExitCode
+from veil.io.atomic import write_atomic
 
 _STYLE = {
     Outcome.PASS: "green",
@@ -222,7 +223,6 @@ def print_report(
 @click.option(
     "--verbose", "-v", is_flag=True, help="With --details, also the rules that did not apply."
 )
-@veil_errors_are_usage_errors
 def command(
     inputs: tuple[Path, ...],
     profiles: tuple[str, ...],
@@ -238,21 +238,22 @@ def command(
     used, never failed. A study passes when what the destination needs is there and passes
     its rules. Warnings and failures are grouped by rule and cause, with the value seen
     (masked when it could identify someone), why the destination needs it and how to fix it.
-    Exit 0 when no study fails (warnings allowed), 1 when a study fails or a file cannot be
-    read, 2 on usage errors.
 
     \b
     Example:
       veil check ../shared/corpus/dcm_qa_philips_enh --for neuroquant
       veil check deid-out/ --for dcm2niix --json check.json --details
+
+    \b
+    Exit codes:
+      0  no study fails (warnings allowed)
+      1  a study fails, or a file cannot be read
+      2  usage error (unknown profile, bad option)
     """
     loaded = [load_profile(name) for name in profiles]
     report = check_inputs(inputs, loaded, quality_checks=not no_quality_checks)
     console = Console(highlight=False)
     print_report(console, report, verbose, details)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        temp = json_path.with_name(f".{json_path.name}.part")
-        temp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(temp, json_path)
-    raise SystemExit(0 if report.ok else 1)
+        write_atomic(json_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+    sys.exit(ExitCode.OK if report.ok else ExitCode.FOUND)

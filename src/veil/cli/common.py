@@ -1,45 +1,14 @@
-"""Options and error handling shared by the commands."""
+"""Options shared by the commands."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-
-from veil.check.model import RequirementProfile
-from veil.check.profile import load_profile
-from veil.errors import VeilError
-from veil.policy import Plan, compile_plan, load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-USAGE_EXIT = 2
-
-err_console = Console(stderr=True, highlight=False)
-
-
-def fail_usage(message: str) -> None:
-    """One line, exit 2: the command could not start (bad policy, key, output folder...)."""
-    err_console.print(f"[bold red]veil: error:[/] {message}", markup=True, soft_wrap=True)
-    sys.exit(USAGE_EXIT)
-
-
-def veil_errors_are_usage_errors(function: F) -> F:
-    """Turn a VeilError raised while setting up a command into one line and exit code 2."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except VeilError as exc:
-            fail_usage(str(exc))
-
-    return wrapper  # type: ignore[return-value]
 
 
 def key_options(function: F) -> F:
@@ -59,9 +28,10 @@ def key_options(function: F) -> F:
     return function
 
 
-def compile_from_options(
-    policy: str, profile_names: tuple[str, ...], quality_checks: bool
-) -> tuple[Plan, list[RequirementProfile]]:
-    """The plan of --policy and --for (as `veil deid` and `veil explain` take them)."""
-    profiles = [load_profile(name) for name in profile_names]
-    return compile_plan(load_policy(policy), profiles, quality_checks=quality_checks), profiles
+jobs_option = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes [default: number of CPUs].",
+)

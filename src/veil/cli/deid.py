@@ -3,44 +3,38 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
+from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
-from veil.check.regression import find_regressions
 from veil.check.run import check_items
-from veil.cli.common import (
-    compile_from_options,
-    err_console,
-    key_options,
-    veil_errors_are_usage_errors,
-)
+from veil.cli.common import jobs_option, key_options
+from veil.cli.errors import ExitCode, err_console
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
+from veil.pipeline import CheckVerdict, OutputPair, check_outputs, compile_policy
 
 
-def _regressions(
+def _check_outputs(
     profiles: list[RequirementProfile],
     summary: BatchSummary,
     items: list[InputItem],
     out: Path,
     quality_checks: bool,
-) -> list[dict[str, Any]]:
+) -> CheckVerdict:
     """Re-run the destination checks on the output: what passed before must pass after."""
-    if not profiles:
-        return []
     by_display = {item.display: item for item in items}
-    pairs: list[tuple[Callable[[], bytes], Path]] = [
+    pairs: list[OutputPair] = [
         (by_display[record.input].read, out / record.output)
         for record in summary.records
         if record.outcome is Outcome.WRITTEN and record.output
     ]
-    return [r.to_dict() for r in find_regressions(profiles, pairs, quality_checks)]
+    return check_outputs(profiles, pairs, quality_checks)
 
 
 NOT_USED = "not used by the destination (--only-used): not written"
@@ -108,6 +102,13 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
             "quarantined; do not send it as a whole study)",
             markup=True,
         )
+    for problem in summary.unverifiable:
+        err_console.print(
+            f"[red]not checked:[/] {problem}: the destination check could not run on this "
+            "output; it is not known to keep what the destination needs",
+            markup=True,
+            soft_wrap=True,
+        )
     for regression in summary.regressions:
         err_console.print(
             f"[red]veil error:[/] series {regression.get('series')}: rule "
@@ -139,7 +140,7 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     multiple=True,
     metavar="PROFILE",
     help="Destination requirement profile to satisfy (repeatable): neuroquant, "
-    "dcm2niix, basic-viewing, or a YAML file.",
+    "dcm2niix, basic-viewing, or a YAML file; added to the policy's requirements:.",
 )
 @click.option(
     "--no-quality-checks",
@@ -153,26 +154,26 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     "other files are skipped and counted, never written (less data leaves, less to pay for).",
 )
 @key_options
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes [default: number of CPUs].",
-)
+@jobs_option
 @click.option(
     "--layout",
     type=click.Choice([layout.value for layout in Layout]),
-    default=Layout.MIRROR.value,
-    show_default=True,
+    default=None,
     help="mirror: the input tree and file names; hierarchy: "
     "patient/study/series/instance.dcm named by pseudonyms (use it when input "
-    "file or folder names may identify someone).",
+    "file or folder names may identify someone). Default: the policy's layout:, else mirror.",
 )
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a JSON report: every input with its outcome (no identifying values).",
+)
+@click.option(
+    "--report-paths",
+    type=click.Choice([choice.value for choice in ReportPaths]),
+    default=None,
+    help="How the report names input files: plain paths, or keyed digests "
+    "[default: digest with --layout hierarchy, else plain].",
 )
 @click.option(
     "--no-audit",
@@ -183,7 +184,6 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     "--overwrite", is_flag=True, help="Replace output files that exist with different content."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@veil_errors_are_usage_errors
 def command(
     inputs: tuple[Path, ...],
     out: Path,
@@ -194,8 +194,9 @@ def command(
     key_path: Path | None,
     lookup: Path | None,
     jobs: int | None,
-    layout: str,
+    layout: str | None,
     report: Path | None,
+    report_paths: str | None,
     no_audit: bool,
     overwrite: bool,
     quiet: bool,
@@ -204,22 +205,31 @@ def command(
 
     DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
     de-identified safely gets one line naming it and the problem; the batch goes on. Inputs
-    are never modified. Exit 0 when every DICOM file was written, 1 when any failed or was
-    quarantined, 2 on usage errors.
+    are never modified.
 
     \b
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil deid scans/ --out deid-out --for neuroquant --report report.json
       veil deid scans/ --out deid-out --for neuroquant --only-used
+
+    \b
+    Exit codes:
+      0  every DICOM file was written
+      1  a file failed or was quarantined, or the output lost a destination requirement
+      2  usage error (bad policy, profile, key or output folder)
     """
     check_output_location(inputs, out)
     if report is not None:
         check_output_location(inputs, report)
     quality_checks = not no_quality_checks
-    if only_used and not profiles:
-        raise click.UsageError("--only-used needs --for PROFILE: the destination says what it uses")
-    plan, loaded_profiles = compile_from_options(policy, profiles, quality_checks)
+    compiled = compile_policy(policy, profiles, quality_checks)
+    plan, loaded_profiles = compiled.plan, list(compiled.profiles)
+    if only_used and not loaded_profiles:
+        raise click.UsageError(
+            "--only-used needs --for PROFILE (or a policy with requirements:): the destination "
+            "says what it uses"
+        )
     mapper = load_mapper(key_path, lookup)
     items = list(iter_inputs(inputs))
     not_used: list[FileRecord] = []
@@ -229,7 +239,7 @@ def command(
         plan=plan,
         mapper=mapper,
         out=out,
-        layout=Layout(layout),
+        layout=Layout(layout) if layout else compiled.layout or Layout.MIRROR,
         audit=not no_audit,
         overwrite=overwrite,
     )
@@ -249,8 +259,14 @@ def command(
         on_record=_print_failure,
     )
     summary.records.extend(not_used)
-    summary.regressions = _regressions(loaded_profiles, summary, items, out, quality_checks)
+    verdict = _check_outputs(loaded_profiles, summary, items, out, quality_checks)
+    summary.regressions = [r.to_dict() for r in verdict.regressions]
+    summary.unverifiable = list(verdict.unverifiable)
     if report is not None:
-        write_report(report, summary.to_dict(job))
+        data = summary.to_dict(job)
+        paths = ReportPaths(report_paths) if report_paths else default_report_paths(job.layout)
+        if paths is ReportPaths.DIGEST:
+            data = hide_input_paths(data, mapper, job.layout)
+        write_report(report, data)
     _print_summary(summary, out, job, report)
-    raise SystemExit(0 if summary.ok else 1)
+    sys.exit(ExitCode.OK if summary.ok else ExitCode.FOUND)

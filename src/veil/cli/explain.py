@@ -16,11 +16,13 @@ from pydicom.dataset import Dataset
 from rich.console import Console
 from rich.table import Table
 
-from veil.cli.common import compile_from_options, key_options, veil_errors_are_usage_errors
+from veil.cli.common import key_options
+from veil.cli.errors import CommandError
+from veil.dicom import tag_text
 from veil.engine import deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
-from veil.io.quiet import silence_value_warnings
 from veil.keys import load_mapper
+from veil.pipeline import compile_policy
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,6 @@ class Decision:
     before: str
     after: str
     rule: str
-
-
-def _tag_text(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _show(value: object, vr: str) -> str:
@@ -50,8 +48,8 @@ def _find(ds: Dataset, path: str) -> object | None:
     current: Dataset = ds
     parts = path.split(".")
     for index, part in enumerate(parts):
-        tag_text, _, item = part.partition("[")
-        tag = int(tag_text[1:5] + tag_text[6:10], 16)
+        text, _, item = part.partition("[")
+        tag = int(text[1:5] + text[6:10], 16)
         if tag not in current:
             return None
         elem = current[tag]
@@ -80,7 +78,7 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
 
     def visit(ds: Dataset, prefix: str) -> None:
         for elem in ds:
-            path = f"{prefix}{_tag_text(elem.tag)}"
+            path = f"{prefix}{tag_text(elem.tag)}"
             recorded = records.get(path)
             if recorded is not None:
                 decisions.append(recorded)
@@ -128,7 +126,6 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
     default=None,
     help="Show values (default: only when writing to a terminal).",
 )
-@veil_errors_are_usage_errors
 def command(
     file: Path,
     policy: str,
@@ -147,14 +144,18 @@ def command(
     \b
     Example:
       veil explain ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22/IM1.dcm --changed-only
+
+    \b
+    Exit codes:
+      0  explained
+      2  usage error (not a DICOM image, bad policy, profile or key)
     """
-    silence_value_warnings()
-    plan, _ = compile_from_options(policy, profiles, quality_checks=not no_quality_checks)
+    plan = compile_policy(policy, profiles, quality_checks=not no_quality_checks).plan
     mapper = load_mapper(key_path, lookup)
     try:
         original = read_dataset(file)
     except SkippedFile as skipped:
-        raise click.UsageError(f"{file}: nothing to explain ({skipped.reason})") from None
+        raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
     records: dict[str, Decision] = {}
 
     def record(path: str, tag: int, before: str, after: str, rule: str) -> None:

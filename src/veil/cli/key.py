@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from veil.cli.common import veil_errors_are_usage_errors
+from veil.cli.errors import CommandError
 from veil.keys import create_key_file, resolve_key
 from veil.mapping import Mapper
 
@@ -19,7 +19,6 @@ from veil.mapping import Mapper
     help="A key file instead of the default.",
 )
 @click.pass_context
-@veil_errors_are_usage_errors
 def command(ctx: click.Context, key_path: Path | None) -> None:
     """Show where the project key comes from and its fingerprint.
 
@@ -31,6 +30,11 @@ def command(ctx: click.Context, key_path: Path | None) -> None:
     Example:
       veil key
       veil key create /secure/project.key
+
+    \b
+    Exit codes:
+      0  shown (or created)
+      2  the key cannot be found, read or created safely (e.g. readable by others)
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -45,11 +49,16 @@ def command(ctx: click.Context, key_path: Path | None) -> None:
 
 @command.command("create")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@veil_errors_are_usage_errors
 def create(path: Path) -> None:
-    """Create a new random key file at PATH (owner-only permissions; never overwrites)."""
+    """Create a new random key file at PATH (owner-only permissions; never overwrites).
+
+    \b
+    Exit codes:
+      0  created
+      2  PATH exists, or cannot be created safely
+    """
     if path.exists():
-        raise click.UsageError(f"{path} exists; veil never overwrites a key")
+        raise CommandError(f"{path} exists; veil never overwrites a key (choose another path)")
     create_key_file(path)
     key, _ = resolve_key(path, create=False)
     click.echo(f"created {path}, fingerprint {Mapper(key).fingerprint()}")

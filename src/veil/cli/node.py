@@ -1,4 +1,4 @@
-"""`veil node status|retry`: look at and act on a node's state store (pseudonyms only)."""
+"""`veil node status|retry|forget`: look at and act on a node's state store (pseudonyms only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from veil.errors import VeilError
+from veil.cli.errors import CommandError, ExitCode
 
 if TYPE_CHECKING:
     from veil.node.store import Store
@@ -29,15 +29,25 @@ def _open_store(config_path: Path | None) -> Store:
     from veil.node.config import load_config
     from veil.node.store import Store
 
-    try:
-        return Store.open(load_config(config_path).database)
-    except VeilError as exc:
-        raise click.ClickException(str(exc)) from None
+    return Store.open(load_config(config_path).database)
 
 
 @click.group("node")
 def command() -> None:
-    """Inspect the node's studies and retry failed ones."""
+    """Inspect the node's studies, retry failed ones, forget finished ones.
+
+    \b
+    Example:
+      veil node status --state failed
+      veil node retry 3f9a0c2e11d4b6a7
+      veil node forget 3f9a0c2e11d4b6a7
+
+    \b
+    Exit codes:
+      0  done
+      1  the study cannot be retried (see veil node retry)
+      2  usage error (bad configuration, database unreachable, unknown study)
+    """
 
 
 @command.command("status")
@@ -51,11 +61,17 @@ def command() -> None:
     help="Only studies in this state (repeatable), e.g. --state failed --state quarantined.",
 )
 def status(config_path: Path | None, as_json: bool, states: tuple[str, ...]) -> None:
-    """Every study the node knows, by study key and patient pseudonym, with its state."""
+    """Every study the node knows, by study key and patient pseudonym, with its state.
+
+    \b
+    Exit codes:
+      0  listed
+      2  bad configuration, or the database cannot be opened
+    """
     store = _open_store(config_path)
     try:
-        rows = [r for r in store.status() if not states or r.state.value in states]
-        returns = store.return_counts()
+        rows = [r for r in store.studies.status() if not states or r.state.value in states]
+        returns = store.returns.counts()
     finally:
         store.close()
     records = [
@@ -94,19 +110,64 @@ def status(config_path: Path | None, as_json: bool, states: tuple[str, ...]) -> 
 @_config_option
 @click.argument("study")
 def retry(config_path: Path | None, study: str) -> None:
-    """Send a failed or quarantined STUDY (its key from `status`) through the node again."""
+    """Send a failed or quarantined STUDY (its key from `status`) through the node again.
+
+    \b
+    Exit codes:
+      0  the running node will process it again
+      1  the study is neither failed nor quarantined
+      2  no such study, bad configuration, or the database cannot be opened
+    """
     store = _open_store(config_path)
     try:
-        row = store.find_study(study)
+        row = store.studies.find(study)
         if row is None:
-            raise click.ClickException(
-                f"no study {study} in the node's store (see veil node status)"
-            )
-        if not store.retry(row.id):
-            raise click.ClickException(
+            raise CommandError(f"no study {study} in the node's store (see veil node status)")
+        if not store.studies.retry(row.id):
+            raise CommandError(
                 f"study {study} is {row.state.value}; only failed or quarantined studies "
-                "are retried"
+                "are retried",
+                ExitCode.FOUND,
             )
     finally:
         store.close()
     click.echo(f"study {study} will be processed again by the running node")
+
+
+@command.command("forget")
+@_config_option
+@click.argument("study")
+def forget(config_path: Path | None, study: str) -> None:
+    """Remove STUDY (its key from `status`) from the node: its links between pseudonyms and
+    originals, its state and its spool files. Results about it can no longer come home.
+
+    Only a sent, quarantined or failed study can be forgotten.
+
+    \b
+    Example:
+      veil node forget 3f9a0c2e11d4b6a7
+
+    \b
+    Exit codes:
+      0  forgotten
+      1  the study is still being processed
+      2  no such study, bad configuration, or the database cannot be opened
+    """
+    from veil.node.config import load_config
+    from veil.node.forgetting import ForgetError, forget_study
+    from veil.node.store import Store
+
+    config = load_config(config_path)
+    store = Store.open(config.database)
+    try:
+        try:
+            done = forget_study(store, config.spool, study)
+        except ForgetError as exc:
+            found = store.studies.find(study) is not None
+            raise CommandError(str(exc), ExitCode.FOUND if found else ExitCode.USAGE) from None
+    finally:
+        store.close()
+    click.echo(
+        f"study {done.study_key} forgotten: {done.links} study link(s) and {done.files} spool "
+        "file(s) removed"
+    )

@@ -6,12 +6,12 @@ import copy
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from veil import __version__
 from veil.engine.walk import Context, Recorder, Walker, _identifying_values, blob_needles
 from veil.errors import DeidentificationError, value_free_text
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.plan import Plan
 from veil.standard import Option
 
@@ -56,9 +56,10 @@ def _file_meta(
     source: FileMetaDataset | None, ds: Dataset, mapper: Mapper, fallback_instance: str | None
 ) -> FileMetaDataset:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", None) or (
+    sop_class = ds.get("SOPClassUID", None) or (
         source.get("MediaStorageSOPClassUID") if source else None
     )
+    meta.MediaStorageSOPClassUID = UID(str(sop_class or ""))
     instance = ds.get("SOPInstanceUID", None)  # already remapped by the walk
     if not instance:
         # Datasets without SOP Instance UID (minimal test objects): the file meta's UID, or a
@@ -69,9 +70,9 @@ def _file_meta(
         if not original:
             raise DeidentificationError("no SOP Instance UID in the dataset or the file meta")
         instance = mapper.uid(str(original))
-    meta.MediaStorageSOPInstanceUID = instance
-    meta.TransferSyntaxUID = transfer_syntax_of(ds)
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.MediaStorageSOPInstanceUID = UID(str(instance))
+    meta.TransferSyntaxUID = UID(transfer_syntax_of(ds))
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION
     return meta
 
@@ -94,12 +95,11 @@ def deidentify(
     """
     work = ds if in_place else copy.deepcopy(ds)
     source_meta = getattr(ds, "file_meta", None)
-    patient_id = str(work.get("PatientID", "") or "")
     ctx = Context(
         plan=plan,
         mapper=mapper,
         sop_class=str(work.get("SOPClassUID", "") or ""),
-        patient_id=patient_id,
+        patient=Patient.of(work),
         recorder=recorder,
     )
     walker = Walker(ctx)

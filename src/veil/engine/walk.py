@@ -8,17 +8,19 @@ come out byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
+from pydicom._uid_dict import UID_dictionary  # pydicom.uid does not re-export it
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import UID_dictionary
 
+from veil.dicom import is_class_uid as _is_class_uid  # one answer, shared with the audit
 from veil.engine.values import (
     DATE_VRS,
     TEXT_VRS,
@@ -32,7 +34,7 @@ from veil.engine.values import (
     shift_dt,
 )
 from veil.errors import DeidentificationError
-from veil.mapping import Mapper
+from veil.mapping import Mapper, Patient
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option, iod_attribute_types
@@ -41,15 +43,6 @@ from veil.vendor import PrivateTextRefused, mask_private_value
 # (path, tag, before, after, rule) for `veil explain`; only called when explaining.
 Recorder = Callable[[str, int, str, str, str], None]
 
-# UIDs that name a kind of thing, not an instance: never remapped.
-_CLASS_UID_SUFFIXES = (
-    "ClassUID",
-    "TransferSyntaxUID",
-    "CodingSchemeUID",
-    "CreatorUID",
-    "MappingResourceUID",
-    "ContextGroupExtensionCreatorUID",
-)
 _CODE_TAGS = frozenset(
     {
         0x00080100,
@@ -101,12 +94,6 @@ def vr_of(tag: int) -> str:
         return "UN"
 
 
-@cache
-def _is_class_uid(tag: int) -> bool:
-    keyword = keyword_for_tag(tag)
-    return bool(keyword) and keyword.endswith(_CLASS_UID_SUFFIXES)
-
-
 def _tag_text(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
@@ -118,7 +105,7 @@ class Context:
     plan: Plan
     mapper: Mapper
     sop_class: str
-    patient_id: str
+    patient: Patient
     recorder: Recorder | None = None
     shifted: bool = False
     _offset: int | None = None
@@ -131,7 +118,7 @@ class Context:
     @property
     def offset(self) -> int:
         if self._offset is None:
-            self._offset = self.mapper.date_offset_days(self.patient_id)
+            self._offset = self.mapper.date_offset_days(self.patient)
         return self._offset
 
     @property
@@ -258,7 +245,7 @@ def _values(elem: DataElement) -> list[object]:
     return [value]
 
 
-def _set_values(elem: DataElement, values: list[object]) -> None:
+def _set_values(elem: DataElement, values: list[Any]) -> None:
     elem.value = values[0] if len(values) == 1 else values
 
 
@@ -397,11 +384,17 @@ class Walker:
                 _empty(elem)
         elif action == Action.PSEUDONYM.value:
             if elem.VR == "PN" or tag == 0x00100020 or elem.VR in ("LO", "SH"):
-                source = ds.get("PatientID", None)
-                own_id = str(source) if tag != 0x00100020 else str(elem.value or "")
-                if tag != 0x00100020 and source is None:
-                    own_id = self.ctx.patient_id
-                elem.value = self.ctx.mapper.patient_pseudonym(own_id)
+                # The top level is the dataset's patient (read before the walk changed it);
+                # a nested item with its own PatientID (Other Patient IDs) is that patient.
+                patient = self.ctx.patient
+                if path and "PatientID" in ds:
+                    patient = Patient(
+                        str(ds.get("PatientID", "") or ""),
+                        str(ds.get("IssuerOfPatientID", "") or ""),
+                        patient.study_uid,
+                        patient.instance_uid,
+                    )
+                elem.value = self.ctx.mapper.patient_pseudonym(patient)
             else:
                 _empty(elem)
         elif action == Action.HASH.value:
@@ -497,7 +490,7 @@ class Walker:
             self._record(where, tag, before, _show(elem), "inside cleaned structured content")
 
     def _private(
-        self, ds: Dataset, tags: list[int], path: tuple[str, ...], where: str, mode: str
+        self, ds: Dataset, tags: Collection[int], path: tuple[str, ...], where: str, mode: str
     ) -> None:
         creators: dict[tuple[int, int], str | None] = {}
         for tag in tags:

@@ -5,7 +5,9 @@ A policy file looks like::
     name: my-trial
     base: basic                      # the PS3.15 Basic Application Level Confidentiality Profile
     options: [retain-patient-characteristics, retain-longitudinal-modified-dates]
-    requirements: [neuroquant]       # destination profiles the output must satisfy
+    requirements: [neuroquant]       # destination profiles the output must satisfy, merged
+                                     # with --for (a YAML path is relative to this file)
+    layout: hierarchy                # veil deid's output layout unless --layout is given
     overrides:
       - {attribute: PatientID, action: pseudonym}
       - {attribute: "(0010,1010)", action: replace, value: "040Y"}
@@ -22,7 +24,15 @@ import yaml
 from pydicom.datadict import tag_for_keyword
 
 from veil.errors import PolicyError
-from veil.policy.model import OVERRIDE_WORDS, Action, Override, Policy, PrivateSelector
+from veil.policy.model import (
+    OVERRIDE_WORDS,
+    Action,
+    Layout,
+    Override,
+    Policy,
+    PrivateSelector,
+    RequirementRef,
+)
 from veil.standard import Option
 from veil.yamlnode import YamlNode, compose
 
@@ -117,6 +127,18 @@ def _parse_override(node: YamlNode) -> Override:
     return Override(action, tag, private, value, node.line, label)
 
 
+def _requirement(item: YamlNode, origin: str) -> RequirementRef:
+    """A profile name as written, or a YAML path made relative to the policy file's folder."""
+    name = item.scalar("a requirement").strip()
+    if not name:
+        raise item.fail("a requirement names a destination profile, e.g. neuroquant")
+    path = Path(name)
+    is_path = path.suffix.lower() in (".yaml", ".yml") or len(path.parts) > 1
+    if is_path and not path.is_absolute() and Path(origin).is_file():
+        name = str(Path(origin).parent / path)
+    return RequirementRef(name, item.line)
+
+
 def parse_policy(text: str, origin: str) -> Policy:
     root = compose(text, origin, PolicyError, "policy file").mapping("a policy")
     unknown = set(root) - TOP_KEYS
@@ -146,12 +168,15 @@ def parse_policy(text: str, origin: str) -> Policy:
         for item in (root["overrides"].items("overrides") if "overrides" in root else [])
     )
     requirements = tuple(
-        item.scalar("a requirement")
+        _requirement(item, origin)
         for item in (root["requirements"].items("requirements") if "requirements" in root else [])
     )
-    layout = root["layout"].scalar("layout") if "layout" in root else "mirror"
-    if layout not in ("mirror", "hierarchy"):
-        raise root["layout"].fail("layout must be 'mirror' or 'hierarchy'")
+    layout = None
+    if "layout" in root:
+        word = root["layout"].scalar("layout").strip().lower()
+        if word not in {layout.value for layout in Layout}:
+            raise root["layout"].fail("layout must be 'mirror' or 'hierarchy'")
+        layout = Layout(word)
     name = root["name"].scalar("name") if "name" in root else Path(origin).stem
     description = root["description"].scalar("description") if "description" in root else ""
     return Policy(

@@ -65,13 +65,29 @@ class Override:
     label: str = ""  # how the file named it, for explanations
 
 
+class Layout(str, Enum):
+    """How `veil deid` names its output files (a policy may choose; --layout wins)."""
+
+    MIRROR = "mirror"  # the input tree, file names kept
+    HIERARCHY = "hierarchy"  # patient/study/series/instance.dcm, named by pseudonyms
+
+
+@dataclass(frozen=True)
+class RequirementRef:
+    """A destination profile a policy names: a built-in name, or a YAML file (resolved
+    against the policy file's folder), with its line for errors."""
+
+    name: str
+    line: int = 0
+
+
 @dataclass(frozen=True)
 class Policy:
     name: str
     source: str  # "built-in basic" or the file path
     options: frozenset[Option] = frozenset()
     overrides: tuple[Override, ...] = ()
-    requirements: tuple[str, ...] = ()  # destination profile names or paths
+    requirements: tuple[RequirementRef, ...] = ()  # merged with `--for` when compiled
     description: str = ""
-    layout: str = "mirror"  # output layout default for this policy
+    layout: Layout | None = None  # the output layout this policy asks for, if any
     meta: dict[str, str] = field(default_factory=dict)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.datadict import tag_for_keyword
 
-from veil.errors import RequirementConflictError
+from veil.dicom import DATE_VRS, TEXT_VRS, dictionary_vr, is_private
+from veil.errors import PolicyError, RequirementConflictError
 from veil.policy.model import Action, Override, Policy, PrivateSelector
 from veil.standard import (
     EDITION,
@@ -27,29 +28,48 @@ from veil.standard import (
 )
 
 REMOVING = {"X", "Z", "D", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"}
-DATE_VRS = {"DA", "DT", "TM"}
-TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
 
 
 class PreservationLike(Protocol):
-    keyword: str
-    rule_id: str
-    need: str
-    derive_age: bool
-    shift_dates: bool
+    """An attribute a destination needs kept (`veil.check.model.Preservation`)."""
+
+    @property
+    def keyword(self) -> str: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def need(self) -> str: ...
+    @property
+    def derive_age(self) -> bool: ...
+    @property
+    def shift_dates(self) -> bool: ...
 
 
 class PrivateKeepLike(Protocol):
-    creator: str
-    element: int | None  # the element within the block (low byte); None: the whole block
-    keep: bool
-    rule_id: str
-    need: str
-    clean: bool  # kept with the input's identifying values masked inside it
+    """A private-block decision of a destination (`veil.check.model.PrivateKeep`)."""
+
+    @property
+    def creator(self) -> str: ...
+    @property
+    def element(
+        self,
+    ) -> int | None: ...  # the element within the block (low byte); None: the whole block
+    @property
+    def keep(self) -> bool: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def need(self) -> str: ...
+    # Kept with the input's identifying values masked inside it.
+    @property
+    def clean(self) -> bool: ...
 
 
 class ProfileLike(Protocol):
-    name: str
+    """What the compiler reads of a destination requirement profile (frozen: read-only)."""
+
+    @property
+    def name(self) -> str: ...
 
     def preservations(self, quality_checks: bool = True) -> Sequence[PreservationLike]: ...
 
@@ -134,20 +154,6 @@ def _row_rule(row: ProfileRow, options: frozenset[Option]) -> Rule:
     return Rule(action, source, fallback=row.basic)
 
 
-def _vr_of(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
-
-
-def _name_of(tag: int) -> str:
-    try:
-        return str(dictionary_description(tag))
-    except KeyError:
-        return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
 def _resolve_requirement(
     tag: int, current: Rule, row: ProfileRow | None, preservation: PreservationLike, profile: str
 ) -> tuple[Rule, str | None]:
@@ -172,7 +178,7 @@ def _resolve_requirement(
             f"{preservation.rule_id} asks for PatientBirthDate: satisfied by keeping PatientAge "
             "derived from it; the birth date itself is removed"
         )
-    vr = _vr_of(tag)
+    vr = dictionary_vr(tag)
     if row is not None:
         allowed = {action for _, action in row.options}
         if vr in DATE_VRS and "C" in {row.option_action(Option.RETAIN_LONG_MODIFIED_DATES)}:
@@ -224,172 +230,193 @@ def _override_rule(override: Override, origin: str) -> Rule:
     )
 
 
-def compile_plan(
-    policy: Policy, profiles: Iterable[ProfileLike] = (), quality_checks: bool = True
-) -> Plan:
-    """Compile a policy (and destination requirement profiles) into a plan, once."""
-    options = policy.options
-    exact: dict[int, Rule] = {}
-    rows_by_tag: dict[int, ProfileRow] = {}
-    patterns: list[tuple[TagPattern, Rule]] = []
-    private_default = Rule("X", "Table E.1-1 (gggg,eeee) odd groups: private attributes removed")
-    for row in profile_rows():
-        rule = _row_rule(row, options)
-        if row.pattern.odd_groups:
-            private_default = Rule(
-                "X",
-                f"Table E.1-1 {row.tag_text}: basic profile X"
-                + (
-                    " (not on the safe private list)"
-                    if Option.RETAIN_SAFE_PRIVATE in options
-                    else ""
-                ),
-            )
-        elif row.pattern.exact:
-            exact[row.pattern.tag] = rule
-            rows_by_tag[row.pattern.tag] = row
-        else:
-            patterns.append((row.pattern, rule))
+PrivateKey = tuple[str, int | None, int | None]  # (creator, group or None, element or None)
 
-    private_keep: dict[tuple[str, int | None, int | None], Rule] = {}
-    if Option.RETAIN_SAFE_PRIVATE in options:
-        for safe in safe_private_rows():
-            private_keep[(safe.creator, safe.group, safe.element_low)] = Rule(
-                "K",
-                f'Table E.3.10-1 safe private "{safe.creator}" '
-                f"({safe.group:04X},xx{safe.element_low:02X}) "
-                f"{safe.meaning}: option retain-safe-private",
-            )
 
-    notes: list[str] = []
-    profile_list = list(profiles)
-    removed_private: set[tuple[str, int | None, int | None]] = set()
-    derive_age = False
-    shift = Option.RETAIN_LONG_MODIFIED_DATES in options
-    for profile in profile_list:
-        for preservation in profile.preservations(quality_checks):
+def _private_where(decision: PrivateKeepLike) -> str:
+    if decision.element is None:
+        return f'private block "{decision.creator}"'
+    return f'private element "{decision.creator}" xx{decision.element:02X}'
+
+
+@dataclass
+class _Compiler:
+    """One compile: the table, then requirements, then overrides, each step a method."""
+
+    policy: Policy
+    profiles: list[ProfileLike]
+    quality_checks: bool
+    exact: dict[int, Rule] = field(default_factory=dict)
+    rows_by_tag: dict[int, ProfileRow] = field(default_factory=dict)
+    patterns: list[tuple[TagPattern, Rule]] = field(default_factory=list)
+    private_default: Rule = field(
+        default_factory=lambda: Rule(
+            "X", "Table E.1-1 (gggg,eeee) odd groups: private attributes removed"
+        )
+    )
+    private_keep: dict[PrivateKey, Rule] = field(default_factory=dict)
+    removed_private: set[PrivateKey] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    derive_age: bool = False
+    shift: bool = False
+
+    def table(self) -> None:
+        """Table E.1-1 with the policy's options, and the safe private list when retained."""
+        options = self.policy.options
+        self.shift = Option.RETAIN_LONG_MODIFIED_DATES in options
+        for row in profile_rows():
+            rule = _row_rule(row, options)
+            if row.pattern.odd_groups:
+                retained = Option.RETAIN_SAFE_PRIVATE in options
+                self.private_default = Rule(
+                    "X",
+                    f"Table E.1-1 {row.tag_text}: basic profile X"
+                    + (" (not on the safe private list)" if retained else ""),
+                )
+            elif row.pattern.exact:
+                self.exact[row.pattern.tag] = rule
+                self.rows_by_tag[row.pattern.tag] = row
+            else:
+                self.patterns.append((row.pattern, rule))
+        if Option.RETAIN_SAFE_PRIVATE in options:
+            for safe in safe_private_rows():
+                self.private_keep[(safe.creator, safe.group, safe.element_low)] = Rule(
+                    "K",
+                    f'Table E.3.10-1 safe private "{safe.creator}" '
+                    f"({safe.group:04X},xx{safe.element_low:02X}) "
+                    f"{safe.meaning}: option retain-safe-private",
+                )
+
+    def requirements(self, profile: ProfileLike) -> None:
+        """What ``profile`` needs kept, resolved against privacy by the safest transform."""
+        for preservation in profile.preservations(self.quality_checks):
             tag = tag_for_keyword(preservation.keyword)
             if tag is None:
                 continue
-            current = exact.get(tag) or Rule("K", "not in Table E.1-1: kept")
+            current = self.exact.get(tag) or Rule("K", "not in Table E.1-1: kept")
             rule, note = _resolve_requirement(
-                tag, current, rows_by_tag.get(tag), preservation, profile.name
+                tag, current, self.rows_by_tag.get(tag), preservation, profile.name
             )
             if rule is not current:
-                exact[tag] = rule
-            if rule.action == Action.DERIVE_AGE.value:
-                derive_age = True
-            if rule.action == Action.SHIFT.value:
-                shift = True
+                self.exact[tag] = rule
+            self.derive_age |= rule.action == Action.DERIVE_AGE.value
+            self.shift |= rule.action == Action.SHIFT.value
             if note:
-                notes.append(note)
+                self.notes.append(note)
         for decision in profile.private_elements():
-            key = (decision.creator.strip(), None, decision.element)
-            where = (
-                f'private block "{decision.creator}"'
-                if decision.element is None
-                else f'private element "{decision.creator}" xx{decision.element:02X}'
+            self.private_decision(profile.name, decision)
+
+    def private_decision(self, profile: str, decision: PrivateKeepLike) -> None:
+        """One private block or element a profile keeps, cleans or removes; removal for
+        privacy wins over a keep, and a clean is never downgraded to a plain keep."""
+        key: PrivateKey = (decision.creator.strip(), None, decision.element)
+        where = _private_where(decision)
+        origin = f"requirement {decision.rule_id} (profile {profile})"
+        if not decision.keep:
+            self.removed_private.add(key)
+            self.private_keep[key] = Rule(
+                "X",
+                f"{origin}: {where} removed (it carries identifying values); the rest of the "
+                "block is kept",
             )
-            if not decision.keep:
-                removed_private.add(key)
-                private_keep[key] = Rule(
-                    "X",
-                    f"requirement {decision.rule_id} (profile {profile.name}): {where} removed "
-                    "(it carries identifying values); the rest of the block is kept",
-                )
-                notes.append(
-                    f"{where} removed although {decision.rule_id} keeps its block: it carries "
-                    "identifying values"
-                )
-            elif key in removed_private:
-                continue  # a removal for privacy wins over a keep
-            elif decision.clean:
-                # An engine without private cleaning removes a "C" private element: safe.
-                private_keep[key] = Rule(
-                    Action.CLEAN.value,
-                    f"requirement {decision.rule_id} (profile {profile.name}): {where} kept "
-                    f"with the input's identifying values masked inside it ({decision.need})",
-                )
-                notes.append(
-                    f"{where} kept for {decision.rule_id}, identifying values inside masked"
-                )
-            elif private_keep.get(key, Rule("K", "")).action != Action.CLEAN.value:
-                private_keep[key] = Rule(
-                    "K",
-                    f"requirement {decision.rule_id} (profile {profile.name}): {where} kept "
-                    f"({decision.need})",
-                )
-                notes.append(f"{where} kept for {decision.rule_id} (by private creator)")
-    if shift:
+            self.notes.append(
+                f"{where} removed although {decision.rule_id} keeps its block: it carries "
+                "identifying values"
+            )
+        elif key in self.removed_private:
+            return
+        elif decision.clean:
+            # An engine without private cleaning removes a "C" private element: safe.
+            self.private_keep[key] = Rule(
+                Action.CLEAN.value,
+                f"{origin}: {where} kept with the input's identifying values masked inside it "
+                f"({decision.need})",
+            )
+            self.notes.append(
+                f"{where} kept for {decision.rule_id}, identifying values inside masked"
+            )
+        elif self.private_keep.get(key, Rule("K", "")).action != Action.CLEAN.value:
+            self.private_keep[key] = Rule("K", f"{origin}: {where} kept ({decision.need})")
+            self.notes.append(f"{where} kept for {decision.rule_id} (by private creator)")
+
+    def shift_every_date(self) -> None:
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.
-        for tag, rule in list(exact.items()):
-            if rule.action == "C" and _vr_of(tag) in DATE_VRS:
-                exact[tag] = Rule(
+        for tag, rule in list(self.exact.items()):
+            if rule.action == "C" and dictionary_vr(tag) in DATE_VRS:
+                self.exact[tag] = Rule(
                     Action.SHIFT.value, rule.source + " (shifted by the patient's offset)"
                 )
 
-    for override in policy.overrides:
-        rule = _override_rule(override, policy.source)
+    def override(self, override: Override) -> None:
+        """The policy's own word on one attribute, last: it wins, unless it removes what a
+        destination needs (a conflict, named by line)."""
+        source = self.policy.source
+        rule = _override_rule(override, source)
         if override.private is not None:
             selector: PrivateSelector = override.private
-            key = (selector.creator, selector.group, selector.element)
-            private_keep[key] = rule
-            continue
-        assert override.tag is not None
+            self.private_keep[(selector.creator, selector.group, selector.element)] = rule
+            return
+        if override.tag is None:  # the loader gives every override a tag or a creator
+            raise PolicyError(f"{source}: line {override.line}: the override names no attribute")
         tag = override.tag
-        if tag >> 16 & 1 and (tag & 0xFFFF) >= 0x1000:
+        if is_private(tag) and (tag & 0xFFFF) >= 0x1000:  # a private data element
             raise RequirementConflictError(
-                f"{policy.source}: line {override.line}: a private element must be named by its "
+                f"{source}: line {override.line}: a private element must be named by its "
                 "creator ({creator: ..., group: ..., element: ...}), not by its element number"
             )
-        for profile in profile_list:
-            for preservation in profile.preservations(quality_checks):
-                if tag_for_keyword(preservation.keyword) == tag and override.action in (
-                    Action.REMOVE,
-                    Action.EMPTY,
-                ):
+        if override.action in (Action.REMOVE, Action.EMPTY):
+            self._refuse_removing_a_requirement(override, tag)
+        self.exact[tag] = rule
+        self.shift |= override.action is Action.SHIFT
+
+    def _refuse_removing_a_requirement(self, override: Override, tag: int) -> None:
+        for profile in self.profiles:
+            for preservation in profile.preservations(self.quality_checks):
+                if tag_for_keyword(preservation.keyword) == tag:
                     raise RequirementConflictError(
-                        f"{policy.source}: line {override.line}: the override removes "
+                        f"{self.policy.source}: line {override.line}: the override removes "
                         f"{preservation.keyword}, which {preservation.rule_id} (profile "
                         f"{profile.name}) needs for {preservation.need}; remove one of the two"
                     )
-        exact[tag] = rule
-        if override.action is Action.SHIFT:
-            shift = True
 
-    method = [f"veil; PS3.15 E.1-1 {EDITION} basic profile"]
-    method += [f"option {option.value}" for option in sorted(options, key=lambda o: o.value)]
-    method += [f"policy {policy.name}"[:64]]
-    method += [f"requirements {profile.name}"[:64] for profile in profile_list]
-    return Plan(
-        policy_name=policy.name,
-        options=options,
-        exact=exact,
-        patterns=tuple(patterns),
-        private_default=private_default,
-        private_keep=private_keep,
-        requirement_names=tuple(profile.name for profile in profile_list),
-        notes=tuple(dict.fromkeys(notes)),
-        shift_dates=shift,
-        derive_age=derive_age,
-        method_text=tuple(text[:64] for text in method),
-        declared_options=options
-        | frozenset(rule.declares for rule in exact.values() if rule.declares is not None),
-    )
-
-
-def describe_tag(tag: int) -> str:
-    keyword = keyword_for_tag(tag)
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword or _name_of(tag)}"
+    def plan(self) -> Plan:
+        policy, options = self.policy, self.policy.options
+        method = [f"veil; PS3.15 E.1-1 {EDITION} basic profile"]
+        method += [f"option {option.value}" for option in sorted(options, key=lambda o: o.value)]
+        method += [f"policy {policy.name}"[:64]]
+        method += [f"requirements {profile.name}"[:64] for profile in self.profiles]
+        declared = frozenset(r.declares for r in self.exact.values() if r.declares is not None)
+        return Plan(
+            policy_name=policy.name,
+            options=options,
+            exact=self.exact,
+            patterns=tuple(self.patterns),
+            private_default=self.private_default,
+            private_keep=self.private_keep,
+            requirement_names=tuple(profile.name for profile in self.profiles),
+            notes=tuple(dict.fromkeys(self.notes)),
+            shift_dates=self.shift,
+            derive_age=self.derive_age,
+            method_text=tuple(text[:64] for text in method),
+            declared_options=options | declared,
+        )
 
 
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for rule in plan.exact.values():
-        counts[rule.action] = counts.get(rule.action, 0) + 1
-    return {
-        "policy": plan.policy_name,
-        "options": sorted(o.value for o in plan.options),
-        "actions": counts,
-    }
+def compile_plan(
+    policy: Policy, profiles: Iterable[ProfileLike] = (), quality_checks: bool = True
+) -> Plan:
+    """Compile a policy (and destination requirement profiles) into a plan, once.
+
+    Precedence, lowest first: Table E.1-1 with the options; destination requirements;
+    the policy's overrides. Shifting one date of a patient shifts every kept date.
+    """
+    compiler = _Compiler(policy, list(profiles), quality_checks)
+    compiler.table()
+    for profile in compiler.profiles:
+        compiler.requirements(profile)
+    if compiler.shift:
+        compiler.shift_every_date()
+    for override in policy.overrides:
+        compiler.override(override)
+    return compiler.plan()

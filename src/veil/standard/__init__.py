@@ -158,7 +158,6 @@ class ProfileRow:
     name: str
     tag_text: str
     pattern: TagPattern
-    in_standard_iod: bool
     basic: str
     options: tuple[tuple[Option, str], ...]
 
@@ -188,7 +187,6 @@ def profile_rows() -> tuple[ProfileRow, ...]:
                 name=raw["name"],
                 tag_text=raw["tag"],
                 pattern=parse_tag_pattern(raw["tag"]),
-                in_standard_iod=raw.get("stdCompIOD") == "Y",
                 basic=raw["basicProfile"],
                 options=options,
             )

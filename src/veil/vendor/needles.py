@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
-from pydicom._uid_dict import UID_dictionary  # what pydicom.uid re-exports (mypy: not public)
-
 from veil.audit.identifiers import is_weak
+from veil.dicom import is_registered_uid
 
 MASK = ord("X")
 
@@ -31,7 +30,6 @@ _DATE_SHAPE = re.compile(rb"[0-9]{8}")
 # Where a UID-shaped token may be (a cheap pattern without look-behind, ~80 times faster on
 # protocol text); the token around it is then found byte by byte.
 _UID_HINT = re.compile(rb"\.[0-9]+\.[0-9]+\.")
-_REGISTERED = frozenset(uid.encode("ascii") for uid in UID_dictionary)
 
 
 class NeedleKind(str, Enum):
@@ -117,7 +115,11 @@ class Masker:
         if end <= start:
             return 0
         piece = bytes(data[start:end])
-        spans = [span for span in uid_tokens(piece) if piece[span[0] : span[1]] not in _REGISTERED]
+        spans = [
+            span
+            for span in uid_tokens(piece)
+            if not is_registered_uid(piece[span[0] : span[1]].decode("ascii"))
+        ]
         if self.needles:
             lowered = piece.lower()
             for needle in self.needles:

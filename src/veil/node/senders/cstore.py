@@ -71,10 +71,9 @@ class CStoreSender:
         ae.acse_timeout = d.timeout_seconds
         ae.dimse_timeout = d.timeout_seconds
         ae.network_timeout = d.timeout_seconds
-        by_class: dict[str, list[str]] = {}
-        for sop_class, syntax in pairs:
-            by_class.setdefault(sop_class, []).append(syntax)
-        contexts = [build_context(sop_class, syntaxes) for sop_class, syntaxes in by_class.items()]
+        # One context per (class, transfer syntax): an SCP accepts one syntax per context, so
+        # a context proposing several would leave the files in the others unsendable.
+        contexts = [build_context(sop_class, syntax) for sop_class, syntax in pairs]
         assoc = ae.associate(d.host, d.port, contexts=contexts, ae_title=d.ae_title)
         if not assoc.is_established:
             return f"{self.name}: association with {d.ae_title}@{d.host}:{d.port} not accepted"

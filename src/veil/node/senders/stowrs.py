@@ -22,7 +22,7 @@ class _TimeoutSession(Session):
         super().__init__()
         self.timeout = timeout
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
         return super().request(*args, **kwargs)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, inspect, select, text
 
 from veil.errors import VeilError
-from veil.node.store import models
+from veil.node.store import console_models, models
 
 
 class SchemaError(VeilError):
@@ -36,9 +36,24 @@ def _v2_spool_name_index(conn: Connection) -> None:
     )
 
 
+def _v10_seal(conn: Connection) -> None:
+    """Seal a database written by an earlier veil (see `veil.node.store.upgrade`)."""
+    from veil.node.store.upgrade import seal_legacy_database
+
+    seal_legacy_database(conn)
+    _v2_spool_name_index(conn)  # the instance table was rebuilt
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "studies, instances, deliveries, returns and the linkage store", _v1_initial),
     (2, "index on instance spool names (recovery at start)", _v2_spool_name_index),
+    (10, "sealed linkage store: originals encrypted, lookups by keyed digest", _v10_seal),
+    # 20-29: the console (veil.node.store.console_models)
+    (20, "console accounts, API tokens and sessions", console_models.v20_accounts),
+    (21, "console audit log (append-only, hash-chained)", console_models.v21_audit_log),
+    (22, "destination pause flags", console_models.v22_destination_controls),
+    (23, "study timeline (state events, by trigger)", console_models.v23_study_events),
+    (24, "structured quarantine findings", console_models.v24_study_findings),
 )
 
 LATEST = MIGRATIONS[-1][0]
@@ -55,9 +70,15 @@ def current_version(conn: Connection) -> int:
     return int(value or 0)
 
 
-def migrate(engine: Engine) -> int:
+# Where a migration that needs the project key finds the `Sealer` (SQLAlchemy's per-connection
+# info dictionary): only migrations that rewrite original values need it.
+SEALER_INFO = "veil.sealer"
+
+
+def migrate(engine: Engine, sealer: object | None = None) -> int:
     """Bring the schema to LATEST; return the version now in place."""
     with engine.begin() as conn:
+        conn.info[SEALER_INFO] = sealer
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(734215)"))
         models.metadata.create_all(conn, tables=[models.schema_version])

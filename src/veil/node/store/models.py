@@ -1,7 +1,9 @@
 """Tables of the node's state store and linkage store (SQLAlchemy Core).
 
-Original identifiers (UIDs, patient ID and name, accession) are stored only here, in the
-node's own database; they never leave the node, and `veil node status` shows pseudonyms.
+No column holds an original identifier in the clear (DESIGN invariant 10): original values
+live only in the ``sealed`` columns (AES-GCM, `veil.node.store.sealing`), and a study or
+instance received again is found by the keyed digest of its UID (``*_digest``). Pseudonyms,
+de-identified UIDs and keyed study keys are what `veil node status` shows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -23,6 +26,7 @@ metadata = MetaData()
 
 UID = 64  # VR UI maximum length
 LO = 256  # generous for PatientName (PN, up to 3 groups of 64) and LO values
+DIGEST = 64  # hex HMAC-SHA256 (veil.node.store.sealing.Sealer.digest)
 
 schema_version = Table(
     "veil_schema_version",
@@ -36,7 +40,7 @@ studies = Table(
     "node_study",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("study_uid", String(UID), nullable=False, unique=True),  # original: never shown
+    Column("study_digest", String(DIGEST), nullable=False, unique=True),  # keyed, of the UID
     Column("study_key", String(32), nullable=False, unique=True),  # keyed token: shown
     Column("patient_pseudonym", String(LO), nullable=False, default=""),
     Column("deid_study_uid", String(UID), nullable=True),
@@ -54,12 +58,15 @@ instances = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("study_id", Integer, ForeignKey("node_study.id"), nullable=False, index=True),
-    Column("sop_uid", String(UID), nullable=False, unique=True),  # original: never shown
+    # Keyed digest of the received SOP Instance UID; unique per study only, so that the same
+    # UID arriving in a second study is registered (and quarantined), never dropped.
+    Column("sop_digest", String(DIGEST), nullable=False, index=True),
     Column("sop_class_uid", String(UID), nullable=False),
     Column("spool_name", String(64), nullable=False),
     Column("deid_sop_uid", String(UID), nullable=True),
     Column("state", String(16), nullable=False),
     Column("received_at", Float, nullable=False),
+    UniqueConstraint("study_id", "sop_digest"),
 )
 
 deliveries = Table(
@@ -74,26 +81,41 @@ link_patients = Table(
     "link_patient",
     metadata,
     Column("pseudo_patient_id", String(LO), primary_key=True),
-    Column("original_patient_id", String(LO), nullable=False),
-    Column("original_patient_name", String(LO), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # original PatientID, name, birth date
+    # Keyed digests of the normalised name and the birth date: another identity arriving
+    # under this pseudonym is seen (and quarantined) without opening anything.
+    Column("name_digest", String(DIGEST), nullable=True),
+    Column("birth_digest", String(DIGEST), nullable=True),
+    Column("created_at", Float, nullable=False),
 )
 
 link_studies = Table(
     "link_study",
     metadata,
     Column("pseudo_study_uid", String(UID), primary_key=True),
-    Column("original_study_uid", String(UID), nullable=False),
+    Column("study_key", String(32), nullable=False, index=True),  # as node_study.study_key
     Column("pseudo_patient_id", String(LO), nullable=False),
-    Column("original_accession", String(LO), nullable=False),
     Column("pseudo_accession", String(LO), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # original Study UID and accession
+    Column("created_at", Float, nullable=False, index=True),
 )
 
 link_uids = Table(
     "link_uid",
     metadata,
+    # A UID is restored only on a result about the study it was linked for.
+    Column("pseudo_study_uid", String(UID), primary_key=True),
     Column("pseudo_uid", String(UID), primary_key=True),
-    Column("original_uid", String(UID), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # the original UID
     Column("kind", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+settings = Table(
+    "node_setting",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 returns = Table(
@@ -101,15 +123,16 @@ returns = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("spool_name", String(80), nullable=False, unique=True),
-    Column("received_sop_uid", String(UID), nullable=False),  # pseudonymous as received
+    Column("received_digest", String(DIGEST), nullable=False),  # keyed, of the received UID
     Column("state", String(16), nullable=False),
     Column("reason", Text, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False, default=0.0),
     Column("received_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    UniqueConstraint("received_sop_uid", "spool_name"),
+    UniqueConstraint("received_digest", "spool_name"),
 )
 
 Index("ix_node_return_state", returns.c.state)
 Index("ix_node_instance_study_state", instances.c.study_id, instances.c.state)
+Index("ix_link_uid_pseudo_uid", link_uids.c.pseudo_uid)

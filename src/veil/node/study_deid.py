@@ -1,9 +1,9 @@
-"""One study through de-identification, check and audit, as a unit, on spool files.
+"""One study through `veil.pipeline`, as a unit, on spool files.
 
-The per-file work is the batch worker's (`veil.batch.worker.deid_one`), so the node and
-`veil deid` produce byte-identical output for the same input and key. The check and audit
-steps are `check_study` (destination profiles, `veil.check.regression`) and the job's
-``audit`` flag (`veil.audit.audit_output`, run by the worker on every output).
+The per-file work is `veil.pipeline.deidentify_file`, the same as `veil deid`'s, so the node
+and the CLI produce byte-identical output for the same input and key; the node always audits.
+Any failure, audit finding or unverifiable check stops the whole study: it is quarantined,
+never sent in part.
 """
 
 from __future__ import annotations
@@ -12,18 +12,25 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydicom import Dataset, dcmread
 
-from veil.batch.job import Job
-from veil.batch.outcome import Outcome
-from veil.batch.worker import WorkerResult, deid_one
-from veil.mapping import Mapper
+from veil.check.model import RequirementProfile
+from veil.check.run import check_items
+from veil.io.inputs import InputItem
+from veil.node.controls import FindingSource, StudyFinding
 from veil.node.linkage import Linkage, collect
+from veil.pipeline import (
+    FileResult,
+    Outcome,
+    OutputPair,
+    Settings,
+    check_outputs,
+    deidentify_file,
+)
 
-# The de-identification of one file; swappable for tests and future engines.
-DeidFunction = Callable[[bytes, str, Job], WorkerResult]
+# The de-identification of one file; swappable for tests (a broken engine, a crash).
+DeidFunction = Callable[[bytes, str, Settings], FileResult]
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class StudyResult:
     outputs: tuple[InstanceOutput, ...] = ()
     linkage: Linkage | None = None
     problem: str | None = None  # set: the study is quarantined with this reason
-    audit_findings: int = 0
+    findings: tuple[StudyFinding, ...] = ()  # the reason, structured (never a value)
 
 
 def _header(data: bytes) -> Dataset:
@@ -55,36 +62,31 @@ def _header(data: bytes) -> Dataset:
 
 
 def check_study(
-    pairs: Sequence[tuple[Callable[[], bytes], Path]], profiles: Sequence[Any]
-) -> str | None:
-    """The destination check after de-identification; a reason when it fails, else None.
+    pairs: Sequence[OutputPair], profiles: Sequence[RequirementProfile]
+) -> tuple[str, tuple[StudyFinding, ...]] | None:
+    """The destination check after de-identification; a reason to hold the study (and its
+    findings: one per rule lost, one per output that could not be checked), else None.
 
-    ``pairs`` are (read the received bytes, de-identified file) per instance. A rule of a
-    destination profile that held on the input and not on the output is veil's error
-    (`veil.check.regression.find_regressions`): the study is quarantined, not sent. What
-    already failed on the input is the input's problem and does not stop the study.
+    A rule of a destination profile that held on the input and not on the output is veil's
+    error, and an output that could not be checked is not known to be good: either way the
+    study is quarantined, not sent. What already failed on the input is the input's problem
+    and does not stop the study.
     """
-    if not profiles:
+    verdict = check_outputs(profiles, pairs)
+    if verdict.ok:
         return None
-    from veil.check.regression import find_regressions  # only with profiles configured
-
-    regressions = find_regressions(profiles, pairs)
-    if not regressions:
-        return None
-    rules = sorted({r.rule_id for r in regressions})
-    return (
-        f"{len(regressions)} requirement(s) of the destination lost by de-identification "
-        f"({', '.join(rules[:5])})"
-    )
+    rules = sorted({r.rule_id for r in verdict.regressions})
+    findings = [StudyFinding(FindingSource.CHECK, rule=rule) for rule in rules]
+    findings += [StudyFinding(FindingSource.OTHER, form=why) for why in verdict.unverifiable]
+    return verdict.summary(), tuple(findings)
 
 
-def used_instances(inputs: Sequence[InstanceInput], profiles: Sequence[Any]) -> list[InstanceInput]:
+def used_instances(
+    inputs: Sequence[InstanceInput], profiles: Sequence[RequirementProfile]
+) -> list[InstanceInput]:
     """The instances of a study that some destination profile uses (`deidentify.send:
     used-series`): the same selection as `veil deid --only-used`. A file the check cannot
     read stays, so de-identification reports it as it always does."""
-    from veil.check.run import check_items  # only with profiles configured
-    from veil.io.inputs import InputItem
-
     items = [InputItem(i.name, i.name, str(i.path)) for i in inputs]
     unused = check_items(items, profiles).unused_files
     return [i for i in inputs if i.name not in unused]
@@ -92,10 +94,9 @@ def used_instances(inputs: Sequence[InstanceInput], profiles: Sequence[Any]) -> 
 
 def deidentify_study(
     inputs: Sequence[InstanceInput],
-    job: Job,
-    mapper: Mapper,
+    settings: Settings,
     sink: Callable[[InstanceOutput], None],
-    deid: DeidFunction = deid_one,
+    deid: DeidFunction = deidentify_file,
 ) -> StudyResult:
     """De-identify every instance of a study; any failure or audit finding stops the study.
 
@@ -111,24 +112,37 @@ def deidentify_study(
             return StudyResult(
                 problem=f"spool file {item.name} unreadable ({exc.strerror or type(exc).__name__})"
             )
-        result = deid(data, item.name, job)
+        result = deid(data, item.name, settings)
         if result.outcome is Outcome.QUARANTINED:
             # Where, never what: finding paths are tag paths like "(0010,0010)".
             paths = sorted({str(f.get("path", "")) for f in result.findings} - {""})
             where = f"; found at {', '.join(paths[:5])}" if paths else ""
             return StudyResult(
                 problem=(result.problem or "the audit found an identifier") + where,
-                audit_findings=len(result.findings),
+                findings=tuple(
+                    StudyFinding(
+                        FindingSource.AUDIT,
+                        file=item.name,
+                        path=str(f.get("path", "")),
+                        kind=str(f.get("kind", "")),
+                        form=str(f.get("form", "")),
+                    )
+                    for f in result.findings
+                    if f.get("severity", "error") == "error"
+                ),
             )
         if result.outcome is not Outcome.WRITTEN or result.dataset is None:
             what = "not DICOM" if result.outcome is Outcome.SKIPPED else "not de-identified"
-            return StudyResult(problem=result.problem or f"{item.name}: {what}")
+            return StudyResult(
+                problem=result.problem or f"{item.name}: {what}",
+                findings=(StudyFinding(FindingSource.OTHER, file=item.name),),
+            )
         output = result.dataset
         sop_uid = str(output.get("SOPInstanceUID", "") or "")
         study_uid = str(output.get("StudyInstanceUID", "") or "")
         if not sop_uid or not study_uid:
             return StudyResult(problem=f"{item.name}: no SOPInstanceUID or StudyInstanceUID")
-        linkage.update(collect(_header(data), output, mapper))
+        linkage.update(collect(_header(data), output, settings.mapper))
         sink(InstanceOutput(item.key, result.encoded, sop_uid, study_uid))
         outputs.append(InstanceOutput(item.key, b"", sop_uid, study_uid))
     if len({o.deid_study_uid for o in outputs}) > 1:

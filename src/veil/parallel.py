@@ -1,0 +1,70 @@
+"""Worker processes for batches: one way to start them, safe beside threads.
+
+`fork` copies a process with all its threads' locks in whatever state they are in: rich's
+progress bar refreshes from a thread, and a child forked while that thread holds a lock (the
+console's, logging's) can hang for ever. `forkserver` forks children from a clean server
+process started before any such thread; `spawn` (where there is no forkserver) starts fresh
+interpreters. Either way a child imports veil again and gets its state through the pool's
+initializer, never by inheritance.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.pool import Pool
+from typing import Any, TypeVar
+
+from veil.io.quiet import configure_process
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _init_child(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    configure_process()  # a fresh interpreter: pydicom's settings are set again here
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def process_pool(
+    jobs: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Pool:
+    """A pool of ``jobs`` worker processes, each configured like the parent (`configure_process`)
+    and then given ``initializer(*initargs)``; use it as a context manager."""
+    method = _start_method()
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # The server imports veil's pipeline once; each worker forks from it with pydicom,
+        # the engine and the audit already imported (measured: benchmarks/RESULTS.md).
+        context.set_forkserver_preload(["veil.pipeline"])
+    return context.Pool(jobs, initializer=_init_child, initargs=(initializer, initargs))
+
+
+def parallel_map(
+    function: Callable[[T], R],
+    items: Iterable[T],
+    jobs: int,
+    *,
+    ordered: bool = False,
+    chunksize: int = 4,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[R]:
+    """``function`` over ``items`` on ``jobs`` processes: results as they finish, or in the
+    items' order with ``ordered``. With ``jobs`` 1 everything runs here, in order."""
+    if jobs <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        yield from map(function, items)
+        return
+    with process_pool(jobs, initializer, initargs) as pool:
+        mapper = pool.imap if ordered else pool.imap_unordered
+        yield from mapper(function, items, chunksize=chunksize)

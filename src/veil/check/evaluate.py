@@ -307,17 +307,22 @@ class Collector:
                 condition = uses.when.text.strip("()") if uses.when is not None else ""
                 reason = f"no file of it meets: {condition}"
             return ProfileUse(profile.name, Use.NOT_USED, reason, 0, state.other_files)
+        excluded: list[tuple[str, str]] = []  # (rule id, why) of each check that excludes it
         for check in uses.series:
-            params = next((r.params for r in profile.series_rules if r.check is check), {})
-            checked = run_check(check, state.facts, params)
+            rule = next((r for r in profile.series_rules if r.check is check), None)
+            checked = run_check(check, state.facts, rule.params if rule is not None else {})
             if checked.ok is False:  # None (cannot tell) keeps it: its rules say what is missing
-                return ProfileUse(
-                    profile.name,
-                    Use.NOT_USED,
-                    f"{checked.problem} ({checked.observed})",
-                    len(state.files),
-                    state.other_files,
-                )
+                why = f"{checked.problem} ({checked.observed})"
+                excluded.append((rule.rule_id if rule is not None else check.value, why))
+        if excluded:
+            return ProfileUse(
+                profile.name,
+                Use.NOT_USED,
+                excluded[0][1],
+                len(state.files),
+                state.other_files,
+                tuple(rule_id for rule_id, _ in excluded),
+            )
         left_out = (
             f"{state.other_files} other file(s) of the series not used" if state.other_files else ""
         )

@@ -62,6 +62,7 @@ class ProfileUse:
     reason: str = ""  # why not used; for a used series, the objects of it left out
     files: int = 0  # files it uses
     other_files: int = 0  # files of the series it does not use (raw data, reports)
+    rules: tuple[str, ...] = ()  # not used: the profile's series rules that exclude it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class ProfileUse:
             "reason": self.reason,
             "files": self.files,
             "other_files": self.other_files,
+            **({"excluded_by": list(self.rules)} if self.rules else {}),
         }
 
 

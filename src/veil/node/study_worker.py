@@ -17,9 +17,10 @@ from functools import partial
 from pathlib import Path
 
 from veil.check.model import RequirementProfile
-from veil.node import controls
+from veil.node import controls, eligibility, identity
 from veil.node.config import RetryConfig, SendScope
-from veil.node.linkage import identity_conflicts
+from veil.node.controls import FindingSource, StudyFinding
+from veil.node.linkage import Linkage
 from veil.node.senders import OutItem, Sender
 from veil.node.spool import Spool
 from veil.node.store import Deidentified, InstanceState, Store, StudyRow, StudyState
@@ -44,6 +45,7 @@ class SendPolicy:
     senders: Sequence[Sender]
     retry: RetryConfig
     keep_sent: bool  # keep received spool files after delivery (for debugging)
+    send_ineligible: bool = False  # send studies that fail a destination profile as received
     scope: SendScope = SendScope.ALL  # every instance, or only the series the profiles use
 
 
@@ -72,7 +74,7 @@ class StudyWorker:
         return self.spool.out_path(study.study_key, deid_sop_uid)
 
     def _quarantine(
-        self, study: StudyRow, reason: str, findings: Sequence[controls.StudyFinding] = ()
+        self, study: StudyRow, reason: str, findings: Sequence[StudyFinding] = ()
     ) -> None:
         # Nothing of a quarantined study may leave: drop the outputs written so far.
         shutil.rmtree(self._out_dir(study), ignore_errors=True)
@@ -94,46 +96,23 @@ class StudyWorker:
             return deidentify_study(inputs, self.settings, sink)
         return deidentify_study(inputs, self.settings, sink, self.deid)
 
-    def _used(self, study: StudyRow, inputs: list[InstanceInput]) -> list[InstanceInput]:
-        """`deidentify.send: used-series`: only the instances a destination profile uses.
-        The others stay received (never de-identified, never sent) with their spool files, so
-        a study reopened by a new instance is selected again, whole."""
-        if self.sending.scope is SendScope.ALL:
-            return inputs
-        used = used_instances(inputs, self.profiles)
-        if used and len(used) < len(inputs):
-            log.info(
-                "study %s: %d of %d instance(s) not used by the destination, not sent",
-                study.study_key,
-                len(inputs) - len(used),
-                len(inputs),
-            )
-        return used
-
     def process(self, study: StudyRow) -> None:
-        """STABLE -> DEIDENTIFIED -> CHECKED (then send), or -> QUARANTINED with the reason."""
+        """STABLE -> DEIDENTIFIED -> CHECKED (then send), or -> QUARANTINED or NOT_ELIGIBLE
+        with the reason."""
         instances = self.store.studies.instances(study.id)
         if not instances:
             self.store.studies.nothing_to_send(study.id)
-            return
-        duplicated = self.store.studies.duplicated_instances(study.id)
-        if duplicated:
-            # Sent as it is, two different images would leave under one de-identified UID.
-            self._quarantine(
-                study,
-                f"{duplicated} instance(s) have a SOP Instance UID that another study received "
-                "also has (duplicate UIDs at the source); fix the source, then `veil node "
-                "forget` the wrong study or `veil node retry` this one",
-            )
             return
         inputs = [
             InstanceInput(i.id, i.spool_name, self.spool.incoming_file(i.spool_name))
             for i in instances
         ]
-        inputs = self._used(study, inputs)
-        if not inputs:
-            self._quarantine(study, "check: no series the destination uses")
+        if self._held_as_received(study, inputs):
             return
+        used = self._used(study, inputs)
+        if used is None:
+            return
+        inputs = used
         result = self._deidentify(study, inputs)
         if result.problem is not None or result.linkage is None:
             self._quarantine(study, result.problem or "no linkage gathered", result.findings)
@@ -151,33 +130,119 @@ class StudyWorker:
         if checked is not None:
             self._quarantine(study, f"check: {checked[0]}", checked[1])
             return
-        # Linked only now: the return path re-identifies only what the node will send.
-        link = result.linkage
-        conflicts = identity_conflicts(link, self.store.linkage)
-        if conflicts:
+        new_versions = sum(i.version > 1 for i in instances)
+        if not self._link(study, result.linkage, new_versions > 0):
+            return
+        if not self.store.studies.checked(study.id, [o.key for o in result.outputs]):
+            return
+        log.info(
+            "study %s (patient %s): %d instance(s) de-identified and checked%s",
+            study.study_key,
+            study.patient_pseudonym,
+            len(result.outputs),
+            f", {new_versions} of them new version(s) of instance(s) received before"
+            if new_versions
+            else "",
+        )
+        fresh = self.store.studies.get(study.id)
+        if fresh is not None and fresh.state is StudyState.CHECKED:
+            self.send(fresh)
+
+    def _used(self, study: StudyRow, inputs: list[InstanceInput]) -> list[InstanceInput] | None:
+        """`deidentify.send: used-series`: only the instances a destination profile uses (as
+        `veil deid --only-used` chooses them). The others stay received (never de-identified,
+        never sent) with their spool files, so a study reopened by a new instance is selected
+        again, whole. None: nothing of the study is to be sent (it was stepped on here)."""
+        if self.sending.scope is SendScope.ALL or not self.profiles:
+            return inputs
+        used = used_instances(inputs, self.profiles)
+        if used:
+            if len(used) < len(inputs):
+                log.info(
+                    "study %s: %d of %d instance(s) not used by the destination, not sent",
+                    study.study_key,
+                    len(inputs) - len(used),
+                    len(inputs),
+                )
+            return used
+        if self.store.studies.sent_instances(study.id):
+            # Late instances the destination does not use, of a study it already has.
+            self.store.studies.nothing_to_send(study.id)
+            return None
+        if self.sending.send_ineligible or study.send_anyway:
+            log.info(
+                "study %s: no series the destination uses; sent whole (send anyway)",
+                study.study_key,
+            )
+            return inputs
+        self._quarantine(study, "check: no series the destination uses")
+        return None
+
+    def _held_as_received(self, study: StudyRow, inputs: Sequence[InstanceInput]) -> bool:
+        """Quarantine or hold the study before any work when what was received says so: a
+        SOP Instance UID shared with another study, two patients in one study, or a study
+        the destination could not process. True when the study was held."""
+        duplicated = self.store.studies.duplicated_instances(study.id)
+        if duplicated:
+            # Sent as it is, two different images would leave under one de-identified UID.
             self._quarantine(
                 study,
-                f"identity conflict: the linkage holds another name or birth date for patient "
-                f"{', '.join(conflicts)} (never overwritten); check the source's PatientID and "
-                "Issuer of Patient ID",
+                f"{duplicated} instance(s) have a SOP Instance UID that another study received "
+                "also has (duplicate UIDs at the source); fix the source, then `veil node "
+                "forget` the wrong study or `veil node retry` this one",
             )
-            return
+            return True
+        two_patients = identity.mixed(self.store.studies.identities(study.id))
+        if two_patients is not None:
+            self._quarantine(
+                study, two_patients.reason, (StudyFinding(FindingSource.OTHER, form="mixed"),)
+            )
+            return True
+        if self.sending.send_ineligible or study.send_anyway or not self.profiles:
+            return False
+        if self.store.studies.sent_instances(study.id):
+            # Judged eligible and (partly) sent before: the late instances complete what the
+            # destination has; judging them alone (a few slices) would hold them wrongly.
+            return False
+        verdict = eligibility.judge([(i.name, i.path) for i in inputs], self.profiles)
+        if verdict.eligible:
+            return False
+        shutil.rmtree(self._out_dir(study), ignore_errors=True)
+        if self.store.studies.not_eligible(study.id, verdict.reason):
+            controls.record_findings(self.store, study.id, verdict.findings)
+            log.warning(
+                "study %s (patient %s) held, not sent: %s (deidentify.send_ineligible: true, "
+                "or `veil node retry --send-anyway`, sends such studies)",
+                study.study_key,
+                study.patient_pseudonym,
+                verdict.reason,
+            )
+        return True
+
+    def _link(self, study: StudyRow, link: Linkage, new_versions: bool) -> bool:
+        """Who the study is about, by the rules of `veil.node.identity`; linked only now (the
+        return path re-identifies only what the node will send). False: quarantined."""
+        verdict = identity.judge(link, self.store.linkage, new_versions)
+        if verdict.held:
+            self._quarantine(
+                study,
+                verdict.reason,
+                (StudyFinding(FindingSource.OTHER, form=verdict.verdict.value),),
+            )
+            return False
+        if verdict.verdict is identity.Verdict.CORRECTED:
+            log.info(
+                "study %s: the source corrected the name or birth date of patient %s (new "
+                "versions of instances sent before); the linkage takes the corrected identity",
+                study.study_key,
+                ", ".join(verdict.patients),
+            )
         self.store.linkage.add(
             list(link.patients.values()),
             [replace(s, study_key=study.study_key) for s in link.studies.values()],
             list(link.uids.values()),
         )
-        if not self.store.studies.checked(study.id, [o.key for o in result.outputs]):
-            return
-        log.info(
-            "study %s (patient %s): %d instance(s) de-identified and checked",
-            study.study_key,
-            study.patient_pseudonym,
-            len(result.outputs),
-        )
-        fresh = self.store.studies.get(study.id)
-        if fresh is not None and fresh.state is StudyState.CHECKED:
-            self.send(fresh)
+        return True
 
     def send(self, study: StudyRow) -> None:
         """CHECKED -> SENT once every destination acknowledged every instance; else retry
@@ -196,6 +261,7 @@ class StudyWorker:
             )
             for i in instances
         ]
+        versions = {i.id: i.version for i in instances}  # what is sent: a newer one is not
         problems = []
         paused = controls.paused_destinations(self.store)
         waiting = []
@@ -208,7 +274,7 @@ class StudyWorker:
                 waiting.append(sender.name)
                 continue
             result = sender.send(todo)
-            self.store.studies.record_deliveries(list(result.delivered), sender.name)
+            self.store.studies.record_deliveries(list(result.delivered), sender.name, versions)
             if result.problem is not None:
                 problems.append(result.problem)
         if problems:

@@ -7,10 +7,18 @@ exit. This wrapper is itself a fresh process per measurement, so
 the largest single process among them and all their descendants (e.g. the biggest worker).
 Because that misses the sum over parallel workers, the whole process tree's RSS (sum over
 every live descendant, read from /proc) is also sampled every 20 ms and its peak reported.
+
+veil's process pool runs under a forkserver (veil/parallel.py): its workers are children of
+the forkserver, which veil starts and never waits for, so on veil's exit it would be handed
+to init and its (and its workers') CPU time and peak RSS would never reach this process's
+RUSAGE_CHILDREN (the CPU column then showed the parent alone, about 2 ms/file whatever the
+path). This wrapper is therefore a child subreaper: orphaned descendants are re-parented to
+it, and it reaps them all before reading its usage.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -21,6 +29,25 @@ import time
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def _reap_orphans(timeout: float = 30.0) -> None:
+    """Wait for descendants re-parented to this process (a forkserver and its workers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no child left: every descendant's usage is counted
+        if pid == 0:
+            time.sleep(0.02)
 
 
 def _children_map() -> dict[int, list[int]]:
@@ -57,6 +84,7 @@ def _tree_rss(root: int) -> int:
 def main(argv: list[str]) -> int:
     result_path = Path(argv[0])
     commands = [json.loads(a) for a in argv[1:]]
+    _become_subreaper()
     start = time.perf_counter()
     # stderr to temporary files, never a pipe: a chatty tool could fill it and block.
     logs = [tempfile.TemporaryFile() for _ in commands]  # noqa: SIM115
@@ -70,6 +98,7 @@ def main(argv: list[str]) -> int:
         peak_tree = max(peak_tree, _tree_rss(me))
         time.sleep(0.02)
     wall = time.perf_counter() - start
+    _reap_orphans()
     errors = []
     for log in logs:
         log.seek(0)

@@ -1,9 +1,11 @@
-"""Benchmark `veil deid` against a plain copy and the peer de-identifiers.
+"""Benchmark `veil deid` against a plain copy, gdcmanon (C++) and the peer de-identifiers.
 
-    python benchmarks/run.py                      # 4 patients (800 files), every tool, 1 repeat
-    python benchmarks/run.py --repeat 3           # best of 3 (the median is recorded too)
+    python benchmarks/run.py                      # the issue-12 figures: 20 patients (4,120
+                                                  # files), cp, gdcmanon, veil (audit on, off,
+                                                  # --for neuroquant, reference path), median
+                                                  # of 5 interleaved runs, node throughput
     python benchmarks/run.py --quick              # 1 patient, CI smoke, writes no RESULTS.md
-    python benchmarks/run.py --tools cp,veil,dicognito --patients 8
+    python benchmarks/run.py --tools cp,veil,dicognito --patients 8 --repeat 3 --no-node
 
 The synthetic corpus (benchmarks/synth.py) is built once and cached in benchmarks/work/
 (gitignored). Every tool runs as its own subprocess under benchmarks/measure.py, on the same
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -48,8 +51,11 @@ END = "<!-- END GENERATED -->"
 BENCH_KEY = hashlib.sha256(b"veil benchmark key, public, not secret").hexdigest()
 ALL_TOOLS = (
     "cp",
+    "gdcmanon",
     "veil",
     "veil-no-audit",
+    "veil-neuroquant",
+    "veil-reference",
     "deid",
     "deid-x2",
     "dicognito",
@@ -59,7 +65,7 @@ ALL_TOOLS = (
     "pydicom-copy",
     "pydicom-copy-x2",
 )
-DEFAULT_TOOLS = ALL_TOOLS
+DEFAULT_TOOLS = ("cp", "gdcmanon", "veil", "veil-no-audit", "veil-neuroquant", "veil-reference")
 _PEER_MODULES = {"deid": "deid", "dicognito": "dicognito", "dicom-anonymizer": "dicomanonymizer"}
 
 
@@ -84,6 +90,7 @@ class Row:
     load: list[float] = field(default_factory=list)
     outputs: int = 0
     leaky: int = -1  # output files holding a planted identifier (-1: not checked)
+    engine: dict[str, Any] = field(default_factory=dict)  # veil's fast-path share and reasons
     failure: str = ""  # nothing could be timed
     note: str = ""  # timed, but something to say (e.g. not every file written)
     skipped: bool = False  # the tool is not installed / not available: nothing run
@@ -116,6 +123,36 @@ def _veil_help() -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
+def _veil_spec(
+    tool: str,
+    veil: str,
+    corpus: Path,
+    out: str,
+    jobs: int,
+    out_root: Path,
+    help_text: str,
+    key: str,
+) -> Spec:
+    """veil deid with the options that make ``tool`` (audit off, --for, the reference path)."""
+    report = str(out_root / f"report-{tool}.json")
+    cmd = [veil, "deid", str(corpus), "--out", out, "-j", str(jobs), "-q", "--report", report]
+    label = f"veil deid -j {jobs} (audit on)"
+    if tool == "veil-no-audit":
+        if help_text and "--no-audit" not in help_text:
+            return Spec(tool, "veil --no-audit (option not in CLI yet)", "-", [])
+        cmd.append("--no-audit")
+        label = f"veil deid -j {jobs} --no-audit"
+    elif tool == "veil-neuroquant":
+        cmd += ["--for", "neuroquant"]
+        label = f"veil deid -j {jobs} --for neuroquant (audit on)"
+    elif tool == "veil-reference":
+        if help_text and "--engine" not in help_text:
+            return Spec(tool, "veil --engine (option not in CLI yet)", "-", [])
+        cmd += ["--engine", "reference"]
+        label = f"veil deid -j {jobs} --engine reference (before: pydicom path)"
+    return Spec(tool, label, str(jobs), [cmd], {"VEIL_KEY": key})
+
+
 def build_specs(tools: list[str], corpus: Path, jobs: int, out_root: Path) -> list[Spec]:
     """The command lines for each requested tool (peers through their CLI or public API)."""
     py = sys.executable
@@ -134,16 +171,15 @@ def build_specs(tools: list[str], corpus: Path, jobs: int, out_root: Path) -> li
             continue
         if tool == "cp":
             specs.append(Spec(tool, "cp -r (baseline)", "1", [["cp", "-r", str(corpus), out]]))
-        elif tool in ("veil", "veil-no-audit"):
-            cmd = [veil, "deid", str(corpus), "--out", out, "-j", str(jobs)]
-            label = f"veil deid -j {jobs} (audit on)"
-            if tool == "veil-no-audit":
-                if help_text and "--no-audit" not in help_text:
-                    specs.append(Spec(tool, "veil --no-audit (option not in CLI yet)", "-", []))
-                    continue
-                cmd.append("--no-audit")
-                label = f"veil deid -j {jobs} --no-audit"
-            specs.append(Spec(tool, label, str(jobs), [cmd], {"VEIL_KEY": key}))
+        elif tool == "gdcmanon":
+            if shutil.which("gdcmanon") is None:
+                specs.append(Spec(tool, "gdcmanon (not installed: Debian libgdcm-tools)", "-", []))
+                continue
+            cert = str(_gdcmanon_certificate())
+            cmd = ["gdcmanon", "-e", "--continue", "-r", "-c", cert, "-i", str(corpus), "-o", out]
+            specs.append(Spec(tool, "gdcmanon -e (C++, GDCM; basic profile)", "1", [cmd]))
+        elif tool.startswith("veil"):
+            specs.append(_veil_spec(tool, veil, corpus, out, jobs, out_root, help_text, key))
         elif tool in ("deid", "dicom-anonymizer", "pydicom-copy"):
             specs.append(
                 Spec(tool, f"{tool} (single process)", "1", [[py, peers, tool, out, *series]])
@@ -177,6 +213,37 @@ def build_specs(tools: list[str], corpus: Path, jobs: int, out_root: Path) -> li
         else:
             raise SystemExit(f"unknown tool {tool!r}; choose from {', '.join(ALL_TOOLS)}")
     return specs
+
+
+def _gdcmanon_certificate() -> Path:
+    """gdcmanon -e encrypts the original attributes into the output (PS3.15 E.1.1), for a
+    certificate: a self-signed one, made once for the benchmark (no secret worth keeping)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    path = WORK / "gdcmanon-benchmark-cert.pem"
+    if path.is_file():
+        return path
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "veil benchmark")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    WORK.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 def _count_outputs(path: Path) -> int:
@@ -304,6 +371,9 @@ def run_all(
                     continue
                 row.note = f"{problem} (timed anyway); {tail}"
                 log(f"    {row.note}")
+            report = OUT / f"report-{spec.name}.json"
+            if report.is_file():
+                row.engine = json.loads(report.read_text()).get("engine", {})
             row.walls.append(res.wall_s)
             row.tree_mb.append(res.tree_mb)
             row.largest_mb.append(res.largest_mb)
@@ -334,15 +404,15 @@ def table_rows(rows: list[Row], info: CorpusInfo) -> list[list[str]]:
             out.append([row.spec.label, row.spec.processes, *(["-"] * 11), why])
             continue
         best = row.best
-        ratio = f"{best / cp.best:.1f}x" if cp else "-"
+        ratio = f"{row.median / cp.median:.1f}x" if cp else "-"
         out.append(
             [
                 row.spec.label,
                 row.spec.processes,
                 _secs(best),
                 _secs(row.median),
-                f"{info.files / best:.0f}",
-                f"{mb / best:.1f}",
+                f"{info.files / row.median:.0f}",
+                f"{mb / row.median:.1f}",
                 f"{max(row.tree_mb):.0f}",
                 f"{max(row.largest_mb):.0f}",
                 ratio,
@@ -361,11 +431,11 @@ HEADERS = [
     "procs",
     "wall s (best)",
     "wall s (median)",
-    "files/s",
-    "MB/s",
+    "files/s (median)",
+    "MB/s (median)",
     "peak RSS tree MiB",
     "largest proc MiB",
-    "x cp",
+    "x cp (median)",
     "CPU s",
     "CPU ms/file",
     "load",
@@ -374,8 +444,63 @@ HEADERS = [
 ]
 
 
+def summary_lines(rows: list[Row], info: CorpusInfo) -> list[str]:
+    """The comparisons the issue asks for, in words, from the medians of this run."""
+    by = {r.spec.name: r for r in rows if r.walls}
+    lines: list[str] = []
+
+    def cpu_ms(row: Row) -> float:
+        return statistics.median(row.cpu_s) / info.files * 1e3
+
+    veil, gdcm, cp = by.get("veil"), by.get("gdcmanon"), by.get("cp")
+    if veil and gdcm:
+        verdict = "faster" if veil.median < gdcm.median else "SLOWER"
+        lines.append(
+            f"veil deid (audit on) vs gdcmanon -e: {veil.median:.2f} s vs {gdcm.median:.2f} s "
+            f"median wall ({verdict}, {gdcm.median / veil.median:.2f}x); CPU "
+            f"{cpu_ms(veil):.2f} vs {cpu_ms(gdcm):.2f} ms/file."
+        )
+    if veil and cp:
+        lines.append(
+            f"veil deid (audit on) vs cp -r: {veil.median / cp.median:.1f}x cp's median wall "
+            f"(target: within 3x)."
+        )
+    neuro = by.get("veil-neuroquant")
+    if veil and neuro:
+        lines.append(
+            f"--for neuroquant costs {100 * (neuro.median / veil.median - 1):+.0f} % wall, "
+            f"{100 * (cpu_ms(neuro) / cpu_ms(veil) - 1):+.0f} % CPU over the same run "
+            "without it (target: at most +10 %)."
+        )
+    reference = by.get("veil-reference")
+    if veil and reference:
+        lines.append(
+            f"Fast path vs reference path (before): {reference.median / veil.median:.1f}x "
+            f"faster wall, CPU {cpu_ms(veil):.2f} vs {cpu_ms(reference):.2f} ms/file."
+        )
+    for row in rows:
+        if row.spec.name.startswith("veil") and row.walls:
+            engine = row.engine or {}
+            fast = int(engine.get("fast_path", 0))
+            reasons = engine.get("reference_path", {}) or {}
+            total = fast + sum(int(v) for v in reasons.values())
+            share = f"{fast}/{total} files on the fast path" if total else "no report"
+            why = "; ".join(f"{k}: {v}" for k, v in reasons.items())
+            peak = max(row.largest_mb)
+            lines.append(
+                f"{row.spec.label}: {share}"
+                + (f" (reference path: {why})" if why else "")
+                + f"; largest process {peak:.0f} MiB peak RSS (target < 150)."
+            )
+    return lines
+
+
 def render_markdown(
-    rows: list[list[str]], info: CorpusInfo, args: argparse.Namespace, loads: list[float]
+    rows: list[list[str]],
+    info: CorpusInfo,
+    args: argparse.Namespace,
+    loads: list[float],
+    figures: list[str] | None = None,
 ) -> str:
     m = machine()
     v = tool_versions()
@@ -385,8 +510,8 @@ def render_markdown(
         f"Run of {now}: `{' '.join(['python', 'benchmarks/run.py', *sys.argv[1:]])}`",
         "",
         f"- Corpus: {info.patients} patients, {info.files} files, {info.bytes / 1e6:.1f} MB "
-        f"(seed {info.seed}, generator v{info.generator_version}); wall time is the best of "
-        f"{args.repeat} run(s), the median is shown too.",
+        f"(seed {info.seed}, generator v{info.generator_version}); {args.repeat} interleaved "
+        "run(s) per tool; ratios and rates use the median.",
         f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, {m['os']}, "
         f"Python {m['python']}.",
         f"- Load average (1 min) before the runs: {min(loads):.2f} to {max(loads):.2f} "
@@ -397,7 +522,7 @@ def render_markdown(
         "|" + "|".join("---" for _ in HEADERS) + "|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", END]
+    lines += ["", *[f"- {line}" for line in figures or []], "", END]
     return "\n".join(lines)
 
 
@@ -414,18 +539,22 @@ def write_results(generated: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark veil deid against cp and peers.")
-    parser.add_argument("--patients", type=int, default=4, help="patients (200 files each)")
+    parser.add_argument("--patients", type=int, default=20, help="patients (206 files each)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--tools", default=",".join(DEFAULT_TOOLS), help=f"comma list of {','.join(ALL_TOOLS)}"
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs per tool (best and median)")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved runs per tool (median)")
+    parser.add_argument("--no-node", action="store_true", help="skip the node throughput runs")
+    parser.add_argument("--node-repeat", type=int, default=1, help="node runs per engine")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="processes where a tool allows")
     parser.add_argument("--quick", action="store_true", help="1 patient, no RESULTS.md (CI)")
     parser.add_argument("--results", type=Path, help=f"write results here (default {RESULTS})")
     args = parser.parse_args(argv)
     if args.quick:
         args.patients = 1
+        args.repeat = 1
+        args.no_node = True
         tools = [t for t in args.tools.split(",") if t and not t.endswith("-x2")]
     else:
         tools = [t for t in args.tools.split(",") if t]
@@ -447,10 +576,23 @@ def main(argv: list[str] | None = None) -> int:
     for c in cells:
         table.add_row(*c)
     console.print(table)
+    figures = summary_lines(rows, info)
+    if not args.no_node:
+        import node_load
+
+        node = node_load.main(["--repeat", str(args.node_repeat)])
+        for engine, (received, sent) in node.items():
+            label = "before (reference path)" if engine == "reference" else "after (fast path)"
+            figures.append(
+                f"Node, 2,000 instances from 8 storescu senders, {label}: received "
+                f"{received:.0f} instances/s, received to sent {sent:.0f} instances/s."
+            )
+    for line in figures:
+        console.print(line, highlight=False)
     loads = [x for r in rows for x in r.load] or [os.getloadavg()[0]]
     target = args.results or (None if args.quick else RESULTS)
     if target is not None:
-        write_results(render_markdown(cells, info, args, loads), target)
+        write_results(render_markdown(cells, info, args, loads, figures), target)
         console.print(f"written to {target}")
     (WORK / "last-run.json").write_text(
         json.dumps(

@@ -1,7 +1,7 @@
 """Deterministic synthetic brain MRI corpus for the benchmark.
 
 Per patient: one study with a sagittal 3D T1 MPRAGE series (176 slices of 256x256) and an
-axial 2D T2 TSE series (24 slices of 512x512). uint16 MONOCHROME2, Explicit VR Little Endian,
+axial 2D T2 TSE series (30 slices of 512x512). uint16 MONOCHROME2, Explicit VR Little Endian,
 pixel values from a smooth head phantom (skull, grey/white matter, ventricles) plus noise, and
 full headers modelled on a Siemens scanner export: patient, study, series, equipment, frame of
 reference, general/MR image modules, request attributes, referenced sequences, a private
@@ -28,10 +28,10 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
 
 # Bump when the generator's output changes, so cached corpora are rebuilt.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 T1_SLICES = 176
 T1_SIZE = 256
-T2_SLICES = 24
+T2_SLICES = 30
 T2_SIZE = 512
 _UID_ROOT = "1.2.826.0.1.3680043.10.1047."  # a synthetic root; never a real site
 _FIRST_NAMES = ("ANNA", "JOHN", "MARIA", "PETER", "SOFIA", "LUCAS", "EMMA", "NOAH", "MIA", "LIAM")

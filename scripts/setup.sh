@@ -82,7 +82,8 @@ fi
 want="$(
     {
         echo "extras=$EXTRAS"
-        sha256sum pyproject.toml
+        # setup.py and the C scan kernel: an edited kernel is built again (pip install -e).
+        sha256sum pyproject.toml setup.py src/veil/audit/_multiscan.c
     } | sha256sum | cut -d' ' -f1
 )"
 have="$(cat "$STAMP" 2>/dev/null || true)"

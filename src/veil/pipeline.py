@@ -10,25 +10,47 @@ key give the same bytes wherever they are de-identified (DESIGN, invariant 6):
     verdict = check_outputs(profiles, [(read_input, output_path), ...])   # per series
 
 `deidentify_file` never raises for a bad input: every problem becomes a `FileResult` naming
-the file and the problem (never a value). `check_outputs` fails closed: an output it cannot
-evaluate is *unverifiable*, which holds a study as surely as a rule it lost.
+the file and the problem (never a value). It tries the streaming fast path first
+(`veil.engine.fast`) and hands what that does not take to the reference path (pydicom
+datasets, `veil.engine.deidentify`), whose output the fast path's equals (tests hold them to
+the same bytes); `FileResult.engine` says which path wrote a file and why.
+
+`check_outputs` fails closed: an output it cannot evaluate is *unverifiable*, which holds a
+study as surely as a rule it lost. With `Settings.profiles`, `deidentify_file` evaluates the
+destination checks' facts itself (`FileResult.check`), where both datasets are at hand, and
+`check_facts` aggregates them with the same verdict, reading no file again.
 """
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from veil.audit import audit_prepared, prepare
+from veil.check.evaluate import facts_after, file_facts
 from veil.check.model import RequirementProfile
 from veil.check.profile import load_profile
-from veil.check.regression import Regression, find_regressions
+from veil.check.regression import (
+    PairFacts,
+    Regression,
+    RegressionReport,
+    find_regressions,
+    pair_facts,
+    regressions_from_facts,
+)
 from veil.engine import deidentify
+from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
+from veil.engine.fast.header import changed_tags, header_dataset
+from veil.engine.fast.parse import parse_file
 from veil.errors import PolicyError, ProfileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.mapping import Mapper, Patient, stand_in_uid
@@ -74,6 +96,27 @@ class Outcome(str, Enum):
     QUARANTINED = "quarantined"  # de-identified but the audit found an identifier: not written
 
 
+class Engine(str, Enum):
+    """Which de-identification path `deidentify_file` takes."""
+
+    AUTO = "auto"  # the streaming fast path first, the reference path for what it hands over
+    REFERENCE = "reference"  # the reference (pydicom) path only
+
+
+def default_engine() -> Engine:
+    """``VEIL_ENGINE=reference`` makes every run without an explicit engine (the node's, the
+    console's) take the reference path: for benchmarks and diagnosis."""
+    try:
+        return Engine(os.environ.get("VEIL_ENGINE", Engine.AUTO.value))
+    except ValueError:
+        return Engine.AUTO
+
+
+# FileResult.engine: the fast path wrote the file; else "full: <why it handed the file over>".
+FAST = "fast"
+FULL = "full: "
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one file needs besides its bytes: compiled once, pickled to worker processes."""
@@ -81,6 +124,12 @@ class Settings:
     plan: Plan
     mapper: Mapper
     audit: bool = True  # the node and the console always audit; `veil deid --no-audit` not
+    engine: Engine = field(default_factory=default_engine)
+    # Run the reference path too and compare: a difference writes the reference output.
+    verify_fast: bool = False
+    # Destination profiles whose facts are evaluated per file, before and after (`--for`).
+    profiles: tuple[RequirementProfile, ...] = ()
+    quality_checks: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,23 +138,90 @@ class FileResult:
 
     outcome: Outcome
     encoded: bytes = b""
-    dataset: Dataset | None = None
+    output: Dataset | None = None  # the reference path's output dataset (the fast path has none)
     patient_pseudonym: str = ""
     problem: str | None = None  # names the file and the problem, never a value
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # audit errors
+    # (study, series, instance) UIDs of the output, from the fast path.
+    uids: tuple[str, str, str] | None = None
+    engine: str = ""  # FAST, or FULL + why the fast path handed the file over
+    check: PairFacts | None = None  # with Settings.profiles: the destination checks' facts
+
+    @cached_property
+    def dataset(self) -> Dataset | None:
+        """The output's dataset (its header only, read once, when the fast path wrote it)."""
+        if self.output is not None:
+            return self.output
+        if self.encoded and self.outcome is Outcome.WRITTEN:
+            return dcmread(io.BytesIO(self.encoded), stop_before_pixels=True, force=True)
+        return None
+
+    def _uid(self, index: int, keyword: str) -> str | None:
+        if self.uids is not None:
+            return self.uids[index] or None
+        return str(self.output.get(keyword, "") or "") or None if self.output else None
 
     @property
     def study(self) -> str | None:
         """The de-identified Study Instance UID."""
-        return str(self.dataset.get("StudyInstanceUID", "")) or None if self.dataset else None
+        return self._uid(0, "StudyInstanceUID")
 
     @property
     def series(self) -> str | None:
-        return str(self.dataset.get("SeriesInstanceUID", "")) or None if self.dataset else None
+        return self._uid(1, "SeriesInstanceUID")
+
+    @property
+    def instance(self) -> str | None:
+        return self._uid(2, "SOPInstanceUID")
 
 
 def deidentify_file(data: bytes, name: str, settings: Settings) -> FileResult:
-    """De-identify one file's bytes; ``name`` is only used to name the file in messages."""
+    """De-identify one file's bytes; ``name`` is only used to name the file in messages.
+
+    The fast path is tried first; what it hands over (``Fallback``, with a value-free
+    reason) goes through the reference path, which stays the definition of the output."""
+    if settings.engine is not Engine.AUTO:
+        return replace(_reference(data, name, settings), engine=FULL + "reference path chosen")
+    fast = deidentify_bytes(data, settings.plan, settings.mapper, audit=settings.audit)
+    if isinstance(fast, Fallback):
+        return replace(_reference(data, name, settings), engine=FULL + fast.reason)
+    result = FileResult(
+        Outcome.WRITTEN,
+        fast.encoded,
+        patient_pseudonym=settings.mapper.patient_pseudonym(fast.patient),
+        uids=(fast.study_uid, fast.series_uid, fast.sop_instance_uid),
+        engine=FAST,
+        check=_fast_facts(data, fast, settings) if settings.profiles else None,
+    )
+    if settings.verify_fast:
+        reference = _reference(data, name, settings)
+        if reference.outcome is not Outcome.WRITTEN or reference.encoded != fast.encoded:
+            return replace(reference, engine=FULL + "fast path mismatch (verified)")
+    return result
+
+
+def _fast_facts(data: bytes, fast: FastOutput, settings: Settings) -> PairFacts:
+    """The checks' facts of a fast-path file: "after" is "before" with only what reads a
+    changed top-level element evaluated again, on header datasets of raw elements. Should
+    that fail, the files are read whole as `check_outputs` would (fail closed after that)."""
+    profiles, quality = settings.profiles, settings.quality_checks
+    try:
+        source = header_dataset(fast.parsed)
+        before = file_facts(profiles, quality, source)
+        output = header_dataset(parse_file(fast.encoded))
+        changed = changed_tags(source, output)
+        return PairFacts(before, facts_after(profiles, quality, before, output, changed))
+    except Exception:  # a value these datasets cannot give: the full reads decide
+        return pair_facts(
+            profiles,
+            quality,
+            partial(read_bytes, data, "input"),
+            partial(read_bytes, fast.encoded, "output"),
+        )
+
+
+def _reference(data: bytes, name: str, settings: Settings) -> FileResult:
+    """De-identify one file by the reference path (pydicom datasets)."""
     try:
         original = read_bytes(data, name)
     except SkippedFile as skipped:
@@ -141,13 +257,23 @@ def deidentify_file(data: bytes, name: str, settings: Settings) -> FileResult:
         if errors:
             return FileResult(
                 Outcome.QUARANTINED,
-                dataset=result,
+                output=result,
                 patient_pseudonym=pseudonym,
                 problem=f"{name}: the audit found {len(errors)} identifier(s) in the output; "
                 "the file was not written",
                 findings=errors,
             )
-    return FileResult(Outcome.WRITTEN, encoded, result, pseudonym)
+    check = None
+    if settings.profiles:
+        # The input read again: evaluating the checks converts the values they read, which
+        # must not touch the dataset being de-identified (kept values stay raw bytes).
+        check = pair_facts(
+            settings.profiles,
+            settings.quality_checks,
+            partial(read_bytes, data, name),
+            lambda: result,
+        )
+    return FileResult(Outcome.WRITTEN, encoded, result, pseudonym, check=check)
 
 
 # (read the input's bytes again, the de-identified file): inputs are read lazily, one at a time.
@@ -183,6 +309,23 @@ class CheckVerdict:
         return "; ".join(parts)
 
 
+def check_facts(
+    profiles: Sequence[RequirementProfile],
+    facts: Sequence[tuple[PairFacts | None, str]],
+    quality_checks: bool = True,
+) -> CheckVerdict:
+    """`check_outputs` on the facts `deidentify_file` evaluated (``FileResult.check``, with
+    the output's name); an output without facts is unverifiable."""
+    if not profiles:
+        return CheckVerdict()
+    pairs = [(pair or PairFacts.failed("no check facts"), name) for pair, name in facts]
+    return _verdict(regressions_from_facts(profiles, pairs, quality_checks))
+
+
+def _verdict(found: RegressionReport) -> CheckVerdict:
+    return CheckVerdict(found.regressions, found.unverifiable)
+
+
 def check_outputs(
     profiles: Sequence[RequirementProfile],
     pairs: Sequence[OutputPair],
@@ -191,17 +334,18 @@ def check_outputs(
     """Re-run the destination checks on the outputs: what passed before must pass after."""
     if not profiles:
         return CheckVerdict()
-    found = find_regressions(profiles, pairs, quality_checks)
-    return CheckVerdict(found.regressions, found.unverifiable)
+    return _verdict(find_regressions(profiles, pairs, quality_checks))
 
 
 __all__ = [
     "CheckVerdict",
     "CompiledPolicy",
+    "Engine",
     "FileResult",
     "Outcome",
     "OutputPair",
     "Settings",
+    "check_facts",
     "check_outputs",
     "compile_policy",
     "deidentify_file",

@@ -56,7 +56,9 @@ def test_study_that_lost_a_requirement_is_quarantined(running_node: Callable[...
         ds = result.dataset
         del ds.Manufacturer
         del ds.ManufacturerModelName
-        return replace(result, encoded=encode_dataset(ds), dataset=ds)
+        # The output dataset (header only when the fast path wrote the file) becomes the
+        # reference path's kind of result: an output dataset, no fast-path UIDs.
+        return replace(result, encoded=encode_dataset(ds), output=ds, uids=None)
 
     node = running_node(deid=broken_engine, profiles=(PROFILE,), stable_seconds=WHEN_SENT)
     storescu(node.config.port, series_files(STUDY))

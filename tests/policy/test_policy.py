@@ -48,8 +48,8 @@ def test_each_option_changes_its_column(
     text = f"name: t\nbase: basic\noptions: [{option.value}]\n"
     chosen = compile_plan(parse_policy(text, "t.yaml")).rule_for(tag)
     assert base is not None and chosen is not None
-    assert base.action == basic
-    assert chosen.action == with_option
+    assert base.action.value == basic
+    assert chosen.action.value == with_option
     assert option.value in chosen.source
 
 

@@ -110,9 +110,9 @@ def _incomplete(name: str, problem: str) -> Finding:
     return Finding(
         name,
         "",
-        Kind.AUDIT_INCOMPLETE.value,
+        Kind.AUDIT_INCOMPLETE,
         f"the audit could not complete ({problem})",
-        Severity.ERROR.value,
+        Severity.ERROR,
     )
 
 
@@ -134,9 +134,7 @@ def _audit(
     def add(path: str, ident: Identifier, form: str) -> None:
         key = (path, ident.source)
         if key not in found:
-            found[key] = Finding(
-                name, path, ident.kind.value, form, ident.severity.value, ident.source
-            )
+            found[key] = Finding(name, path, ident.kind, form, ident.severity, ident.source)
 
     haystack = Haystack(elements)
     for needle in needles:
@@ -160,10 +158,10 @@ def _audit(
     result = list(found.values())
     if heuristics:
         result += [
-            Finding(name, s.element.path, s.kind, s.form, Severity.WARNING.value)
+            Finding(name, s.element.path, Kind(s.kind), s.form, Severity.WARNING)
             for s in suspicions(elements)
         ]
-    result.sort(key=lambda f: (f.severity != Severity.ERROR.value, f.path, f.kind))
+    result.sort(key=lambda f: (f.severity is not Severity.ERROR, f.path, f.kind.value))
     return result
 
 
@@ -214,9 +212,9 @@ def _raw(
             found[key] = Finding(
                 name,
                 path,
-                ident.kind.value,
+                ident.kind,
                 f"{hit.needle.label} in raw bytes ({hit.encoding})",
-                ident.severity.value,
+                ident.severity,
                 ident.source,
             )
 

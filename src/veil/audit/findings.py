@@ -49,21 +49,21 @@ class Finding:
 
     file: str
     path: str
-    kind: str
+    kind: Kind
     form: str
-    severity: str
+    severity: Severity
     source: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return {
             "file": self.file,
             "path": self.path,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "form": self.form,
-            "severity": self.severity,
+            "severity": self.severity.value,
             "source": self.source,
         }
 
     @property
     def is_error(self) -> bool:
-        return self.severity == Severity.ERROR.value
+        return self.severity is Severity.ERROR

@@ -297,3 +297,24 @@ def needles_for(ident: Identifier) -> list[Needle]:
         Needle(ident, form.text, form.label, form.left, form.right, form.raw)
         for form in _forms(_style(ident), ident.value)
     ]
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """One searchable form of a value, without the identifier it came from (the fast path
+    memoises these per value: values repeat across a study)."""
+
+    text: str = field(repr=False)  # lower case; never shown
+    left: Edge
+    right: Edge
+    raw: bool
+
+
+@lru_cache(maxsize=16384)
+def search_forms(kind: Kind, vr: str, value: str) -> tuple[SearchForm, ...]:
+    """The forms ``needles_for`` gives an identifier of this kind, VR and value."""
+    probe = Identifier(kind, "", 0, vr, value)
+    return tuple(
+        SearchForm(form.text, form.left, form.right, form.raw)
+        for form in _forms(_style(probe), value)
+    )

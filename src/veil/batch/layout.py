@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from pydicom.dataset import Dataset
@@ -10,7 +11,10 @@ from veil.policy.model import Layout
 
 
 def output_name(
-    layout: Layout, mirror_relative: str, deidentified: Dataset, patient_pseudonym: str
+    layout: Layout,
+    mirror_relative: str,
+    deidentified: Dataset | Mapping[str, str],
+    patient_pseudonym: str,
 ) -> str:
     """The output's path relative to the output folder (POSIX separators).
 

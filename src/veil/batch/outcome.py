@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from veil.check.regression import PairFacts
 from veil.pipeline import Outcome
 
 
@@ -20,6 +21,9 @@ class FileRecord:
     study: str | None = None  # de-identified Study Instance UID
     series: str | None = None  # de-identified Series Instance UID
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
+    # The destination checks' facts before and after (`--for`), evaluated in the worker.
+    check: PairFacts | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -29,4 +33,6 @@ class FileRecord:
                 data[name] = value
         if self.findings:
             data["findings"] = list(self.findings)
+        if self.engine:
+            data["engine"] = self.engine
         return data

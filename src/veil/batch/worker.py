@@ -15,7 +15,7 @@ from veil.batch.outcome import FileRecord
 from veil.errors import InputFileError
 from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
-from veil.pipeline import Outcome, deidentify_file
+from veil.pipeline import FileResult, Outcome, deidentify_file
 
 
 def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
@@ -60,10 +60,11 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             study=result.study,
             series=result.series,
             findings=result.findings,
+            engine=result.engine,
         )
-    if job.out is None or result.dataset is None:  # a job without --out only de-identifies
+    if job.out is None:  # a job without --out only de-identifies
         raise ValueError("process_item needs a job with an output folder")
-    relative = output_name(job.layout, item.relative, result.dataset, result.patient_pseudonym)
+    relative = output_name(job.layout, item.relative, _uids(result), result.patient_pseudonym)
     try:
         _place(job.out, relative, result.encoded, job.overwrite)
     except FileExistsError:
@@ -76,6 +77,7 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             "or policy); use an empty --out folder or --overwrite",
             study=result.study,
             series=result.series,
+            engine=result.engine,
         )
     except OSError as exc:
         return FileRecord(
@@ -84,6 +86,7 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             len(data),
             problem=f"{item.display}: cannot write {relative} "
             f"({exc.strerror or type(exc).__name__})",
+            engine=result.engine,
         )
     return FileRecord(
         item.display,
@@ -92,4 +95,15 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
         output=relative,
         study=result.study,
         series=result.series,
+        engine=result.engine,
+        check=result.check,
     )
+
+
+def _uids(result: FileResult) -> dict[str, str]:
+    """The output's UIDs that name it in the hierarchy layout (no dataset is built for them)."""
+    return {
+        "StudyInstanceUID": result.study or "",
+        "SeriesInstanceUID": result.series or "",
+        "SOPInstanceUID": result.instance or "",
+    }

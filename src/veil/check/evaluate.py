@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from veil.check.access import lookup, private_creators
@@ -19,6 +22,7 @@ from veil.check.geometry import SeriesFacts, add_dataset, run_check
 from veil.check.model import (
     AgeRule,
     AttributeRule,
+    Condition,
     Outcome,
     PrivateRule,
     RequirementProfile,
@@ -31,6 +35,7 @@ from veil.check.series import FileOutcome, ProfileState, SeriesState, merge_rege
 
 __all__ = [  # RuleResult, SeriesResult and Use are imported from here by callers
     "Collector",
+    "FileFacts",
     "FileOutcome",
     "ProfileUse",
     "RuleResult",
@@ -39,10 +44,12 @@ __all__ = [  # RuleResult, SeriesResult and Use are imported from here by caller
     "common_folder",
     "evaluate_attribute",
     "evaluate_private",
+    "facts_after",
+    "file_facts",
     "show_value",
 ]
 from veil.check.values import SEX_CODES, Validity, validate
-from veil.dicom import keyword_vr, values_of
+from veil.dicom import keyword_vr, tag_of, values_of
 
 # Values never shown in a report: they may identify the patient, the site or the study.
 MASKED_VRS = frozenset({"PN", "DA", "DT", "TM", "UI"})
@@ -177,6 +184,219 @@ def removed_before_fix(profile: str, what: str, reason: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class FileFacts:
+    """Everything the profiles need from one file, evaluated where the file is (a worker
+    process) and aggregated per series elsewhere; picklable, with no dataset kept."""
+
+    key: tuple[str, str]
+    modality: str
+    series_number: str
+    facts: SeriesFacts
+    outcomes: tuple[tuple[str, FileOutcome], ...]  # rule id (names its profile) -> outcome
+    series_when: tuple[tuple[str, bool], ...]
+    uses: tuple[tuple[str, bool], ...]  # profile name -> the profile uses this file
+    before: str  # why the file looks de-identified already ("" when it does not)
+
+
+# Outcomes of attribute rules by (rule, quality checks, the raw bytes they read): the files
+# of a series share most of those values, so the "before" facts of a batch are mostly looked
+# up. Only for datasets of raw elements (as read), never across character sets.
+_CHARSET = tag_of("SpecificCharacterSet")
+_OUTCOMES: dict[tuple[object, ...], FileOutcome] = {}  # (quality checks, rule id, raw key)
+
+
+def _raw_key(ds: Dataset, tags: frozenset[int]) -> tuple[object, ...] | None:
+    """The raw bytes of ``tags`` (and the character set) in ``ds``; None when one is not raw."""
+    key: list[object] = []
+    for tag in sorted(tags | {_CHARSET}):
+        if tag not in ds:
+            key.append(None)
+            continue
+        raw: object = ds.get_item(tag)  # a RawDataElement until something reads it
+        value = getattr(raw, "value", None)
+        if not isinstance(raw, RawDataElement) or not isinstance(value, bytes):
+            return None
+        key.append((raw.VR, value))
+    return tuple(key)
+
+
+def _memo_key(rule: AttributeRule, ds: Dataset) -> tuple[object, ...] | None:
+    """Where to memoise the rule's outcome on ``ds``; taken before anything reads ``ds``
+    (reading converts raw elements in place)."""
+    reads = _reads(rule)
+    if reads is None or reads & _EVERYWHERE_OR_ZERO or any(tag in ds for tag in _EVERYWHERE):
+        return None
+    key = _raw_key(ds, reads)
+    return None if key is None else (id(rule), key)
+
+
+def _outcome(
+    rule: AttributeRule, ds: Dataset, quality_checks: bool, key: tuple[object, ...] | None
+) -> FileOutcome:
+    if key is None:
+        return evaluate_attribute(rule, ds, quality_checks)
+    memo = (quality_checks, *key)
+    found = _OUTCOMES.get(memo)
+    if found is None:
+        if len(_OUTCOMES) > 20000:
+            _OUTCOMES.clear()
+        found = _OUTCOMES[memo] = evaluate_attribute(rule, ds, quality_checks)
+    return found
+
+
+def file_facts(
+    profiles: Sequence[RequirementProfile], quality_checks: bool, ds: Dataset
+) -> FileFacts:
+    """Evaluate every rule of ``profiles`` on one dataset (a profile's rules only when the
+    profile uses the file)."""
+    keys = {id(rule): _memo_key(rule, ds) for profile in profiles for rule in profile.rules}
+    facts = SeriesFacts()
+    add_dataset(facts, ds)
+    creators = private_creators(ds)
+    outcomes: list[tuple[str, FileOutcome]] = []
+    when: list[tuple[str, bool]] = []
+    uses: list[tuple[str, bool]] = []
+    for profile in profiles:
+        used = profile.uses.when is None or profile.uses.when.holds(ds)
+        uses.append((profile.name, used))
+        if not used:
+            continue
+        for rule in profile.rules:
+            outcomes.append((rule.rule_id, _outcome(rule, ds, quality_checks, keys[id(rule)])))
+        for private in profile.private_rules:
+            outcomes.append((private.rule_id, evaluate_private(private, ds, creators)))
+        if profile.age is not None:
+            outcomes.append((profile.age.rule_id, evaluate_age(profile.age, ds)))
+        for series_rule in profile.series_rules:
+            when.append(
+                (series_rule.rule_id, series_rule.when is None or series_rule.when.holds(ds))
+            )
+    return FileFacts(
+        series_key(ds),
+        str(ds.get("Modality", "") or ""),
+        str(ds.get("SeriesNumber", "") or ""),
+        facts,
+        tuple(outcomes),
+        tuple(when),
+        tuple(uses),
+        deidentified_before(ds, creators),
+    )
+
+
+# What the per-file geometry facts read (veil.check.geometry, veil.check.access).
+_GEOMETRY_KEYWORDS = (
+    "SliceThickness",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "PixelData",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+    "MRAcquisitionType",
+    "ScanningSequence",
+    "SequenceVariant",
+    "EchoTime",
+    "EffectiveEchoTime",
+    "RepetitionTime",
+    "InversionTime",
+    "InversionTimes",
+    "EchoPulseSequence",
+    "InversionRecovery",
+)
+# Any lookup may fall back to the functional groups of an enhanced object.
+_EVERYWHERE = frozenset(
+    tag_of(k) for k in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
+)
+_GEOMETRY = frozenset(tag_of(k) for k in _GEOMETRY_KEYWORDS) | _EVERYWHERE
+_EVERYWHERE_OR_ZERO = _EVERYWHERE | {0}  # 0: a keyword the dictionary does not know
+_FILE_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesNumber")
+
+
+def _condition_tags(condition: Condition | None) -> frozenset[int]:
+    if condition is None:
+        return frozenset()
+    tags = {tag_for_keyword(condition.keyword) or 0} if condition.keyword else set()
+    if condition.kind in ("image", "multiframe"):
+        tags |= _GEOMETRY
+    for child in condition.children:
+        tags |= _condition_tags(child)
+    return frozenset(tags)
+
+
+def _reads(rule: AttributeRule | PrivateRule | SeriesRule) -> frozenset[int] | None:
+    """The top-level tags one rule's file-level outcome reads (None: cannot tell)."""
+    if isinstance(rule, PrivateRule):
+        return None  # private creators at any level
+    tags = _condition_tags(rule.when)
+    if isinstance(rule, AttributeRule):
+        tags |= _condition_tags(rule.unless) | {tag_for_keyword(rule.keyword) or 0}
+    return tags
+
+
+def facts_after(
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool,
+    before: FileFacts,
+    after: Dataset,
+    changed: frozenset[int],
+) -> FileFacts:
+    """``file_facts(after)`` when ``after`` differs from the dataset ``before`` was made of
+    only in the top-level elements ``changed``: what reads none of them is taken from
+    ``before`` (de-identification changes no geometry and few of the attributes a
+    destination needs), the rest evaluated on ``after``. Whether a profile uses the file,
+    its age and its de-identification markers are always evaluated on ``after``."""
+    if changed & _EVERYWHERE:
+        return file_facts(profiles, quality_checks, after)
+    keys = {id(rule): _memo_key(rule, after) for profile in profiles for rule in profile.rules}
+    facts = before.facts
+    if changed & _GEOMETRY:
+        facts = SeriesFacts()
+        add_dataset(facts, after)
+    known = dict(before.outcomes)
+    when_known = dict(before.series_when)
+    creators = private_creators(after)
+    outcomes: list[tuple[str, FileOutcome]] = []
+    when: list[tuple[str, bool]] = []
+    uses: list[tuple[str, bool]] = []
+    for profile in profiles:
+        used = profile.uses.when is None or profile.uses.when.holds(after)
+        uses.append((profile.name, used))
+        if not used:
+            continue
+        for rule in profile.rules:
+            reads = _reads(rule)
+            if reads is not None and not reads & changed and rule.rule_id in known:
+                outcomes.append((rule.rule_id, known[rule.rule_id]))
+            else:
+                outcome = _outcome(rule, after, quality_checks, keys[id(rule)])
+                outcomes.append((rule.rule_id, outcome))
+        for private in profile.private_rules:
+            outcomes.append((private.rule_id, evaluate_private(private, after, creators)))
+        if profile.age is not None:
+            outcomes.append((profile.age.rule_id, evaluate_age(profile.age, after)))
+        for series_rule in profile.series_rules:
+            reads = _reads(series_rule)
+            if reads is not None and not reads & changed and series_rule.rule_id in when_known:
+                when.append((series_rule.rule_id, when_known[series_rule.rule_id]))
+            else:
+                holds = series_rule.when is None or series_rule.when.holds(after)
+                when.append((series_rule.rule_id, holds))
+    return FileFacts(
+        series_key(after),
+        str(after.get("Modality", "") or ""),
+        str(after.get("SeriesNumber", "") or ""),
+        facts,
+        tuple(outcomes),
+        tuple(when),
+        tuple(uses),
+        deidentified_before(after, creators),
+    )
+
+
 class Collector:
     """Evaluates profiles file by file and aggregates the results per series and study."""
 
@@ -187,40 +407,41 @@ class Collector:
 
     def add(self, ds: Dataset, name: str) -> tuple[str, str]:
         """Evaluate one dataset (read from `name`); returns its (study, series) key."""
-        key = series_key(ds)
+        return self.add_facts(file_facts(self.profiles, self.quality_checks, ds), name)
+
+    def add_facts(self, facts: FileFacts, name: str) -> tuple[str, str]:
+        """Aggregate one file's facts (from ``file_facts``); returns its (study, series) key."""
+        key = facts.key
         state = self.series.get(key)
         if state is None:
             state = self.series[key] = SeriesState(key)
-            state.modality = str(ds.get("Modality", "") or "")
-            state.series_number = str(ds.get("SeriesNumber", "") or "")
+            state.modality = facts.modality
+            state.series_number = facts.series_number
         state.names.append(name)
-        found = SeriesFacts()
-        add_dataset(found, ds)
+        found = facts.facts
         state.frames += len(found.slices)
         if state.first_slice is None and found.slices:
             state.first_slice = found.slices[0]
-        creators = private_creators(ds)
-        before = deidentified_before(ds, creators)
+        uses = dict(facts.uses)
+        outcomes = dict(facts.outcomes)
+        series_when = dict(facts.series_when)
         for profile in self.profiles:
             used = state.profile(profile.name)
-            if profile.uses.when is not None and not profile.uses.when.holds(ds):
+            if not uses.get(profile.name, True):
                 used.other_files += 1
                 continue
             used.files.append(name)
             used.facts.extend(found)
-            used.before = used.before or before
-            for rule in profile.rules:
-                used.add(rule.rule_id, name, evaluate_attribute(rule, ds, self.quality_checks))
-            for private in profile.private_rules:
-                used.add(private.rule_id, name, evaluate_private(private, ds, creators))
+            used.before = used.before or facts.before
+            rule_ids = [rule.rule_id for rule in profile.rules]
+            rule_ids.extend(private.rule_id for private in profile.private_rules)
             if profile.age is not None:
-                used.add(profile.age.rule_id, name, evaluate_age(profile.age, ds))
+                rule_ids.append(profile.age.rule_id)
+            for rule_id in rule_ids:
+                used.add(rule_id, name, outcomes[rule_id])
             for series_rule in profile.series_rules:
-                if series_rule.rule_id not in used.series_when:
-                    # Decided by the first file: a series is one acquisition.
-                    used.series_when[series_rule.rule_id] = (
-                        series_rule.when is None or series_rule.when.holds(ds)
-                    )
+                # Decided by the first file: a series is one acquisition.
+                used.series_when.setdefault(series_rule.rule_id, series_when[series_rule.rule_id])
         return key
 
     # -- results -----------------------------------------------------------------------

@@ -7,16 +7,23 @@ warn or fail after; warn before, fail after) is a regression.
 Fail closed: a pair that cannot be read or evaluated is *unverifiable*, never skipped. Its
 output is not known to keep what the destination needs, so a caller holds it as it would a
 regression (`veil.pipeline.CheckVerdict.ok`).
+
+The facts of a pair (`PairFacts`) may be evaluated where both datasets are at hand (`veil
+deid`'s worker processes, see `veil.pipeline.deidentify_file`) and aggregated here by
+`regressions_from_facts`, with the same verdict as reading the files again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from veil.check.evaluate import Collector, RuleResult, Use
+from pydicom.dataset import Dataset
+
+from veil.check.evaluate import Collector, FileFacts, RuleResult, Use, file_facts
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
@@ -49,6 +56,41 @@ def _worse(before: RuleResult, after: RuleResult) -> bool:
 
 
 @dataclass(frozen=True)
+class PairFacts:
+    """The requirement facts of one input and its output; ``problem`` (value-free) says why
+    they could not be evaluated, and then the output is unverifiable."""
+
+    before: FileFacts | None = None
+    after: FileFacts | None = None
+    problem: str | None = None
+
+    @classmethod
+    def failed(cls, problem: str) -> PairFacts:
+        return cls(problem=problem)
+
+
+def pair_facts(
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool,
+    read_before: Callable[[], Dataset],
+    read_after: Callable[[], Dataset],
+) -> PairFacts:
+    """Evaluate the profiles on an input and its output, each read by its function; a read or
+    an evaluation that fails gives a ``problem`` instead (fail closed)."""
+    try:
+        source, result = read_before(), read_after()
+    except (SkippedFile, VeilError, OSError) as exc:
+        return PairFacts.failed(_unreadable(exc))
+    try:
+        return PairFacts(
+            file_facts(profiles, quality_checks, source),
+            file_facts(profiles, quality_checks, result),
+        )
+    except Exception as exc:  # a value no check foresaw: this pair is not known to be good
+        return PairFacts.failed(f"cannot be checked ({type(exc).__name__})")
+
+
+@dataclass(frozen=True)
 class RegressionReport:
     regressions: tuple[Regression, ...] = ()
     unverifiable: tuple[str, ...] = ()  # "<output>: <why it could not be checked>"
@@ -64,6 +106,10 @@ def _unreadable(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _read_input(read: Callable[[], bytes], name: str) -> Dataset:
+    return read_bytes(read(), name)
+
+
 def find_regressions(
     profiles: Sequence[RequirementProfile],
     pairs: Sequence[tuple[Callable[[], bytes], Path]],
@@ -71,23 +117,38 @@ def find_regressions(
 ) -> RegressionReport:
     """Check inputs and outputs with the same profiles: every rule that got worse, and every
     pair that could not be checked."""
+    facts = [
+        (
+            pair_facts(
+                profiles,
+                quality_checks,
+                partial(_read_input, read_input, str(output)),
+                partial(read_dataset, output),
+            ),
+            str(output),
+        )
+        for read_input, output in pairs
+    ]
+    return regressions_from_facts(profiles, facts, quality_checks)
+
+
+def regressions_from_facts(
+    profiles: Sequence[RequirementProfile],
+    facts: Sequence[tuple[PairFacts, str]],
+    quality_checks: bool = True,
+) -> RegressionReport:
+    """``find_regressions`` on facts evaluated elsewhere: (facts of a pair, the output's name)
+    per written file. A pair without facts is unverifiable."""
     before = Collector(profiles, quality_checks)
     after = Collector(profiles, quality_checks)
     link: dict[tuple[str, str], tuple[str, str]] = {}
     unverifiable: list[str] = []
-    for read_input, output in pairs:
-        try:
-            source = read_bytes(read_input(), str(output))
-            result = read_dataset(output)
-        except (SkippedFile, VeilError, OSError) as exc:
-            unverifiable.append(f"{output}: {_unreadable(exc)}")
+    for pair, name in facts:
+        if pair.before is None or pair.after is None:
+            unverifiable.append(f"{name}: {pair.problem or 'not checked'}")
             continue
-        try:
-            key_before = before.add(source, str(output))
-            link.setdefault(key_before, after.add(result, str(output)))
-        except Exception as exc:  # a value no check foresaw: this pair is not known to be good
-            unverifiable.append(f"{output}: cannot be checked ({type(exc).__name__})")
-            continue
+        key_before = before.add_facts(pair.before, name)
+        link.setdefault(key_before, after.add_facts(pair.after, name))
     results_after = {key: series for series in after.results() for key in series.members}
     found: list[Regression] = []
     for series in before.results():

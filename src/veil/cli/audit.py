@@ -28,8 +28,9 @@ def _print(report: AuditReport, show_warnings: bool) -> None:
         style = "bold red" if finding.is_error else "yellow"
         source = f" [dim](from input {finding.source})[/]" if finding.source else ""
         out_console.print(
-            f"[{style}]{finding.severity:7}[/] {escape(finding.file)}  {escape(finding.path)}  "
-            f"{finding.kind}: {escape(finding.form)}{source}",
+            f"[{style}]{finding.severity.value:7}[/] {escape(finding.file)}  "
+            f"{escape(finding.path)}  "
+            f"{finding.kind.value}: {escape(finding.form)}{source}",
             soft_wrap=True,
         )
     for name in report.unpaired_outputs:

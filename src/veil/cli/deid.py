@@ -17,24 +17,20 @@ from veil.cli.common import jobs_option, key_options
 from veil.cli.errors import ExitCode, err_console
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
 from veil.keys import load_mapper
-from veil.pipeline import CheckVerdict, OutputPair, check_outputs, compile_policy
+from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
 
 
 def _check_outputs(
-    profiles: list[RequirementProfile],
-    summary: BatchSummary,
-    items: list[InputItem],
-    out: Path,
-    quality_checks: bool,
+    profiles: list[RequirementProfile], summary: BatchSummary, quality_checks: bool
 ) -> CheckVerdict:
-    """Re-run the destination checks on the output: what passed before must pass after."""
-    by_display = {item.display: item for item in items}
-    pairs: list[OutputPair] = [
-        (by_display[record.input].read, out / record.output)
+    """The destination checks before and after, as the workers evaluated them on each file:
+    what passed before must pass after, and an output without facts is unverifiable."""
+    facts = [
+        (record.check, record.output)
         for record in summary.records
         if record.outcome is Outcome.WRITTEN and record.output
     ]
-    return check_outputs(profiles, pairs, quality_checks)
+    return check_facts(profiles, facts, quality_checks)
 
 
 NOT_USED = "not used by the destination (--only-used): not written"
@@ -85,6 +81,12 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     )
     table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
     table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
+    fast, full = summary.engines
+    total = fast + sum(full.values())
+    if total:
+        share = f"{fast} of {total} files ({100 * fast / total:.0f} %)"
+        reasons = ", ".join(f"{reason} {count}" for reason, count in full.most_common(4))
+        table.add_row("fast path", share + (f"; reference path: {reasons}" if reasons else ""))
     table.add_row("output", str(out))
     if report:
         table.add_row("report", str(report))
@@ -183,6 +185,20 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
 @click.option(
     "--overwrite", is_flag=True, help="Replace output files that exist with different content."
 )
+@click.option(
+    "--engine",
+    type=click.Choice([engine.value for engine in Engine]),
+    default=Engine.AUTO.value,
+    show_default=True,
+    help="auto: the streaming fast path, and the reference (pydicom) path for the files it "
+    "hands over (their outputs are the same); reference: the reference path only.",
+)
+@click.option(
+    "--verify-fast",
+    is_flag=True,
+    help="Also run the reference path on every file the fast path takes and compare; a "
+    "difference is counted and the reference output written (slower; for validation).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(
     inputs: tuple[Path, ...],
@@ -199,6 +215,8 @@ def command(
     report_paths: str | None,
     no_audit: bool,
     overwrite: bool,
+    engine: str,
+    verify_fast: bool,
     quiet: bool,
 ) -> None:
     """De-identify DICOM files, folders (recursive) and zip archives into OUT.
@@ -242,6 +260,10 @@ def command(
         layout=Layout(layout) if layout else compiled.layout or Layout.MIRROR,
         audit=not no_audit,
         overwrite=overwrite,
+        engine=Engine(engine),
+        verify_fast=verify_fast,
+        profiles=tuple(loaded_profiles),
+        quality_checks=quality_checks,
     )
     if no_audit:
         err_console.print(
@@ -259,7 +281,7 @@ def command(
         on_record=_print_failure,
     )
     summary.records.extend(not_used)
-    verdict = _check_outputs(loaded_profiles, summary, items, out, quality_checks)
+    verdict = _check_outputs(loaded_profiles, summary, quality_checks)
     summary.regressions = [r.to_dict() for r in verdict.regressions]
     summary.unverifiable = list(verdict.unverifiable)
     if report is not None:

@@ -7,7 +7,6 @@ logged, and when the output is not a terminal values are masked unless --values 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -19,19 +18,10 @@ from rich.table import Table
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
 from veil.dicom import tag_text
-from veil.engine import deidentify
+from veil.engine import Decision, deidentify
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
-
-
-@dataclass(frozen=True)
-class Decision:
-    path: str
-    tag: int
-    before: str
-    after: str
-    rule: str
 
 
 def _show(value: object, vr: str) -> str:
@@ -62,18 +52,17 @@ def _find(ds: Dataset, path: str) -> object | None:
     return None
 
 
-def _why_unrecorded(path: str, tag: int, removed: bool) -> str:
-    if not removed:
-        return "kept: not listed in Table E.1-1"
-    if "[" in path:
+def _why_unrecorded(path: str, removed: bool) -> str:
+    """Elements the engine never visited: those inside a sequence it removed or replaced."""
+    if removed:
         return "removed with the enclosing sequence"
-    if tag >> 16 & 1:
-        return "private creator of a removed block"
-    return "removed with its group"
+    return "inside a sequence the engine did not walk: kept"
 
 
 def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) -> list[Decision]:
-    """A decision for every element of ``original``, nested ones included, in file order."""
+    """A decision for every element of ``original``, nested ones included, in file order: the
+    engine's own record (the rule, and what its action's handler does) where it visited the
+    element."""
     decisions: list[Decision] = []
 
     def visit(ds: Dataset, prefix: str) -> None:
@@ -90,7 +79,8 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
                         elem.tag,
                         _show(elem.value, elem.VR),
                         "(removed)" if after is None else _show(after.value, after.VR),  # type: ignore[attr-defined]
-                        _why_unrecorded(path, elem.tag, after is None),
+                        _why_unrecorded(path, after is None),
+                        "removed" if after is None else "kept as it is",
                     )
                 )
             if elem.VR == "SQ":
@@ -158,8 +148,8 @@ def command(
         raise CommandError(f"{file}: nothing to explain ({skipped.reason})") from None
     records: dict[str, Decision] = {}
 
-    def record(path: str, tag: int, before: str, after: str, rule: str) -> None:
-        records[path] = Decision(path, tag, before, after, rule)
+    def record(decision: Decision) -> None:
+        records[decision.path] = decision
 
     output = deidentify(original, plan, mapper, recorder=record)
     show_values = values if values is not None else sys.stdout.isatty()
@@ -168,6 +158,7 @@ def command(
     table.add_column("attribute", no_wrap=True)  # a path must stay searchable (copy, grep)
     table.add_column("before")
     table.add_column("after")
+    table.add_column("action")
     table.add_column("decided by")
     for decision in explain(original, output, records):
         if changed_only and decision.before == decision.after:
@@ -179,7 +170,7 @@ def command(
         )
         before = decision.before if show_values else "***"
         after = decision.after if show_values or decision.after == "(removed)" else "***"
-        table.add_row(f"{decision.path} {name}", before, after, decision.rule)
+        table.add_row(f"{decision.path} {name}", before, after, decision.does, decision.rule)
     for note in plan.notes:
         console.print(f"note: {note}")
     console.print(table)

@@ -61,13 +61,13 @@ def show(policy: str, rules: bool, as_json: bool) -> None:
     """
     loaded = load_policy(policy)
     plan = compile_plan(loaded)
-    actions = dict(sorted(Counter(rule.action for rule in plan.exact.values()).items()))
+    actions = dict(sorted(Counter(rule.action.value for rule in plan.exact.values()).items()))
     options = sorted(option.value for option in loaded.options)
     overrides = [
         {"line": o.line, "attribute": o.label, "action": o.action.value} for o in loaded.overrides
     ]
     rule_rows = [
-        {"attribute": describe_tag(tag), "action": rule.action, "source": rule.source}
+        {"attribute": describe_tag(tag), "action": rule.action.value, "source": rule.source}
         for tag, rule in sorted(plan.exact.items())
     ]
     data: dict[str, Any] = {

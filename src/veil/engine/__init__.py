@@ -1,80 +1,42 @@
-"""The engine: applies a compiled plan to one dataset (no I/O here)."""
+"""The engine: applies a compiled plan to one dataset (no I/O here).
+
+``deidentify`` is the reference path on a pydicom dataset; ``veil.engine.fast`` rewrites the
+element stream of a file's bytes and hands over to the reference path (``Fallback``) for
+whatever it does not handle. Both apply the same handlers (veil.engine.handlers).
+"""
 
 from __future__ import annotations
 
 import copy
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.dataset import Dataset
 
-from veil import __version__
-from veil.engine.walk import Context, Recorder, Walker, _identifying_values, blob_needles
+from veil.engine.age import derive_age
+from veil.engine.blobs import blob_needles
+from veil.engine.context import Context, Decision, Mode, Recorder
+from veil.engine.identifying import identifying_values
+from veil.engine.meta import IMPLEMENTATION_CLASS_UID, file_meta, record_attributes
+from veil.engine.walk import Walker
 from veil.errors import DeidentificationError, value_free_text
 from veil.mapping import Mapper, Patient
+from veil.policy.model import Action
 from veil.policy.plan import Plan
 from veil.standard import Option
 
-# veil's implementation class UID: a fixed UUID-derived UID (2.25), not tied to any input.
-IMPLEMENTATION_CLASS_UID = "2.25.190210463329419592453366917582934466513"
-IMPLEMENTATION_VERSION = f"VEIL_{__version__.replace('.', '')}"[:16]
-
-__all__ = ["IMPLEMENTATION_CLASS_UID", "Recorder", "deidentify"]
+__all__ = ["IMPLEMENTATION_CLASS_UID", "Decision", "Mode", "Recorder", "deidentify"]
 
 
-def _record_attributes(ds: Dataset, plan: Plan, shifted: bool) -> None:
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = list(plan.method_text)
-    items = []
-    for option in [Option.BASIC, *sorted(plan.declared_options, key=lambda o: o.code)]:
-        item = Dataset()
-        item.CodeValue = option.code
-        item.CodingSchemeDesignator = "DCM"
-        item.CodeMeaning = option.meaning
-        items.append(item)
-    ds.DeidentificationMethodCodeSequence = Sequence(items)
-    if Option.RETAIN_LONG_FULL_DATES in plan.options:
-        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
-    elif shifted:
-        ds.LongitudinalTemporalInformationModified = "MODIFIED"
-    elif "LongitudinalTemporalInformationModified" in ds:
-        ds.LongitudinalTemporalInformationModified = "REMOVED"
-
-
-def transfer_syntax_of(ds: Dataset) -> str:
-    """The transfer syntax the dataset was read in (inferred for files without file meta)."""
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None and meta.get("TransferSyntaxUID"):
-        return str(meta.TransferSyntaxUID)
-    implicit, little = ds.original_encoding
-    if implicit:
-        return str(ImplicitVRLittleEndian)
-    return str(ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
-
-
-def _file_meta(
-    source: FileMetaDataset | None, ds: Dataset, mapper: Mapper, fallback_instance: str | None
-) -> FileMetaDataset:
-    meta = FileMetaDataset()
-    sop_class = ds.get("SOPClassUID", None) or (
-        source.get("MediaStorageSOPClassUID") if source else None
+def needs_identifying_values(plan: Plan) -> bool:
+    """Whether cleaning may need the patient's identifying values (text cleaning)."""
+    return (
+        plan.shift_dates
+        or Option.CLEAN_DESCRIPTORS in plan.options
+        or Option.CLEAN_STRUCTURED_CONTENT in plan.options
     )
-    meta.MediaStorageSOPClassUID = UID(str(sop_class or ""))
-    instance = ds.get("SOPInstanceUID", None)  # already remapped by the walk
-    if not instance:
-        # Datasets without SOP Instance UID (minimal test objects): the file meta's UID, or a
-        # stand-in derived from the file content, mapped like any UID so it stays keyed.
-        original = (source.get("MediaStorageSOPInstanceUID", None) if source else None) or (
-            fallback_instance
-        )
-        if not original:
-            raise DeidentificationError("no SOP Instance UID in the dataset or the file meta")
-        instance = mapper.uid(str(original))
-    meta.MediaStorageSOPInstanceUID = UID(str(instance))
-    meta.TransferSyntaxUID = UID(transfer_syntax_of(ds))
-    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
-    return meta
+
+
+def masks_private_blobs(plan: Plan) -> bool:
+    return any(rule.action is Action.CLEAN for rule in plan.private_keep.values())
 
 
 def deidentify(
@@ -99,23 +61,19 @@ def deidentify(
         plan=plan,
         mapper=mapper,
         sop_class=str(work.get("SOPClassUID", "") or ""),
-        patient=Patient.of(work),
+        patient=Patient.of(work),  # before anything changes: pseudonym and date offset
         recorder=recorder,
     )
     walker = Walker(ctx)
     try:
         if plan.derive_age:
-            walker.derive_age(work)
-        if (
-            plan.shift_dates
-            or Option.CLEAN_DESCRIPTORS in plan.options
-            or (Option.CLEAN_STRUCTURED_CONTENT in plan.options)
-        ):
-            ctx.identifying = _identifying_values(work)
-        if any(rule.action == "C" for rule in plan.private_keep.values()):
+            derive_age(work, ctx.record)
+        if needs_identifying_values(plan):
+            ctx.identifying = identifying_values(work)
+        if masks_private_blobs(plan):
             ctx.blob_needles = blob_needles(work, plan)
         walker.walk(work, (), "")
-        _record_attributes(work, plan, ctx.shifted)
+        record_attributes(work, plan, ctx.shifted)
     except DeidentificationError:
         raise
     except Exception as exc:  # pydicom raises many kinds on malformed values
@@ -123,7 +81,7 @@ def deidentify(
             f"cannot de-identify this dataset safely ({type(exc).__name__}: "
             f"{value_free_text(exc, 120)}); nothing was written for it"
         ) from None
-    work.file_meta = _file_meta(source_meta, work, mapper, fallback_instance_uid)
+    work.file_meta = file_meta(source_meta, work, mapper, fallback_instance_uid)
     # The 128-byte preamble is free-form (TIFF headers, text): never carry the input's over.
     if getattr(work, "preamble", None) is not None:
         work.preamble = b"\0" * 128

@@ -46,8 +46,6 @@ DUMMY_BY_VR: dict[str, object] = {
     "UR": "",
 }
 MAX_LENGTH = {"SH": 16, "LO": 64, "CS": 16, "AE": 16, "PN": 64, "ST": 1024, "UC": 1024}
-TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
-DATE_VRS = frozenset({"DA", "DT", "TM"})
 REMOVED_MARK = "*"
 
 _DATE_LIKE = re.compile(

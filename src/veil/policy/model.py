@@ -24,6 +24,26 @@ class Action(str, Enum):
     DERIVE_AGE = "derive-age"  # keep PatientAge, derive it from birth date + study date if absent
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A compound code of Table E.1-1 ("X/Z/D", "X/Z/U*"): the engine picks one of ``actions``
+    per attribute, by the attribute's type in the object's IOD (see veil.engine.handlers)."""
+
+    code: str  # as the table writes it, shown by `veil explain`
+    actions: tuple[Action, ...]
+
+    @property
+    def value(self) -> str:
+        return self.code
+
+
+def parse_action(code: str) -> Action | Choice:
+    """A Table E.1-1 cell ("X", "X/Z/U*") as an Action, or a Choice among several."""
+    if "/" not in code:
+        return Action(code)
+    return Choice(code, tuple(Action(part.rstrip("*")) for part in code.split("/")))
+
+
 # The words a policy file may use for an override action.
 OVERRIDE_WORDS: dict[str, Action] = {
     "keep": Action.KEEP,

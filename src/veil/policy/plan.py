@@ -16,7 +16,7 @@ from pydicom.datadict import tag_for_keyword
 
 from veil.dicom import DATE_VRS, TEXT_VRS, dictionary_vr, is_private
 from veil.errors import PolicyError, RequirementConflictError
-from veil.policy.model import Action, Override, Policy, PrivateSelector
+from veil.policy.model import Action, Choice, Override, Policy, PrivateSelector, parse_action
 from veil.standard import (
     EDITION,
     OPTION_PRECEDENCE,
@@ -82,17 +82,18 @@ class ProfileLike(Protocol):
 class Rule:
     """What to do with an attribute and why (shown by `veil explain`)."""
 
-    action: str  # an Action value or a compound code of Table E.1-1 ("X/Z/D")
+    action: Action | Choice  # a Choice for a compound code of Table E.1-1 ("X/Z/D")
     source: str
     value: str | None = None  # for REPLACE
-    fallback: str = "X"  # the basic-profile action, for a C that cannot be done safely
+    # The basic-profile action, for a C that cannot be done safely.
+    fallback: Action | Choice = Action.REMOVE
     # The standard's option this rule acts as, when a requirement keeps something the way an
     # option would: declared in (0012,0064) so the output says what was retained.
     declares: Option | None = None
 
     @property
     def compound(self) -> bool:
-        return "/" in self.action
+        return isinstance(self.action, Choice)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _row_rule(row: ProfileRow, options: frozenset[Option]) -> Rule:
                 source = (
                     f"Table E.1-1 {row.tag_text} {row.name}: option {option.value} {option_action}"
                 )
-    return Rule(action, source, fallback=row.basic)
+    return Rule(parse_action(action), source, fallback=parse_action(row.basic))
 
 
 def _resolve_requirement(
@@ -160,12 +161,12 @@ def _resolve_requirement(
     """The safest rule that keeps what a requirement needs, or a conflict error."""
     keyword = preservation.keyword
     need = f"requirement {preservation.rule_id} ({preservation.need}, profile {profile})"
-    if current.action not in REMOVING:
+    if current.action.value not in REMOVING:
         return current, None
     if keyword == "PatientAge" or preservation.derive_age:
         return (
             Rule(
-                Action.DERIVE_AGE.value,
+                Action.DERIVE_AGE,
                 f"{need}: kept, derived from birth date and study date "
                 "when absent (as option retain-patient-characteristics would keep it)",
                 declares=Option.RETAIN_PATIENT_CHARACTERISTICS,
@@ -184,7 +185,7 @@ def _resolve_requirement(
         if vr in DATE_VRS and "C" in {row.option_action(Option.RETAIN_LONG_MODIFIED_DATES)}:
             return (
                 Rule(
-                    Action.SHIFT.value,
+                    Action.SHIFT,
                     f"{need}: dates shifted by the patient's offset "
                     "(as option retain-longitudinal-modified-dates)",
                     declares=Option.RETAIN_LONG_MODIFIED_DATES,
@@ -194,7 +195,7 @@ def _resolve_requirement(
         if vr in TEXT_VRS and row.option_action(Option.CLEAN_DESCRIPTORS) == "C":
             return (
                 Rule(
-                    Action.CLEAN.value,
+                    Action.CLEAN,
                     f"{need}: cleaned of identifying values and dates "
                     "(as option clean-descriptors)",
                     declares=Option.CLEAN_DESCRIPTORS,
@@ -205,14 +206,14 @@ def _resolve_requirement(
             option = next(o for o, a in row.options if a == "K")
             return (
                 Rule(
-                    Action.KEEP.value,
+                    Action.KEEP,
                     f"{need}: kept (as option {option.value} would)",
                     declares=option,
                 ),
                 f"{keyword} kept for {preservation.rule_id} (allowed by option {option.value})",
             )
         if vr == "UI":
-            return Rule(Action.UID.value, f"{need}: replaced by a keyed UID"), None
+            return Rule(Action.UID, f"{need}: replaced by a keyed UID"), None
     raise RequirementConflictError(
         f"{preservation.rule_id} (profile {profile}) needs {keyword}, but "
         f"{current.source} removes it and no option of the standard allows keeping it; "
@@ -223,7 +224,7 @@ def _resolve_requirement(
 
 def _override_rule(override: Override, origin: str) -> Rule:
     return Rule(
-        override.action.value,
+        override.action,
         f"override at {origin} line {override.line}: {override.label} -> "
         f"{override.action.name.lower()}",
         override.value,
@@ -251,7 +252,7 @@ class _Compiler:
     patterns: list[tuple[TagPattern, Rule]] = field(default_factory=list)
     private_default: Rule = field(
         default_factory=lambda: Rule(
-            "X", "Table E.1-1 (gggg,eeee) odd groups: private attributes removed"
+            Action.REMOVE, "Table E.1-1 (gggg,eeee) odd groups: private attributes removed"
         )
     )
     private_keep: dict[PrivateKey, Rule] = field(default_factory=dict)
@@ -269,7 +270,7 @@ class _Compiler:
             if row.pattern.odd_groups:
                 retained = Option.RETAIN_SAFE_PRIVATE in options
                 self.private_default = Rule(
-                    "X",
+                    Action.REMOVE,
                     f"Table E.1-1 {row.tag_text}: basic profile X"
                     + (" (not on the safe private list)" if retained else ""),
                 )
@@ -281,7 +282,7 @@ class _Compiler:
         if Option.RETAIN_SAFE_PRIVATE in options:
             for safe in safe_private_rows():
                 self.private_keep[(safe.creator, safe.group, safe.element_low)] = Rule(
-                    "K",
+                    Action.KEEP,
                     f'Table E.3.10-1 safe private "{safe.creator}" '
                     f"({safe.group:04X},xx{safe.element_low:02X}) "
                     f"{safe.meaning}: option retain-safe-private",
@@ -293,14 +294,14 @@ class _Compiler:
             tag = tag_for_keyword(preservation.keyword)
             if tag is None:
                 continue
-            current = self.exact.get(tag) or Rule("K", "not in Table E.1-1: kept")
+            current = self.exact.get(tag) or Rule(Action.KEEP, "not in Table E.1-1: kept")
             rule, note = _resolve_requirement(
                 tag, current, self.rows_by_tag.get(tag), preservation, profile.name
             )
             if rule is not current:
                 self.exact[tag] = rule
-            self.derive_age |= rule.action == Action.DERIVE_AGE.value
-            self.shift |= rule.action == Action.SHIFT.value
+            self.derive_age |= rule.action is Action.DERIVE_AGE
+            self.shift |= rule.action is Action.SHIFT
             if note:
                 self.notes.append(note)
         for decision in profile.private_elements():
@@ -315,7 +316,7 @@ class _Compiler:
         if not decision.keep:
             self.removed_private.add(key)
             self.private_keep[key] = Rule(
-                "X",
+                Action.REMOVE,
                 f"{origin}: {where} removed (it carries identifying values); the rest of the "
                 "block is kept",
             )
@@ -328,24 +329,24 @@ class _Compiler:
         elif decision.clean:
             # An engine without private cleaning removes a "C" private element: safe.
             self.private_keep[key] = Rule(
-                Action.CLEAN.value,
+                Action.CLEAN,
                 f"{origin}: {where} kept with the input's identifying values masked inside it "
                 f"({decision.need})",
             )
             self.notes.append(
                 f"{where} kept for {decision.rule_id}, identifying values inside masked"
             )
-        elif self.private_keep.get(key, Rule("K", "")).action != Action.CLEAN.value:
-            self.private_keep[key] = Rule("K", f"{origin}: {where} kept ({decision.need})")
+        elif self.private_keep.get(key, Rule(Action.KEEP, "")).action is not Action.CLEAN:
+            self.private_keep[key] = Rule(Action.KEEP, f"{origin}: {where} kept ({decision.need})")
             self.notes.append(f"{where} kept for {decision.rule_id} (by private creator)")
 
     def shift_every_date(self) -> None:
         # One offset for every date of a patient: a date kept shifted next to one removed or
         # kept unshifted would break intervals, so every date that is kept at all moves.
         for tag, rule in list(self.exact.items()):
-            if rule.action == "C" and dictionary_vr(tag) in DATE_VRS:
+            if rule.action is Action.CLEAN and dictionary_vr(tag) in DATE_VRS:
                 self.exact[tag] = Rule(
-                    Action.SHIFT.value, rule.source + " (shifted by the patient's offset)"
+                    Action.SHIFT, rule.source + " (shifted by the patient's offset)"
                 )
 
     def override(self, override: Override) -> None:

@@ -1,0 +1,424 @@
+"""The audit on the fast path: decides only "nothing to report", else hands over.
+
+The reference audit (veil.audit) reports error findings for three things: an identifying value
+of the input found in the output's decoded text (any form), the same found in its raw bytes
+(strong forms), and a value kept at its own place. Here:
+
+- the input's error-level identifiers are collected from the element tree by the same rules
+  (``veil.audit.identifiers``: Table E.1-1 under the plan's declared options, person names,
+  instance UIDs), without the excuses that only remove identifiers (a superset);
+- every form of them is searched at once in the whole output, header and pixels, by the
+  compiled multi-needle scan (veil.audit.multiscan), ASCII letters without case;
+- a hit the reference audit certainly does not report (a date inside a UID, a form that
+  only the decoded search uses outside text, a neighbour that joins the hit, veil's own
+  method text) is dropped; any other hit, and any identifier whose element keeps its value,
+  makes the file go to the reference path, which then reports exactly what it always did.
+
+So the fast path never passes a file the reference audit would stop. It takes ASCII values
+in a single-byte character set only (``Unsupported`` otherwise).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+from pydicom.datadict import keyword_for_tag
+
+from veil.audit.findings import Kind, Severity
+from veil.audit.forms import Edge, SearchForm, search_forms
+from veil.audit.identifiers import (
+    _NEVER_SEARCHED,
+    _RETYPED_FROM_UN,
+    _WARNING_KINDS,
+    _kind,
+    effective_action,
+    normalise,
+    profile_row,
+)
+from veil.audit.multiscan import compile_needles
+from veil.audit.raw_search import _byte_edge_ok, in_uid
+from veil.audit.text_search import SEARCHED_VRS
+from veil.dicom import (
+    FILE_META_GROUP,
+    dictionary_vr,
+    is_private,
+    is_private_creator,
+    names_instance,
+    tag_of,
+)
+from veil.engine.fast.parse import (
+    ITEM,
+    ITEM_END,
+    LONG_VRS,
+    SEQUENCE_END,
+    SEQUENCE_END_BYTES,
+    UNDEFINED,
+    Element,
+    ParsedFile,
+    Unsupported,
+)
+from veil.standard import Option
+
+_HH = struct.Struct("<HH")
+_H = struct.Struct("<H")
+_L = struct.Struct("<L")
+_HHL = struct.Struct("<HHL")
+# Codecs in which no non-ASCII byte decodes to a character that lowers to ASCII: there, an
+# ASCII form found in decoded, lowered text is also found in the bytes, letters folded.
+ASCII_SAFE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "iso8859-1", "ascii"})
+OWN_RECORD = tag_of("DeidentificationMethod")
+
+
+@dataclass(frozen=True)
+class Found:
+    """An error-level identifier of the input: its kind and VR decide its forms."""
+
+    kind: Kind
+    vr: str
+    value: str
+
+
+@cache
+def _public_class(tag: int, vr: str, options: frozenset[Option]) -> tuple[str, Kind | None]:
+    """How the reference collector treats a public element: 'skip', 'person', 'uid' (an
+    unlisted UID, instance UIDs only) or 'ident' with the kind (error kinds only)."""
+    row = profile_row(tag)
+    if row is None:
+        if vr == "PN":
+            return "person", Kind.PERSON_NAME
+        if vr == "UI" and Option.RETAIN_UIDS not in options:
+            return "uid", Kind.UID
+        return "skip", None
+    action = effective_action(row, options)
+    if action == "K":
+        return "skip", None
+    if action == "C" and vr not in ("DA", "DT", "PN", "UI"):
+        return "skip", None
+    if vr in ("OB", "UN") or (vr == "UI" and Option.RETAIN_UIDS in options):
+        return "skip", None
+    kind = _kind(tag, vr, row)
+    if kind in _WARNING_KINDS:
+        return "skip", None
+    return ("uid" if kind is Kind.UID else "ident"), kind
+
+
+_CLASSES: dict[frozenset[Option], dict[tuple[int, str], tuple[str, Kind | None]]] = {}
+
+
+def _classes(options: frozenset[Option]) -> dict[tuple[int, str], tuple[str, Kind | None]]:
+    return _CLASSES.setdefault(options, {})
+
+
+def _class(tag: int, vr: str, options: frozenset[Option]) -> tuple[str, Kind | None]:
+    """'skip', 'walk' (a sequence), or how an element gives identifiers (with its kind)."""
+    if tag & 0xFFFF == 0 or tag >> 16 == FILE_META_GROUP:
+        return "skip", None
+    if vr == "UN" and not is_private(tag) and dictionary_vr(tag) in _RETYPED_FROM_UN:
+        return "hand over", None  # the reference collector reads it by its dictionary VR
+    if vr in _NEVER_SEARCHED or (vr in ("OB", "UN") and not is_private(tag)):
+        return "skip", None
+    if vr == "SQ":
+        return "walk", None
+    if is_private(tag):
+        if is_private_creator(tag) or vr != "PN":
+            return "skip", None  # creators; other private text is warning-level only
+        return "person", Kind.PERSON_NAME
+    how, kind = _public_class(tag, vr, options)
+    return (how, kind) if kind is not None else ("skip", None)
+
+
+@lru_cache(maxsize=65536)
+def _found(tag: int, vr: str, how: str, kind: Kind, value: bytes, codec: str) -> list[Found]:
+    """The identifiers of one value (memoised: names, IDs and dates repeat in a study; the
+    caller never modifies the list)."""
+    values = _texts(value, codec)
+    if how == "uid":
+        values = [v for v in values if names_instance(tag, v)]
+    return [Found(kind, vr, v) for v in values]
+
+
+def _texts(value: bytes, codec: str) -> list[str]:
+    text = value.decode(codec, "replace")
+    return [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
+
+
+def collect(parsed: ParsedFile, options: frozenset[Option], codec: str) -> dict[int, list[Found]]:
+    """Error-level identifiers of the input, by the id of the element they come from."""
+    found: dict[int, list[Found]] = {}
+    data = parsed.data
+    classes = _classes(options)
+
+    def walk(elements: list[Element]) -> None:
+        for elem in elements:
+            tag, vr = elem.tag, elem.vr
+            known = classes.get((tag, vr))
+            if known is None:
+                known = classes[(tag, vr)] = _class(tag, vr, options)
+            if known[0] == "skip":
+                continue
+            if known[0] == "hand over":
+                raise Unsupported("public UN")
+            if vr == "SQ":
+                for item in elem.items or ():
+                    walk(item.elements)
+                continue
+            how, kind = known
+            if kind is None:
+                continue
+            idents = _found(tag, vr, how, kind, data[elem.value_start : elem.value_end], codec)
+            if idents:
+                found[id(elem)] = idents
+
+    walk(parsed.elements)
+    return found
+
+
+def kept_in_place(idents: list[Found], new_values: list[object] | None) -> bool:
+    """True when an identifier's own element still holds its value (None: unchanged)."""
+    if new_values is None:
+        return True
+    output = {normalise(str(v)) for v in new_values if v is not None}
+    return any(normalise(ident.value) in output for ident in idents)
+
+
+@dataclass(frozen=True)
+class _Needle:
+    form: SearchForm
+    kind: Kind
+
+
+@lru_cache(maxsize=16384)
+def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]] | None:
+    """The byte needles of one identifier (None: a form is not ASCII), memoised: the values
+    of a study repeat in every file."""
+    keys: list[bytes] = []
+    needles: list[_Needle] = []
+    for form in search_forms(ident.kind, ident.vr, ident.value):
+        if not form.text.isascii():
+            return None
+        data = form.text.encode("ascii")
+        if len(data) >= 2:
+            keys.append(data)
+            needles.append(_Needle(form, ident.kind))
+    return tuple(keys), tuple(needles)
+
+
+def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Needle]]:
+    """Every needle, once per identifier (one byte string may come from several: the
+    matcher then reports it once per index)."""
+    keys: list[bytes] = []
+    needles: list[_Needle] = []
+    for ident in {ident for idents in found.values() for ident in idents}:
+        entries = _ident_needles(ident)
+        if entries is None:
+            raise Unsupported("non-ASCII identifier")
+        keys.extend(entries[0])
+        needles.extend(entries[1])
+    return tuple(keys), needles
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    vr: str
+    tag: int
+    top: bool
+
+
+def _meta_spans(encoded: bytes) -> tuple[list[_Span], int]:
+    """Where each value of the output's file meta lies, and where the dataset begins."""
+    spans: list[_Span] = []
+    pos = 132
+    # The file meta veil writes: explicit VR LE, short or long lengths by VR.
+    while pos + 8 <= len(encoded) and encoded[pos : pos + 2] == b"\x02\x00":
+        vr = encoded[pos + 4 : pos + 6].decode("latin-1")
+        if vr in ("OB", "UN", "UT", "SQ", "OW"):
+            length = int.from_bytes(encoded[pos + 8 : pos + 12], "little")
+            start = pos + 12
+        else:
+            length = int.from_bytes(encoded[pos + 6 : pos + 8], "little")
+            start = pos + 8
+        tag = int.from_bytes(encoded[pos : pos + 2], "little") << 16 | int.from_bytes(
+            encoded[pos + 2 : pos + 4], "little"
+        )
+        spans.append(_Span(start, start + length, vr, tag, True))
+        pos = start + length
+    return spans, pos
+
+
+def _dataset_spans(encoded: bytes, start: int, offsets: list[int]) -> list[_Span]:
+    """The values of the output's dataset that hold ``offsets`` (ascending), found by hopping
+    over element headers and entering only the sequences that hold one: no full parse."""
+    spans: list[_Span] = []
+    _hop(encoded, start, len(encoded), offsets, spans, top=True)
+    return spans
+
+
+def _hop(
+    data: bytes, pos: int, end: int, offsets: list[int], spans: list[_Span], top: bool
+) -> None:
+    wanted = [o for o in offsets if pos <= o < end]
+    index = 0
+    while pos + 8 <= end and index < len(wanted):
+        group, number = _HH.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag in (ITEM_END, SEQUENCE_END):
+            return
+        vr = data[pos + 4 : pos + 6].decode("latin-1")
+        if vr in LONG_VRS:
+            length = _L.unpack_from(data, pos + 8)[0]
+            value = pos + 12
+        else:
+            length = _H.unpack_from(data, pos + 6)[0]
+            value = pos + 8
+        if length == UNDEFINED:
+            if vr != "SQ":
+                stop = data.find(SEQUENCE_END_BYTES, value, end)
+                stop = end if stop < 0 else stop
+                after = stop + 8
+                if wanted[index] < after:
+                    spans.append(_Span(value, stop, vr, tag, top))
+            else:
+                after = _items_end(data, value, end)
+                if wanted[index] < after:
+                    _hop_items(data, value, after, wanted, spans)
+        else:
+            after = value + length
+            if wanted[index] < after:
+                if vr == "SQ":
+                    _hop_items(data, value, after, wanted, spans)
+                else:
+                    spans.append(_Span(value, after, vr, tag, top))
+        while index < len(wanted) and wanted[index] < after:
+            index += 1
+        pos = after
+
+
+def _hop_items(data: bytes, pos: int, end: int, offsets: list[int], spans: list[_Span]) -> None:
+    while pos + 8 <= end:
+        group, number, length = _HHL.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag != ITEM:
+            return
+        start = pos + 8
+        if length == UNDEFINED:
+            stop = _item_end(data, start, end)
+            _hop(data, start, stop, offsets, spans, top=False)
+            pos = stop + 8
+        else:
+            _hop(data, start, start + length, offsets, spans, top=False)
+            pos = start + length
+
+
+def _items_end(data: bytes, pos: int, end: int) -> int:
+    """The end (after the delimiter) of a sequence of undefined length starting at ``pos``."""
+    while pos + 8 <= end:
+        group, number, length = _HHL.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag == SEQUENCE_END:
+            return pos + 8
+        start = pos + 8
+        pos = _item_end(data, start, end) + 8 if length == UNDEFINED else start + length
+    return end
+
+
+def _item_end(data: bytes, pos: int, end: int) -> int:
+    """Where the item delimiter of an item of undefined length starting at ``pos`` is."""
+    while pos + 8 <= end:
+        group, number = _HH.unpack_from(data, pos)
+        if (group << 16) | number == ITEM_END:
+            return pos
+        vr = data[pos + 4 : pos + 6].decode("latin-1")
+        if vr in LONG_VRS:
+            length = _L.unpack_from(data, pos + 8)[0]
+            value = pos + 12
+        else:
+            length = _H.unpack_from(data, pos + 6)[0]
+            value = pos + 8
+        if length == UNDEFINED:
+            if vr == "SQ":
+                pos = _items_end(data, value, end)
+            else:
+                stop = data.find(SEQUENCE_END_BYTES, value, end)
+                pos = end if stop < 0 else stop + 8
+        else:
+            pos = value + length
+    return end
+
+
+def _locate(offset: int, spans: list[_Span]) -> _Span | None:
+    for span in spans:
+        if span.start <= offset < span.end:
+            return span
+    return None
+
+
+def _edges_ok(data: bytes, start: int, end: int, needle: SearchForm, lo: int, hi: int) -> bool:
+    """The needle's edges at [start, end), neighbours outside [lo, hi) counting as free."""
+    window_lo = max(lo, start - 80)
+    window = data[window_lo : min(hi, end + 1)].lower()
+    left = start - 1 - window_lo
+    right = end - window_lo
+    left_ok = _byte_edge_ok(window, left, needle.left) if left >= 0 else True
+    right_ok = _byte_edge_ok(window, right, needle.right) if right < len(window) else True
+    return left_ok and right_ok
+
+
+def _reported(data: bytes, offset: int, key: bytes, needle: _Needle, spans: list[_Span]) -> bool:
+    """Whether the reference audit may report this hit (False only when it certainly does not)."""
+    end = offset + len(key)
+    span = _locate(offset, spans)
+    if span is not None and (span.vr in SEARCHED_VRS or is_private(span.tag)):
+        if end > span.end:
+            return True  # runs past its element: be safe
+        if not _edges_ok(data, offset, end, needle.form, span.start, span.end):
+            return False
+        if span.vr == "UI" and needle.kind is not Kind.UID:
+            return False  # the decoded search never matches other values inside UIDs
+        # veil's own method text is excluded by the reference audit.
+        return not (span.top and span.tag == OWN_RECORD)
+    if not needle.form.raw:
+        return False  # forms searched in decoded text only
+    if not _edges_ok(data, offset, end, needle.form, 0, len(data)):
+        return False
+    # A date inside a UID is not reported (the reference raw scan's rule).
+    return not (needle.kind is not Kind.UID and key[:1].isdigit() and in_uid(data, offset))
+
+
+def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> bool:
+    """True when some hit of an identifier in ``encoded`` may be reported by the reference
+    audit (the caller then hands the file over)."""
+    if not found:
+        return False
+    keys, needles = _needles(found)
+    if not keys:
+        return False
+    hits = compile_needles(keys).find(encoded)
+    if not hits:
+        return False
+    spans, dataset_start = _meta_spans(encoded)
+    spans += _dataset_spans(
+        encoded, dataset_start, sorted({o for o, _ in hits if o >= dataset_start})
+    )
+    return any(
+        _reported(encoded, offset, keys[index], needles[index], spans) for offset, index in hits
+    )
+
+
+def text_codec_ok(codecs: tuple[str, ...]) -> bool:
+    return all(codec in ASCII_SAFE_CODECS for codec in codecs)
+
+
+__all__ = [
+    "Edge",
+    "Found",
+    "Severity",
+    "collect",
+    "kept_in_place",
+    "keyword_for_tag",
+    "reference_would_report",
+    "text_codec_ok",
+]

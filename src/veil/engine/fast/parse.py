@@ -1,0 +1,249 @@
+"""Reading the element stream of a Part 10 file without decoding any value.
+
+``parse_file`` gives the file meta's values and a tree of ``Element`` records (tag, VR, where
+the header and the value lie, items of sequences), repeating every check that the reference
+reader (veil.io.dicomfile.read_bytes with pydicom) would fail or warn on: anything unusual
+raises ``Unsupported``, and the caller hands the file to the reference path, which then gives
+the same answer it always did (an error, a skip, or an output).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from veil.dicom import FILE_META_GROUP, UNDEFINED_LENGTH, tag_of
+from veil.io.dicomfile import DICOMDIR_CLASS, KNOWN_VRS
+
+_HH = struct.Struct("<HH")
+_H = struct.Struct("<H")
+_L = struct.Struct("<L")
+_HHL = struct.Struct("<HHL")
+UNDEFINED = UNDEFINED_LENGTH
+ITEM = tag_of("Item")
+ITEM_END = tag_of("ItemDelimitationItem")
+SEQUENCE_END = tag_of("SequenceDelimitationItem")
+TRANSFER_SYNTAX = tag_of("TransferSyntaxUID")
+META_SOP_CLASS = tag_of("MediaStorageSOPClassUID")
+SEQUENCE_END_BYTES = b"\xfe\xff\xdd\xe0"
+LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_VALID_VRS = frozenset(str(vr) for vr in KNOWN_VRS if len(str(vr)) == 2)
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+IMPLICIT_LE = "1.2.840.10008.1.2"
+# Syntaxes whose dataset is explicit VR little endian (native or encapsulated pixel data).
+_ENCAPSULATED_ROOTS = ("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")
+_EXPLICIT_OTHERS = frozenset({EXPLICIT_LE, "1.2.840.10008.1.2.1.98", "1.2.840.10008.1.2.8.1"})
+MAX_DEPTH = 32
+
+
+class Unsupported(Exception):
+    """The fast path does not take this file; ``reason`` is a short, value-free label."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Element:
+    tag: int
+    vr: str
+    start: int  # first byte of the element's header
+    value_start: int
+    value_end: int  # end of the value (before the delimiter of an undefined length)
+    end: int  # first byte after the element (delimiter included)
+    undefined: bool = False
+    items: list[Item] | None = None  # sequences only
+
+
+@dataclass(slots=True)
+class Item:
+    start: int
+    value_start: int
+    value_end: int
+    end: int
+    undefined: bool
+    elements: list[Element] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    meta: dict[int, bytes]  # file meta values by tag
+    transfer_syntax: str
+    elements: list[Element]  # the dataset's top level
+    data: bytes
+
+    def value(self, elem: Element) -> bytes:
+        return self.data[elem.value_start : elem.value_end]
+
+
+def is_explicit_le(syntax: str) -> bool:
+    return syntax in _EXPLICIT_OTHERS or syntax.startswith(_ENCAPSULATED_ROOTS)
+
+
+def _text(value: bytes) -> str:
+    return value.decode("latin-1").rstrip("\0 ")
+
+
+def _meta(data: bytes) -> tuple[dict[int, bytes], int]:
+    """The file meta group (always explicit VR little endian) and where the dataset begins."""
+    meta: dict[int, bytes] = {}
+    pos = 132
+    size = len(data)
+    while pos + 8 <= size:
+        group, element = _HH.unpack_from(data, pos)
+        if group != FILE_META_GROUP:
+            break
+        vr = data[pos + 4 : pos + 6].decode("latin-1")
+        if vr not in _VALID_VRS:
+            raise Unsupported("file meta not explicit VR")
+        if vr in LONG_VRS:
+            if pos + 12 > size:
+                raise Unsupported("truncated")
+            length = _L.unpack_from(data, pos + 8)[0]
+            start = pos + 12
+        else:
+            length = _H.unpack_from(data, pos + 6)[0]
+            start = pos + 8
+        if length == UNDEFINED or start + length > size:
+            raise Unsupported("truncated")
+        meta[(group << 16) | element] = data[start : start + length]
+        pos = start + length
+    return meta, pos
+
+
+def parse_file(data: bytes) -> ParsedFile:
+    """Parse a Part 10 file in explicit VR little endian (native or encapsulated pixels)."""
+    if len(data) < 140 or data[128:132] != b"DICM":
+        raise Unsupported("not Part 10 (no DICM marker)")
+    meta, pos = _meta(data)
+    syntax = _text(meta.get(TRANSFER_SYNTAX, b""))
+    if not syntax:
+        raise Unsupported("no transfer syntax")
+    if not is_explicit_le(syntax):
+        if syntax == IMPLICIT_LE:
+            raise Unsupported("implicit VR")
+        raise Unsupported("big endian, deflated or unknown syntax")
+    if _text(meta.get(META_SOP_CLASS, b"")) == DICOMDIR_CLASS:
+        raise Unsupported("DICOMDIR")
+    if pos + 8 > len(data):
+        raise Unsupported("no data elements")
+    # The reference reader switches to implicit VR when the first element has no valid VR.
+    if data[pos + 4 : pos + 6].decode("latin-1") not in _VALID_VRS:
+        raise Unsupported("dataset contradicts its syntax")
+    elements, end = _level(data, pos, len(data), 0, top=True)
+    if end != len(data):
+        raise Unsupported("trailing bytes")
+    if not elements:
+        raise Unsupported("no data elements")
+    return ParsedFile(meta, syntax, elements, data)
+
+
+def _level(
+    data: bytes, pos: int, end: int, depth: int, top: bool = False
+) -> tuple[list[Element], int]:
+    """The elements of one dataset in [pos, end); stops at an item delimiter (not consumed)."""
+    if depth > MAX_DEPTH:
+        raise Unsupported("nesting too deep")
+    elements: list[Element] = []
+    previous = -1
+    while pos < end:
+        tag, vr, length, start = _header(data, pos, end)
+        if tag == ITEM_END:
+            if top:
+                raise Unsupported("delimiter outside a sequence")
+            return elements, pos
+        if tag >> 16 == 0xFFFE:
+            raise Unsupported("delimiter out of place")
+        if tag <= previous:
+            raise Unsupported("elements out of order")
+        previous = tag
+        elem = _element(data, tag, vr, pos, start, length, end, depth)
+        elements.append(elem)
+        pos = elem.end
+    if pos != end:
+        raise Unsupported("truncated")
+    return elements, pos
+
+
+def _header(data: bytes, pos: int, end: int) -> tuple[int, str, int, int]:
+    """(tag, VR, value length, where the value starts) of the element header at ``pos``;
+    delimiters (group FFFE) come back with no VR, for the caller to judge."""
+    if pos + 8 > end:
+        raise Unsupported("truncated")
+    group, number = _HH.unpack_from(data, pos)
+    tag = (group << 16) | number
+    if group == 0xFFFE:
+        return tag, "", 0, pos + 8
+    vr = data[pos + 4 : pos + 6].decode("latin-1")
+    if vr in LONG_VRS:
+        if pos + 12 > end:
+            raise Unsupported("truncated")
+        return tag, vr, _L.unpack_from(data, pos + 8)[0], pos + 12
+    if vr in _VALID_VRS:
+        return tag, vr, _H.unpack_from(data, pos + 6)[0], pos + 8
+    raise Unsupported("unknown VR")
+
+
+def _element(
+    data: bytes, tag: int, vr: str, pos: int, start: int, length: int, end: int, depth: int
+) -> Element:
+    """The element whose header is at ``pos`` and value at ``start`` (sequences parsed)."""
+    if length == UNDEFINED:
+        if vr == "SQ":
+            items, after = _items(data, start, end, depth, undefined=True)
+            return Element(tag, vr, pos, start, after - 8, after, True, items)
+        if vr == "UN":
+            raise Unsupported("UN of undefined length")
+        # Encapsulated pixel data (or another undefined-length value): up to the first
+        # sequence delimiter, as the reference reader finds it.
+        stop = data.find(SEQUENCE_END_BYTES, start, end)
+        if stop < 0 or stop + 8 > end:
+            raise Unsupported("truncated")
+        return Element(tag, vr, pos, start, stop, stop + 8, True)
+    after = start + length
+    if after > end:
+        raise Unsupported("truncated")
+    if vr == "SQ":
+        items, last = _items(data, start, after, depth, undefined=False)
+        if last != after:
+            raise Unsupported("sequence length mismatch")
+        return Element(tag, vr, pos, start, after, after, False, items)
+    return Element(tag, vr, pos, start, after, after)
+
+
+def _items(
+    data: bytes, pos: int, end: int, depth: int, *, undefined: bool
+) -> tuple[list[Item], int]:
+    """The items of a sequence from ``pos``; returns them and the position after the sequence
+    (after its delimiter when of undefined length)."""
+    items: list[Item] = []
+    while True:
+        if not undefined and pos == end:
+            return items, pos
+        if pos + 8 > end:
+            raise Unsupported("truncated")
+        group, number, length = _HHL.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag == SEQUENCE_END:
+            if not undefined or length != 0:
+                raise Unsupported("unexpected sequence delimiter")
+            return items, pos + 8
+        if tag != ITEM:
+            raise Unsupported("not an item in a sequence")
+        start = pos + 8
+        if length == UNDEFINED:
+            elements, stop = _level(data, start, end, depth + 1)
+            if stop + 8 > end or _HHL.unpack_from(data, stop) != (0xFFFE, 0xE00D, 0):
+                raise Unsupported("item not closed")
+            items.append(Item(pos, start, stop, stop + 8, True, elements))
+            pos = stop + 8
+        else:
+            after = start + length
+            if after > end:
+                raise Unsupported("truncated")
+            elements, stop = _level(data, start, after, depth + 1)
+            if stop != after:
+                raise Unsupported("item length mismatch")
+            items.append(Item(pos, start, after, after, False, elements))
+            pos = after

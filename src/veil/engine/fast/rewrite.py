@@ -1,0 +1,733 @@
+"""Rewriting a file's element stream by the plan: the fast path's core.
+
+Elements are decided by the same rules and handlers as the reference walk (veil.engine.walk):
+kept elements that the reference path never converts are copied as slices of the input; those
+it converts and writes back unchanged are re-encoded by pydicom once per distinct value
+(veil.engine.fast.encode.roundtrip); changed ones are encoded one by one. Sequences keep their
+length form; defined lengths are recomputed only when something inside changed. Pixel data is
+copied by its length (or up to its delimiter), never decoded.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.charset import convert_encodings
+
+from veil.dicom import (
+    DATE_VRS,
+    FILE_META_GROUP,
+    TEXT_VRS,
+    is_class_uid,
+    is_private,
+    is_private_creator,
+    tag_of,
+    values_of,
+)
+from veil.engine.age import AGE_REFERENCE_DATES, BIRTH_DATE, PATIENT_AGE, derived_age
+from veil.engine.context import Context, Mode
+from veil.engine.fast import audit as fast_audit
+from veil.engine.fast.encode import (
+    ITEM_DELIMITER,
+    SEQUENCE_DELIMITER,
+    converted_value,
+    encode_value,
+    header,
+    item_header,
+    mini_dataset,
+    roundtrip,
+    undefined_header,
+    write,
+)
+from veil.engine.fast.parse import Element, ParsedFile, Unsupported
+from veil.engine.fast.tables import COPY, REMOVE, tables_for
+from veil.engine.handlers import (
+    CLEAN_KEEPS,
+    HANDLERS,
+    PATIENT_ID,
+    Site,
+    clean_text,
+    empty_value,
+    hashed_values,
+    one_or_many,
+    pseudonym_applies,
+    pseudonym_source,
+    remap_uids,
+    shift_element,
+)
+from veil.engine.identifying import IDENTIFYING_SOURCES, identifying_texts
+from veil.engine.meta import (
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION,
+    method_codes,
+    temporal_mark,
+)
+from veil.engine.values import dummy_value
+from veil.engine.walk import CODE_TAGS, needs_remap, remap_instance_uids, sequence_name
+from veil.mapping import Patient
+from veil.policy.model import Action
+from veil.policy.plan import Plan, Rule
+from veil.standard import Option
+
+Chunk = bytes | tuple[int, int]  # new bytes, or a slice (start, end) of the input
+SOP_CLASS = tag_of("SOPClassUID")
+SOP_INSTANCE = tag_of("SOPInstanceUID")
+STUDY_UID = tag_of("StudyInstanceUID")
+SERIES_UID = tag_of("SeriesInstanceUID")
+ISSUER = tag_of("IssuerOfPatientID")
+CHARSET = tag_of("SpecificCharacterSet")
+DIRECTORY_RECORDS = tag_of("DirectoryRecordSequence")
+IDENTITY_REMOVED = tag_of("PatientIdentityRemoved")
+METHOD = tag_of("DeidentificationMethod")
+METHOD_CODES = tag_of("DeidentificationMethodCodeSequence")
+RECORD_TAGS = (IDENTITY_REMOVED, METHOD, METHOD_CODES)
+TEMPORAL = tag_of("LongitudinalTemporalInformationModified")
+CODE_VALUE = tag_of("CodeValue")
+CODING_SCHEME = tag_of("CodingSchemeDesignator")
+CODE_MEANING = tag_of("CodeMeaning")
+META_SOP_CLASS = tag_of("MediaStorageSOPClassUID")
+_ALLOWED_CHARSETS = frozenset({"", "ISO_IR 100", "ISO_IR 6"})
+_L = struct.Struct("<L")
+
+
+class _Walker:
+    """What a reference handler needs from its walker when applied to one element here."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def descend(self, *args: Any) -> None:
+        raise Unsupported("sequence in a generic handler")
+
+
+@dataclass
+class Level:
+    """One dataset's output, as chunks; adjacent input slices are merged."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    changed: bool = False
+    # Top level only: (tag, index of its first chunk), to insert the record attributes.
+    marks: list[tuple[int, int]] = field(default_factory=list)
+    _boundary: bool = False
+
+    def mark(self, tag: int) -> None:
+        """Chunks for ``tag`` (one inserted at the top level) go here."""
+        self.marks.append((tag, len(self.chunks)))
+        self._boundary = True
+
+    def copy(self, start: int, end: int) -> None:
+        if self.chunks and not self._boundary:
+            last = self.chunks[-1]
+            if isinstance(last, tuple) and last[1] == start:
+                self.chunks[-1] = (last[0], end)
+                return
+        self._boundary = False
+        self.chunks.append((start, end))
+
+    def add(self, data: bytes) -> None:
+        self._boundary = False
+        self.chunks.append(data)
+        self.changed = True
+
+    def extend(self, chunks: list[Chunk]) -> None:
+        self._boundary = False
+        self.chunks.extend(chunks)
+
+
+@dataclass
+class Scope:
+    """One dataset being rewritten: its output, where it is, and what its elements share."""
+
+    out: Level
+    path: tuple[str, ...]
+    mode: Mode
+    encodings: tuple[str, ...]
+    top: bool
+    kept_private: dict[int, Rule]  # kept private elements (and creators) by id
+    item_ids: list[Element]  # a nested item's own PatientID and issuer
+    removed_overlays: set[int] = field(default_factory=set)
+
+
+def chunk_length(chunks: list[Chunk]) -> int:
+    return sum(c[1] - c[0] if isinstance(c, tuple) else len(c) for c in chunks)
+
+
+@dataclass
+class Result:
+    chunks: list[Chunk]
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    patient: Patient  # the input's identity, for the pseudonym (never written anywhere)
+
+
+_INTEREST = (SOP_CLASS, SOP_INSTANCE, STUDY_UID, SERIES_UID)
+# Top-level elements veil may add, in tag order (their place is marked while rewriting).
+INSERTED = (PATIENT_AGE, *RECORD_TAGS, TEMPORAL)
+
+
+class Rewriter:
+    """Rewrites one parsed file by the plan; ``run`` returns the output chunks."""
+
+    def __init__(self, parsed: ParsedFile, plan: Plan, ctx: Context, audit: bool) -> None:
+        self.parsed = parsed
+        self.data = parsed.data
+        self.plan = plan
+        self.ctx = ctx
+        self.walker = _Walker(ctx)
+        self.audit = audit
+        self.found: dict[int, list[fast_audit.Found]] = {}
+        self.top: dict[int, Element] = {e.tag: e for e in parsed.elements}
+        self.top_ids = {id(self.top[tag]) for tag in _INTEREST if tag in self.top}
+        self.encodings: tuple[str, ...] = ("iso8859",)
+        self.outputs: dict[int, object] = {}
+        self.record_existing: dict[int, Element] = {}
+        self.age: str | None = None
+        self.tables = tables_for(plan)
+
+    # -- values ------------------------------------------------------------------------------
+    def raw(self, elem: Element) -> bytes:
+        return self.data[elem.value_start : elem.value_end]
+
+    def value(self, elem: Element, encodings: tuple[str, ...]) -> Any:
+        if elem.vr == "UI":
+            return ui_value(self.raw(elem))
+        return converted_value(elem.tag, elem.vr, self.raw(elem), encodings)
+
+    def top_value(self, tag: int) -> Any:
+        elem = self.top.get(tag)
+        return None if elem is None else self.value(elem, self.encodings)
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> Result:
+        from veil.engine import masks_private_blobs, needs_identifying_values
+
+        plan = self.plan
+        charset = self.top.get(CHARSET)
+        if charset is not None:
+            self.encodings = self._charset(charset)
+        if DIRECTORY_RECORDS in self.top:
+            raise Unsupported("DICOMDIR")
+        if SOP_CLASS not in self.top and not self.parsed.meta.get(META_SOP_CLASS):
+            raise Unsupported("no SOP Class UID")
+        if SOP_INSTANCE not in self.top:
+            raise Unsupported("no SOP Instance UID")
+        if masks_private_blobs(plan):
+            raise Unsupported("private blob masking")
+        if any(plan.rule_for(tag) is not None for tag in (*RECORD_TAGS, TEMPORAL)):
+            raise Unsupported("a rule for the record attributes")
+        if self.audit:
+            if not fast_audit.text_codec_ok(tuple(self.encodings)):
+                raise Unsupported("character set")
+            self.found = fast_audit.collect(self.parsed, plan.declared_options, self.encodings[0])
+        # Who the file is about, as veil.mapping.Patient.of reads it from the input (before
+        # anything changes): the pseudonym and the date offset come from it.
+        self.ctx.patient = Patient(
+            *(
+                _identity(self.top_value(tag))
+                for tag in (PATIENT_ID, ISSUER, STUDY_UID, SOP_INSTANCE)
+            )
+        )
+        self.ctx.sop_class = str(self.top_value(SOP_CLASS) or "")
+        if plan.derive_age:
+            self.age = derived_age(
+                self.top_value(PATIENT_AGE) if PATIENT_AGE in self.top else None,
+                self.top_value(BIRTH_DATE) or "",
+                [self.top_value(tag) if tag in self.top else None for tag in AGE_REFERENCE_DATES],
+            )
+        if needs_identifying_values(plan):
+            self.ctx.identifying = identifying_texts(
+                (tag, self.top_value(tag)) for tag in IDENTIFYING_SOURCES if tag in self.top
+            )
+        level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
+        body = self.finish_top(level)
+        instance = self.outputs.get(SOP_INSTANCE)
+        if not isinstance(instance, str) or not instance:
+            raise Unsupported("SOP Instance UID not one value")
+        sop_class = str(self.outputs.get(SOP_CLASS) or "") or _meta_text(
+            self.parsed.meta.get(META_SOP_CLASS, b"")
+        )
+        meta = file_meta_bytes(sop_class, instance, self.parsed.transfer_syntax)
+        return Result(
+            [b"\0" * 128 + b"DICM" + meta, *body],
+            instance,
+            str(self.outputs.get(STUDY_UID) or ""),
+            str(self.outputs.get(SERIES_UID) or ""),
+            self.ctx.patient,
+        )
+
+    def _charset(self, elem: Element) -> tuple[str, ...]:
+        value = converted_value(elem.tag, elem.vr, self.raw(elem), ("iso8859",))
+        terms = [str(v) for v in values_of(value)]
+        if any(term.strip() not in _ALLOWED_CHARSETS for term in terms):
+            raise Unsupported("character set")
+        return tuple(convert_encodings(terms or [""]))
+
+    # -- one dataset -------------------------------------------------------------------------
+    def level(
+        self,
+        elements: list[Element],
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+        *,
+        top: bool = False,
+    ) -> Level:
+        scope = self.scope(elements, path, mode, encodings, top)
+        out = scope.out
+        quick = self.tables.quick
+        found = self.found
+        marks = list(INSERTED) if top else []
+        for elem in elements:
+            tag = elem.tag
+            while marks and tag > marks[0]:
+                out.mark(marks.pop(0))
+            code = quick.get((tag, elem.vr, mode, top))
+            if code is None:
+                code = self.tables.quick_code(tag, elem.vr, mode, top)
+            if code is COPY:
+                if found and id(elem) in found:
+                    raise Unsupported("audit: a value kept in place")
+                out.copy(elem.start, elem.end)
+            elif code is REMOVE:
+                out.changed = True
+            else:
+                self.element(scope, elem)
+        return out
+
+    def scope(
+        self,
+        elements: list[Element],
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+        top: bool,
+    ) -> Scope:
+        if not top:
+            for elem in elements:
+                if elem.tag == CHARSET and self._charset(elem) != self.encodings:
+                    raise Unsupported("character set in an item")
+        kept_private = (
+            self.private_decisions(elements, encodings)
+            if any(is_private(e.tag) for e in elements)
+            else {}
+        )
+        # An item's own PatientID (and issuer): Other Patient IDs name another patient.
+        item_ids = [e for e in elements if e.tag in (PATIENT_ID, ISSUER)] if path else []
+        return Scope(Level(), path, mode, encodings, top, kept_private, item_ids)
+
+    def element(self, scope: Scope, elem: Element) -> None:
+        """An element the quick tables could not decide."""
+        out, encodings = scope.out, scope.encodings
+        if is_private(elem.tag):
+            if id(elem) in scope.kept_private:
+                self.keep_private(out, elem, scope.path, scope.mode, encodings)
+            else:
+                out.changed = True
+            return
+        if self.dropped(scope, elem):
+            out.changed = True
+            return
+        if elem.vr == "UN":
+            raise Unsupported("public UN")
+        if scope.top and elem.tag == PATIENT_AGE and self.age:
+            self.changed(out, elem, self.age, encodings)
+            return
+        rule = self.tables.rule_for(elem.tag)
+        if rule is None:
+            self.unlisted(out, elem, scope.path, scope.mode, encodings)
+        else:
+            self.listed(scope, elem, rule)
+
+    def dropped(self, scope: Scope, elem: Element) -> bool:
+        """Whether a public element goes whatever its rule: group lengths, the input's own
+        de-identification record (veil writes its own), overlays whose data goes."""
+        tag, group = elem.tag, elem.tag >> 16
+        if tag & 0xFFFF == 0 or group == FILE_META_GROUP:
+            return True
+        if scope.top and (tag in RECORD_TAGS or tag == TEMPORAL):
+            self.record_existing[tag] = elem
+            return True
+        if not 0x6000 <= group <= 0x60FF:
+            return False
+        if group in scope.removed_overlays:
+            return True
+        data_rule = self.tables.rule_for((group << 16) | 0x3000)
+        if data_rule is not None and data_rule.action is not Action.KEEP:
+            scope.removed_overlays.add(group)  # the whole overlay goes with its data
+            return True
+        return False
+
+    def item_identity(
+        self, elem: Element, item_ids: list[Element], encodings: tuple[str, ...]
+    ) -> tuple[object, object] | None:
+        """(PatientID, IssuerOfPatientID) of the nested item ``elem`` is in, when it has its
+        own PatientID (veil.engine.handlers.pseudonym_source); None at the top level."""
+        values = {e.tag: self.value(e, encodings) for e in item_ids}
+        if PATIENT_ID not in values:
+            return None
+        if elem.tag > PATIENT_ID:
+            # The reference walk has changed the item's PatientID by then (tag order).
+            raise Unsupported("a pseudonym after an item's own PatientID")
+        return values[PATIENT_ID], values.get(ISSUER, "")
+
+    def check_kept(self, elem: Element, new_values: list[object] | None) -> None:
+        idents = self.found.get(id(elem))
+        if idents and fast_audit.kept_in_place(idents, new_values):
+            raise Unsupported("audit: a value kept in place")
+
+    def note(self, elem: Element, value: object) -> None:
+        if elem.tag in _INTEREST and id(elem) in self.top_ids:
+            self.outputs[elem.tag] = value
+
+    # -- elements ----------------------------------------------------------------------------
+    def copy(self, out: Level, elem: Element, encodings: tuple[str, ...]) -> None:
+        self.check_kept(elem, None)
+        if elem.tag in _INTEREST and id(elem) in self.top_ids:
+            self.note(elem, self.value(elem, encodings))
+        out.copy(elem.start, elem.end)
+
+    def converted(self, out: Level, elem: Element, encodings: tuple[str, ...]) -> None:
+        """An element the reference path converts and writes back without changing it."""
+        self.check_kept(elem, None)
+        if elem.tag in _INTEREST and id(elem) in self.top_ids:
+            self.note(elem, self.value(elem, encodings))
+        data = roundtrip(elem.tag, elem.vr, self.raw(elem), encodings)
+        if data == self.data[elem.start : elem.end]:
+            out.copy(elem.start, elem.end)
+        else:
+            out.add(data)
+
+    def changed(self, out: Level, elem: Element, new: object, encodings: tuple[str, ...]) -> None:
+        self.check_kept(elem, values_of(new))
+        self.note(elem, new)
+        out.add(encode_value(elem.tag, elem.vr, new, encodings))
+
+    def unlisted(
+        self,
+        out: Level,
+        elem: Element,
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+    ) -> None:
+        vr = elem.vr
+        if vr == "SQ":
+            self.sequence(out, elem, path, mode, encodings)
+            return
+        if (
+            vr == "UI"
+            and Option.RETAIN_UIDS not in self.plan.options
+            and not is_class_uid(elem.tag)
+        ):
+            values = values_of(self.value(elem, encodings))
+            if needs_remap(values):
+                self.changed(
+                    out, elem, one_or_many(remap_instance_uids(values, self.ctx)), encodings
+                )
+            else:
+                self.converted(out, elem, encodings)
+            return
+        if (
+            mode is not Mode.PLAN
+            and elem.tag not in CODE_TAGS
+            and (vr in TEXT_VRS or vr in DATE_VRS or vr == "PN")
+        ):
+            if mode is Mode.DUMMY or vr == "PN":
+                self.changed(out, elem, dummy_value(vr), encodings)
+            elif vr in DATE_VRS:
+                self.generic(out, elem, encodings, lambda item: shift_element(item, self.ctx))
+            else:
+                self.generic(out, elem, encodings, lambda item: clean_text(item, self.ctx))
+            return
+        self.copy(out, elem, encodings)
+
+    def listed(self, scope: Scope, elem: Element, rule: Rule) -> None:
+        path, mode, encodings = scope.path, scope.mode, scope.encodings
+        action = self.tables.action(rule, self.ctx, path, elem.tag, mode)
+        vr = elem.vr
+        if action is Action.REMOVE:
+            scope.out.changed = True
+        elif (
+            action in (Action.KEEP, Action.DERIVE_AGE)
+            or (action is Action.CLEAN and vr in CLEAN_KEEPS)
+            or (action is Action.SHIFT and vr == "TM")
+        ):
+            if vr == "SQ":
+                self.sequence(scope.out, elem, path, mode, encodings)
+            else:
+                self.converted(scope.out, elem, encodings)
+        elif vr == "SQ":
+            self.sequence_action(scope, elem, action)
+        else:
+            self.value_action(scope, elem, rule, action)
+
+    def sequence_action(self, scope: Scope, elem: Element, action: Action) -> None:
+        """A listed sequence the plan does not keep as it is."""
+        out, path, encodings = scope.out, scope.path, scope.encodings
+        if action is Action.EMPTY:
+            self.empty_sequence(out, elem)
+        elif action is Action.DUMMY:
+            self.sequence(out, elem, path, Mode.DUMMY, encodings)
+        elif action is Action.UID:
+            self.sequence(out, elem, path, scope.mode, encodings)
+        elif action is Action.CLEAN:
+            self.sequence(out, elem, path, Mode.CLEAN, encodings)
+        else:
+            raise Unsupported("sequence with a value action")
+
+    def value_action(self, scope: Scope, elem: Element, rule: Rule, action: Action) -> None:
+        """A listed element (not a sequence) whose value changes."""
+        out, encodings, vr = scope.out, scope.encodings, elem.vr
+        if action is Action.EMPTY:
+            self.changed(out, elem, empty_value(vr), encodings)
+        elif action is Action.DUMMY:
+            self.changed(out, elem, dummy_value(vr), encodings)
+        elif action is Action.UID:
+            values = values_of(self.value(elem, encodings))
+            self.changed(out, elem, one_or_many(remap_uids(values, self.ctx.mapper)), encodings)
+        elif action is Action.PSEUDONYM:
+            if not pseudonym_applies(elem.tag, vr):
+                self.changed(out, elem, empty_value(vr), encodings)
+                return
+            identity = self.item_identity(elem, scope.item_ids, encodings)
+            patient = pseudonym_source(self.ctx.patient, identity)
+            self.changed(out, elem, self.ctx.mapper.patient_pseudonym(patient), encodings)
+        elif action is Action.HASH:
+            values = values_of(self.value(elem, encodings))
+            new = hashed_values(elem.tag, vr, values, self.ctx.mapper)
+            self.changed(out, elem, one_or_many(new), encodings)
+        else:
+            self.handled(scope, elem, rule, action)
+
+    def handled(self, scope: Scope, elem: Element, rule: Rule, action: Action) -> None:
+        """The reference handler itself, applied to the element alone in a dataset."""
+        handler = HANDLERS[action]
+        path, mode = scope.path, scope.mode
+
+        def apply(item: Any) -> bool:
+            ds = item_dataset[0]
+            site = Site(ds, elem.tag, path, "", mode, rule)
+            return handler.apply(self.walker, site, item).removed  # type: ignore[arg-type]
+
+        item_dataset: list[Any] = []
+        self.generic(scope.out, elem, scope.encodings, apply, item_dataset)
+
+    def generic(
+        self,
+        out: Level,
+        elem: Element,
+        encodings: tuple[str, ...],
+        change: Callable[[Any], Any],
+        holder: list[Any] | None = None,
+    ) -> None:
+        """Apply a reference handler itself to the element, alone in a dataset."""
+        ds = mini_dataset(elem.tag, elem.vr, self.raw(elem), encodings)
+        if holder is not None:
+            holder.append(ds)
+        item = ds[elem.tag]
+        if change(item) is True:  # removed by the handler
+            out.changed = True
+            return
+        new = ds[elem.tag].value
+        self.check_kept(elem, values_of(new))
+        self.note(elem, new)
+        out.add(write(ds[elem.tag], encodings))
+
+    # -- private blocks ----------------------------------------------------------------------
+    def private_decisions(
+        self, elements: list[Element], encodings: tuple[str, ...]
+    ) -> dict[int, Rule]:
+        """The kept private elements of a level (by id) with their rule; creators of blocks
+        that keep something are kept too."""
+        if not self.plan.private_keep and self.plan.private_default.action is Action.REMOVE:
+            return {}  # every private element goes (the basic profile without options)
+        elements = [e for e in elements if is_private(e.tag)]
+        creators: dict[tuple[int, int], tuple[str | None, Element]] = {}
+        for elem in elements:
+            if is_private_creator(elem.tag):
+                value = self.value(elem, encodings)
+                creators[(elem.tag >> 16, elem.tag & 0xFF)] = (
+                    str(value).strip() if value else None,
+                    elem,
+                )
+        kept: dict[int, Rule] = {}
+        blocks: set[tuple[int, int]] = set()
+        for elem in elements:
+            group, element = elem.tag >> 16, elem.tag & 0xFFFF
+            if is_private_creator(elem.tag) or element < 0x1000:
+                continue
+            creator = creators.get((group, element >> 8))
+            rule = self.tables.private_rule(creator[0] if creator else None, group, element & 0xFF)
+            if rule.action is Action.CLEAN:
+                raise Unsupported("private blob masking")
+            if rule.action is Action.KEEP:
+                kept[id(elem)] = rule
+                blocks.add((group, element >> 8))
+        for (group, block), (_, elem) in creators.items():
+            if (group, block) in blocks:
+                kept[id(elem)] = Rule(Action.KEEP, "private creator")
+        return kept
+
+    def keep_private(
+        self,
+        out: Level,
+        elem: Element,
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+    ) -> None:
+        if elem.vr == "UN":
+            raise Unsupported("private UN kept")
+        if is_private_creator(elem.tag):
+            self.converted(out, elem, encodings)
+            return
+        if elem.vr == "SQ":
+            self.sequence(out, elem, path, mode, encodings)
+            return
+        if elem.vr == "UI" and Option.RETAIN_UIDS not in self.plan.options:
+            values = values_of(self.value(elem, encodings))
+            if needs_remap(values):
+                self.changed(out, elem, one_or_many(remap_uids(values, self.ctx.mapper)), encodings)
+                return
+        self.converted(out, elem, encodings)
+
+    # -- sequences ---------------------------------------------------------------------------
+    def empty_sequence(self, out: Level, elem: Element) -> None:
+        if elem.undefined:
+            out.add(undefined_header(elem.tag, "SQ") + SEQUENCE_DELIMITER)
+        else:
+            out.add(header(elem.tag, "SQ", 0))
+
+    def sequence(
+        self,
+        out: Level,
+        elem: Element,
+        path: tuple[str, ...],
+        mode: Mode,
+        encodings: tuple[str, ...],
+    ) -> None:
+        inner = (*path, sequence_name(elem.tag))
+        items = [
+            (item, self.level(item.elements, inner, mode, encodings)) for item in elem.items or ()
+        ]
+        if not any(level.changed for _, level in items):
+            out.copy(elem.start, elem.end)
+            return
+        body: list[Chunk] = []
+        for item, level in items:
+            if item.undefined:
+                body.append(b"\xfe\xff\x00\xe0\xff\xff\xff\xff")
+                body.extend(level.chunks)
+                body.append(ITEM_DELIMITER)
+            else:
+                body.append(item_header(chunk_length(level.chunks)))
+                body.extend(level.chunks)
+        if elem.undefined:
+            out.add(undefined_header(elem.tag, "SQ"))
+            out.extend(body)
+            out.add(SEQUENCE_DELIMITER)
+        else:
+            out.add(header(elem.tag, "SQ", chunk_length(body)))
+            out.extend(body)
+
+    # -- the top level's additions -----------------------------------------------------------
+    def finish_top(self, level: Level) -> list[Chunk]:
+        """Insert the derived age and the de-identification record at their tag's place."""
+        plan = self.plan
+        enc = self.encodings
+        existing = self.record_existing
+        additions: list[tuple[int, bytes]] = []
+        if self.age and PATIENT_AGE not in self.top:
+            additions.append((PATIENT_AGE, encode_value(PATIENT_AGE, "AS", self.age, enc)))
+
+        def vr(tag: int, default: str) -> str:
+            elem = existing.get(tag)
+            return elem.vr if elem is not None else default
+
+        additions.append(
+            (
+                IDENTITY_REMOVED,
+                encode_value(IDENTITY_REMOVED, vr(IDENTITY_REMOVED, "CS"), "YES", enc),
+            )
+        )
+        additions.append(
+            (METHOD, encode_value(METHOD, vr(METHOD, "LO"), list(plan.method_text), enc))
+        )
+        items: list[bytes] = []
+        for option in method_codes(plan):
+            body = (
+                encode_value(CODE_VALUE, "SH", option.code, enc)
+                + encode_value(CODING_SCHEME, "SH", "DCM", enc)
+                + encode_value(CODE_MEANING, "LO", option.meaning, enc)
+            )
+            items.append(item_header(len(body)) + body)
+        sequence = b"".join(items)
+        codes = existing.get(METHOD_CODES)
+        if codes is not None and codes.vr != "SQ":
+            raise Unsupported("record attribute with another VR")
+        if codes is not None and codes.undefined:
+            coded = undefined_header(METHOD_CODES, "SQ") + sequence + SEQUENCE_DELIMITER
+        else:
+            coded = header(METHOD_CODES, "SQ", len(sequence)) + sequence
+        additions.append((METHOD_CODES, coded))
+        mark = temporal_mark(plan, self.ctx.shifted, TEMPORAL in existing)
+        if mark is not None:
+            additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc)))
+        chunks = list(level.chunks)
+        places = dict(level.marks)
+        for tag, data in sorted(additions, reverse=True):
+            chunks.insert(places.get(tag, len(level.chunks)), data)
+        return chunks
+
+
+def ui_value(raw: bytes) -> str | list[str]:
+    """A UI value as pydicom's converter gives it (trailing NULs and spaces dropped, split
+    on backslashes), without building a dataset: UIDs differ in every file, so memoising
+    pydicom's conversion would not help (tests compare the two)."""
+    items = raw.decode("latin-1").rstrip("\0 ").split("\\")
+    return items[0] if len(items) == 1 else items
+
+
+def _identity(value: object) -> str:
+    """A value of the patient's identity as `Patient.of` reads it (one value: a list would
+    be read as its printed form there, which no one relies on: handed over)."""
+    if isinstance(value, list):
+        raise Unsupported("a patient identity attribute with several values")
+    return "" if value is None else str(value)
+
+
+def _meta_text(value: bytes) -> str:
+    return value.decode("latin-1").rstrip("\0 ")
+
+
+def _ui(tag: int, text: str) -> bytes:
+    data = text.encode("ascii")
+    if len(data) % 2:
+        data += b"\0"
+    return header(tag, "UI", len(data)) + data
+
+
+def file_meta_bytes(sop_class: str, instance: str, syntax: str) -> bytes:
+    """The file meta group as pydicom's write_file_meta_info writes veil's."""
+    version = IMPLEMENTATION_VERSION.encode("ascii")
+    if len(version) % 2:
+        version += b" "
+    body = (
+        header(tag_of("FileMetaInformationVersion"), "OB", 2)
+        + b"\x00\x01"
+        + _ui(META_SOP_CLASS, sop_class)
+        + _ui(tag_of("MediaStorageSOPInstanceUID"), instance)
+        + _ui(tag_of("TransferSyntaxUID"), syntax)
+        + _ui(tag_of("ImplementationClassUID"), IMPLEMENTATION_CLASS_UID)
+        + header(tag_of("ImplementationVersionName"), "SH", len(version))
+        + version
+    )
+    length = header(tag_of("FileMetaInformationGroupLength"), "UL", 4)
+    return length + _L.pack(len(body)) + body
+
+
+__all__ = ["Result", "Rewriter", "file_meta_bytes"]

@@ -1,0 +1,118 @@
+"""Decisions compiled once per plan: the rule of each tag, of each private creator's element,
+and the action each rule comes to per (SOP class, sequence path, mode), looked up by the
+fast path per element instead of searched (Table E.1-1's tag patterns are many)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from veil.dicom import DATE_VRS, FILE_META_GROUP, TEXT_VRS, is_private, tag_of
+from veil.engine.context import Context, Mode
+from veil.engine.handlers import effective_action
+from veil.policy.model import Action
+from veil.policy.plan import Plan, Rule
+
+_MISSING = object()
+
+
+class Quick:
+    """A per-element decision that needs no value: copy the element's bytes, or drop it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+COPY = Quick("copy")
+REMOVE = Quick("remove")
+OTHER = Quick("other")
+_UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
+# Top-level elements veil may add or replace (the derived age, the de-identification record).
+_TOP_ONLY = frozenset(
+    tag_of(keyword)
+    for keyword in (
+        "PatientAge",
+        "PatientIdentityRemoved",
+        "DeidentificationMethod",
+        "DeidentificationMethodCodeSequence",
+        "LongitudinalTemporalInformationModified",
+    )
+)
+# The top-level values the fast path reports (UIDs for the output's name and record).
+_REPORTED = frozenset(
+    tag_of(keyword)
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+)
+
+
+@dataclass
+class Tables:
+    plan: Plan
+    rules: dict[int, Rule | None] = field(default_factory=dict)
+    private: dict[tuple[str | None, int, int], Rule] = field(default_factory=dict)
+    actions: dict[tuple[str, int, tuple[str, ...], Mode], Action] = field(default_factory=dict)
+    quick: dict[tuple[int, str, Mode, bool], Quick] = field(default_factory=dict)
+
+    def quick_code(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
+        """COPY or REMOVE when that follows from the tag, VR and mode alone (most elements),
+        else OTHER; memoised in ``quick``."""
+        code = self._quick(tag, vr, mode, top)
+        self.quick[(tag, vr, mode, top)] = code
+        return code
+
+    def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
+        group = tag >> 16
+        if is_private(tag) or vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
+            return OTHER
+        if tag & 0xFFFF == 0 or group == FILE_META_GROUP:
+            return REMOVE
+        if 0x6000 <= group <= 0x60FF:
+            data_rule = self.rule_for((group << 16) | 0x3000)
+            if data_rule is not None and data_rule.action is not Action.KEEP:
+                return REMOVE
+        rule = self.rule_for(tag)
+        if rule is None:
+            if vr in _UNLISTED_LOOKED_INTO:
+                return OTHER  # sequences, UIDs, and text replaced in dummied or cleaned items
+            return COPY
+        if rule.action is Action.REMOVE:
+            return REMOVE
+        return OTHER
+
+    def rule_for(self, tag: int) -> Rule | None:
+        found = self.rules.get(tag, _MISSING)
+        if found is _MISSING:
+            found = self.rules[tag] = self.plan.rule_for(tag)
+        return found  # type: ignore[return-value]
+
+    def private_rule(self, creator: str | None, group: int, low: int) -> Rule:
+        key = (creator, group, low)
+        found = self.private.get(key)
+        if found is None:
+            found = self.private[key] = self.plan.private_rule(creator, group, low)
+        return found
+
+    def action(
+        self, rule: Rule, ctx: Context, path: tuple[str, ...], tag: int, mode: Mode
+    ) -> Action:
+        key = (ctx.sop_class, tag, path, mode)
+        found = self.actions.get(key)
+        if found is None:
+            found = self.actions[key] = effective_action(rule, ctx, path, tag, mode)[0]
+        return found
+
+
+_TABLES: dict[int, tuple[Plan, Tables]] = {}
+
+
+def tables_for(plan: Plan) -> Tables:
+    """The tables of a plan, compiled on first use and kept for the process's life (a
+    worker serves one job, a node a handful of plans)."""
+    entry = _TABLES.get(id(plan))
+    if entry is None or entry[0] is not plan:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        entry = _TABLES[id(plan)] = (plan, Tables(plan))
+    return entry[1]

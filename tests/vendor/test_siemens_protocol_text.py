@@ -24,7 +24,7 @@ from pydicom.uid import UID_dictionary
 from tests.conftest import CORPUS
 from veil.check import load_profile
 from veil.engine import deidentify
-from veil.engine.walk import blob_needles
+from veil.engine.blobs import blob_needles
 from veil.io.dicomfile import encode_dataset, read_dataset
 from veil.mapping import Mapper
 from veil.policy import compile_plan, load_policy

@@ -5,9 +5,11 @@ Test support only: the core modules never run processes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,9 @@ IDENTIFYING_SIDECAR_FIELDS = frozenset(
 )
 
 
+_SUFFIXES = (".nii.gz", ".nii", ".json", ".bval", ".bvec")
+
+
 @dataclass(frozen=True)
 class Conversion:
     """What dcm2niix wrote for one folder: output stem -> suffix -> path."""
@@ -64,8 +69,9 @@ class Conversion:
         return sorted(stem for stem, parts in self.files.items() if ".nii" in parts)
 
 
-def convert(folder: Path, out: Path) -> Conversion:
-    """dcm2niix FOLDER into OUT, uncompressed, named by series number (stable under de-id)."""
+def convert(folder: Path, out: Path, name: str = "%s") -> Conversion:
+    """dcm2niix FOLDER into OUT, uncompressed, named by series number (stable under de-id)
+    unless `name` (dcm2niix's -f) says otherwise."""
     out.mkdir(parents=True, exist_ok=True)
     run = subprocess.run(
         [
@@ -79,7 +85,7 @@ def convert(folder: Path, out: Path) -> Conversion:
             "-ba",
             "y",
             "-f",
-            "%s",
+            name,
             "-o",
             str(out),
             str(folder),
@@ -91,8 +97,9 @@ def convert(folder: Path, out: Path) -> Conversion:
     )
     files: dict[str, dict[str, Path]] = {}
     for path in sorted(out.iterdir()):
-        stem, _, suffix = path.name.partition(".")
-        files.setdefault(stem, {})["." + suffix] = path
+        # Names may hold a series UID (dots): the suffix is the known extension at the end.
+        suffix = next((s for s in _SUFFIXES if path.name.endswith(s)), path.suffix)
+        files.setdefault(path.name[: -len(suffix)], {})[suffix] = path
     return Conversion(files, run.returncode, run.stdout + run.stderr)
 
 
@@ -185,3 +192,112 @@ def link_files(folder: Path, names: list[str], dest: Path) -> Path:
         if source.exists():
             (dest / name).symlink_to(source.resolve())
     return dest
+
+
+# -- volume by volume: every volume of a folder, matched by its voxels --------------------------
+@dataclass(frozen=True)
+class Volume:
+    """One NIfTI volume dcm2niix wrote, named "<series number>_<series UID>[suffix]"."""
+
+    stem: str
+    parts: dict[str, Path]
+
+    @property
+    def series_uid(self) -> str:
+        return self.stem.partition("_")[2].rstrip("abcdefghijklmnopqrstuvwxyz").split("_")[0]
+
+    def sidecar(self) -> dict[str, object]:
+        path = self.parts.get(".json")
+        return json.loads(path.read_text()) if path else {}
+
+
+def voxel_digest(path: Path) -> str:
+    """What identifies a volume across a conversion: its voxel values, shape and type."""
+    data = np.asanyarray(nib.load(path).dataobj)
+    return hashlib.sha256(
+        data.tobytes() + str(data.shape).encode() + str(data.dtype).encode()
+    ).hexdigest()
+
+
+def folder_volumes(folder: Path, out: Path) -> dict[str, list[Volume]]:
+    """Every volume dcm2niix writes from one folder, by voxel digest."""
+    conversion = convert(folder, out, "%s_%j")
+    found: dict[str, list[Volume]] = {}
+    for stem in conversion.volumes:
+        volume = Volume(stem, conversion.files[stem])
+        found.setdefault(voxel_digest(volume.parts[".nii"]), []).append(volume)
+    return found
+
+
+def _made_up_series_number(volume: Volume) -> bool:
+    """Without a Series Number dcm2niix writes the CRC-32 of the series UID, which
+    de-identification replaces: not a difference of the data."""
+    return volume.sidecar().get("SeriesNumber") == zlib.crc32(volume.series_uid.encode())
+
+
+def compare_volumes(before: Volume, after: Volume) -> list[str]:
+    """What a pipeline would see differ between two volumes with the same voxels: affine,
+    bval/bvec and every sidecar field except identifying ones; [] when identical."""
+    problems: list[str] = []
+    a, b = before.parts, after.parts
+    if not np.allclose(nib.load(a[".nii"]).affine, nib.load(b[".nii"]).affine, atol=1e-4):
+        problems.append("affine differs")
+    for suffix in (".bval", ".bvec"):
+        if (suffix in a) != (suffix in b):
+            problems.append(f"{suffix} only on one side")
+        elif suffix in a and not np.allclose(_numbers(a[suffix]), _numbers(b[suffix])):
+            problems.append(f"{suffix} differ")
+    side_a, side_b = before.sidecar(), after.sidecar()
+    skip = set(IDENTIFYING_SIDECAR_FIELDS)
+    if _made_up_series_number(before) and _made_up_series_number(after):
+        skip.add("SeriesNumber")
+    for key in sorted(set(side_a) | set(side_b)):
+        if key not in skip and side_a.get(key) != side_b.get(key):
+            problems.append(f"sidecar {key} {'missing' if key not in side_b else 'changed'}")
+    return problems
+
+
+@dataclass(frozen=True)
+class VolumeResult:
+    """One original volume (or one written only from the de-identified copy) and how it fared."""
+
+    folder: str
+    stem: str  # the original's (or, for `only_after`, the output's) "<number>_<series UID>"
+    problems: tuple[str, ...]
+    only_after: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.folder}:{self.stem}"
+
+
+def compare_folder(
+    original: Path, deidentified: Path, work: Path, folder: str
+) -> list[VolumeResult]:
+    """Every volume dcm2niix writes from `original/folder`, matched by voxel digest to the
+    volume it writes from `deidentified/folder`; plus volumes written only from the latter."""
+    # dcm2niix keeps one of several duplicates (same series, instance and time) by the order
+    # it lists the folder in: both sides are listed from links with the same names, made in the
+    # same order on the same file system, so that order is the same.
+    names = [path.name for path in dicom_files(original / folder)]
+    before = folder_volumes(link_files(original / folder, names, work / "in"), work / "before")
+    after = (
+        folder_volumes(link_files(deidentified / folder, names, work / "out"), work / "after")
+        if (deidentified / folder).is_dir()
+        else {}
+    )
+    results = []
+    for digest, volumes in before.items():
+        matches = after.get(digest, [])
+        for index, volume in enumerate(volumes):
+            problems = (
+                compare_volumes(volume, matches[index])
+                if index < len(matches)
+                else ["voxels missing or changed"]
+            )
+            results.append(VolumeResult(folder, volume.stem, tuple(problems)))
+    for digest, volumes in after.items():
+        for volume in volumes[len(before.get(digest, [])) :]:
+            results.append(VolumeResult(folder, volume.stem, (), only_after=True))
+    shutil.rmtree(work, ignore_errors=True)
+    return results

@@ -68,23 +68,3 @@ def series(name: str) -> list[Dataset]:
 
 def corpus_path(relative: str) -> Path:
     return CORPUS / relative
-
-
-@cache
-def engine_cleans_private_blobs() -> bool:
-    """Does this engine keep a private element the plan marks "C" (masking identifying values
-    inside it), or remove it (the safe fallback)? The dcm2niix profile cleans the Siemens CSA
-    series header, so what dcm2niix gets back depends on it."""
-    from veil.check import load_profile
-    from veil.engine import deidentify
-    from veil.keys import load_mapper
-    from veil.policy import compile_plan, load_policy
-
-    plan = compile_plan(load_policy("basic"), [load_profile("dcm2niix")])
-    out = deidentify(sample("siemens-mosaic"), plan, load_mapper())
-    creator = out.get(0x00290010)
-    return (
-        creator is not None
-        and str(creator.value).strip() == "SIEMENS CSA HEADER"
-        and (0x00291020 in out)
-    )

@@ -17,10 +17,12 @@ def test_3d_t1_passes_with_warnings_and_exits_0(tmp_path: Path) -> None:
     report_path = tmp_path / "check.json"
     run = run_veil("check", GE_T1, "--for", "neuroquant", "--json", report_path)
     assert run.returncode == 0, run.stderr
-    assert "WARN study 1 series #5 MR" in run.stdout
+    assert "WARN study 1 - 1 series, 130 file(s)" in run.stdout
+    assert "uses #5 MR" in run.stdout
     assert "neuroquant/patient-sex" in run.stdout and "fix:" in run.stdout
     report = json.loads(report_path.read_text())
-    (series,) = report["series"]
+    (study,) = report["studies"]
+    (series,) = study["series"]
     assert series["files"] == 130 and series["verdict"] == "warn"
     assert report["counts"] == {"pass": 0, "warn": 1, "fail": 0}
     assert report["skipped_files"] >= 1  # the reference/ folder is not DICOM
@@ -29,9 +31,13 @@ def test_3d_t1_passes_with_warnings_and_exits_0(tmp_path: Path) -> None:
 def test_epi_mosaic_fails_neuroquant_and_exits_1_saying_why_and_how_to_fix() -> None:
     run = run_veil("check", MOSAIC, "--for", "neuroquant")
     assert run.returncode == 1
-    assert "FAIL" in run.stdout
-    assert "not a 3D acquisition" in run.stdout
-    assert "why:" in run.stdout and "fix:" in run.stdout
+    assert "FAIL study 1" in run.stdout
+    assert "neuroquant: fail - no series it uses: it needs a 3D T1-weighted MR volume" in run.stdout
+    # The EPI is not what volumetry uses: skipped with the reason, its rules not evaluated.
+    assert "not used: #6 MR" in run.stdout and "not a 3D acquisition (MRAcquisitionType 2D)" in (
+        run.stdout
+    )
+    assert "neuroquant/coverage" not in run.stdout
 
 
 def test_report_never_shows_identifying_values(tmp_path: Path) -> None:
@@ -65,7 +71,7 @@ def test_no_quality_checks_skips_manufacturer_rules(tmp_path: Path) -> None:
         "check", XA_ENHANCED, "--for", "neuroquant", "--no-quality-checks", "--json", report_path
     )
     report = json.loads(report_path.read_text())
-    (series,) = report["series"]
+    (series,) = report["studies"][0]["series"]
     outcomes = {rule["rule"]: rule["outcome"] for rule in series["rules"]}
     assert outcomes["neuroquant/manufacturer"] == "skip"
     assert outcomes["neuroquant/manufacturer-model"] == "skip"

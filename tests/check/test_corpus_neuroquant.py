@@ -72,9 +72,19 @@ def _check(folder: Path, json_path: Path) -> dict:
 
 def _verdicts(report: dict, root: Path) -> dict[tuple[str, str, str], list[str]]:
     found: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for series in report["series"]:
-        where = Path(series["where"]).resolve().relative_to(root.resolve()).as_posix()
-        found[(where, series["series_number"], series["modality"])].append(series["verdict"])
+    for study in report["studies"]:
+        for series in study["series"]:
+            where = Path(series["where"]).resolve().relative_to(root.resolve()).as_posix()
+            key = (where, series["series_number"], series["modality"])
+            found[key].append(series["verdict"])
+    return {key: sorted(value) for key, value in found.items()}
+
+
+def _study_verdicts(report: dict, root: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    for study in report["studies"]:
+        where = Path(study["where"]).resolve().relative_to(root.resolve()).as_posix()
+        found[where].append(study["verdict"])
     return {key: sorted(value) for key, value in found.items()}
 
 
@@ -99,8 +109,18 @@ def test_neuroquant_verdict_is_the_same_before_and_after_deid_on_every_series(
         if key in verdicts_after and verdicts_before[key] != verdicts_after[key]
     }
     assert not changed, f"verdicts differ before/after de-identification: {changed}"
-    # 90 series by study and series in the corpus (2026-11): 2 pass, 3 warn, 85 fail.
+    studies_before = _study_verdicts(before, corpus)
+    studies_after = _study_verdicts(after, out)
+    changed_studies = {
+        key: (studies_before[key], studies_after[key])
+        for key in studies_before
+        if key in studies_after and studies_before[key] != studies_after[key]
+    }
+    assert not changed_studies, f"study verdicts differ: {changed_studies}"
+    # 90 series in 73 studies (2026-12): 5 studies with a 3D T1 (2 pass, 3 warn); the other
+    # studies have nothing volumetry uses and fail; 22 series used, 68 not used.
     assert sum(len(v) for k, v in verdicts_before.items() if k not in missing) >= 85
+    assert before["counts"] == {"pass": 2, "warn": 3, "fail": 68}
     # The five 3D T1 series, each checked alone (two of them share their Series Instance UID
     # with partial copies in other folders): none fails, before or after.
     profile = load_profile("neuroquant")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydicom.dataset import Dataset
 
-from tests.check.samples import engine_cleans_private_blobs, sample
+from tests.check.samples import sample
 from veil.check import load_profile, parse_profile
 from veil.engine import deidentify
 from veil.errors import RequirementConflictError
@@ -69,10 +69,8 @@ def test_basic_alone_drops_age_and_sex_that_neuroquant_needs() -> None:
 def test_dcm2niix_plan_keeps_named_private_elements_by_creator_and_drops_identifying_ones() -> None:
     out = _deid(sample("siemens-mosaic"), "dcm2niix")
     kept = _creator_elements(out, "SIEMENS CSA HEADER")
-    # Image header kept; series header (UIDs, dates) masked or, by older engines, removed.
-    assert kept == (
-        {0x08, 0x10, 0x18, 0x20} if engine_cleans_private_blobs() else {0x08, 0x10, 0x18}
-    )
+    # Image and series headers kept, with identifying values masked inside (veil.vendor).
+    assert kept == {0x08, 0x10, 0x18, 0x20}
     assert _creator_elements(out, "SIEMENS MR HEADER")  # whole block kept
     assert not _creator_elements(out, "SIEMENS MEDCOM HEADER2")  # not named: removed
     ge = _deid(sample("ge-t1"), "dcm2niix")

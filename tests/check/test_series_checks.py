@@ -102,17 +102,35 @@ def test_other_pixel_spacing_in_the_series_fails() -> None:
     assert _check(files)["one-pixel-spacing"] is Outcome.FAIL
 
 
-def test_2d_acquisition_fails_three_d_and_partial_coverage_fails() -> None:
-    files = series("ge")[:40]  # 40 x 1.2 mm = 48 mm slab
+def test_2d_acquisition_is_not_used_by_volumetry_and_says_why() -> None:
+    files = series("ge")
     for ds in files:
         ds.MRAcquisitionType = "2D"
-    outcomes = _check(files)
-    assert outcomes["three-d"] is Outcome.FAIL
+    result = _result(files)
+    (use,) = result.uses
+    assert use.use.value == "not used" and "not a 3D acquisition (MRAcquisitionType 2D)" in (
+        use.reason
+    )
+    assert result.results == () and result.verdict is Outcome.SKIP
+
+
+def test_partial_3d_slab_is_used_and_fails_coverage() -> None:
+    outcomes = _check(series("ge")[:40])  # 40 x 1.2 mm = 48 mm slab
+    assert outcomes["three-d"] is Outcome.PASS
     assert outcomes["coverage"] is Outcome.FAIL
 
 
-def test_epi_mosaic_is_not_t1_weighted() -> None:
-    assert _check([sample("siemens-mosaic")])["t1-weighted"] is Outcome.FAIL
+def test_epi_mosaic_is_not_used_by_volumetry() -> None:
+    (use,) = _result([sample("siemens-mosaic")]).uses
+    assert use.use.value == "not used" and "not a 3D acquisition" in use.reason
+
+
+def test_a_3d_scan_that_is_not_t1_weighted_is_not_used() -> None:
+    files = series("ge")
+    for ds in files:
+        ds.EchoTime, ds.RepetitionTime, ds.InversionTime = 90.0, 4000.0, 0.0
+    (use,) = _result(files).uses
+    assert "not those of a T1-weighted scan" in use.reason
 
 
 @pytest.mark.parametrize(

@@ -399,6 +399,8 @@ def test_deid_scale_out_refusals_are_usage_errors_in_one_line(
     assert lines[0].startswith("veil: error: ") and says in result.output, result.output
     assert "s3cr3t" not in result.output  # a secret is never echoed
     assert not (tmp_path / "o").exists()  # refused before anything is written
+
+
 # Options and forms added after a command's first scenarios: each with the code it must give.
 OPTION_SCENARIOS: list[tuple[str, Scenario, int]] = [
     ("audit without originals, clean", lambda w: ["audit", str(w.deidentified()), "-j", "1"], 0),

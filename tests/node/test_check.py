@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from node_support import needs_dcmtk, process_received, series_files, storescu, wait_for
@@ -70,6 +71,42 @@ def test_study_that_lost_a_requirement_is_quarantined(running_node: Callable[...
     assert (row.reason or "").startswith("check:")
     out = node.config.destinations[0].path
     assert out is not None and not list(out.rglob("*.dcm"))
+
+
+def test_used_series_only_sends_the_3d_t1_not_the_phoenix_document(
+    running_node: Callable[..., Node],
+) -> None:
+    # dcm_qa_xa30: one study, an enhanced 3D T1 (1 file) and the XA Phoenix protocol document
+    # (7 SR files). With `deidentify.send: used-series` only what neuroquant uses leaves.
+    from veil.node.config import SendScope
+
+    node = running_node(profiles=(PROFILE,), send=SendScope.USED_SERIES)
+    files = series_files("dcm_qa_xa30/5_anat-T1w_acq-tfl") + series_files(
+        "dcm_qa_xa30/99_Phoenix_Document"
+    )
+    storescu(node.config.port, files)
+    assert wait_for(
+        lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT], timeout=120
+    ), node.store.studies.status()
+    out = node.config.destinations[0].path
+    assert out is not None
+    (written,) = sorted(out.rglob("*.dcm"))
+    assert dcmread(written, stop_before_pixels=True).Modality == "MR"
+
+
+def test_used_series_needs_profiles_in_the_configuration(tmp_path: Path) -> None:
+    from veil.node.config import NodeConfigError, parse_config
+
+    with pytest.raises(NodeConfigError, match=r"deidentify\.send: 'used-series' needs"):
+        parse_config({"deidentify": {"send": "used-series"}}, "node.yaml", tmp_path)
+    with pytest.raises(NodeConfigError, match="must be 'all' or 'used-series'"):
+        parse_config(
+            {"deidentify": {"send": "some", "profiles": ["neuroquant"]}}, "node.yaml", tmp_path
+        )
+    config = parse_config(
+        {"deidentify": {"send": "used-series", "profiles": ["neuroquant"]}}, "node.yaml", tmp_path
+    )
+    assert config.send.value == "used-series"
 
 
 def test_study_whose_output_cannot_be_checked_is_quarantined(

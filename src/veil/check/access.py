@@ -37,11 +37,13 @@ def is_enhanced(ds: Dataset) -> bool:
 
 
 def _in_group(item: Dataset, keyword: str) -> Any:
-    """A keyword one or two sequence levels inside a functional group item."""
+    """A keyword one or two sequence levels inside a functional group item. Vendor private
+    sequences are not looked into: a destination reads the standard macros, and a copy in a
+    private sequence (Philips keeps one) would make a check pass that the destination fails."""
     if keyword in item:
         return item[keyword].value
     for element in item:
-        if element.VR != "SQ" or not element.value:
+        if element.VR != "SQ" or not element.value or element.tag.is_private:
             continue
         inner = element.value[0]
         if keyword in inner:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -17,8 +17,10 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from veil.check.access import lookup, private_creators
+from veil.check.age import read_age
 from veil.check.geometry import SeriesFacts, add_dataset, run_check
 from veil.check.model import (
+    AgeRule,
     AttributeRule,
     Condition,
     Outcome,
@@ -27,6 +29,25 @@ from veil.check.model import (
     SeriesRule,
     Severity,
 )
+from veil.check.provenance import deidentified_before
+from veil.check.results import ProfileUse, RuleResult, SeriesResult, Use
+from veil.check.series import FileOutcome, ProfileState, SeriesState, merge_regenerated
+
+__all__ = [  # RuleResult, SeriesResult and Use are imported from here by callers
+    "Collector",
+    "FileFacts",
+    "FileOutcome",
+    "ProfileUse",
+    "RuleResult",
+    "SeriesResult",
+    "Use",
+    "common_folder",
+    "evaluate_attribute",
+    "evaluate_private",
+    "facts_after",
+    "file_facts",
+    "show_value",
+]
 from veil.check.values import SEX_CODES, Validity, validate
 from veil.dicom import keyword_vr, tag_of, values_of
 
@@ -82,80 +103,6 @@ def show_value(keyword: str, value: Any) -> str:
     return text if len(text) <= 64 else text[:61] + "..."
 
 
-@dataclass(frozen=True)
-class FileOutcome:
-    """One rule on one file."""
-
-    outcome: Outcome
-    observed: str = ""
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    """One rule on one series (the worst file decides)."""
-
-    rule_id: str
-    kind: str  # attribute, series, private
-    target: str  # the keyword, check or private creator
-    outcome: Outcome
-    severity: Severity
-    need: str
-    observed: str
-    problem: str
-    why: str
-    fix: str
-    files: int = 0  # files with this outcome
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule_id,
-            "kind": self.kind,
-            "target": self.target,
-            "outcome": self.outcome.value,
-            "severity": self.severity.value,
-            "need": self.need,
-            "observed": self.observed,
-            "problem": self.problem,
-            "why": self.why,
-            "fix": self.fix,
-            "files": self.files,
-        }
-
-
-@dataclass(frozen=True)
-class SeriesResult:
-    """Every rule of every profile on one series; `key` (original UIDs) is never reported."""
-
-    key: tuple[str, str]
-    label: str
-    study_label: str
-    where: str
-    modality: str
-    series_number: str
-    files: int
-    frames: int
-    results: tuple[RuleResult, ...]
-
-    @property
-    def verdict(self) -> Outcome:
-        worst = max((r.outcome for r in self.results), key=lambda o: o.rank, default=Outcome.PASS)
-        return Outcome.PASS if worst in (Outcome.PASS, Outcome.SKIP) else worst
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "series": self.label,
-            "study": self.study_label,
-            "where": self.where,
-            "modality": self.modality,
-            "series_number": self.series_number,
-            "files": self.files,
-            "frames": self.frames,
-            "verdict": self.verdict.value,
-            "rules": [r.to_dict() for r in self.results],
-        }
-
-
 def _unmet(severity: Severity) -> Outcome:
     return Outcome.FAIL if severity is Severity.FAIL else Outcome.WARN
 
@@ -177,7 +124,28 @@ def evaluate_attribute(rule: AttributeRule, ds: Dataset, quality_checks: bool) -
             validity, problem = Validity.INVALID, f"not one of: {', '.join(rule.allowed)}"
     if validity is Validity.VALID:
         return FileOutcome(Outcome.PASS, observed)
-    return FileOutcome(_unmet(rule.severity), observed, f"{rule.keyword} {problem}")
+    return FileOutcome(
+        _unmet(rule.severity),
+        observed,
+        f"{rule.keyword} {problem}",
+        missing=validity is Validity.MISSING,
+    )
+
+
+def evaluate_age(rule: AgeRule, ds: Dataset) -> FileOutcome:
+    """Which rule gives the patient's age, and whether the age is one the norms cover."""
+    reading = read_age(ds)
+    years = reading.years
+    if years is None:
+        return FileOutcome(Outcome.SKIP, reading.describe(), "no age to check")
+    if rule.min_years <= years <= rule.max_years:
+        return FileOutcome(Outcome.PASS, reading.describe())
+    return FileOutcome(
+        _unmet(rule.severity),
+        reading.describe(),
+        f"an implausible age for this destination (its norms cover {rule.min_years:g} to "
+        f"{rule.max_years:g} years): a placeholder age or a wrong birth date?",
+    )
 
 
 def evaluate_private(rule: PrivateRule, ds: Dataset, creators: set[str]) -> FileOutcome:
@@ -190,20 +158,8 @@ def evaluate_private(rule: PrivateRule, ds: Dataset, creators: set[str]) -> File
         _unmet(rule.severity),
         "(missing)",
         f'private block "{rule.creator}" missing',
+        missing=True,
     )
-
-
-@dataclass
-class _SeriesState:
-    key: tuple[str, str]
-    names: list[str] = field(default_factory=list)
-    frames: int = 0
-    modality: str = ""
-    series_number: str = ""
-    facts: SeriesFacts = field(default_factory=SeriesFacts)
-    # rule id -> list of per-file outcomes
-    outcomes: dict[str, list[FileOutcome]] = field(default_factory=dict)
-    series_when: dict[str, bool] = field(default_factory=dict)
 
 
 def short_hash(text: str) -> str:
@@ -218,6 +174,16 @@ def series_key(ds: Dataset) -> tuple[str, str]:
     )
 
 
+def removed_before_fix(profile: str, what: str, reason: str) -> str:
+    """The fix for something missing from data that was de-identified before."""
+    return (
+        f"The input was de-identified before ({reason}): {what} was probably removed by that "
+        f"de-identification, not missing at the scanner. De-identify the original data with "
+        f"`veil deid --for {profile}`, which keeps it, or add the value with a `set` override "
+        "in your policy."
+    )
+
+
 @dataclass(frozen=True)
 class FileFacts:
     """Everything the profiles need from one file, evaluated where the file is (a worker
@@ -227,8 +193,10 @@ class FileFacts:
     modality: str
     series_number: str
     facts: SeriesFacts
-    outcomes: tuple[tuple[str, FileOutcome], ...]
+    outcomes: tuple[tuple[str, FileOutcome], ...]  # rule id (names its profile) -> outcome
     series_when: tuple[tuple[str, bool], ...]
+    uses: tuple[tuple[str, bool], ...]  # profile name -> the profile uses this file
+    before: str  # why the file looks de-identified already ("" when it does not)
 
 
 # Outcomes of attribute rules by (rule, quality checks, the raw bytes they read): the files
@@ -280,18 +248,26 @@ def _outcome(
 def file_facts(
     profiles: Sequence[RequirementProfile], quality_checks: bool, ds: Dataset
 ) -> FileFacts:
-    """Evaluate every rule of ``profiles`` on one dataset."""
+    """Evaluate every rule of ``profiles`` on one dataset (a profile's rules only when the
+    profile uses the file)."""
     keys = {id(rule): _memo_key(rule, ds) for profile in profiles for rule in profile.rules}
     facts = SeriesFacts()
     add_dataset(facts, ds)
-    creators = private_creators(ds) if any(p.private_rules for p in profiles) else set()
+    creators = private_creators(ds)
     outcomes: list[tuple[str, FileOutcome]] = []
     when: list[tuple[str, bool]] = []
+    uses: list[tuple[str, bool]] = []
     for profile in profiles:
+        used = profile.uses.when is None or profile.uses.when.holds(ds)
+        uses.append((profile.name, used))
+        if not used:
+            continue
         for rule in profile.rules:
             outcomes.append((rule.rule_id, _outcome(rule, ds, quality_checks, keys[id(rule)])))
         for private in profile.private_rules:
             outcomes.append((private.rule_id, evaluate_private(private, ds, creators)))
+        if profile.age is not None:
+            outcomes.append((profile.age.rule_id, evaluate_age(profile.age, ds)))
         for series_rule in profile.series_rules:
             when.append(
                 (series_rule.rule_id, series_rule.when is None or series_rule.when.holds(ds))
@@ -303,6 +279,8 @@ def file_facts(
         facts,
         tuple(outcomes),
         tuple(when),
+        tuple(uses),
+        deidentified_before(ds, creators),
     )
 
 
@@ -369,7 +347,8 @@ def facts_after(
     """``file_facts(after)`` when ``after`` differs from the dataset ``before`` was made of
     only in the top-level elements ``changed``: what reads none of them is taken from
     ``before`` (de-identification changes no geometry and few of the attributes a
-    destination needs), the rest evaluated on ``after``."""
+    destination needs), the rest evaluated on ``after``. Whether a profile uses the file,
+    its age and its de-identification markers are always evaluated on ``after``."""
     if changed & _EVERYWHERE:
         return file_facts(profiles, quality_checks, after)
     keys = {id(rule): _memo_key(rule, after) for profile in profiles for rule in profile.rules}
@@ -379,10 +358,15 @@ def facts_after(
         add_dataset(facts, after)
     known = dict(before.outcomes)
     when_known = dict(before.series_when)
-    creators: set[str] | None = None
+    creators = private_creators(after)
     outcomes: list[tuple[str, FileOutcome]] = []
     when: list[tuple[str, bool]] = []
+    uses: list[tuple[str, bool]] = []
     for profile in profiles:
+        used = profile.uses.when is None or profile.uses.when.holds(after)
+        uses.append((profile.name, used))
+        if not used:
+            continue
         for rule in profile.rules:
             reads = _reads(rule)
             if reads is not None and not reads & changed and rule.rule_id in known:
@@ -391,9 +375,9 @@ def facts_after(
                 outcome = _outcome(rule, after, quality_checks, keys[id(rule)])
                 outcomes.append((rule.rule_id, outcome))
         for private in profile.private_rules:
-            if creators is None:
-                creators = private_creators(after)
             outcomes.append((private.rule_id, evaluate_private(private, after, creators)))
+        if profile.age is not None:
+            outcomes.append((profile.age.rule_id, evaluate_age(profile.age, after)))
         for series_rule in profile.series_rules:
             reads = _reads(series_rule)
             if reads is not None and not reads & changed and series_rule.rule_id in when_known:
@@ -408,16 +392,18 @@ def facts_after(
         facts,
         tuple(outcomes),
         tuple(when),
+        tuple(uses),
+        deidentified_before(after, creators),
     )
 
 
 class Collector:
-    """Evaluates profiles file by file and aggregates the results per study and series."""
+    """Evaluates profiles file by file and aggregates the results per series and study."""
 
     def __init__(self, profiles: Sequence[RequirementProfile], quality_checks: bool = True) -> None:
         self.profiles = list(profiles)
         self.quality_checks = quality_checks
-        self.series: dict[tuple[str, str], _SeriesState] = {}
+        self.series: dict[tuple[str, str], SeriesState] = {}
 
     def add(self, ds: Dataset, name: str) -> tuple[str, str]:
         """Evaluate one dataset (read from `name`); returns its (study, series) key."""
@@ -428,52 +414,82 @@ class Collector:
         key = facts.key
         state = self.series.get(key)
         if state is None:
-            state = self.series[key] = _SeriesState(key)
+            state = self.series[key] = SeriesState(key)
             state.modality = facts.modality
             state.series_number = facts.series_number
         state.names.append(name)
-        state.frames += len(facts.facts.slices)
-        state.facts.slices.extend(facts.facts.slices)
-        state.facts.acquisitions.extend(facts.facts.acquisitions)
-        state.facts.non_images += facts.facts.non_images
-        for rule_id, outcome in facts.outcomes:
-            state.outcomes.setdefault(rule_id, []).append(outcome)
-        for rule_id, holds in facts.series_when:
-            # Decided by the first file: a series is one acquisition.
-            state.series_when.setdefault(rule_id, holds)
+        found = facts.facts
+        state.frames += len(found.slices)
+        if state.first_slice is None and found.slices:
+            state.first_slice = found.slices[0]
+        uses = dict(facts.uses)
+        outcomes = dict(facts.outcomes)
+        series_when = dict(facts.series_when)
+        for profile in self.profiles:
+            used = state.profile(profile.name)
+            if not uses.get(profile.name, True):
+                used.other_files += 1
+                continue
+            used.files.append(name)
+            used.facts.extend(found)
+            used.before = used.before or facts.before
+            rule_ids = [rule.rule_id for rule in profile.rules]
+            rule_ids.extend(private.rule_id for private in profile.private_rules)
+            if profile.age is not None:
+                rule_ids.append(profile.age.rule_id)
+            for rule_id in rule_ids:
+                used.add(rule_id, name, outcomes[rule_id])
+            for series_rule in profile.series_rules:
+                # Decided by the first file: a series is one acquisition.
+                used.series_when.setdefault(series_rule.rule_id, series_when[series_rule.rule_id])
         return key
 
+    # -- results -----------------------------------------------------------------------
     def _aggregate(
-        self, rule: AttributeRule | PrivateRule, outcomes: list[FileOutcome]
+        self,
+        profile: RequirementProfile,
+        rule: AttributeRule | PrivateRule | AgeRule,
+        state: ProfileState,
     ) -> RuleResult:
+        named = state.outcomes[rule.rule_id]
+        outcomes = [outcome for _, outcome in named]
         worst = max(outcomes, key=lambda o: o.outcome.rank)
         count = sum(1 for o in outcomes if o.outcome is worst.outcome)
-        target = rule.keyword if isinstance(rule, AttributeRule) else rule.creator
+        if isinstance(rule, AttributeRule):
+            kind, target = "attribute", rule.keyword
+        elif isinstance(rule, PrivateRule):
+            kind, target = "private", rule.creator
+        else:
+            kind, target = "age", "PatientAge"
         observed = worst.observed
         if worst.outcome in (Outcome.PASS, Outcome.SKIP):
             shown = {o.observed for o in outcomes if o.outcome is worst.outcome}
             observed = observed if len(shown) == 1 else f"{len(shown)} different values"
+        unmet = worst.outcome in (Outcome.WARN, Outcome.FAIL)
+        fix = rule.text.fix
+        if unmet and worst.missing and state.before:
+            what = f'the private block "{target}"' if kind == "private" else target
+            fix = removed_before_fix(profile.name, what, state.before)
         return RuleResult(
             rule_id=rule.rule_id,
-            kind="attribute" if isinstance(rule, AttributeRule) else "private",
+            kind=kind,
             target=target,
             outcome=worst.outcome,
             severity=rule.severity,
             need=rule.text.need,
             observed=observed,
             problem=worst.problem
-            + (
-                f" ({count} of {len(outcomes)} files)"
-                if worst.outcome in (Outcome.WARN, Outcome.FAIL) and len(outcomes) > 1
-                else ""
-            ),
+            + (f" ({count} of {len(outcomes)} files)" if unmet and len(outcomes) > 1 else ""),
             why=rule.text.why,
-            fix=rule.text.fix,
+            fix=fix,
             files=count,
+            names=tuple(n for n, o in named if o.outcome is worst.outcome) if unmet else (),
         )
 
-    def _series_result(self, rule: SeriesRule, state: _SeriesState) -> RuleResult:
-        def result(outcome: Outcome, observed: str, problem: str) -> RuleResult:
+    def _series_result(
+        self, profile: RequirementProfile, rule: SeriesRule, state: ProfileState
+    ) -> RuleResult:
+        def result(outcome: Outcome, observed: str, problem: str, fix: str) -> RuleResult:
             return RuleResult(
                 rule.rule_id,
                 "series",
@@ -484,60 +500,121 @@ class Collector:
                 observed,
                 problem,
                 rule.text.why,
-                rule.text.fix,
-                len(state.names),
+                fix,
+                len(state.files),
             )
 
         if rule.quality_check and not self.quality_checks:
-            return result(Outcome.SKIP, "", "data quality checks disabled")
+            return result(Outcome.SKIP, "", "data quality checks disabled", rule.text.fix)
         if not state.series_when.get(rule.rule_id, True):
             text = rule.when.text if rule.when else ""
-            return result(Outcome.SKIP, "", f"applies only when {text}")
+            return result(Outcome.SKIP, "", f"applies only when {text}", rule.text.fix)
         checked = run_check(rule.check, state.facts, rule.params)
         if checked.ok:
-            return result(Outcome.PASS, checked.observed, "")
-        return result(_unmet(rule.severity), checked.observed, checked.problem)
+            return result(Outcome.PASS, checked.observed, "", rule.text.fix)
+        fix = rule.text.fix
+        if checked.ok is None and state.before:
+            # "cannot tell": what the check reads is missing, likely removed by the anonymizer.
+            fix = removed_before_fix(profile.name, checked.observed, state.before)
+        return result(_unmet(rule.severity), checked.observed, checked.problem, fix)
+
+    def _use(self, profile: RequirementProfile, state: ProfileState, images: bool) -> ProfileUse:
+        """Does the destination use this series? Not used is skipped, never failed."""
+        uses = profile.uses
+        if not state.files:
+            if not images:
+                reason = "not an image (no pixel data: raw data, a report or a document)"
+            else:
+                condition = uses.when.text.strip("()") if uses.when is not None else ""
+                reason = f"no file of it meets: {condition}"
+            return ProfileUse(profile.name, Use.NOT_USED, reason, 0, state.other_files)
+        excluded: list[tuple[str, str]] = []  # (rule id, why) of each check that excludes it
+        for check in uses.series:
+            rule = next((r for r in profile.series_rules if r.check is check), None)
+            checked = run_check(check, state.facts, rule.params if rule is not None else {})
+            if checked.ok is False:  # None (cannot tell) keeps it: its rules say what is missing
+                why = f"{checked.problem} ({checked.observed})"
+                excluded.append((rule.rule_id if rule is not None else check.value, why))
+        if excluded:
+            return ProfileUse(
+                profile.name,
+                Use.NOT_USED,
+                excluded[0][1],
+                len(state.files),
+                state.other_files,
+                tuple(rule_id for rule_id, _ in excluded),
+            )
+        left_out = (
+            f"{state.other_files} other file(s) of the series not used" if state.other_files else ""
+        )
+        return ProfileUse(profile.name, Use.USED, left_out, len(state.files), state.other_files)
+
+    def _results_of(self, profile: RequirementProfile, state: ProfileState) -> list[RuleResult]:
+        found: list[RuleResult] = []
+        for rule in profile.rules:
+            found.append(self._aggregate(profile, rule, state))
+        if profile.age is not None:
+            found.append(self._aggregate(profile, profile.age, state))
+        for series_rule in profile.series_rules:
+            found.append(self._series_result(profile, series_rule, state))
+        for private in profile.private_rules:
+            found.append(self._aggregate(profile, private, state))
+        return found
+
+    def used_files(self) -> set[str]:
+        """The names of the files some destination uses (in a series it uses)."""
+        found: set[str] = set()
+        for state in merge_regenerated(list(self.series.values())):
+            for profile in self.profiles:
+                used = state.profile(profile.name)
+                if self._use(profile, used, state.frames > 0).use is Use.USED:
+                    found.update(used.files)
+        return found
 
     def results(self) -> list[SeriesResult]:
-        """Per-series results, ordered by study, then series number, then where they were."""
+        """Per-series results, ordered by where the files were, then series number; series
+        whose UIDs were regenerated per file are checked as one series."""
         studies: dict[str, str] = {}
         ordered = sorted(
-            self.series.values(),
+            merge_regenerated(list(self.series.values())),
             key=lambda s: (min(s.names), s.series_number.zfill(8)),
         )
         found: list[SeriesResult] = []
         for state in ordered:
             study_label = studies.setdefault(state.key[0], f"study {len(studies) + 1}")
             rule_results: list[RuleResult] = []
+            uses: list[ProfileUse] = []
             for profile in self.profiles:
-                for rule in profile.rules:
-                    rule_results.append(self._aggregate(rule, state.outcomes[rule.rule_id]))
-                for series_rule in profile.series_rules:
-                    rule_results.append(self._series_result(series_rule, state))
-                for private in profile.private_rules:
-                    rule_results.append(self._aggregate(private, state.outcomes[private.rule_id]))
-            where = _common_folder(state.names)
+                used = state.profile(profile.name)
+                use = self._use(profile, used, state.frames > 0)
+                uses.append(use)
+                if use.use is Use.USED:
+                    rule_results.extend(self._results_of(profile, used))
             label = (
                 f"#{state.series_number or '?'} {state.modality or '?'} "
                 f"[{short_hash(state.key[1])}]"
             )
+            if len(state.members) > 1:
+                label += f" ({len(state.members)} series UIDs, probably regenerated per file)"
             found.append(
                 SeriesResult(
                     key=state.key,
                     label=label,
                     study_label=study_label,
-                    where=where,
+                    where=common_folder(state.names),
                     modality=state.modality,
                     series_number=state.series_number,
                     files=len(state.names),
                     frames=state.frames,
                     results=tuple(rule_results),
+                    uses=tuple(uses),
+                    members=tuple(state.members),
                 )
             )
         return found
 
 
-def _common_folder(names: list[str]) -> str:
+def common_folder(names: Sequence[str]) -> str:
     parents = [PurePath(name).parent.as_posix() for name in names]
     if len(set(parents)) == 1:
         return parents[0]

@@ -55,6 +55,11 @@ class SeriesFacts:
     acquisitions: list[dict[str, object]] = field(default_factory=list)
     non_images: int = 0
 
+    def extend(self, other: SeriesFacts) -> None:
+        self.slices.extend(other.slices)
+        self.acquisitions.extend(other.acquisitions)
+        self.non_images += other.non_images
+
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -161,6 +161,41 @@ class PrivateRule:
     clean: tuple[int, ...] = ()
 
 
+class StudyNeed(str, Enum):
+    """When a study passes for a destination, from the verdicts of the series it uses."""
+
+    ANY = "any"  # one used series that passes is enough (volumetry needs one 3D T1)
+    EVERY = "every"  # every used series must pass (a converter converts them all)
+
+
+@dataclass(frozen=True)
+class Uses:
+    """What a destination uses of a study; the rest is skipped, not failed.
+
+    A file is used when `when` holds; a series is used when it has used files and none of
+    the `series` checks says it definitely is not what the destination uses (a check that
+    cannot tell, say because an attribute is missing, keeps the series: its rules then say
+    what is missing)."""
+
+    what: str  # how reports name it: "a 3D T1-weighted MR volume"
+    when: Condition | None = None
+    series: tuple[SeriesCheck, ...] = ()
+    study: StudyNeed = StudyNeed.EVERY
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class AgeRule:
+    """How the destination reads the patient's age, and the ages its norms cover."""
+
+    rule_id: str
+    severity: Severity
+    text: RuleText
+    min_years: float = 0.0
+    max_years: float = 150.0
+    line: int = 0
+
+
 @dataclass(frozen=True)
 class PrivateKeep:
     """One private-block decision for the compiled plan: keep (or drop) by creator."""
@@ -217,6 +252,8 @@ class RequirementProfile:
     rules: tuple[AttributeRule, ...] = ()
     series_rules: tuple[SeriesRule, ...] = ()
     private_rules: tuple[PrivateRule, ...] = ()
+    uses: Uses = Uses("every object")
+    age: AgeRule | None = None
 
     def preservations(self, quality_checks: bool = True) -> tuple[Preservation, ...]:
         """Every attribute the de-identified output must still carry for this destination."""

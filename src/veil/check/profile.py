@@ -4,6 +4,12 @@ A profile looks like::
 
     name: my-destination
     description: What the destination needs and why.
+    uses:                                  # what it uses of a study (the rest is skipped)
+      what: a 3D T1-weighted MR volume
+      when: {all: [{image: true}, {attribute: Modality, matches: "^MR$"}]}
+      series: [acquisition-3d, t1-weighted]  # series checks that select the series it uses
+      study: any                           # any: one used series passing is enough; every
+    age: {id: age, severity: warn, need: age norms, min-years: 3, max-years: 100}
     rules:                                 # attributes every file of a series must carry
       - id: patient-sex
         attribute: PatientSex
@@ -37,6 +43,7 @@ from typing import TypeVar
 from pydicom.datadict import tag_for_keyword
 
 from veil.check.model import (
+    AgeRule,
     AttributeRule,
     Condition,
     Preserve,
@@ -46,12 +53,16 @@ from veil.check.model import (
     SeriesCheck,
     SeriesRule,
     Severity,
+    StudyNeed,
+    Uses,
 )
 from veil.errors import ProfileError
 from veil.yamlnode import YamlNode, compose
 
-TOP_KEYS = {"name", "description", "rules", "series", "private"}
+TOP_KEYS = {"name", "description", "uses", "age", "rules", "series", "private"}
 TEXT_KEYS = {"id", "severity", "need", "why", "fix", "when"}
+USES_KEYS = {"what", "when", "series", "study"}
+AGE_KEYS = (TEXT_KEYS - {"when"}) | {"min-years", "max-years"}
 RULE_KEYS = TEXT_KEYS | {"attribute", "unless", "quality-check", "preserve", "allowed"}
 SERIES_KEYS = TEXT_KEYS | {"check", "params", "quality-check"}
 PRIVATE_KEYS = TEXT_KEYS | {"creator", "elements", "remove", "clean"}
@@ -93,7 +104,9 @@ def _condition(node: YamlNode) -> Condition:
         )
     if kind in simple:
         flag = value.flag(kind)
-        return Condition(kind, pattern="true" if flag else "false", text=f"{kind}: {flag}")
+        noun = "an image" if kind == "image" else "multi-frame"
+        text = f"it is {'' if flag else 'not '}{noun}"
+        return Condition(kind, pattern="true" if flag else "false", text=text)
     if kind in ("any", "all"):
         children = tuple(_condition(child) for child in value.items(kind))
         if not children:
@@ -230,6 +243,46 @@ def _elements(node: YamlNode, what: str) -> tuple[int, ...]:
     return tuple(found)
 
 
+def _uses(node: YamlNode) -> Uses:
+    fields = node.mapping("uses", USES_KEYS)
+    if "what" not in fields:
+        raise node.fail("'uses' needs 'what': how reports name what the destination uses")
+    checks = (
+        tuple(_enum(item, SeriesCheck, "check") for item in fields["series"].items("series"))
+        if "series" in fields
+        else ()
+    )
+    return Uses(
+        what=fields["what"].scalar("what"),
+        when=_condition(fields["when"]) if "when" in fields else None,
+        series=checks,
+        study=_enum(fields["study"], StudyNeed, "study") if "study" in fields else StudyNeed.EVERY,
+        line=node.line,
+    )
+
+
+def _years(fields: dict[str, YamlNode], name: str, default: float) -> float:
+    if name not in fields:
+        return default
+    raw = fields[name].scalar(name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise fields[name].fail(f"{name} must be a number of years, not '{raw}'") from None
+    if not 0 <= value <= 150:
+        raise fields[name].fail(f"{name} must be between 0 and 150 years")
+    return value
+
+
+def _age(node: YamlNode, profile: str, seen: set[str]) -> AgeRule:
+    fields = node.mapping("age", AGE_KEYS)
+    rule_id, severity, text, _ = _common(fields, node, profile, "the age rule", seen)
+    low, high = _years(fields, "min-years", 0.0), _years(fields, "max-years", 150.0)
+    if low > high:
+        raise node.fail("min-years is larger than max-years")
+    return AgeRule(rule_id, severity, text, low, high, node.line)
+
+
 def parse_profile(text: str, origin: str) -> RequirementProfile:
     """Parse and validate a profile's YAML text; `origin` names it in error messages."""
     root = compose(text, origin, ProfileError, "profile")
@@ -264,6 +317,8 @@ def parse_profile(text: str, origin: str) -> RequirementProfile:
         rules=rules,
         series_rules=series,
         private_rules=private,
+        uses=_uses(top["uses"]) if "uses" in top else Uses("every object"),
+        age=_age(top["age"], name, seen) if "age" in top else None,
     )
 
 

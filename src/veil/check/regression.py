@@ -23,7 +23,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from veil.check.evaluate import Collector, FileFacts, RuleResult, file_facts
+from veil.check.evaluate import Collector, FileFacts, RuleResult, Use, file_facts
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
@@ -161,12 +161,25 @@ def regressions_from_facts(
             continue
         key_before = before.add_facts(pair.before, name)
         link.setdefault(key_before, after.add_facts(pair.after, name))
-    results_after = {series.key: series for series in after.results()}
+    results_after = {key: series for series in after.results() for key in series.members}
     found: list[Regression] = []
     for series in before.results():
         output_series = results_after.get(link.get(series.key, ("", "")))
         if output_series is None:
             continue
+        for use in series.uses:
+            now = output_series.use_by(use.profile)
+            if use.use is Use.USED and now is not None and now.use is not Use.USED:
+                # The destination would skip a series it used before: that is a loss too.
+                found.append(
+                    Regression(
+                        series=output_series.key[1] or output_series.label,
+                        rule_id=f"{use.profile}/uses",
+                        message=f"the destination no longer uses this series: {now.reason}",
+                        before=Use.USED.value,
+                        after=now.use.value,
+                    )
+                )
         after_by_rule = {r.rule_id: r for r in output_series.results}
         for rule in series.results:
             new = after_by_rule.get(rule.rule_id)

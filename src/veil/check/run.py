@@ -1,39 +1,54 @@
-"""`veil check` as a library call: read inputs, group by study and series, evaluate profiles."""
+"""`veil check` as a library call: read inputs, group by study and series, evaluate profiles,
+give a verdict per study."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from veil.check.evaluate import Collector, SeriesResult
 from veil.check.model import Outcome, RequirementProfile
+from veil.check.study import StudyResult, group_studies
 from veil.errors import InputFileError
 from veil.io.dicomfile import SkippedFile, read_bytes
-from veil.io.inputs import iter_inputs
+from veil.io.inputs import InputItem, iter_inputs
 
 
 @dataclass
 class CheckReport:
-    """The result of checking some inputs against some profiles."""
+    """The result of checking some inputs against some profiles: a verdict per study."""
 
     profiles: tuple[str, ...]
     quality_checks: bool
     series: list[SeriesResult]
+    studies: list[StudyResult] = field(default_factory=list)
     skipped: int = 0  # not DICOM, DICOMDIR
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file, problem)
+    used_files: set[str] = field(default_factory=set)  # names of the files a destination uses
+    read_files: set[str] = field(default_factory=set)  # names of every file read as DICOM
+
+    @property
+    def unused_files(self) -> set[str]:
+        """Files read as DICOM that no destination uses (`veil deid --only-used` skips them)."""
+        return self.read_files - self.used_files
 
     @property
     def ok(self) -> bool:
-        """Nothing fails: exit 0. A warning is not a failure; an unreadable file is."""
-        return not self.unreadable and all(s.verdict is not Outcome.FAIL for s in self.series)
+        """No study fails (exit 0). A warning is not a failure; an unreadable file is."""
+        return not self.unreadable and all(s.verdict is not Outcome.FAIL for s in self.studies)
 
     def counts(self) -> dict[str, int]:
+        """Studies by verdict."""
         counts = {outcome.value: 0 for outcome in (Outcome.PASS, Outcome.WARN, Outcome.FAIL)}
-        for series in self.series:
-            counts[series.verdict.value] += 1
+        for study in self.studies:
+            counts[study.verdict.value] += 1
         return counts
+
+    def series_counts(self) -> dict[str, int]:
+        used = sum(1 for s in self.series if s.used)
+        return {"used": used, "not_used": len(self.series) - used}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,9 +56,10 @@ class CheckReport:
             "quality_checks": self.quality_checks,
             "ok": self.ok,
             "counts": self.counts(),
+            "series_counts": self.series_counts(),
             "skipped_files": self.skipped,
             "unreadable_files": [{"file": f, "problem": p} for f, p in self.unreadable],
-            "series": [s.to_dict() for s in self.series],
+            "studies": [s.to_dict() for s in self.studies],
         }
 
 
@@ -52,11 +68,21 @@ def check_inputs(
     profiles: Sequence[RequirementProfile],
     quality_checks: bool = True,
 ) -> CheckReport:
-    """Check files, folders and zip archives against the profiles, series by series."""
+    """Check files, folders and zip archives against the profiles: a verdict per study."""
+    return check_items(iter_inputs(inputs), profiles, quality_checks)
+
+
+def check_items(
+    items: Iterable[InputItem],
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool = True,
+) -> CheckReport:
+    """`check_inputs` on inputs already listed (the batch lists them once for both)."""
     collector = Collector(profiles, quality_checks)
     skipped = 0
     unreadable: list[tuple[str, str]] = []
-    for item in iter_inputs(inputs):
+    read: set[str] = set()
+    for item in items:
         try:
             ds = read_bytes(item.read(), item.display)
         except SkippedFile:
@@ -70,12 +96,17 @@ def check_inputs(
             continue
         try:
             collector.add(ds, item.display)
+            read.add(item.display)
         except Exception as exc:  # a value no check foresaw: this file, not the whole run
             unreadable.append((item.display, f"cannot be checked ({type(exc).__name__})"))
+    series = collector.results()
     return CheckReport(
         profiles=tuple(p.name for p in profiles),
         quality_checks=quality_checks,
-        series=collector.results(),
+        series=series,
+        studies=group_studies(series, profiles),
         skipped=skipped,
         unreadable=unreadable,
+        used_files=collector.used_files(),
+        read_files=read,
     )

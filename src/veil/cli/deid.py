@@ -15,8 +15,10 @@ from veil.batch.groups import DEFAULT_GROUP_SIZE
 from veil.batch.locations import resolve_locations
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
+from veil.check.run import check_items
 from veil.cli.common import jobs_option, key_options
 from veil.cli.errors import ExitCode, err_console
+from veil.io.inputs import InputItem
 from veil.io.storage import parse_storage_options
 from veil.keys import load_mapper
 from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
@@ -33,6 +35,24 @@ def _check_outputs(
         if record.outcome is Outcome.WRITTEN and record.output
     ]
     return check_facts(profiles, facts, quality_checks)
+
+
+NOT_USED = "not used by the destination (--only-used): not written"
+
+
+def _select_used(
+    items: list[InputItem], profiles: list[RequirementProfile], quality_checks: bool
+) -> tuple[list[InputItem], list[FileRecord]]:
+    """The inputs some destination uses, and a record for each input none uses. Files that
+    cannot be read stay in the batch, so they are reported as always."""
+    unused = check_items(items, profiles, quality_checks).unused_files
+    keep = [item for item in items if item.display not in unused]
+    skipped = [
+        FileRecord(item.display, Outcome.SKIPPED, item.size, problem=NOT_USED)
+        for item in items
+        if item.display in unused
+    ]
+    return keep, skipped
 
 
 def _print_failure(record: FileRecord) -> None:
@@ -90,6 +110,13 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     if report:
         table.add_row("report", report)
     err_console.print(table)
+    unused = sum(1 for r in summary.records if r.problem == NOT_USED)
+    if unused:
+        err_console.print(
+            f"not used by {', '.join(job.plan.requirement_names)}: {unused} file(s) skipped "
+            "(--only-used), not written",
+            highlight=False,
+        )
     for study in incomplete:
         err_console.print(
             f"[yellow]incomplete study:[/] {study} (some files failed or were "
@@ -149,6 +176,12 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     "--no-quality-checks",
     is_flag=True,
     help="The destination's data quality checks are off (relaxes some requirements).",
+)
+@click.option(
+    "--only-used",
+    is_flag=True,
+    help="Write only the series the --for destinations use (neuroquant: the 3D T1); the "
+    "other files are skipped and counted, never written (less data leaves, less to pay for).",
 )
 @key_options
 @jobs_option
@@ -224,6 +257,7 @@ def command(
     policy: str,
     profiles: tuple[str, ...],
     no_quality_checks: bool,
+    only_used: bool,
     key_path: Path | None,
     lookup: Path | None,
     jobs: int | None,
@@ -250,6 +284,7 @@ def command(
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
       veil deid scans/ --out deid-out --for neuroquant --report report.json
       veil deid s3://pacs-export/2026/ --out s3://release/dicom/ --cluster tls://sched:8786
+      veil deid scans/ --out deid-out --for neuroquant --only-used
 
     \b
     Exit codes:
@@ -263,8 +298,16 @@ def command(
     quality_checks = not no_quality_checks
     compiled = compile_policy(policy, profiles, quality_checks)
     plan, loaded_profiles = compiled.plan, list(compiled.profiles)
+    if only_used and not loaded_profiles:
+        raise click.UsageError(
+            "--only-used needs --for PROFILE (or a policy with requirements:): the destination "
+            "says what it uses"
+        )
     mapper = load_mapper(key_path, lookup)
     items = where.items()
+    not_used: list[FileRecord] = []
+    if only_used:
+        items, not_used = _select_used(list(items), loaded_profiles, quality_checks)
     job = Job(
         plan=plan,
         mapper=mapper,
@@ -298,6 +341,7 @@ def command(
         on_record=_print_failure,
         executor=executor,
     )
+    summary.records.extend(not_used)
     _check(summary, executor, loaded_profiles, quality_checks)
     if where.report is not None:
         data = summary.to_dict(job)

@@ -21,6 +21,7 @@ from veil.engine.handlers import one_or_many
 from veil.engine.values import name_forms
 from veil.policy.model import Action
 from veil.policy.plan import Plan
+from veil.vendor import PrivateTextRefused, mask_private_value
 
 _BLOB_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "AE", "CS"})
 MIN_NEEDLE = 4
@@ -54,15 +55,14 @@ def _needle_texts(tag: int, vr: str, text: str, plan: Plan) -> list[str]:
         return [text[:8]]
     if vr in _BLOB_TEXT_VRS and not is_private(tag):
         rule = plan.rule_for(tag)
-        if rule is not None and rule.action is not Action.KEEP:
-            return [text, *name_forms(text)] if vr == "PN" else [text]
+        if rule is None or rule.action is Action.KEEP:
+            return []
+        # A value the output keeps cleaned (ProtocolName for dcm2niix) is not masked inside
+        # vendor text: the protocol text names the protocol too. Names are always masked.
+        if rule.action is Action.CLEAN and vr != "PN":
+            return []
+        return [text, *name_forms(text)] if vr == "PN" else [text]
     return []
-
-
-def mask_bytes(data: bytes, needles: tuple[bytes, ...]) -> bytes:
-    for needle in needles:
-        data = data.replace(needle, b"X" * len(needle))
-    return data
 
 
 def mask_text(text: str, needles: tuple[bytes, ...]) -> str:
@@ -72,12 +72,21 @@ def mask_text(text: str, needles: tuple[bytes, ...]) -> str:
     return text
 
 
-def mask_element(elem: DataElement, needles: tuple[bytes, ...]) -> None:
-    """Replace each needle by as many X: lengths and the vendor's structure stay intact."""
+def mask_element(
+    elem: DataElement, creator: str | None, element: int, needles: tuple[bytes, ...]
+) -> bool:
+    """Replace each needle by as many X: lengths and the vendor's structure stay intact.
+    Bytes go through veil.vendor, which walks the structures it knows (Siemens CSA, ASCCONV)
+    and masks only standalone values. False when the value is a vendor structure that does
+    not parse: it cannot be cleaned, so the caller removes it."""
     value = elem.value
     if isinstance(value, bytes | bytearray):
-        elem.value = mask_bytes(bytes(value), needles)
+        try:
+            elem.value = mask_private_value(bytes(value), creator, element, needles)
+        except PrivateTextRefused:
+            return False
     elif isinstance(value, str):
         elem.value = mask_text(value, needles)
     elif isinstance(value, MultiValue | list):
         elem.value = one_or_many([mask_text(str(item), needles) for item in value])
+    return True

@@ -95,7 +95,17 @@ def _private_element(
     rule = ctx.plan.private_rule(creator, tag >> 16, tag & 0xFF)
     before = show(ds[tag]) if ctx.recorder is not None else ""
     if rule.action is Action.CLEAN and ds[tag].VR != "SQ":
-        mask_element(ds[tag], ctx.blob_needles)
+        if not mask_element(ds[tag], creator, tag & 0xFF, ctx.blob_needles):
+            del ds[tag]
+            walker.record(
+                here,
+                tag,
+                before,
+                "(removed)",
+                f"{rule.source}; not cleanable (unparsable)",
+                "removed",
+            )
+            return False
     elif rule.action is not Action.KEEP:
         del ds[tag]
         walker.record(here, tag, before, "(removed)", rule.source, "removed")

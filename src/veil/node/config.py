@@ -32,6 +32,13 @@ class NodeConfigError(VeilError):
     """The node configuration is invalid; the message names the file, the line and the key."""
 
 
+class SendScope(str, Enum):
+    """What of a study the node sends."""
+
+    ALL = "all"  # every instance received
+    USED_SERIES = "used-series"  # only the series the destination profiles use (the 3D T1)
+
+
 class DestinationKind(str, Enum):
     FOLDER = "folder"
     CSTORE = "cstore"
@@ -181,6 +188,7 @@ class NodeConfig:
     # The site's own destination profiles (YAML files), offered by name in the console's
     # Privacy studio and usable by name in the policies saved there.
     site_profiles: tuple[Path, ...] = ()
+    send: SendScope = SendScope.ALL
     # A study that fails a destination profile as received is held `not-eligible`; true
     # sends it anyway (the destination then decides).
     send_ineligible: bool = False
@@ -561,8 +569,23 @@ def _deidentify_fields(top: _Section, base: Path) -> dict[str, Any]:
         fields_["placeholder_patient_ids"] = tuple(
             deid.texts("placeholder_patient_ids", "a PatientID")
         )
+    fields_["send"] = _send_scope(deid, bool(fields_["profiles"]))
     deid.done()
     return fields_
+
+
+def _send_scope(deid: _Section, has_profiles: bool) -> SendScope:
+    """``deidentify.send``: every instance, or only the series the destination profiles use."""
+    text = deid.text("send", SendScope.ALL.value)
+    try:
+        send = SendScope(text)
+    except ValueError:
+        raise deid.fail("send", "must be 'all' or 'used-series'") from None
+    if send is SendScope.USED_SERIES and not has_profiles:
+        raise deid.fail(
+            "send", "'used-series' needs deidentify.profiles: the profile says what is used"
+        )
+    return send
 
 
 def _destinations(top: _Section, base: Path) -> tuple[Destination, ...]:

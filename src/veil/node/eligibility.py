@@ -5,11 +5,13 @@ A study that does not have it (a 2D EPI sent to a 3D-T1 volumetry service) would
 charged for and rejected there; the node holds it instead, in the `not-eligible` state, with
 the reason (`deidentify.send_ineligible: true` sends it all the same).
 
-The rule, per profile: a study is eligible when at least one of its series meets the profile
-(nothing at severity `fail` fails on it): a volumetry service needs one 3D T1 and ignores the
-localizer and the other series. A study none of whose series meets a profile is not eligible,
-and the reason names that profile and the rules its series fail (rule ids, never a value).
-The verdict is the same as `veil check`'s on the received files. A study is judged before
+The rule, per profile, is `veil check`'s verdict per study (`veil.check.study`): a profile
+says which series the destination uses (neuroquant: a 3D T1-weighted MR volume) and whether one
+passing series is enough (`study: any`, a volumetry service ignores the localizer and the other
+series) or each series it uses must pass (`study: every`, a converter). A study that fails that
+verdict is not eligible, and the reason names the profile and the rules that decided (the rules
+its used series fail, or, when it uses none, the rules that exclude each series; rule ids,
+never a value). A study is judged before
 anything of it is sent: instances that arrive after part of it went out (a sender that stalled
 longer than `stable_seconds`) complete what the destination has and are not judged alone.
 """
@@ -22,8 +24,9 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from veil.check.evaluate import Collector, SeriesResult
+from veil.check.evaluate import Collector, ProfileUse, SeriesResult, Use
 from veil.check.model import Outcome, RequirementProfile
+from veil.check.study import profile_verdict
 from veil.node.controls import FindingSource, StudyFinding
 
 DEFER_BYTES = 64 * 1024  # values larger than this are read only if a check asks for them
@@ -36,18 +39,18 @@ class Eligibility:
     findings: tuple[StudyFinding, ...] = ()  # one per failing rule, for the console
 
 
-def _failing(series: SeriesResult, rule_ids: frozenset[str]) -> set[str]:
-    return {
-        r.rule_id for r in series.results if r.rule_id in rule_ids and r.outcome is Outcome.FAIL
-    }
+def _deciding_rules(profile: RequirementProfile, series: Sequence[SeriesResult]) -> set[str]:
+    """The rule ids behind a failing verdict: what the series the destination uses fail, or,
+    when it uses none, what excludes each series (not 3D, not T1-weighted)."""
+    used = [s for s in series if s.used_by(profile.name)]
+    if used:
+        return {
+            r.rule_id for s in used for r in s.results_of(profile.name) if r.outcome is Outcome.FAIL
+        }
+    return {rule for s in series for rule in (s.use_by(profile.name) or _NONE).rules}
 
 
-def _rule_ids(profile: RequirementProfile) -> frozenset[str]:
-    return frozenset(
-        [r.rule_id for r in profile.rules]
-        + [r.rule_id for r in profile.series_rules]
-        + [r.rule_id for r in profile.private_rules]
-    )
+_NONE = ProfileUse("", Use.NOT_USED)
 
 
 def judge(files: Sequence[tuple[str, Path]], profiles: Sequence[RequirementProfile]) -> Eligibility:
@@ -71,16 +74,15 @@ def judge(files: Sequence[tuple[str, Path]], profiles: Sequence[RequirementProfi
     reasons: list[str] = []
     failing_rules: set[str] = set()
     for profile in profiles:
-        rule_ids = _rule_ids(profile)
-        failing = [_failing(s, rule_ids) for s in series]
-        if any(not rules for rules in failing):
-            continue  # one series meets it: the destination has what it needs
-        rules = sorted(set().union(*failing))
+        verdict = profile_verdict(profile, series)
+        if verdict.outcome is not Outcome.FAIL:
+            continue  # the destination has what it needs
+        rules = sorted(_deciding_rules(profile, series))
         failing_rules.update(rules)
         shown = ", ".join(rules[:5]) + (f" and {len(rules) - 5} more" if len(rules) > 5 else "")
         reasons.append(
-            f"no series meets the destination profile {profile.name} "
-            f"({len(series)} series; failing: {shown})"
+            f"no series meets the destination profile {profile.name} ({verdict.reason}; "
+            f"{len(series)} series" + (f"; failing: {shown})" if rules else ")")
         )
     if not reasons:
         return Eligibility(True)

@@ -87,6 +87,7 @@ class Node:
             senders=[make_sender(d) for d in config.destinations],
             retry=config.retry,
             keep_sent=config.keep_sent,
+            scope=config.send,
             send_ineligible=config.send_ineligible,
         )
         self.studies = StudyWorker(self.store, self.spool, self.policy, sending, deid)

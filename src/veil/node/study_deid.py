@@ -16,6 +16,8 @@ from pathlib import Path
 from pydicom import Dataset, dcmread
 
 from veil.check.model import RequirementProfile
+from veil.check.run import check_items
+from veil.io.inputs import InputItem
 from veil.node.controls import FindingSource, StudyFinding
 from veil.node.linkage import Linkage, collect
 from veil.pipeline import (
@@ -77,6 +79,17 @@ def check_study(
     findings = [StudyFinding(FindingSource.CHECK, rule=rule) for rule in rules]
     findings += [StudyFinding(FindingSource.OTHER, form=why) for why in verdict.unverifiable]
     return verdict.summary(), tuple(findings)
+
+
+def used_instances(
+    inputs: Sequence[InstanceInput], profiles: Sequence[RequirementProfile]
+) -> list[InstanceInput]:
+    """The instances of a study that some destination profile uses (`deidentify.send:
+    used-series`): the same selection as `veil deid --only-used`. A file the check cannot
+    read stays, so de-identification reports it as it always does."""
+    items = [InputItem(i.name, i.name, str(i.path)) for i in inputs]
+    unused = check_items(items, profiles).unused_files
+    return [i for i in inputs if i.name not in unused]
 
 
 def deidentify_study(

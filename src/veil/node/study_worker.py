@@ -18,7 +18,7 @@ from pathlib import Path
 
 from veil.check.model import RequirementProfile
 from veil.node import controls, eligibility, identity
-from veil.node.config import RetryConfig
+from veil.node.config import RetryConfig, SendScope
 from veil.node.controls import FindingSource, StudyFinding
 from veil.node.linkage import Linkage
 from veil.node.policy_source import PolicySource, PolicyUnavailable
@@ -32,6 +32,7 @@ from veil.node.study_deid import (
     StudyResult,
     check_study,
     deidentify_study,
+    used_instances,
 )
 from veil.pipeline import Settings
 
@@ -46,6 +47,7 @@ class SendPolicy:
     retry: RetryConfig
     keep_sent: bool  # keep received spool files after delivery (for debugging)
     send_ineligible: bool = False  # send studies that fail a destination profile as received
+    scope: SendScope = SendScope.ALL  # every instance, or only the series the profiles use
 
 
 class StudyWorker:
@@ -113,6 +115,10 @@ class StudyWorker:
             return
         if self._held_as_received(study, inputs, policy.profiles):
             return
+        used = self._used(study, inputs, policy.profiles)
+        if used is None:
+            return
+        inputs = used
         result = self._deidentify(study, inputs, policy.settings)
         if result.problem is not None or result.linkage is None:
             self._quarantine(study, result.problem or "no linkage gathered", result.findings)
@@ -148,6 +154,41 @@ class StudyWorker:
         fresh = self.store.studies.get(study.id)
         if fresh is not None and fresh.state is StudyState.CHECKED:
             self.send(fresh)
+
+    def _used(
+        self,
+        study: StudyRow,
+        inputs: list[InstanceInput],
+        profiles: Sequence[RequirementProfile],
+    ) -> list[InstanceInput] | None:
+        """`deidentify.send: used-series`: only the instances a destination profile uses (as
+        `veil deid --only-used` chooses them). The others stay received (never de-identified,
+        never sent) with their spool files, so a study reopened by a new instance is selected
+        again, whole. None: nothing of the study is to be sent (it was stepped on here)."""
+        if self.sending.scope is SendScope.ALL or not profiles:
+            return inputs
+        used = used_instances(inputs, profiles)
+        if used:
+            if len(used) < len(inputs):
+                log.info(
+                    "study %s: %d of %d instance(s) not used by the destination, not sent",
+                    study.study_key,
+                    len(inputs) - len(used),
+                    len(inputs),
+                )
+            return used
+        if self.store.studies.sent_instances(study.id):
+            # Late instances the destination does not use, of a study it already has.
+            self.store.studies.nothing_to_send(study.id)
+            return None
+        if self.sending.send_ineligible or study.send_anyway:
+            log.info(
+                "study %s: no series the destination uses; sent whole (send anyway)",
+                study.study_key,
+            )
+            return inputs
+        self._quarantine(study, "check: no series the destination uses")
+        return None
 
     def _held_as_received(
         self,

@@ -1,38 +1,49 @@
-"""Where one de-identified file goes under the output folder."""
+"""Where one de-identified file goes under the output folder, and placing it there.
+
+The names come from `veil.batch.naming` (readable hierarchy names; mirror paths checked for
+identifying values), the writing from `veil.batch.placement` (atomic, collision-safe).
+"""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
-from pydicom.dataset import Dataset
-
+from veil.batch.naming import hierarchy_name, mirror_path
+from veil.batch.placement import OutputTaken, place_hierarchy, place_mirror
+from veil.mapping import Mapper
+from veil.pipeline import FileResult
 from veil.policy.model import Layout
+from veil.standard import Option
+
+__all__ = ["OutputTaken", "Placed", "place_output"]
 
 
-def output_name(
-    layout: Layout, mirror_relative: str, deidentified: Dataset, patient_pseudonym: str
-) -> str:
-    """The output's path relative to the output folder (POSIX separators).
+@dataclass(frozen=True)
+class Placed:
+    """Where an output was written, relative to the output folder; ``renamed``: the kinds of
+    identifier its mirror path held (and were replaced), never the values."""
 
-    The hierarchy is named by the patient's pseudonym and the de-identified UIDs only; the
-    mirror layout keeps the input's file names, which the user controls.
-    """
-    if layout is Layout.MIRROR:
-        path = PurePosixPath(mirror_relative)
-        name = path.name
-        for suffix in (".gz",):  # gzip inputs are written as plain DICOM
-            if name.lower().endswith(suffix):
-                name = name[: -len(suffix)]
-        return str(path.with_name(name or "instance.dcm"))
-    parts = [
-        _safe(patient_pseudonym),
-        _safe(deidentified.get("StudyInstanceUID", "") or "NO-STUDY"),
-        _safe(deidentified.get("SeriesInstanceUID", "") or "NO-SERIES"),
-        _safe(deidentified.get("SOPInstanceUID", "") or "NO-INSTANCE") + ".dcm",
-    ]
-    return "/".join(parts)
+    relative: str
+    renamed: tuple[str, ...] = ()
 
 
-def _safe(value: object) -> str:
-    text = str(value).strip()
-    return "".join(c if c.isalnum() or c in ".-_" else "_" for c in text) or "_"
+def place_output(
+    out: Path,
+    layout: Layout,
+    mirror_relative: str,
+    data: bytes,
+    result: FileResult,
+    mapper: Mapper,
+    *,
+    options: frozenset[Option] = frozenset(),
+    overwrite: bool = False,
+) -> Placed:
+    """Name and write one de-identified file (OutputTaken, OSError when it cannot be)."""
+    if result.dataset is None:
+        raise ValueError("place_output needs a de-identified dataset")
+    if layout is Layout.HIERARCHY:
+        name = hierarchy_name(result.dataset, result.patient_pseudonym)
+        return Placed(place_hierarchy(out, name, result.encoded, overwrite))
+    checked = mirror_path(mirror_relative, data, mapper, options)
+    return Placed(place_mirror(out, checked.path, result.encoded, overwrite), checked.renamed)

@@ -20,6 +20,8 @@ class FileRecord:
     study: str | None = None  # de-identified Study Instance UID
     series: str | None = None  # de-identified Series Instance UID
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Kinds of identifier found in the mirror path and renamed away (never the values).
+    renamed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -27,6 +29,8 @@ class FileRecord:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
+        if self.renamed:
+            data["renamed_because"] = list(self.renamed)
         if self.findings:
             data["findings"] = list(self.findings)
         return data

@@ -1,4 +1,4 @@
-"""`veil deid`: de-identify files, folders and zip archives into an output folder."""
+"""`veil deid`: de-identify files, folders and zip archives into an output folder or zip."""
 
 from __future__ import annotations
 
@@ -7,89 +7,89 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch, write_report
+from veil.batch import BatchSummary, Job, Layout, Outcome, run_batch, write_report
+from veil.batch.output_stamp import OutputStamp
+from veil.batch.output_target import OutputTarget, record_stamp, stamp_conflicts
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
+from veil.batch.study_verdicts import OutputVerdict, output_verdict
 from veil.check.model import RequirementProfile
 from veil.cli.common import jobs_option, key_options
-from veil.cli.errors import ExitCode, err_console
+from veil.cli.deid_report import (
+    announce_created_key,
+    print_failure,
+    print_renamed,
+    print_skipped,
+    print_summary,
+    print_verdict,
+)
+from veil.cli.errors import CommandError, ExitCode, err_console
 from veil.io.inputs import InputItem, check_output_location, iter_inputs
-from veil.keys import load_mapper
+from veil.io.zip_out import refuse_existing
+from veil.keys import load_mapper, resolve_key
+from veil.mapping import Mapper
 from veil.pipeline import CheckVerdict, OutputPair, check_outputs, compile_policy
+
+
+def _written(summary: BatchSummary, folder: Path) -> list[Path]:
+    return [
+        folder / record.output
+        for record in summary.records
+        if record.outcome is Outcome.WRITTEN and record.output
+    ]
 
 
 def _check_outputs(
     profiles: list[RequirementProfile],
     summary: BatchSummary,
     items: list[InputItem],
-    out: Path,
+    folder: Path,
     quality_checks: bool,
 ) -> CheckVerdict:
     """Re-run the destination checks on the output: what passed before must pass after."""
     by_display = {item.display: item for item in items}
     pairs: list[OutputPair] = [
-        (by_display[record.input].read, out / record.output)
+        (by_display[record.input].read, folder / record.output)
         for record in summary.records
         if record.outcome is Outcome.WRITTEN and record.output
     ]
     return check_outputs(profiles, pairs, quality_checks)
 
 
-def _print_failure(record: FileRecord) -> None:
-    if record.outcome in (Outcome.FAILED, Outcome.QUARANTINED):
-        label = "failed" if record.outcome is Outcome.FAILED else "quarantined"
-        err_console.print(
-            f"[red]{label}:[/] {record.problem}", soft_wrap=True, markup=True, highlight=False
-        )
+def _mapper(key_path: Path | None, lookup: Path | None) -> Mapper:
+    _, source = resolve_key(key_path)  # creates the default key on first use
+    mapper = load_mapper(key_path, lookup)
+    announce_created_key(source, mapper.fingerprint())
+    return mapper
 
 
-def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | None) -> None:
-    counts = summary.counts
-    files_per_s, mb_per_s = summary.rates()
-    table = Table(title="veil deid", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for outcome in Outcome:
-        table.add_row(outcome.value, str(counts[outcome]))
-    studies = summary.studies
-    incomplete = summary.incomplete_studies
-    table.add_row("studies", f"{len(studies)} ({len(incomplete)} incomplete)")
-    table.add_row(
-        "speed",
-        f"{files_per_s:.1f} files/s, {mb_per_s:.1f} MB/s, "
-        f"{summary.seconds:.1f} s, {summary.jobs} process(es)",
+def _refuse_other_run(out: Path, stamp: OutputStamp, overwrite: bool) -> None:
+    """Once per run, not once per file: the folder was written with another key or policy."""
+    conflicts = stamp_conflicts(out, stamp)
+    if not conflicts:
+        return
+    said = "; ".join(conflicts)
+    if not overwrite:
+        raise CommandError(
+            f"{out}: this folder was written with {said}. Use an empty --out folder (or the "
+            "same key and policy), or --overwrite to replace what differs"
+        )
+    err_console.print(
+        f"[yellow]warning:[/] {out}: written before with {said}; --overwrite replaces files "
+        "that differ (files of other pseudonyms stay)",
+        markup=True,
+        soft_wrap=True,
     )
-    table.add_row(
-        "policy",
-        job.plan.policy_name + "".join(f" + {name}" for name in job.plan.requirement_names),
-    )
-    table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
-    table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
-    table.add_row("output", str(out))
-    if report:
-        table.add_row("report", str(report))
-    err_console.print(table)
-    for study in incomplete:
-        err_console.print(
-            f"[yellow]incomplete study:[/] {study} (some files failed or were "
-            "quarantined; do not send it as a whole study)",
-            markup=True,
+
+
+def _choose_layout(layout: str | None, policy_layout: Layout | None, zipped: bool) -> Layout:
+    chosen = Layout(layout) if layout else policy_layout or Layout.HIERARCHY
+    if zipped and chosen is not Layout.HIERARCHY:
+        raise CommandError(
+            "--out *.zip writes the hierarchy layout (names by pseudonyms, never the input's "
+            "names); drop --layout mirror, or give a folder as --out"
         )
-    for problem in summary.unverifiable:
-        err_console.print(
-            f"[red]not checked:[/] {problem}: the destination check could not run on this "
-            "output; it is not known to keep what the destination needs",
-            markup=True,
-            soft_wrap=True,
-        )
-    for regression in summary.regressions:
-        err_console.print(
-            f"[red]veil error:[/] series {regression.get('series')}: rule "
-            f"{regression.get('rule_id')} passed before de-identification and "
-            f"fails after: {regression.get('message')}",
-            markup=True,
-        )
+    return chosen
 
 
 @click.command("deid")
@@ -98,8 +98,9 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     "--out",
     "-o",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (created; must not be or contain an input).",
+    type=click.Path(path_type=Path),
+    help="Output folder (created; must not be or contain an input), or a new .zip archive "
+    "(hierarchy layout, written whole, never overwritten): what you send or upload.",
 )
 @click.option(
     "--policy",
@@ -127,9 +128,10 @@ def _print_summary(summary: BatchSummary, out: Path, job: Job, report: Path | No
     "--layout",
     type=click.Choice([layout.value for layout in Layout]),
     default=None,
-    help="mirror: the input tree and file names; hierarchy: "
-    "patient/study/series/instance.dcm named by pseudonyms (use it when input "
-    "file or folder names may identify someone). Default: the policy's layout:, else mirror.",
+    help="hierarchy: PSEUDONYM/DATE_xxxxxx/SERIESNO_DESCRIPTION/INSTANCE.dcm, named from the "
+    "de-identified data only; mirror: the input tree and file names, where any folder or file "
+    "name holding an identifying value of its file is renamed to a keyed token (with a "
+    "message). Default: the policy's layout:, else hierarchy.",
 )
 @click.option(
     "--report",
@@ -170,60 +172,101 @@ def command(
 ) -> None:
     """De-identify DICOM files, folders (recursive) and zip archives into OUT.
 
-    DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
-    de-identified safely gets one line naming it and the problem; the batch goes on. Inputs
-    are never modified.
+    DICOMDIRs and non-DICOM files are skipped, named (the first few) and counted. A file that
+    cannot be read or de-identified safely gets one line naming it and the problem; the batch
+    goes on. Inputs are never modified. With --for, every study of the output gets a verdict:
+    meets the profile(s), or does NOT meet them, and why.
 
     \b
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
-      veil deid scans/ --out deid-out --for neuroquant --report report.json
+      veil deid scans/ --out case.zip --for neuroquant --report report.json
 
     \b
     Exit codes:
-      0  every DICOM file was written
-      1  a file failed or was quarantined, or the output lost a destination requirement
-      2  usage error (bad policy, profile, key or output folder)
+      0  every DICOM file was written (and, with --for, every study meets the profiles)
+      1  a file failed or was quarantined, the output lost a destination requirement, or
+         (with --for) a study of the output does not meet the profiles
+      2  usage error (bad policy, profile, key; an output folder written with another key
+         or policy; an existing .zip)
     """
+    zipped = out.suffix.lower() == ".zip"
     check_output_location(inputs, out)
     if report is not None:
         check_output_location(inputs, report)
     quality_checks = not no_quality_checks
     compiled = compile_policy(policy, profiles, quality_checks)
     plan, loaded_profiles = compiled.plan, list(compiled.profiles)
-    mapper = load_mapper(key_path, lookup)
+    chosen = _choose_layout(layout, compiled.layout, zipped)
+    target = OutputTarget(out)
+    if zipped:
+        refuse_existing(out)  # before the key is created or read
+    mapper = _mapper(key_path, lookup)
+    stamp = OutputStamp.of(mapper.fingerprint(), plan, chosen)
+    if not zipped:
+        _refuse_other_run(out, stamp, overwrite)
     items = list(iter_inputs(inputs))
-    job = Job(
-        plan=plan,
-        mapper=mapper,
-        out=out,
-        layout=Layout(layout) if layout else compiled.layout or Layout.MIRROR,
-        audit=not no_audit,
-        overwrite=overwrite,
-    )
     if no_audit:
         err_console.print(
             "[yellow]warning:[/] --no-audit: written files are not checked for "
             "surviving identifiers",
             markup=True,
         )
-    out.mkdir(parents=True, exist_ok=True)
-    summary = run_batch(
-        items,
-        job,
-        jobs=jobs or os.cpu_count() or 1,
-        console=err_console,
-        progress=not quiet,
-        on_record=_print_failure,
-    )
-    verdict = _check_outputs(loaded_profiles, summary, items, out, quality_checks)
-    summary.regressions = [r.to_dict() for r in verdict.regressions]
-    summary.unverifiable = list(verdict.unverifiable)
+    try:
+        target.open()
+        job = Job(plan, mapper, target.folder, chosen, audit=not no_audit, overwrite=overwrite)
+        summary = run_batch(
+            items,
+            job,
+            jobs=jobs or os.cpu_count() or 1,
+            console=err_console,
+            progress=not quiet,
+            on_record=print_failure,
+        )
+        checked = _check_outputs(loaded_profiles, summary, items, target.folder, quality_checks)
+        summary.regressions = [r.to_dict() for r in checked.regressions]
+        summary.unverifiable = list(checked.unverifiable)
+        verdict = (
+            output_verdict(
+                loaded_profiles, _written(summary, target.folder), quality_checks, target.folder
+            )
+            if loaded_profiles
+            else None
+        )
+        size = target.publish(summary.records)
+        record_stamp(target, stamp)
+    finally:
+        target.close()
+    _finish(summary, job, verdict, report, report_paths, out, size)
+
+
+def _finish(
+    summary: BatchSummary,
+    job: Job,
+    verdict: OutputVerdict | None,
+    report: Path | None,
+    report_paths: str | None,
+    out: Path,
+    size: int | None,
+) -> None:
     if report is not None:
         data = summary.to_dict(job)
-        paths = ReportPaths(report_paths) if report_paths else default_report_paths(job.layout)
+        if verdict is not None:
+            data["studies_verdict"] = [study.to_dict() for study in verdict.studies]
+        renamed = any(record.renamed for record in summary.records)
+        paths = (
+            ReportPaths(report_paths)
+            if report_paths
+            else (ReportPaths.DIGEST if renamed else default_report_paths(job.layout))
+        )
         if paths is ReportPaths.DIGEST:
-            data = hide_input_paths(data, mapper, job.layout)
+            data = hide_input_paths(data, job.mapper, job.layout)
         write_report(report, data)
-    _print_summary(summary, out, job, report)
-    sys.exit(ExitCode.OK if summary.ok else ExitCode.FOUND)
+    print_skipped(summary)
+    print_renamed(summary)
+    shown = f"{out} (zip, {size / 1e6:.1f} MB)" if size is not None else str(out)
+    print_summary(summary, job, output=shown, report=report)
+    if verdict is not None:
+        print_verdict(verdict)
+    ok = summary.ok and (verdict is None or verdict.ok)
+    sys.exit(ExitCode.OK if ok else ExitCode.FOUND)

@@ -1,0 +1,156 @@
+"""What `veil deid` tells the user: the key it created, what it skipped, the verdicts, the
+summary table. Nothing here prints an identifying value: input paths are the user's own
+(shown only on their terminal), everything else is pseudonymised or a rule's name."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from veil.batch import BatchSummary, FileRecord, Job, Outcome
+from veil.batch.study_verdicts import OutputVerdict
+from veil.cli.errors import err_console
+from veil.keys import KeySource
+
+MAX_LINES = 5  # of each kind of problem; the rest are counted
+
+
+def announce_created_key(source: KeySource, fingerprint: str) -> None:
+    """Said once: the run that creates the default key says where it is and why it matters."""
+    if not source.created:
+        return
+    err_console.print(
+        f"[bold yellow]veil: created a new project key[/] at {escape(str(source.path))} "
+        f"(fingerprint {fingerprint}, owner-only). Back it up and keep it secret: every "
+        "pseudonym, UID and date shift is derived from it, and losing it breaks the link "
+        "between these outputs and every pseudonym made later (the same patient would get "
+        "another pseudonym).",
+        markup=True,
+        soft_wrap=True,
+    )
+
+
+def print_failure(record: FileRecord) -> None:
+    if record.outcome in (Outcome.FAILED, Outcome.QUARANTINED):
+        label = "failed" if record.outcome is Outcome.FAILED else "quarantined"
+        err_console.print(
+            f"[red]{label}:[/] {escape(record.problem or '')}",
+            soft_wrap=True,
+            markup=True,
+            highlight=False,
+        )
+
+
+def print_skipped(summary: BatchSummary) -> None:
+    """Name the first few skipped files and why; count the rest, by reason."""
+    skipped = [r for r in summary.records if r.outcome is Outcome.SKIPPED]
+    if not skipped:
+        return
+    reasons = Counter(_reason(r) for r in skipped)
+    by_reason = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
+    err_console.print(
+        f"[yellow]skipped {len(skipped)} file(s)[/] (not written; {by_reason}):",
+        markup=True,
+        soft_wrap=True,
+    )
+    for record in skipped[:MAX_LINES]:
+        err_console.print(f"  {escape(record.input)}: {escape(_reason(record))}", soft_wrap=True)
+    if len(skipped) > MAX_LINES:
+        err_console.print(
+            f"  ... and {len(skipped) - MAX_LINES} more (every file: --report)", soft_wrap=True
+        )
+
+
+def _reason(record: FileRecord) -> str:
+    """The reason without the file name the reader puts in front of it."""
+    text = record.problem or "not a DICOM image"
+    prefix = f"{record.input}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def print_renamed(summary: BatchSummary) -> None:
+    """Mirror layout: the paths that held an identifying value and were renamed (kinds only)."""
+    renamed = [r for r in summary.records if r.renamed]
+    if not renamed:
+        return
+    kinds = sorted({kind for r in renamed for kind in r.renamed})
+    example = renamed[0].output or ""
+    err_console.print(
+        f"[yellow]renamed {len(renamed)} output path(s)[/]: their input folder or file name "
+        f"held an identifying value of the file ({', '.join(kinds)}); each such name was "
+        f"replaced by a keyed token, e.g. {escape(example)} (--report lists every file; "
+        "--layout hierarchy names outputs by pseudonyms)",
+        markup=True,
+        soft_wrap=True,
+    )
+
+
+def print_verdict(verdict: OutputVerdict) -> None:
+    """One line per study: meets the profiles or not, and why not."""
+    names = ", ".join(verdict.profiles)
+    for study in verdict.studies:
+        if study.meets:
+            head = f"[green]meets {escape(names)}[/]"
+        else:
+            head = f"[bold red]does NOT meet {escape(names)}[/]"
+        err_console.print(
+            f"{study.label} ({study.series} series, {escape(study.where)}): {head}",
+            markup=True,
+            soft_wrap=True,
+        )
+        for reason in study.reasons:
+            err_console.print(f"  {escape(reason)}", soft_wrap=True)
+    for problem in verdict.unreadable[:MAX_LINES]:
+        err_console.print(f"[red]not checked:[/] {escape(problem)}", markup=True, soft_wrap=True)
+
+
+def print_summary(summary: BatchSummary, job: Job, *, output: str, report: Path | None) -> None:
+    counts = summary.counts
+    files_per_s, mb_per_s = summary.rates()
+    table = Table(title="veil deid", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for outcome in Outcome:
+        table.add_row(outcome.value, str(counts[outcome]))
+    studies = summary.studies
+    incomplete = summary.incomplete_studies
+    table.add_row("studies", f"{len(studies)} ({len(incomplete)} incomplete)")
+    table.add_row(
+        "speed",
+        f"{files_per_s:.1f} files/s, {mb_per_s:.1f} MB/s, "
+        f"{summary.seconds:.1f} s, {summary.jobs} process(es)",
+    )
+    table.add_row(
+        "policy",
+        job.plan.policy_name + "".join(f" + {name}" for name in job.plan.requirement_names),
+    )
+    table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
+    table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
+    table.add_row("layout", job.layout.value)
+    table.add_row("output", output)
+    if report:
+        table.add_row("report", str(report))
+    err_console.print(table)
+    for study in incomplete:
+        err_console.print(
+            f"[yellow]incomplete study:[/] {study} (some files failed or were "
+            "quarantined; do not send it as a whole study)",
+            markup=True,
+        )
+    for problem in summary.unverifiable:
+        err_console.print(
+            f"[red]not checked:[/] {escape(problem)}: the destination check could not run on "
+            "this output; it is not known to keep what the destination needs",
+            markup=True,
+            soft_wrap=True,
+        )
+    for regression in summary.regressions:
+        err_console.print(
+            f"[red]veil error:[/] series {regression.get('series')}: rule "
+            f"{regression.get('rule_id')} passed before de-identification and "
+            f"fails after: {escape(str(regression.get('message')))}",
+            markup=True,
+        )

@@ -115,6 +115,7 @@ def deidentify(
         if any(rule.action == "C" for rule in plan.private_keep.values()):
             ctx.blob_needles = blob_needles(work, plan)
         walker.walk(work, (), "")
+        walker.add_missing(work)
         _record_attributes(work, plan, ctx.shifted)
     except DeidentificationError:
         raise

@@ -399,7 +399,7 @@ class Walker:
                     for v in _values(elem)
                 ],
             )
-        elif action == Action.REPLACE.value:
+        elif action in (Action.REPLACE.value, Action.SET.value):
             elem.value = rule.value
         elif action == Action.DERIVE_AGE.value:
             pass  # kept; derivation when absent happens once at the top level
@@ -567,6 +567,13 @@ class Walker:
                 self._unlisted(ds, tag, path, here, mode)
             else:
                 self._apply(ds, tag, rule, path, here, mode)
+
+    def add_missing(self, ds: Dataset) -> None:
+        """The policy's `set` values for attributes the dataset lacks (top level only)."""
+        for tag, value, source in self.ctx.plan.additions:
+            if tag not in ds:
+                ds.add_new(tag, vr_of(tag), value)
+                self._record(_tag_text(tag), tag, "(absent)", value, source + " (added)")
 
     def derive_age(self, ds: Dataset) -> None:
         """Fill PatientAge from birth date and the earliest study/series date, when absent."""

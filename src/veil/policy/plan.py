@@ -113,6 +113,8 @@ class Plan:
     # Options in force, plus those that requirements act as (see Rule.declares): what the
     # output declares in (0012,0064) and what the audit takes as retained on purpose.
     declared_options: frozenset[Option] = frozenset()
+    # `set` overrides: (tag, value, rule source), added at the top level when absent.
+    additions: tuple[tuple[int, str, str], ...] = ()
 
     def rule_for(self, tag: int) -> Rule | None:
         """The rule for a public (or exact private) tag; None means not listed: keep."""
@@ -222,10 +224,13 @@ def _resolve_requirement(
 
 
 def _override_rule(override: Override, origin: str) -> Rule:
+    # A `set` value is the user's own knowledge (a scanner's manufacturer), not patient data:
+    # shown, so that `veil explain` and `veil policy show --rules` say what is written.
+    said = f" {override.value!r}" if override.action is Action.SET else ""
     return Rule(
         override.action.value,
         f"override at {origin} line {override.line}: {override.label} -> "
-        f"{override.action.name.lower()}",
+        f"{override.action.name.lower()}{said}",
         override.value,
     )
 
@@ -259,6 +264,7 @@ class _Compiler:
     notes: list[str] = field(default_factory=list)
     derive_age: bool = False
     shift: bool = False
+    additions: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def table(self) -> None:
         """Table E.1-1 with the policy's options, and the safe private list when retained."""
@@ -368,6 +374,8 @@ class _Compiler:
         if override.action in (Action.REMOVE, Action.EMPTY):
             self._refuse_removing_a_requirement(override, tag)
         self.exact[tag] = rule
+        if override.action is Action.SET and override.value is not None:
+            self.additions[tag] = (override.value, rule.source)
         self.shift |= override.action is Action.SHIFT
 
     def _refuse_removing_a_requirement(self, override: Override, tag: int) -> None:
@@ -400,6 +408,9 @@ class _Compiler:
             derive_age=self.derive_age,
             method_text=tuple(text[:64] for text in method),
             declared_options=options | declared,
+            additions=tuple(
+                (tag, value, source) for tag, (value, source) in sorted(self.additions.items())
+            ),
         )
 
 

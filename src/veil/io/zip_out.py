@@ -22,11 +22,11 @@ from veil.errors import UnsafeOutputError
 COMPRESS_LEVEL = 1
 
 
-def refuse_existing(target: Path) -> None:
-    """UnsafeOutputError when ``target`` exists: an archive is never overwritten."""
+def refuse_existing(target: Path, what: str = "an archive") -> None:
+    """UnsafeOutputError when ``target`` exists: ``what`` is never overwritten."""
     if target.exists() or target.is_symlink():
         raise UnsafeOutputError(
-            f"{target}: already exists; veil never overwrites an archive: choose a new name or "
+            f"{target}: already exists; veil never overwrites {what}: choose a new name or "
             "move the old one away"
         )
 

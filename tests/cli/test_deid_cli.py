@@ -45,7 +45,9 @@ def test_a_batch_with_broken_files_goes_on_and_names_each_problem(
     before = _snapshot(ge_series)
     out, report = tmp_path / "out", tmp_path / "report.json"
 
-    result = run_veil("deid", ge_series, "--out", out, "--report", report, "-j", "2", "-q")
+    result = run_veil(
+        "deid", ge_series, "--layout", "mirror", "--out", out, "--report", report, "-j", "2", "-q"
+    )
 
     assert result.returncode == 1, result.stderr
     data = json.loads(report.read_text())
@@ -70,13 +72,15 @@ def test_a_batch_with_broken_files_goes_on_and_names_each_problem(
 def test_deep_nesting_is_de_identified_at_every_level(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "deep.dcm").write_bytes(encode_dataset(deeply_nested(50)))
-    run_veil("deid", tmp_path / "in", "--out", tmp_path / "out", "-q", check=True)
+    run_veil(
+        "deid", tmp_path / "in", "--layout", "mirror", "--out", tmp_path / "out", "-q", check=True
+    )
     written = (tmp_path / "out" / "deep.dcm").read_bytes()
     assert builders.PATIENT_NAME.encode() not in written
 
 
 def test_exit_0_when_every_dicom_file_is_written(ge_series: Path, tmp_path: Path) -> None:
-    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "-q")
+    result = run_veil("deid", ge_series, "--layout", "mirror", "--out", tmp_path / "out", "-q")
     assert result.returncode == 0, result.stderr
     assert re.search(r"\bwritten\s*│\s*3\s*│", result.stderr), result.stderr
     assert re.search(r"\bfailed\s*│\s*0\s*│", result.stderr), result.stderr
@@ -91,7 +95,7 @@ def test_refuses_to_write_into_or_over_its_input(
 ) -> None:
     out = {"same": ge_series, "inside": ge_series / "out", "parent": tmp_path}[inside]
     before = _snapshot(ge_series)
-    result = run_veil("deid", ge_series, "--out", out, "-q")
+    result = run_veil("deid", ge_series, "--layout", "mirror", "--out", out, "-q")
     assert result.returncode == 2
     assert "veil: error:" in result.stderr and "input" in result.stderr
     assert _snapshot(ge_series) == before
@@ -115,7 +119,18 @@ def test_zip_archives_are_read_and_dicomdir_skipped(
     dicomdir = next(corpus.rglob("DICOMDIR"))
     report = tmp_path / "r.json"
     result = run_veil(
-        "deid", archive, dicomdir, "--out", tmp_path / "out", "--report", report, "-q"
+        "deid",
+        archive,
+        dicomdir,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "out",
+        "--report",
+        report,
+        "--report-paths",
+        "plain",
+        "-q",
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(report.read_text())
@@ -145,9 +160,30 @@ def test_hierarchy_layout_names_files_by_pseudonyms_only(ge_series: Path, tmp_pa
 def test_two_runs_are_byte_identical_and_another_key_differs(
     ge_series: Path, tmp_path: Path
 ) -> None:
-    run_veil("deid", ge_series, "--out", tmp_path / "a", "-q", check=True)
-    run_veil("deid", ge_series, "--out", tmp_path / "b", "-q", "-j", "1", check=True)
-    run_veil("deid", ge_series, "--out", tmp_path / "c", "-q", key="77" * 32, check=True)
+    run_veil("deid", ge_series, "--layout", "mirror", "--out", tmp_path / "a", "-q", check=True)
+    run_veil(
+        "deid",
+        ge_series,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "b",
+        "-q",
+        "-j",
+        "1",
+        check=True,
+    )
+    run_veil(
+        "deid",
+        ge_series,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "c",
+        "-q",
+        key="77" * 32,
+        check=True,
+    )
     for path in (tmp_path / "a").iterdir():
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
         assert path.read_bytes() != (tmp_path / "c" / path.name).read_bytes()
@@ -157,7 +193,18 @@ def test_lookup_table_gives_the_trial_subject_id(ge_series: Path, tmp_path: Path
     original = dcmread(next(ge_series.iterdir()), stop_before_pixels=True)
     table = tmp_path / "subjects.csv"
     table.write_text(f"PatientID,pseudonym,date_offset_days\n{original.PatientID},SUBJ-001,100\n")
-    run_veil("deid", ge_series, "--out", tmp_path / "out", "--lookup", table, "-q", check=True)
+    run_veil(
+        "deid",
+        ge_series,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "out",
+        "--lookup",
+        table,
+        "-q",
+        check=True,
+    )
     out = dcmread(next((tmp_path / "out").iterdir()), stop_before_pixels=True)
     assert out.PatientID == "SUBJ-001"
 
@@ -167,7 +214,7 @@ def test_unreadable_file_is_reported(ge_series: Path, tmp_path: Path) -> None:
     locked = ge_series / "locked.dcm"
     shutil.copy2(next(ge_series.iterdir()), locked)
     locked.chmod(0)
-    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "-q")
+    result = run_veil("deid", ge_series, "--layout", "mirror", "--out", tmp_path / "out", "-q")
     assert result.returncode == 1
     assert "locked.dcm: unreadable" in result.stderr
 
@@ -175,7 +222,9 @@ def test_unreadable_file_is_reported(ge_series: Path, tmp_path: Path) -> None:
 def test_a_file_that_cannot_be_opened_is_reported(ge_series: Path, tmp_path: Path) -> None:
     (ge_series / "dangling.dcm").symlink_to(tmp_path / "gone.dcm")  # fails even for root
     report = tmp_path / "r.json"
-    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "--report", report, "-q")
+    result = run_veil(
+        "deid", ge_series, "--layout", "mirror", "--out", tmp_path / "out", "--report", report, "-q"
+    )
     assert result.returncode == 1
     assert "dangling.dcm: unreadable" in result.stderr
     data = json.loads(report.read_text())

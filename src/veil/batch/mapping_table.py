@@ -66,8 +66,8 @@ def _header(data: bytes) -> pydicom.Dataset | None:
         return pydicom.dcmread(
             io.BytesIO(data), stop_before_pixels=True, specific_tags=_HEADER_TAGS
         )
-    except (InvalidDicomError, EOFError):
-        return None
+    except InvalidDicomError:
+        return None  # not DICOM (no preamble and no plausible first element)
 
 
 def collect_table(items: Iterable[InputItem], mapper: Mapper) -> MappingTable:
@@ -83,7 +83,9 @@ def collect_table(items: Iterable[InputItem], mapper: Mapper) -> MappingTable:
             table.unreadable.append(f"{item.display}: unreadable ({exc.strerror})")
             continue
         except Exception as exc:  # a header pydicom cannot parse: the type only
-            table.unreadable.append(f"{item.display}: unreadable ({type(exc).__name__})")
+            table.unreadable.append(
+                f"{item.display}: the header cannot be read ({type(exc).__name__})"
+            )
             continue
         if ds is None or ("PatientID" not in ds and "StudyInstanceUID" not in ds):
             table.skipped += 1

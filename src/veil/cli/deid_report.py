@@ -46,6 +46,9 @@ def print_failure(record: FileRecord) -> None:
 
 def print_skipped(summary: BatchSummary) -> None:
     """Name the first few skipped files and why; count the rest, by reason."""
+    if not summary.records:
+        err_console.print("[yellow]no input files found[/]: nothing was written", markup=True)
+        return
     skipped = [r for r in summary.records if r.outcome is Outcome.SKIPPED]
     if not skipped:
         return

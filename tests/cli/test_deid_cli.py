@@ -15,6 +15,7 @@ from pydicom import dcmread
 from tests.cli.broken import deeply_nested, write_broken_files
 from tests.conftest import run_veil
 from tests.engine import builders
+from veil.batch.naming import study_part
 from veil.io.dicomfile import encode_dataset
 
 GE_T1 = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
@@ -84,7 +85,7 @@ def test_exit_0_when_every_dicom_file_is_written(ge_series: Path, tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert re.search(r"\bwritten\s*│\s*3\s*│", result.stderr), result.stderr
     assert re.search(r"\bfailed\s*│\s*0\s*│", result.stderr), result.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != ".veil") == sorted(
         p.name for p in ge_series.iterdir()
     )
 
@@ -136,7 +137,9 @@ def test_zip_archives_are_read_and_dicomdir_skipped(
     data = json.loads(report.read_text())
     assert data["counts"]["written"] == 3 and data["counts"]["skipped"] == 1
     out = tmp_path / "out"
-    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    written = sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and ".veil" not in p.parts
+    )
     # The zip's members keep their path inside the archive (under its stem); the DICOMDIR
     # writes nothing.
     assert written == [f"study/series/{p.name}" for p in sorted(ge_series.iterdir())]
@@ -145,8 +148,9 @@ def test_zip_archives_are_read_and_dicomdir_skipped(
 def test_hierarchy_layout_names_files_by_pseudonyms_only(ge_series: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_veil("deid", ge_series, "--out", out, "--layout", "hierarchy", "-q", check=True)
-    files = sorted(p for p in out.rglob("*") if p.is_file())
+    files = sorted(out.rglob("*.dcm"))
     assert len(files) == 3
+    assert sorted(p.name for p in out.iterdir()) == [".veil", files[0].relative_to(out).parts[0]]
     original = dcmread(next(ge_series.iterdir()))
     for path in files:
         parts = path.relative_to(out).parts
@@ -154,7 +158,9 @@ def test_hierarchy_layout_names_files_by_pseudonyms_only(ge_series: Path, tmp_pa
         assert str(original.PatientID) not in str(path)
         assert str(original.StudyInstanceUID) not in str(path)
         ds = dcmread(path, stop_before_pixels=True)
-        assert parts[1] == ds.StudyInstanceUID and parts[3] == f"{ds.SOPInstanceUID}.dcm"
+        assert parts[0] == ds.PatientID
+        assert parts[1] == study_part(ds) and parts[2] == str(ds.SeriesNumber)
+        assert parts[3] == f"{int(ds.InstanceNumber):04d}.dcm"
 
 
 def test_two_runs_are_byte_identical_and_another_key_differs(

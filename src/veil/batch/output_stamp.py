@@ -2,7 +2,7 @@
 
 A second run into the same folder with another key or policy would otherwise fail file by
 file ("already exists with different content", 8,000 times), or worse, put the same patient
-under two pseudonyms side by side. `veil deid` writes ``.veil-deid.json`` at the folder's top
+under two pseudonyms side by side. `veil deid` writes ``.veil/deid.json`` at the folder's top
 (the key's public fingerprint, the policy's name and a digest of its compiled plan, the layout;
 no identifying value) and compares it before writing anything: one message, once.
 """
@@ -18,7 +18,7 @@ from veil.io.atomic import write_atomic
 from veil.policy.model import Layout
 from veil.policy.plan import Plan, Rule
 
-STAMP_NAME = ".veil-deid.json"
+STAMP_NAME = ".veil/deid.json"  # the output's bookkeeping folder (see veil.batch.placement)
 
 
 def plan_digest(plan: Plan) -> str:

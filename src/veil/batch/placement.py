@@ -3,8 +3,9 @@
 Worker processes place files at the same time, so a name is claimed atomically
 (`veil.io.atomic.write_new`: it fails if the name exists) and never checked-then-written.
 
-Hierarchy layout: a series folder is claimed for one series by a small marker file in it
-(``.veil-series``, holding the de-identified Series Instance UID); a second series whose folder
+Hierarchy layout: a series folder is claimed for one series by a small file in the output's
+bookkeeping folder (``.veil/series/<digest of the folder name>``, holding the de-identified
+Series Instance UID), so the DICOM folders hold DICOM files only; a second series whose folder
 name would be the same gets ``NAME_2``. Within a series, an instance whose file name is taken
 by another instance (duplicate Instance Numbers, common in multi-echo series) gets
 ``0001_2.dcm``. An existing file with the same bytes is the same input written before
@@ -14,7 +15,7 @@ policy, and is replaced only with ``--overwrite``.
 
 from __future__ import annotations
 
-import time
+import hashlib
 from io import BytesIO
 from pathlib import Path
 
@@ -23,9 +24,10 @@ import pydicom
 from veil.batch.naming import HierarchyName
 from veil.io.atomic import write_atomic, write_new
 
-SERIES_MARKER = ".veil-series"
+# Claims live apart from the DICOM folders, in the output's bookkeeping folder (with the stamp,
+# `veil.batch.output_stamp`): OUT/.veil/series/<digest of the folder name> -> its series UID.
+CLAIMS = Path(".veil") / "series"
 MAX_CANDIDATES = 1000  # names tried for one series folder or one instance
-_CLAIM_WAIT_S = 5.0  # how long to wait for a folder's marker another process is writing
 
 # (output folder, series folder name, series UID) -> the folder claimed; per worker process
 _SERIES_FOLDERS: dict[tuple[str, str, str], str] = {}
@@ -35,17 +37,22 @@ class OutputTaken(Exception):
     """The output name holds this instance written with other content (another policy)."""
 
 
-def _marker(folder: Path) -> str | None:
-    deadline = time.monotonic() + _CLAIM_WAIT_S
-    while True:
+def _claim(out: Path, relative: str, series_uid: str) -> bool:
+    """Claim the folder ``relative`` for ``series_uid``: True if it is (now or before) ours.
+
+    The claim is a file written whole with an exclusive create, so two processes racing for
+    one folder name never both win, and a claim is never read half-written."""
+    digest = hashlib.sha256(relative.encode("utf-8")).hexdigest()[:32]
+    claim = out / CLAIMS / digest
+    uid = series_uid.encode("ascii", "replace")
+    try:
+        write_new(claim, uid)
+        return True
+    except FileExistsError:
         try:
-            return (folder / SERIES_MARKER).read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            if time.monotonic() > deadline:
-                return None  # a folder veil did not claim: someone else's
-            time.sleep(0.01)
-        except (OSError, UnicodeDecodeError):
-            return None
+            return claim.read_bytes() == uid
+        except OSError:
+            return False
 
 
 def _claim_series(out: Path, name: HierarchyName) -> str:
@@ -55,18 +62,10 @@ def _claim_series(out: Path, name: HierarchyName) -> str:
         return known
     for attempt in range(1, MAX_CANDIDATES + 1):
         relative = name.series_folder if attempt == 1 else f"{name.series_folder}_{attempt}"
-        folder = out / relative
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            if _marker(folder) == name.series_uid:
-                _SERIES_FOLDERS[key] = relative
-                return relative
-            continue
-        write_new(folder / SERIES_MARKER, name.series_uid.encode("ascii", "replace") + b"\n")
-        _SERIES_FOLDERS[key] = relative
-        return relative
+        if _claim(out, relative, name.series_uid):
+            (out / relative).mkdir(parents=True, exist_ok=True)
+            _SERIES_FOLDERS[key] = relative
+            return relative
     raise OutputTaken(f"{name.series_folder}: {MAX_CANDIDATES} series share this folder name")
 
 

@@ -190,7 +190,7 @@ def test_two_runs_are_byte_identical_and_another_key_differs(
         key="77" * 32,
         check=True,
     )
-    for path in (tmp_path / "a").iterdir():
+    for path in (tmp_path / "a").glob("*.MRDC.*"):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
         assert path.read_bytes() != (tmp_path / "c" / path.name).read_bytes()
 
@@ -211,7 +211,7 @@ def test_lookup_table_gives_the_trial_subject_id(ge_series: Path, tmp_path: Path
         "-q",
         check=True,
     )
-    out = dcmread(next((tmp_path / "out").iterdir()), stop_before_pixels=True)
+    out = dcmread(next((tmp_path / "out").glob("*.MRDC.*")), stop_before_pixels=True)
     assert out.PatientID == "SUBJ-001"
 
 

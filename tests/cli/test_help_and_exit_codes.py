@@ -121,6 +121,19 @@ class World:
         store.close()
         return config
 
+    def with_returns(self) -> Path:
+        """A node.yaml whose store holds returned result 1 (quarantined) and 2 (forwarded)."""
+        config = self.node_config("returns")
+        store = Store.open(
+            f"sqlite:///{config.parent / 'state.db'}", Sealer(bytes.fromhex(TEST_KEY))
+        )
+        for name in ("r1.dcm", "r2.dcm"):
+            store.returns.add(name, "2.25." + name[1])
+        store.returns.quarantine(1, "the result's PatientID is not a pseudonym this node sent")
+        store.returns.forwarded(2)
+        store.close()
+        return config
+
     def with_user(self, name: str) -> Path:
         """A node.yaml whose store has the console account ``name`` and the token ``name``."""
         from veil.console import accounts
@@ -257,6 +270,20 @@ SCENARIOS: dict[tuple[str, ...], dict[int, Scenario]] = {
             "STUDYKEY00000001",
         ],
         2: lambda w: ["node", "forget", "--config", str(w.node_config()), "NOSUCHSTUDY"],
+    },
+    ("node", "returns"): {
+        0: lambda w: ["node", "returns", "--config", str(w.with_returns())],
+        2: lambda w: ["node", "returns", "--config", str(w.bad_node_config())],
+    },
+    ("node", "returns", "release"): {
+        0: lambda w: ["node", "returns", "release", "1", "--config", str(w.with_returns())],
+        1: lambda w: ["node", "returns", "release", "2", "--config", str(w.with_returns())],
+        2: lambda w: ["node", "returns", "release", "9", "--config", str(w.with_returns())],
+    },
+    ("node", "returns", "delete"): {
+        0: lambda w: ["node", "returns", "delete", "1", "--config", str(w.with_returns())],
+        1: lambda w: ["node", "returns", "delete", "2", "--config", str(w.with_returns())],
+        2: lambda w: ["node", "returns", "delete", "9", "--config", str(w.with_returns())],
     },
     ("serve",): {
         # 0 (stopped by SIGTERM): test_serve_stops_cleanly_on_sigterm, a real process

@@ -17,7 +17,11 @@ VEIL = [sys.executable, "-c", "from veil.cli import main; main()"]
 
 
 def write_config(
-    folder: Path, port: int, orthanc: Orthanc | None, database: str = "node.db"
+    folder: Path,
+    port: int,
+    orthanc: Orthanc | None,
+    database: str = "node.db",
+    stable_seconds: float = 1,
 ) -> Path:
     config = folder / "node.yaml"
     if orthanc is None:
@@ -30,7 +34,8 @@ def write_config(
         )
     config.write_text(
         f"""
-node: {{host: 127.0.0.1, port: {port}, stable_seconds: 1, poll_seconds: 0.1, workers: 2}}
+node: {{host: 127.0.0.1, port: {port}, stable_seconds: {stable_seconds}, poll_seconds: 0.1,
+       workers: 2}}
 state: {{database: '{database}', spool: spool}}
 {destinations}retry: {{max_attempts: 50, initial_delay_seconds: 0.5, max_delay_seconds: 2}}
 web: {{enabled: false}}  # the console has its own tests (tests/console)

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from veil.node import controls
 from veil.node.config import Destination, DestinationKind, NodeConfig, parse_config
+from veil.node.store import Store
+from veil.node.store.states import StudyState
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 TEST_KEY = "5e" * 32
@@ -65,6 +68,20 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0, step: float =
             return True
         time.sleep(step)
     return condition()
+
+
+def process_received(store: Store) -> int:
+    """Process every study still waiting for its quiet time now (the console's "process now").
+
+    For tests whose sender has finished (storescu returned: every instance was acknowledged,
+    so registered): the study is processed whole, once, however long a loaded machine made the
+    sender stall between instances. A short ``stable_seconds`` instead lets a stalled sender's
+    study go out in parts (correct, see test_stalled_sender.py, but not what those tests check).
+    """
+    studies = store.studies.in_states([StudyState.RECEIVED])
+    for study in studies:
+        controls.process_now(store, study.id)
+    return len(studies)
 
 
 def node_config(tmp_path: Path, **changes: object) -> NodeConfig:

@@ -58,7 +58,11 @@ class Orthanc:
             self.process.wait()
 
 
-def start_orthanc(folder: Path, ae_title: str = "ORTHANC", dicomweb: bool = False) -> Orthanc:
+def start_orthanc(
+    folder: Path, ae_title: str = "ORTHANC", dicomweb: bool = False, overwrite: bool = False
+) -> Orthanc:
+    """``overwrite``: an instance received again replaces the stored one (what a corrected
+    version needs; Orthanc's default keeps the first)."""
     folder.mkdir(parents=True, exist_ok=True)
     http_port, dicom_port = free_port(), free_port()
     config = {
@@ -79,7 +83,7 @@ def start_orthanc(folder: Path, ae_title: str = "ORTHANC", dicomweb: bool = Fals
         "Plugins": [str(DICOMWEB_PLUGIN)] if dicomweb else [],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         "UnknownSopClassAccepted": True,
-        "OverwriteInstances": False,
+        "OverwriteInstances": overwrite,
     }
     config_path = folder / "orthanc.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from node_support import needs_dcmtk, series_files, storescu, wait_for
+from node_support import needs_dcmtk, process_received, series_files, storescu, wait_for
 from pydicom import dcmread
 
 from veil.io.dicomfile import encode_dataset
@@ -17,6 +17,9 @@ from veil.pipeline import FileResult, Settings, deidentify_file
 
 STUDY = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
 PROFILE = "neuroquant"
+# Processed when the sender is done (process_received), not after a quiet time a loaded
+# machine can exceed between two instances: each study is judged whole, once.
+WHEN_SENT = 3600.0
 
 
 pytestmark = [
@@ -28,9 +31,10 @@ pytestmark = [
 def test_study_meeting_the_profile_is_sent_with_what_it_needs(
     running_node: Callable[..., Node],
 ) -> None:
-    node = running_node(profiles=(PROFILE,))
+    node = running_node(profiles=(PROFILE,), stable_seconds=WHEN_SENT)
     files = series_files(STUDY)
     storescu(node.config.port, files)
+    assert process_received(node.store) == 1
     assert wait_for(
         lambda: [r.state for r in node.store.studies.status()] == [StudyState.SENT], timeout=120
     ), node.store.studies.status()
@@ -53,8 +57,9 @@ def test_study_that_lost_a_requirement_is_quarantined(running_node: Callable[...
         del ds.ManufacturerModelName
         return replace(result, encoded=encode_dataset(ds), dataset=ds)
 
-    node = running_node(deid=broken_engine, profiles=(PROFILE,))
+    node = running_node(deid=broken_engine, profiles=(PROFILE,), stable_seconds=WHEN_SENT)
     storescu(node.config.port, series_files(STUDY))
+    assert process_received(node.store) == 1
     assert wait_for(
         lambda: [r.state for r in node.store.studies.status()] == [StudyState.QUARANTINED],
         timeout=120,
@@ -74,8 +79,16 @@ def test_study_whose_output_cannot_be_checked_is_quarantined(
         result = deidentify_file(data, name, settings)
         return replace(result, encoded=b"DICM but not really")
 
-    node = running_node(deid=unreadable_output, profiles=(PROFILE,))
+    # Three slices of the 3D T1 do not make a study the destination could process: sent
+    # anyway here (send_ineligible), to reach the check after de-identification.
+    node = running_node(
+        deid=unreadable_output,
+        profiles=(PROFILE,),
+        stable_seconds=WHEN_SENT,
+        send_ineligible=True,
+    )
     storescu(node.config.port, series_files(STUDY)[:3])
+    assert process_received(node.store) == 1
     assert wait_for(
         lambda: [r.state for r in node.store.studies.status()] == [StudyState.QUARANTINED],
         timeout=120,

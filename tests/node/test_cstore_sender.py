@@ -108,18 +108,24 @@ def test_a_refusal_stops_the_batch_and_names_the_destination_and_status(
     server = scp(answer=lambda uid: 0xA700 if uid == refused else 0x0000)
     result = _sender(server.port).send(items)
     assert result.delivered == (0, 1)  # the ones acknowledged before the refusal
-    assert result.problem == "pacs: C-STORE refused with status 0xA700"
+    assert result.problem == "pacs: C-STORE refused with status 0xA700 (Refused: Out of Resources)"
     assert refused not in server.stored
 
 
 def test_a_peer_that_is_not_there_or_refuses_the_association(scp: Callable[..., Scp]) -> None:
-    nobody = _sender(free_port()).send(_items(1))
-    assert nobody.delivered == () and "association with PACS@127.0.0.1" in (nobody.problem or "")
+    port = free_port()
+    nobody = _sender(port).send(_items(1))
+    assert nobody.delivered == ()
+    assert (nobody.problem or "").startswith(
+        f"pacs: PACS@127.0.0.1:{port}: connection refused by 127.0.0.1:{port}"
+    )
     server = scp()
     wrong_title = _sender(server.port, ae_title="OTHER").send(_items(1))
     assert wrong_title.delivered == ()
     assert wrong_title.problem == (
-        f"pacs: association with OTHER@127.0.0.1:{server.port} not accepted"
+        f"pacs: OTHER@127.0.0.1:{server.port}: association rejected (rejected permanent, by "
+        "the service user: Called AE title not recognised); check ae_title and "
+        "calling_ae_title, and that the destination knows veil"
     )
     assert server.stored == {}
 

@@ -136,7 +136,7 @@ def test_unreachable_destination_is_retried_then_failed_then_retried_by_command(
     )
     row = node.store.studies.status()[0]
     assert row.attempts == 3
-    assert "association" in (row.reason or "")
+    assert "connection refused by 127.0.0.1:" in (row.reason or "")
     node.stop()
 
     # The destination is fixed; the study is retried by command and goes out.

@@ -17,7 +17,7 @@ from veil.node.config import NodeConfig
 from veil.node.senders.probe import ProbeResult, probe
 from veil.node.spool import Spool
 from veil.node.store import Store
-from veil.node.store.states import StudyState
+from veil.node.store.states import HELD
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def retry_study(store: Store, actor: str, key: str) -> ActionResult:
             Action.RETRY,
             key,
             False,
-            f"study is {study.state.value}; only failed or quarantined studies are retried",
+            f"study is {study.state.value}; only failed, quarantined or not-eligible studies "
+            "are retried",
             409,
         )
     return _done(store, actor, Action.RETRY, key, True, "study queued to be processed again", 200)
@@ -119,14 +120,15 @@ def purge_study(store: Store, spool: Spool, actor: str, key: str, confirm: str) 
             "to purge, confirm by typing the study key",
             400,
         )
-    if study.state not in (StudyState.QUARANTINED, StudyState.FAILED):
+    if study.state not in HELD:
         return _done(
             store,
             actor,
             Action.PURGE,
             key,
             False,
-            f"study is {study.state.value}; only quarantined or failed studies are purged",
+            f"study is {study.state.value}; only quarantined, failed or not-eligible studies "
+            "are purged",
             409,
         )
     if not controls.purge_study(store, spool, study.id):

@@ -278,7 +278,7 @@ def dashboard(request: Request) -> DashboardOut:
 @router.get("/studies", Permission.VIEW_NODE, response_model=StudyPage)
 def studies(
     request: Request,
-    state: Annotated[list[StudyState], Query(max_length=7)] = [],  # noqa: B006
+    state: Annotated[list[StudyState], Query(max_length=8)] = [],  # noqa: B006
     q: Annotated[str, Query(max_length=80)] = "",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     size: Annotated[int, Query(ge=1, le=nodeview.MAX_PAGE_SIZE)] = nodeview.PAGE_SIZE,

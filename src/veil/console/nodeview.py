@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from veil.node import controls
 from veil.node.config import Destination, DestinationKind, NodeConfig
 from veil.node.store import Store, models
-from veil.node.store.states import ReturnState, StudyState
+from veil.node.store.states import HELD, ReturnState, StudyState
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -61,7 +61,7 @@ class StudyDetail:
 
 @dataclass(frozen=True)
 class Held:
-    """A quarantined or failed study with why it is held (the quarantine page's row)."""
+    """A held study (quarantined, failed, not-eligible) with why (the quarantine page's row)."""
 
     summary: StudySummary
     findings: tuple[controls.StudyFinding, ...]
@@ -217,7 +217,8 @@ def study_detail(store: Store, config: NodeConfig, key: str) -> StudyDetail | No
             r.destination: int(r.n)
             for r in conn.execute(
                 select(d.c.destination, func.count().label("n"))
-                .join(i, i.c.id == d.c.instance_id)
+                # the current version of each instance: an older one's delivery does not count
+                .join(i, and_(i.c.id == d.c.instance_id, i.c.version == d.c.version))
                 .where(i.c.study_id == summary.id)
                 .group_by(d.c.destination)
             )
@@ -238,11 +239,9 @@ def study_detail(store: Store, config: NodeConfig, key: str) -> StudyDetail | No
 
 
 def held(store: Store, page: int = 1, size: int = 100) -> tuple[list[Held], int]:
-    """One page of quarantined and failed studies with their findings (two queries)."""
-    rows, total = studies(
-        store,
-        StudyFilter(states=(StudyState.QUARANTINED, StudyState.FAILED), page=page, size=size),
-    )
+    """One page of held studies (quarantined, failed, not eligible for the destination) with
+    their findings (two queries)."""
+    rows, total = studies(store, StudyFilter(states=HELD, page=page, size=size))
     findings = controls.findings_of(store, [r.id for r in rows])
     return [Held(r, tuple(findings.get(r.id, ()))) for r in rows], total
 

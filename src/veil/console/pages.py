@@ -192,7 +192,7 @@ def _filter(state: list[str], q: str, page: int) -> nodeview.StudyFilter:
 @router.get("/studies", Permission.VIEW_NODE)
 def studies(
     request: Request,
-    state: Annotated[list[str], Query(max_length=7)] = [],  # noqa: B006 (FastAPI idiom)
+    state: Annotated[list[str], Query(max_length=8)] = [],  # noqa: B006 (FastAPI idiom)
     q: Annotated[str, Query(max_length=80)] = "",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
 ) -> Response:
@@ -214,7 +214,7 @@ def studies(
 @router.get("/partials/studies", Permission.VIEW_NODE)
 def studies_partial(
     request: Request,
-    state: Annotated[list[str], Query(max_length=7)] = [],  # noqa: B006
+    state: Annotated[list[str], Query(max_length=8)] = [],  # noqa: B006
     q: Annotated[str, Query(max_length=80)] = "",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
 ) -> Response:

@@ -178,6 +178,9 @@ class NodeConfig:
     keep_sent: bool = False
     policy: str = "basic"
     profiles: tuple[str, ...] = ()
+    # A study that fails a destination profile as received is held `not-eligible`; true
+    # sends it anyway (the destination then decides).
+    send_ineligible: bool = False
     key: Path | None = None
     lookup: Path | None = None
     # PatientIDs that name nobody (None: veil.mapping.DEFAULT_PLACEHOLDER_IDS).
@@ -540,6 +543,7 @@ def _deidentify_fields(top: _Section, base: Path) -> dict[str, Any]:
     fields_ = {
         "policy": policy,
         "profiles": tuple(deid.texts("profiles", "a destination profile name or file")),
+        "send_ineligible": deid.flag("send_ineligible", _d("send_ineligible")),
         "key": deid.path("key", base),
         "lookup": deid.path("lookup", base),
         "placeholder_patient_ids": None,

@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, select, update
 from veil.node.spool import Spool
 from veil.node.store import Store, models
 from veil.node.store import console_models as cm
-from veil.node.store.states import ReturnState, StudyState, require
+from veil.node.store.states import HELD, ReturnState, StudyState, require
 
 # How long a study whose only pending destinations are paused waits before the scheduler
 # looks at it again (resuming a destination makes such studies due at once).
@@ -155,14 +155,15 @@ def retry_return(store: Store, return_id: int) -> bool:
 
 
 def purge_study(store: Store, spool: Spool, study_id: int) -> bool:
-    """Delete a quarantined or failed study: its rows and its spool files. False otherwise."""
+    """Delete a held (quarantined, failed, not-eligible) study: its rows and its spool files.
+    False otherwise."""
     s, i, d = models.studies, models.instances, models.deliveries
     with store.db.write() as conn:
         row = conn.execute(
             select(s.c.study_key).where(
                 and_(
                     s.c.id == study_id,
-                    s.c.state.in_([StudyState.QUARANTINED.value, StudyState.FAILED.value]),
+                    s.c.state.in_([state.value for state in HELD]),
                 )
             )
         ).first()

@@ -1,11 +1,12 @@
 """Forgetting: a study's links and files removed on request, links of all studies after the
 retention period.
 
-`veil node forget STUDY` removes one study the node has finished with (sent, quarantined or
-failed): its links (original <-> pseudonym; the patient's too when no other study has that
-patient), its rows in the state store and its spool files. A result about it can then no longer
-come home (it is quarantined as unknown). `linkage.retention_days` purges every link older than
-that, on the node's own schedule; the studies' states stay, holding only keyed digests.
+`veil node forget STUDY` removes one study the node has finished with (sent, quarantined,
+failed or not-eligible): its links (original <-> pseudonym; the patient's too when no other
+study has that patient), its rows in the state store and its spool files. A result about it can
+then no longer come home (it is quarantined as unknown). `linkage.retention_days` purges every
+link older than that, on the node's own schedule; the studies' states stay, holding only keyed
+digests.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from pathlib import Path
 from veil.errors import VeilError
 from veil.node.spool import inside
 from veil.node.store import Store, StudyState
+from veil.node.store.states import HELD
 
 log = logging.getLogger("veil.node")
 
-FINISHED = (StudyState.SENT, StudyState.QUARANTINED, StudyState.FAILED)
+FINISHED = (StudyState.SENT, *HELD)
 PURGE_INTERVAL_SECONDS = 3600.0
 
 
@@ -45,7 +47,7 @@ def forget_study(store: Store, spool_root: Path, ref: str) -> Forgotten:
     if row.state not in FINISHED:
         raise ForgetError(
             f"study {ref} is {row.state.value}: the node is still working on it; forget it once "
-            "it is sent, quarantined or failed"
+            "it is sent, quarantined, failed or not-eligible"
         )
     links = store.linkage.forget_study(row.study_key)
     files = 0

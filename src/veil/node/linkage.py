@@ -10,8 +10,9 @@ under one pseudonym are a conflict, found here within a study and by the store a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from pydicom import Dataset
@@ -19,9 +20,18 @@ from pydicom.dataelem import DataElement
 
 from veil.dicom import text_values
 from veil.errors import VeilError
-from veil.mapping import Mapper
-from veil.node.store.linkage import PatientLink, StudyLink, UidLink
+from veil.mapping import Mapper, Patient
+from veil.node.store.linkage import MAX_DATES, PatientLink, StudyLink, UidLink
 from veil.node.store.sealing import normalised_name
+
+# What de-identification adds to say it happened (PS3.15 E.1): a result going home is about a
+# known patient again, so these go (PatientIdentityRemoved=YES on it would be false).
+DEIDENTIFICATION_RECORD = (
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "DeidentificationMethodCodeSequence",
+    "LongitudinalTemporalInformationModified",
+)
 
 
 class UnknownPseudonymError(VeilError):
@@ -45,7 +55,12 @@ class Linkage:
                 self.conflicts.add(pseudo)
             self.patients.setdefault(pseudo, patient)
         self.conflicts |= other.conflicts
-        self.studies.update(other.studies)
+        for pseudo, study in other.studies.items():
+            known_study = self.studies.get(pseudo)
+            if known_study is not None:  # one study, many instances: every date they hold
+                dates = set(known_study.original_dates) | set(study.original_dates)
+                study = replace(known_study, original_dates=tuple(sorted(dates))[:MAX_DATES])
+            self.studies[pseudo] = study
         self.uids.update(other.uids)
 
 
@@ -82,29 +97,91 @@ def collect(original: Dataset, output: Dataset, mapper: Mapper) -> Linkage:
     if pseudo_patient:
         link.patients[pseudo_patient] = PatientLink(
             pseudo_patient_id=pseudo_patient,
-            original_patient_id=str(original.get("PatientID", "") or ""),
-            original_patient_name=str(original.get("PatientName", "") or ""),
-            original_birth_date=str(original.get("PatientBirthDate", "") or ""),
+            original_patient_id=_text(original, "PatientID"),
+            original_patient_name=_text(original, "PatientName"),
+            original_birth_date=_text(original, "PatientBirthDate"),
+            original_sex=_text(original, "PatientSex"),
+            original_issuer=_text(original, "IssuerOfPatientID"),
         )
     pseudo_study = str(output.get("StudyInstanceUID", "") or "")
     if pseudo_study:
+        # Dates moved on the way out (the engine says so in (0028,0303)): remember by how much
+        # and from what, so that a result's dates can be moved back, and only those.
+        moved = str(output.get("LongitudinalTemporalInformationModified", "")) == "MODIFIED"
         link.studies[pseudo_study] = StudyLink(
             pseudo_study_uid=pseudo_study,
-            original_study_uid=str(original.get("StudyInstanceUID", "") or ""),
+            original_study_uid=_text(original, "StudyInstanceUID"),
             pseudo_patient_id=pseudo_patient,
-            original_accession=str(original.get("AccessionNumber", "") or ""),
+            original_accession=_text(original, "AccessionNumber"),
             pseudo_accession=str(output.get("AccessionNumber", "") or ""),
+            original_study_date=_text(original, "StudyDate"),
+            original_study_time=_text(original, "StudyTime"),
+            date_offset_days=mapper.date_offset_days(Patient.of(original)) if moved else None,
+            original_dates=tuple(sorted(_dates(original)))[:MAX_DATES] if moved else (),
         )
     return link
 
 
-class IdentityRecord(Protocol):
-    def conflicts(self, patients: Sequence[PatientLink]) -> list[str]: ...
+def _text(ds: Dataset, keyword: str) -> str:
+    return str(ds.get(keyword, "") or "").strip()
 
 
-def identity_conflicts(link: Linkage, store: IdentityRecord) -> list[str]:
-    """Pseudonyms under which this study, or this study and the store, hold two identities."""
-    return sorted(link.conflicts | set(store.conflicts(list(link.patients.values()))))
+def _dates(ds: Dataset) -> set[str]:
+    """Every date (YYYYMMDD) of a DA value or a DT value's date part, at every level."""
+    found: set[str] = set()
+    for element in ds:
+        if element.VR == "SQ":
+            for item in element.value or ():
+                found |= _dates(item)
+        elif element.VR in ("DA", "DT") and element.value:
+            for value in text_values(element.value):
+                day = value.strip()[:8]
+                if _parse(day) is not None:
+                    found.add(day)
+    return found
+
+
+def _parse(day: str) -> dt.date | None:
+    if len(day) != 8 or not day.isdigit():
+        return None
+    try:
+        return dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
+    except ValueError:
+        return None
+
+
+def dates_back(ds: Dataset, study: StudyLink) -> int:
+    """Move every date of ``ds`` that is one of the study's dates as sent back to the original
+    (at every level, DT values keep their time); how many values moved. Dates the processing
+    wrote itself (a report's creation date) are not among them and stay as they are."""
+    if study.date_offset_days is None or not study.original_dates:
+        return 0
+    originals = set(study.original_dates)
+    offset = dt.timedelta(days=study.date_offset_days)
+    moved = 0
+
+    def back(value: str) -> str:
+        nonlocal moved
+        day = _parse(value.strip()[:8])
+        if day is None:
+            return value
+        original = (day + offset).strftime("%Y%m%d")
+        if original not in originals:
+            return value
+        moved += 1
+        return original + value.strip()[8:]
+
+    def walk(item: Dataset) -> None:
+        for element in item:
+            if element.VR == "SQ":
+                for child in element.value or ():
+                    walk(child)
+            elif element.VR in ("DA", "DT") and element.value:
+                values = [back(v) for v in text_values(element.value)]
+                element.value = values if element.VM > 1 else values[0]
+
+    walk(ds)
+    return moved
 
 
 class LinkageLookup(Protocol):
@@ -140,9 +217,12 @@ def reidentify(ds: Dataset, lookup: LinkageLookup) -> Dataset:
             "series or instances?); only its own study's UIDs may be restored"
         )
     found = lookup.uids(carried, pseudo_study)
-    ds.PatientID = patient.original_patient_id
-    ds.PatientName = patient.original_patient_name
-    ds.AccessionNumber = study.original_accession
+    for keyword in DEIDENTIFICATION_RECORD:
+        if keyword in ds:
+            delattr(ds, keyword)
+    dates_back(ds, study)
+    _restore_patient(ds, patient)
+    _restore_study(ds, study)
     for element in elements:
         restored = [found.get(v, v) for v in text_values(element.value)]
         element.value = restored if element.VM > 1 else restored[0]
@@ -150,3 +230,27 @@ def reidentify(ds: Dataset, lookup: LinkageLookup) -> Dataset:
     if meta is not None and "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     return ds
+
+
+def _restore_patient(ds: Dataset, patient: PatientLink) -> None:
+    """The Patient module as the home PACS knows it (values it does not know are left)."""
+    ds.PatientID = patient.original_patient_id
+    ds.PatientName = patient.original_patient_name
+    if patient.original_issuer:
+        ds.IssuerOfPatientID = patient.original_issuer
+    elif "IssuerOfPatientID" in ds:  # not ours: the PACS must not file it under another issuer
+        del ds.IssuerOfPatientID
+    if patient.original_birth_date:
+        ds.PatientBirthDate = patient.original_birth_date
+    if patient.original_sex:
+        ds.PatientSex = patient.original_sex
+
+
+def _restore_study(ds: Dataset, study: StudyLink) -> None:
+    """What the home PACS files a result by: the original study's accession, date and time
+    (its Study Instance UID comes back with the other UIDs)."""
+    ds.AccessionNumber = study.original_accession
+    if study.original_study_date:
+        ds.StudyDate = study.original_study_date
+    if study.original_study_time:
+        ds.StudyTime = study.original_study_time

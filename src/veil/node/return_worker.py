@@ -12,7 +12,7 @@ import io
 import logging
 import time
 
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
 
 from veil.errors import VeilError
 from veil.io.dicomfile import encode_dataset
@@ -40,6 +40,7 @@ class ReturnWorker:
         path = self.spool.returned_file(row.spool_name)
         try:
             ds = dcmread(io.BytesIO(path.read_bytes()), force=True)
+            self._remember_who(return_id, ds)
             reidentify(ds, self.store.linkage)
             encoded = encode_dataset(ds)
         except UnknownPseudonymError as exc:
@@ -67,3 +68,11 @@ class ReturnWorker:
         else:
             retry_at = time.time() + self.retry.delay(attempts)
             self.store.returns.retry_later(return_id, attempts, result.problem, retry_at)
+
+    def _remember_who(self, return_id: int, ds: Dataset) -> None:
+        """The pseudonym and study key the result is about, when the node issued them (read
+        before re-identification: `veil node returns` shows them, never an original)."""
+        pseudo_patient = str(ds.get("PatientID", "") or "").strip()
+        pseudo_study = str(ds.get("StudyInstanceUID", "") or "").strip()
+        patient, study_key = self.store.linkage.known(pseudo_patient, pseudo_study)
+        self.store.returns.about(return_id, patient, study_key)

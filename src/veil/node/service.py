@@ -19,7 +19,7 @@ from enum import Enum
 from functools import partial
 from pathlib import Path
 
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
 
 from veil.keys import load_mapper
 from veil.mapping import Mapper, Patient
@@ -28,8 +28,16 @@ from veil.node.forgetting import Retention
 from veil.node.receiver import Received, Receiver, StoreStatus
 from veil.node.return_worker import ReturnWorker
 from veil.node.senders import make_sender
-from veil.node.spool import Spool
-from veil.node.store import InstanceState, Sealer, Store, StudyState
+from veil.node.spool import Spool, content_sha256
+from veil.node.store import (
+    Arrival,
+    Incoming,
+    InstanceState,
+    Registration,
+    Sealer,
+    Store,
+    StudyState,
+)
 from veil.node.study_deid import DeidFunction
 from veil.node.study_worker import SendPolicy, StudyWorker
 from veil.pipeline import Settings, compile_policy
@@ -81,6 +89,7 @@ class Node:
             senders=[make_sender(d) for d in config.destinations],
             retry=config.retry,
             keep_sent=config.keep_sent,
+            send_ineligible=config.send_ineligible,
         )
         self.studies = StudyWorker(self.store, self.spool, settings, self.profiles, sending, deid)
         self.returns: ReturnWorker | None = None
@@ -171,25 +180,30 @@ class Node:
             )
 
     def _register_spooled_instances(self) -> int:
-        """Register spool files written (and acknowledged) just before a crash."""
+        """Register spool files written (and acknowledged) just before a crash; remove files a
+        newer version superseded (a crash between registering it and removing them)."""
         known: dict[str, set[str]] = {}
         registered = 0
         for study_key, path in self.spool.incoming_files():
             names = known.setdefault(study_key, self.store.studies.known_spool_names(study_key))
-            spool_name = f"{study_key}/{path.name}"
-            if spool_name in names:
+            if f"{study_key}/{path.name}" in names:
                 continue
             try:
                 ds = dcmread(path, stop_before_pixels=True, force=True)
-                self.store.studies.record_instance(
-                    str(ds.StudyInstanceUID),
+                incoming = self._incoming(
+                    ds,
                     study_key,
-                    self.mapper.patient_pseudonym(Patient.of(ds)),
+                    str(ds.StudyInstanceUID),
                     str(ds.SOPInstanceUID),
                     str(ds.get("SOPClassUID", "") or ""),
-                    spool_name,
+                    path,
+                    content_sha256(path),
                 )
-                registered += 1
+                registration = self.store.studies.register(
+                    incoming, written_at=path.stat().st_mtime
+                )
+                self._tidy_spool(incoming, registration)
+                registered += registration.arrival in (Arrival.NEW, Arrival.NEW_VERSION)
             except Exception as exc:  # one unreadable file must not stop the node's start
                 log.error(
                     "recovery: spool file %s/%s not registered (%s)",
@@ -201,30 +215,67 @@ class Node:
 
     # ---- receiving -----------------------------------------------------------------------
 
+    def _incoming(
+        self,
+        ds: Dataset,
+        study_key: str,
+        study_uid: str,
+        sop_uid: str,
+        sop_class_uid: str,
+        path: Path,
+        sha: str,
+    ) -> Incoming:
+        """What the store registers of a spooled instance (it keeps keyed digests only)."""
+        return Incoming(
+            study_uid=study_uid,
+            sop_uid=sop_uid,
+            sop_class_uid=sop_class_uid,
+            study_key=study_key,
+            patient_pseudonym=self.mapper.patient_pseudonym(Patient.of(ds)),
+            spool_name=f"{study_key}/{path.name}",
+            content_sha256=sha,
+            patient_name=str(ds.get("PatientName", "") or ""),
+            birth_date=str(ds.get("PatientBirthDate", "") or ""),
+        )
+
+    def _tidy_spool(self, incoming: Incoming, registration: Registration) -> None:
+        """Remove spool files the registration made useless: a file that is not the
+        instance's registered one (the same content again, a stale version), the previous
+        version's file, and a resend of a delivered version (unless keep_sent)."""
+        not_registered = registration.spool_name != incoming.spool_name
+        delivered_again = (
+            registration.arrival is Arrival.KNOWN
+            and registration.state is InstanceState.SENT
+            and not self.config.keep_sent
+        )
+        if not_registered or delivered_again:
+            self.spool.incoming_file(incoming.spool_name).unlink(missing_ok=True)
+        if registration.superseded is not None:
+            self.spool.incoming_file(registration.superseded).unlink(missing_ok=True)
+
     def _on_store(self, received: Received) -> StoreStatus:
         study_uid, sop_uid = received.study_uid, received.sop_uid  # valid UIDs (receiver)
         study_key = self.mapper.token("node-study", study_uid, 16)
-        pseudonym = self.mapper.patient_pseudonym(Patient.of(received.dataset))
-        path = self.spool.incoming_path(study_key, sop_uid)
+        # The content is part of the spool name: a new version never overwrites the file of
+        # the one being processed, and the same content again lands on its own file.
+        sha = content_sha256(received.path)
+        path = self.spool.incoming_path(study_key, sop_uid, sha)
         self.spool.adopt(received.path, path)
         # The spool name keeps its folder: should the key (and so the study key) ever change,
         # instances received before and after still point at their own files.
-        new = self.store.studies.record_instance(
-            study_uid,
-            study_key,
-            pseudonym,
-            sop_uid,
-            received.sop_class_uid,
-            f"{study_key}/{path.name}",
+        incoming = self._incoming(
+            received.dataset, study_key, study_uid, sop_uid, received.sop_class_uid, path, sha
         )
-        # A resend of an instance already delivered is not sent again (same UID, same
-        # de-identified instance), so its new copy must not linger in the spool.
-        if (
-            not new
-            and not self.config.keep_sent
-            and self.store.studies.instance_state(study_uid, sop_uid) is InstanceState.SENT
-        ):
-            path.unlink(missing_ok=True)
+        registration = self.store.studies.register(incoming)
+        if registration.arrival is Arrival.NEW_VERSION:
+            log.info(
+                "study %s (patient %s): an instance was received again with other content "
+                "(version %d); the study will be processed and sent again",
+                study_key,
+                incoming.patient_pseudonym,
+                registration.version,
+            )
+        self._tidy_spool(incoming, registration)
         return StoreStatus.SUCCESS
 
     def _on_return(self, received: Received) -> StoreStatus:

@@ -4,8 +4,12 @@ sender hears success.
 Layout under the spool root (every name is a keyed digest or a random token, never a value
 that was received or that the de-identification kept):
   tmp/                          partial writes and datasets being received; emptied at start
-  incoming/<study>/<sop>.dcm    received instances (<study>: the study key, <sop>: a keyed
-                                digest of the received SOP Instance UID)
+  incoming/<study>/<sop>-<content>.dcm
+                                received instances (<study>: the study key, <sop>: a keyed
+                                digest of the received SOP Instance UID, <content>: a keyed
+                                digest of the file's content, so that a new version of an
+                                instance never overwrites the one being processed; files
+                                from before versions are named <sop>.dcm)
   out/<study>/<sop>.dcm         de-identified instances waiting to be sent (<sop>: a keyed
                                 digest of the de-identified SOP Instance UID, which is the
                                 original one under retain-uids)
@@ -20,6 +24,7 @@ a name from the database cannot lead elsewhere.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -80,6 +85,20 @@ def exposed(path: Path) -> str | None:
     return None
 
 
+def content_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a received file, read in 1 MiB chunks (never whole in memory).
+
+    Received by pynetdicom, the file is the sender's dataset bytes behind a file meta
+    that depends only on the UIDs and the transfer syntax: the same instance sent again the
+    same way gives the same digest, and any changed value another.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class Spool:
     """The spool's folders; ``mapper`` (the project key) is needed only to name new files.
 
@@ -118,8 +137,13 @@ class Spool:
     def _checked(self, folder: Path, *parts: str) -> Path:
         return inside(folder, folder.joinpath(*parts))
 
-    def incoming_path(self, study_key: str, sop_uid: str) -> Path:
-        return self._checked(self.incoming, study_key, f"{self.name(sop_uid)}.dcm")
+    def incoming_path(self, study_key: str, sop_uid: str, content_sha256: str = "") -> Path:
+        """Where a received instance goes; its content (``content_sha256``, see
+        `content_sha256`) is part of the name: each version of an instance has its own file."""
+        name = self.name(sop_uid)
+        if content_sha256:
+            name += "-" + self.name(f"content\x00{content_sha256}")[:16]
+        return self._checked(self.incoming, study_key, f"{name}.dcm")
 
     def incoming_file(self, spool_name: str) -> Path:
         """A registered instance's file from its spool name ("<study key>/<file>")."""

@@ -17,9 +17,10 @@ from functools import partial
 from pathlib import Path
 
 from veil.check.model import RequirementProfile
-from veil.node import controls
+from veil.node import controls, eligibility, identity
 from veil.node.config import RetryConfig
-from veil.node.linkage import identity_conflicts
+from veil.node.controls import FindingSource, StudyFinding
+from veil.node.linkage import Linkage
 from veil.node.senders import OutItem, Sender
 from veil.node.spool import Spool
 from veil.node.store import Deidentified, InstanceState, Store, StudyRow, StudyState
@@ -43,6 +44,7 @@ class SendPolicy:
     senders: Sequence[Sender]
     retry: RetryConfig
     keep_sent: bool  # keep received spool files after delivery (for debugging)
+    send_ineligible: bool = False  # send studies that fail a destination profile as received
 
 
 class StudyWorker:
@@ -70,7 +72,7 @@ class StudyWorker:
         return self.spool.out_path(study.study_key, deid_sop_uid)
 
     def _quarantine(
-        self, study: StudyRow, reason: str, findings: Sequence[controls.StudyFinding] = ()
+        self, study: StudyRow, reason: str, findings: Sequence[StudyFinding] = ()
     ) -> None:
         # Nothing of a quarantined study may leave: drop the outputs written so far.
         shutil.rmtree(self._out_dir(study), ignore_errors=True)
@@ -93,25 +95,18 @@ class StudyWorker:
         return deidentify_study(inputs, self.settings, sink, self.deid)
 
     def process(self, study: StudyRow) -> None:
-        """STABLE -> DEIDENTIFIED -> CHECKED (then send), or -> QUARANTINED with the reason."""
+        """STABLE -> DEIDENTIFIED -> CHECKED (then send), or -> QUARANTINED or NOT_ELIGIBLE
+        with the reason."""
         instances = self.store.studies.instances(study.id)
         if not instances:
             self.store.studies.nothing_to_send(study.id)
-            return
-        duplicated = self.store.studies.duplicated_instances(study.id)
-        if duplicated:
-            # Sent as it is, two different images would leave under one de-identified UID.
-            self._quarantine(
-                study,
-                f"{duplicated} instance(s) have a SOP Instance UID that another study received "
-                "also has (duplicate UIDs at the source); fix the source, then `veil node "
-                "forget` the wrong study or `veil node retry` this one",
-            )
             return
         inputs = [
             InstanceInput(i.id, i.spool_name, self.spool.incoming_file(i.spool_name))
             for i in instances
         ]
+        if self._held_as_received(study, inputs):
+            return
         result = self._deidentify(study, inputs)
         if result.problem is not None or result.linkage is None:
             self._quarantine(study, result.problem or "no linkage gathered", result.findings)
@@ -129,33 +124,89 @@ class StudyWorker:
         if checked is not None:
             self._quarantine(study, f"check: {checked[0]}", checked[1])
             return
-        # Linked only now: the return path re-identifies only what the node will send.
-        link = result.linkage
-        conflicts = identity_conflicts(link, self.store.linkage)
-        if conflicts:
+        new_versions = sum(i.version > 1 for i in instances)
+        if not self._link(study, result.linkage, new_versions > 0):
+            return
+        if not self.store.studies.checked(study.id, [o.key for o in result.outputs]):
+            return
+        log.info(
+            "study %s (patient %s): %d instance(s) de-identified and checked%s",
+            study.study_key,
+            study.patient_pseudonym,
+            len(result.outputs),
+            f", {new_versions} of them new version(s) of instance(s) received before"
+            if new_versions
+            else "",
+        )
+        fresh = self.store.studies.get(study.id)
+        if fresh is not None and fresh.state is StudyState.CHECKED:
+            self.send(fresh)
+
+    def _held_as_received(self, study: StudyRow, inputs: Sequence[InstanceInput]) -> bool:
+        """Quarantine or hold the study before any work when what was received says so: a
+        SOP Instance UID shared with another study, two patients in one study, or a study
+        the destination could not process. True when the study was held."""
+        duplicated = self.store.studies.duplicated_instances(study.id)
+        if duplicated:
+            # Sent as it is, two different images would leave under one de-identified UID.
             self._quarantine(
                 study,
-                f"identity conflict: the linkage holds another name or birth date for patient "
-                f"{', '.join(conflicts)} (never overwritten); check the source's PatientID and "
-                "Issuer of Patient ID",
+                f"{duplicated} instance(s) have a SOP Instance UID that another study received "
+                "also has (duplicate UIDs at the source); fix the source, then `veil node "
+                "forget` the wrong study or `veil node retry` this one",
             )
-            return
+            return True
+        two_patients = identity.mixed(self.store.studies.identities(study.id))
+        if two_patients is not None:
+            self._quarantine(
+                study, two_patients.reason, (StudyFinding(FindingSource.OTHER, form="mixed"),)
+            )
+            return True
+        if self.sending.send_ineligible or study.send_anyway or not self.profiles:
+            return False
+        if self.store.studies.sent_instances(study.id):
+            # Judged eligible and (partly) sent before: the late instances complete what the
+            # destination has; judging them alone (a few slices) would hold them wrongly.
+            return False
+        verdict = eligibility.judge([(i.name, i.path) for i in inputs], self.profiles)
+        if verdict.eligible:
+            return False
+        shutil.rmtree(self._out_dir(study), ignore_errors=True)
+        if self.store.studies.not_eligible(study.id, verdict.reason):
+            controls.record_findings(self.store, study.id, verdict.findings)
+            log.warning(
+                "study %s (patient %s) held, not sent: %s (deidentify.send_ineligible: true, "
+                "or `veil node retry --send-anyway`, sends such studies)",
+                study.study_key,
+                study.patient_pseudonym,
+                verdict.reason,
+            )
+        return True
+
+    def _link(self, study: StudyRow, link: Linkage, new_versions: bool) -> bool:
+        """Who the study is about, by the rules of `veil.node.identity`; linked only now (the
+        return path re-identifies only what the node will send). False: quarantined."""
+        verdict = identity.judge(link, self.store.linkage, new_versions)
+        if verdict.held:
+            self._quarantine(
+                study,
+                verdict.reason,
+                (StudyFinding(FindingSource.OTHER, form=verdict.verdict.value),),
+            )
+            return False
+        if verdict.verdict is identity.Verdict.CORRECTED:
+            log.info(
+                "study %s: the source corrected the name or birth date of patient %s (new "
+                "versions of instances sent before); the linkage takes the corrected identity",
+                study.study_key,
+                ", ".join(verdict.patients),
+            )
         self.store.linkage.add(
             list(link.patients.values()),
             [replace(s, study_key=study.study_key) for s in link.studies.values()],
             list(link.uids.values()),
         )
-        if not self.store.studies.checked(study.id, [o.key for o in result.outputs]):
-            return
-        log.info(
-            "study %s (patient %s): %d instance(s) de-identified and checked",
-            study.study_key,
-            study.patient_pseudonym,
-            len(result.outputs),
-        )
-        fresh = self.store.studies.get(study.id)
-        if fresh is not None and fresh.state is StudyState.CHECKED:
-            self.send(fresh)
+        return True
 
     def send(self, study: StudyRow) -> None:
         """CHECKED -> SENT once every destination acknowledged every instance; else retry
@@ -174,6 +225,7 @@ class StudyWorker:
             )
             for i in instances
         ]
+        versions = {i.id: i.version for i in instances}  # what is sent: a newer one is not
         problems = []
         paused = controls.paused_destinations(self.store)
         waiting = []
@@ -186,7 +238,7 @@ class StudyWorker:
                 waiting.append(sender.name)
                 continue
             result = sender.send(todo)
-            self.store.studies.record_deliveries(list(result.delivered), sender.name)
+            self.store.studies.record_deliveries(list(result.delivered), sender.name, versions)
             if result.problem is not None:
                 problems.append(result.problem)
         if problems:

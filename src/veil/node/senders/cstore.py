@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from pydicom.filereader import read_file_meta_info
 from pynetdicom import AE
 from pynetdicom.presentation import build_context
 
 from veil.node.config import Destination
-from veil.node.senders import OutItem, SendResult
+from veil.node.senders import OutItem, SendResult, failures
 
 log = logging.getLogger("veil.node.senders.cstore")
 
@@ -71,25 +73,44 @@ class CStoreSender:
         ae.acse_timeout = d.timeout_seconds
         ae.dimse_timeout = d.timeout_seconds
         ae.network_timeout = d.timeout_seconds
+        ae.connection_timeout = d.timeout_seconds  # a host that drops packets: not forever
         # One context per (class, transfer syntax): an SCP accepts one syntax per context, so
         # a context proposing several would leave the files in the others unsendable.
         contexts = [build_context(sop_class, syntax) for sop_class, syntax in pairs]
+        started = time.monotonic()
         assoc = ae.associate(d.host, d.port, contexts=contexts, ae_title=d.ae_title)
         if not assoc.is_established:
-            return f"{self.name}: association with {d.ae_title}@{d.host}:{d.port} not accepted"
+            why = failures.not_established(
+                assoc, d.host, d.port, d.timeout_seconds, time.monotonic() - started, pairs
+            )
+            return f"{self.name}: {d.ae_title}@{d.host}:{d.port}: {why}"
         try:
             for item in batch:
-                try:
-                    status = assoc.send_c_store(item.path)
-                except Exception as exc:
-                    return f"{self.name}: C-STORE failed ({type(exc).__name__})"
-                code = getattr(status, "Status", None)
-                if code is None:
-                    return f"{self.name}: no C-STORE response (connection lost or timed out)"
-                if int(code) not in _STORED:
-                    return f"{self.name}: C-STORE refused with status 0x{int(code):04X}"
+                problem = self._store_one(assoc, item)
+                if problem is not None:
+                    return f"{self.name}: {problem}"
                 delivered.append(item.key)
         finally:
             if assoc.is_established:
                 assoc.release()
+        return None
+
+    def _store_one(self, assoc: Any, item: OutItem) -> str | None:
+        """One C-STORE; None when stored, else what went wrong."""
+        timeout = self.destination.timeout_seconds
+        started = time.monotonic()
+        try:
+            status = assoc.send_c_store(item.path)
+        except ValueError:  # pynetdicom: no accepted presentation context for this file
+            meta = read_file_meta_info(item.path)
+            return "the destination " + failures.no_context(
+                str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID)
+            )
+        except Exception as exc:
+            return f"C-STORE failed ({type(exc).__name__})"
+        code = getattr(status, "Status", None)
+        if code is None:
+            return failures.store_lost(assoc, time.monotonic() - started, timeout)
+        if int(code) not in _STORED:
+            return f"C-STORE refused with status {failures.status_meaning(int(code))}"
         return None

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from veil.node.config import Destination, DestinationKind
+from veil.node.senders import failures
 
 log = logging.getLogger("veil.node.senders.probe")
 
@@ -51,16 +52,21 @@ def _echo(destination: Destination, timeout: float) -> tuple[bool, str]:
     ae.dimse_timeout = timeout
     ae.network_timeout = timeout
     ae.connection_timeout = timeout
+    started = time.perf_counter()
     try:
         assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
     except Exception as exc:  # pynetdicom raises on bad addresses
         return False, f"C-ECHO: cannot connect ({type(exc).__name__})"
-    if assoc.is_rejected:
-        return False, "C-ECHO: association rejected (check the AE titles and allowed callers)"
-    if assoc.is_aborted:
-        return False, "C-ECHO: association aborted by the peer"
     if not assoc.is_established:
-        return False, "C-ECHO: no association (host, port or firewall)"
+        why = failures.not_established(
+            assoc,
+            destination.host,
+            destination.port,
+            timeout,
+            time.perf_counter() - started,
+            [(str(Verification), "1.2.840.10008.1.2")],
+        )
+        return False, f"C-ECHO: {why}"
     try:
         status = assoc.send_c_echo()
     finally:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydicom import dcmread
 from requests import Session
 
 from veil.node.config import Destination
-from veil.node.senders import OutItem, SendResult
+from veil.node.senders import OutItem, SendResult, failures
 
 BATCH = 20  # instances per STOW-RS request: small enough to keep requests under ~100 MB
 
@@ -32,6 +33,8 @@ class StowSender:
         from dicomweb_client.api import DICOMwebClient
 
         self.name = destination.name
+        parts = urlsplit(destination.url)
+        self.where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         session = _TimeoutSession(destination.timeout_seconds)
         if destination.username is not None:
             session.auth = (destination.username, destination.password or "")
@@ -46,10 +49,30 @@ class StowSender:
             batch = items[start : start + BATCH]
             try:
                 datasets = [dcmread(item.path) for item in batch]
-                self.client.store_instances(datasets)
+                answer = self.client.store_instances(datasets)
             except Exception as exc:
-                status = getattr(getattr(exc, "response", None), "status_code", None)
-                detail = f"HTTP {status}" if status else type(exc).__name__
+                detail = failures.http_problem(exc, self.where)
                 return SendResult(tuple(delivered), f"{self.name}: STOW-RS failed ({detail})")
-            delivered.extend(item.key for item in batch)
+            # 202 Accepted may refuse some instances (PS3.18 10.5.3): those are not delivered.
+            refused = _refused(answer)
+            delivered.extend(item.key for item in batch if item.sop_uid not in refused)
+            if refused:
+                reasons = ", ".join(
+                    failures.status_meaning(c) for c in sorted(set(refused.values()))
+                )
+                return SendResult(
+                    tuple(delivered),
+                    f"{self.name}: STOW-RS: the destination refused {len(refused)} of "
+                    f"{len(batch)} instance(s) ({reasons})",
+                )
         return SendResult(tuple(delivered))
+
+
+def _refused(answer: Any) -> dict[str, int]:
+    """SOP Instance UID -> failure reason of each instance the STOW-RS response refuses."""
+    refused: dict[str, int] = {}
+    for item in getattr(answer, "FailedSOPSequence", None) or ():
+        uid = str(item.get("ReferencedSOPInstanceUID", "") or "")
+        reason = item.get("FailureReason", 0xC000)
+        refused[uid] = int(reason) if isinstance(reason, int) else 0xC000
+    return refused

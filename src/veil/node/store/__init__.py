@@ -31,7 +31,16 @@ from veil.node.store.states import (
     ReturnState,
     StudyState,
 )
-from veil.node.store.studies import Deidentified, InstanceRow, Studies, StudyRow
+from veil.node.store.studies import (
+    Arrival,
+    Deidentified,
+    Incoming,
+    InstanceRow,
+    Registration,
+    Studies,
+    StudyIdentities,
+    StudyRow,
+)
 
 
 class Store:
@@ -70,14 +79,17 @@ class Store:
 
 
 __all__ = [
+    "Arrival",
     "Database",
     "Deidentified",
     "IllegalTransition",
+    "Incoming",
     "InstanceRow",
     "InstanceState",
     "KeyMismatchError",
     "LinkageStore",
     "PatientLink",
+    "Registration",
     "ReturnRow",
     "ReturnState",
     "Returns",
@@ -85,6 +97,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Studies",
+    "StudyIdentities",
     "StudyLink",
     "StudyRow",
     "StudyState",

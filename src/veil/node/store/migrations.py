@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, Table, inspect, select, text
 
 from veil.errors import VeilError
 from veil.node.store import console_models, models
@@ -36,6 +37,57 @@ def _v2_spool_name_index(conn: Connection) -> None:
     )
 
 
+def _add_columns(conn: Connection, table: Table, names: tuple[str, ...]) -> None:
+    """Add the columns ``names`` of ``table`` (as `models` declares them) where missing.
+
+    A database created at version 1 by this veil already has them (version 1 creates the
+    tables as `models` declares them now), an older one gets them with their server default.
+    """
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    dialect = conn.engine.dialect
+    for name in names:
+        if name in present:
+            continue
+        column = table.c[name]
+        ddl = f"ALTER TABLE {table.name} ADD COLUMN {name} {column.type.compile(dialect)}"
+        clause: Any = getattr(column.server_default, "arg", None)
+        if clause is not None:
+            value = clause.compile(dialect=dialect) if hasattr(clause, "compile") else clause
+            ddl += f" DEFAULT {value}"
+        if not column.nullable:
+            ddl += " NOT NULL"
+        conn.execute(text(ddl))
+
+
+def _v40_instance_versions(conn: Connection) -> None:
+    """Instance versions and identities (issue 10): a re-send with other content is a new
+    version; one study holding two patients is seen; deliveries count per version."""
+    _add_columns(
+        conn,
+        models.instances,
+        ("version", "content_digest", "patient_pseudonym", "name_digest", "birth_digest"),
+    )
+    _add_columns(conn, models.deliveries, ("version",))
+
+
+def _v41_held_studies_and_returns(conn: Connection) -> None:
+    """A not-eligible study an operator sends anyway; what `veil node returns` shows."""
+    _add_columns(conn, models.studies, ("send_anyway",))
+    _add_columns(conn, models.returns, ("patient_pseudonym", "study_key"))
+
+
+def _v42_longer_spool_names(conn: Connection) -> None:
+    """Spool names carry the content digest since version 40 (86 characters): widen the
+    column where the database enforces lengths (SQLite does not)."""
+    if conn.engine.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "ALTER TABLE node_instance ALTER COLUMN spool_name "
+                f"TYPE VARCHAR({models.SPOOL_NAME})"
+            )
+        )
+
+
 def _v10_seal(conn: Connection) -> None:
     """Seal a database written by an earlier veil (see `veil.node.store.upgrade`)."""
     from veil.node.store.upgrade import seal_legacy_database
@@ -54,6 +106,14 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (22, "destination pause flags", console_models.v22_destination_controls),
     (23, "study timeline (state events, by trigger)", console_models.v23_study_events),
     (24, "structured quarantine findings", console_models.v24_study_findings),
+    # 40-49: issue 10 (the node tells what happened)
+    (40, "instance versions and identities, deliveries per version", _v40_instance_versions),
+    (
+        41,
+        "send-anyway flag of studies, pseudonyms of returned results",
+        _v41_held_studies_and_returns,
+    ),
+    (42, "instance spool names up to 128 characters", _v42_longer_spool_names),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -9,6 +9,7 @@ de-identified UIDs and keyed study keys are what `veil node status` shows.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 metadata = MetaData()
@@ -27,6 +30,7 @@ metadata = MetaData()
 UID = 64  # VR UI maximum length
 LO = 256  # generous for PatientName (PN, up to 3 groups of 64) and LO values
 DIGEST = 64  # hex HMAC-SHA256 (veil.node.store.sealing.Sealer.digest)
+SPOOL_NAME = 128  # an instance's spool name (veil.node.spool.Spool.incoming_path)
 
 schema_version = Table(
     "veil_schema_version",
@@ -51,6 +55,8 @@ studies = Table(
     Column("first_received_at", Float, nullable=False),
     Column("last_received_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # `veil node retry --send-anyway`: an operator decided to send a not-eligible study.
+    Column("send_anyway", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 instances = Table(
@@ -62,10 +68,21 @@ instances = Table(
     # UID arriving in a second study is registered (and quarantined), never dropped.
     Column("sop_digest", String(DIGEST), nullable=False, index=True),
     Column("sop_class_uid", String(UID), nullable=False),
-    Column("spool_name", String(64), nullable=False),
+    # "<study key>/<sop digest>-<content digest>.dcm" (86 characters; room to spare)
+    Column("spool_name", String(SPOOL_NAME), nullable=False),
     Column("deid_sop_uid", String(UID), nullable=True),
     Column("state", String(16), nullable=False),
-    Column("received_at", Float, nullable=False),
+    Column("received_at", Float, nullable=False),  # of the current version
+    # Versions (schema 40): the same SOP Instance UID received again with other content is a
+    # new version of the instance, sent again under the same de-identified UIDs. The content
+    # digest is keyed (HMAC of the received file's SHA-256): it confirms nothing without the key.
+    Column("version", Integer, nullable=False, default=1, server_default=text("1")),
+    Column("content_digest", String(DIGEST), nullable=True),
+    # Who the instance is about, as received: the patient pseudonym and keyed digests of the
+    # normalised name and the birth date. One study with two patients is quarantined.
+    Column("patient_pseudonym", String(LO), nullable=True),
+    Column("name_digest", String(DIGEST), nullable=True),
+    Column("birth_digest", String(DIGEST), nullable=True),
     UniqueConstraint("study_id", "sop_digest"),
 )
 
@@ -75,6 +92,8 @@ deliveries = Table(
     Column("instance_id", Integer, ForeignKey("node_instance.id"), primary_key=True),
     Column("destination", String(64), primary_key=True),
     Column("sent_at", Float, nullable=False),
+    # The instance version delivered: an older version's delivery does not count for a newer.
+    Column("version", Integer, nullable=False, default=1, server_default=text("1")),
 )
 
 link_patients = Table(
@@ -130,6 +149,11 @@ returns = Table(
     Column("next_attempt_at", Float, nullable=False, default=0.0),
     Column("received_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # What `veil node returns` may show (schema 41): the patient pseudonym and the node's study
+    # key, set only when the result names a patient and study this node sent (else NULL: the
+    # result's own PatientID may be an original and is never stored).
+    Column("patient_pseudonym", String(LO), nullable=True),
+    Column("study_key", String(32), nullable=True),
     UniqueConstraint("received_digest", "spool_name"),
 )
 

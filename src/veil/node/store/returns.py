@@ -7,6 +7,7 @@ checked against its table and made as a conditional update from the states it le
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, select, update
@@ -25,6 +26,11 @@ class ReturnRow:
     attempts: int
     reason: str | None
     next_attempt_at: float = 0.0
+    received_at: float = 0.0
+    updated_at: float = 0.0
+    # Set only when the result names a patient (and study) this node sent; else None.
+    patient_pseudonym: str | None = None
+    study_key: str | None = None
 
     def due(self, now: float) -> bool:
         """Waiting in RECEIVED with its next attempt due by ``now``."""
@@ -75,6 +81,10 @@ class Returns:
     def in_state(self, state: ReturnState) -> list[ReturnRow]:
         return self._select(models.returns.c.state == state.value)
 
+    def in_states(self, states: Sequence[ReturnState]) -> list[ReturnRow]:
+        """Results in any of ``states``, oldest first."""
+        return self._select(models.returns.c.state.in_([s.value for s in states]))
+
     def counts(self) -> dict[str, int]:
         """How many results are in each state, by the state's value."""
         r = models.returns
@@ -91,6 +101,17 @@ class Returns:
     def quarantine(self, return_id: int, reason: str) -> bool:
         """Step RECEIVED -> QUARANTINED: unknown pseudonym or unreadable; never sent home."""
         return self._move(return_id, ReturnState.QUARANTINED, reason=reason)
+
+    def about(self, return_id: int, patient_pseudonym: str | None, study_key: str | None) -> None:
+        """Remember which known patient and study a result is about (what `veil node returns`
+        shows). Only values the node itself issued: a pseudonym it sent, its study key."""
+        r = models.returns
+        with self.db.write() as conn:
+            conn.execute(
+                update(r)
+                .where(r.c.id == return_id)
+                .values(patient_pseudonym=patient_pseudonym, study_key=study_key)
+            )
 
     def fail(self, return_id: int, reason: str, attempts: int | None = None) -> bool:
         """Step RECEIVED -> FAILED: no attempt left, or an internal error."""
@@ -161,6 +182,10 @@ class Returns:
                     x.attempts,
                     x.reason,
                     x.next_attempt_at,
+                    x.received_at,
+                    x.updated_at,
+                    x.patient_pseudonym,
+                    x.study_key,
                 )
                 for x in conn.execute(query)
             ]

@@ -16,16 +16,27 @@ Study (the unit that is or is not sent)::
     STABLE | DEIDENTIFIED --audit finding, unreadable input, check regression--> QUARANTINED
     STABLE | DEIDENTIFIED | CHECKED --internal error (disk full, a bug)--> FAILED
     STABLE --every instance already sent (a resend)--> SENT
+    STABLE --the received study fails a destination profile (send_ineligible off)--> NOT_ELIGIBLE
     DEIDENTIFIED --restart found it half-way--> STABLE
-    FAILED | QUARANTINED --`veil node retry`--> STABLE
-    any state --a new instance arrived--> RECEIVED
+    FAILED | QUARANTINED | NOT_ELIGIBLE --`veil node retry`--> STABLE
+    any state --a new instance, or a new version of one, arrived--> RECEIVED
 
-Instance (follows its study; SENT is final per instance, even when its study is reopened)::
+NOT_ELIGIBLE holds a study the destination could not process (a 2D EPI sent to a 3D-T1
+volumetry service): nothing of it was de-identified or sent. It leaves by a new instance (the
+missing series arrived), by `veil node retry` (judged again, e.g. after the profiles changed,
+or sent anyway with ``--send-anyway``), or by `veil node forget`.
+
+Instance (follows its study; SENT is final for one *version* of an instance)::
 
     RECEIVED | DEIDENTIFIED | CHECKED --study de-identified (again, as a unit)--> DEIDENTIFIED
     DEIDENTIFIED --study checked--> CHECKED --delivered everywhere--> SENT
     RECEIVED | DEIDENTIFIED | CHECKED --study quarantined--> QUARANTINED
     QUARANTINED --`veil node retry`--> RECEIVED
+    any state --a new version arrived (same SOP Instance UID, other content)--> RECEIVED
+
+A delivered version is never sent again; a new version (the source corrected the patient's
+sex, say) is a new thing to send, under the same de-identified UIDs, so the destination
+replaces the instance.
 
 Returned result::
 
@@ -53,6 +64,7 @@ class StudyState(str, Enum):
     SENT = "sent"
     QUARANTINED = "quarantined"
     FAILED = "failed"
+    NOT_ELIGIBLE = "not-eligible"  # fails a destination profile as received: held, not sent
 
 
 class InstanceState(str, Enum):
@@ -85,6 +97,7 @@ STUDY_TRANSITIONS: Mapping[StudyState, frozenset[StudyState]] = {
             _Study.QUARANTINED,
             _Study.FAILED,  # internal error while de-identifying
             _Study.SENT,  # nothing left to send: every instance was delivered before
+            _Study.NOT_ELIGIBLE,  # the destination could not process it (send_ineligible off)
         }
     ),
     _Study.DEIDENTIFIED: frozenset(
@@ -107,17 +120,23 @@ STUDY_TRANSITIONS: Mapping[StudyState, frozenset[StudyState]] = {
     _Study.SENT: frozenset({_Study.RECEIVED}),
     _Study.QUARANTINED: frozenset({_Study.RECEIVED, _Study.STABLE}),
     _Study.FAILED: frozenset({_Study.RECEIVED, _Study.STABLE}),
+    _Study.NOT_ELIGIBLE: frozenset({_Study.RECEIVED, _Study.STABLE}),
 }
 
 _Inst = InstanceState
+# RECEIVED is reachable from every instance state: a new version (same SOP Instance UID, other
+# content) starts the instance over, whatever its old version was doing.
 INSTANCE_TRANSITIONS: Mapping[InstanceState, frozenset[InstanceState]] = {
-    _Inst.RECEIVED: frozenset({_Inst.DEIDENTIFIED, _Inst.QUARANTINED}),
+    _Inst.RECEIVED: frozenset({_Inst.RECEIVED, _Inst.DEIDENTIFIED, _Inst.QUARANTINED}),
     # A study is de-identified again as a unit when it is reopened (a new instance, a retry),
     # so its instances that were not yet sent are de-identified again too.
-    _Inst.DEIDENTIFIED: frozenset({_Inst.DEIDENTIFIED, _Inst.CHECKED, _Inst.QUARANTINED}),
-    _Inst.CHECKED: frozenset({_Inst.DEIDENTIFIED, _Inst.SENT, _Inst.QUARANTINED}),
-    _Inst.SENT: frozenset(),  # delivered: never de-identified or sent again
-    _Inst.QUARANTINED: frozenset({_Inst.RECEIVED}),  # `veil node retry`
+    _Inst.DEIDENTIFIED: frozenset(
+        {_Inst.RECEIVED, _Inst.DEIDENTIFIED, _Inst.CHECKED, _Inst.QUARANTINED}
+    ),
+    _Inst.CHECKED: frozenset({_Inst.RECEIVED, _Inst.DEIDENTIFIED, _Inst.SENT, _Inst.QUARANTINED}),
+    # Delivered: this version is never de-identified or sent again; a new version is.
+    _Inst.SENT: frozenset({_Inst.RECEIVED}),
+    _Inst.QUARANTINED: frozenset({_Inst.RECEIVED}),  # `veil node retry`, or a new version
 }
 
 _Ret = ReturnState
@@ -135,7 +154,11 @@ RETURN_TRANSITIONS: Mapping[ReturnState, frozenset[ReturnState]] = {
     _Ret.FAILED: frozenset({_Ret.RECEIVED}),  # retried from the console
 }
 
-TERMINAL = frozenset({StudyState.SENT, StudyState.QUARANTINED, StudyState.FAILED})
+TERMINAL = frozenset(
+    {StudyState.SENT, StudyState.QUARANTINED, StudyState.FAILED, StudyState.NOT_ELIGIBLE}
+)
+# Studies the node holds until someone acts (retry, forget, a new instance): never sent.
+HELD = (StudyState.QUARANTINED, StudyState.FAILED, StudyState.NOT_ELIGIBLE)
 
 
 class IllegalTransition(VeilError):
@@ -185,6 +208,7 @@ def sources_of(new: S) -> tuple[S, ...]:
 
 
 __all__ = [
+    "HELD",
     "INSTANCE_TRANSITIONS",
     "RETURN_TRANSITIONS",
     "STUDY_TRANSITIONS",

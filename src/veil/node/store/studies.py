@@ -10,8 +10,8 @@ again once stable. Steps that change a study and its instances do both in one tr
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -46,6 +46,11 @@ class StudyRow:
     last_received_at: float
     instance_count: int = 0
     sent_count: int = 0
+    first_received_at: float = 0.0
+    updated_at: float = 0.0
+    send_anyway: bool = False  # `veil node retry --send-anyway` on a not-eligible study
+    versioned_count: int = 0  # instances received again with other content (version > 1)
+    latest_version: int = 1  # the highest version of any of its instances
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,55 @@ class InstanceRow:
     spool_name: str
     state: InstanceState
     deid_sop_uid: str | None
+    version: int = 1
+
+
+class Arrival(str, Enum):
+    """What a received instance is to its study."""
+
+    NEW = "new"  # a SOP Instance UID the study did not have
+    NEW_VERSION = "new-version"  # a known SOP Instance UID with other content: sent again
+    KNOWN = "known"  # the same content again: nothing to do
+    STALE = "stale"  # found at start-up: an older version than the one registered (delete it)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A received instance to register. The UIDs, name and birth date are received values:
+    only their keyed digests are stored, and they never show in a repr."""
+
+    study_uid: str = field(repr=False)
+    sop_uid: str = field(repr=False)
+    sop_class_uid: str
+    study_key: str
+    patient_pseudonym: str
+    spool_name: str
+    # SHA-256 (hex) of the received file; None: unknown (an identical resend is assumed).
+    content_sha256: str | None = None
+    patient_name: str = field(default="", repr=False)
+    birth_date: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Registration:
+    arrival: Arrival
+    version: int
+    state: InstanceState  # the instance's state after registering
+    spool_name: str  # the instance's registered spool file now
+    superseded: str | None = None  # the previous version's spool file (delete it), if another
+
+
+@dataclass(frozen=True)
+class StudyIdentities:
+    """How many patients the instances of one study name (distinct values, as received)."""
+
+    pseudonyms: int  # PatientID (+ issuer), as its pseudonym
+    names: int
+    birth_dates: int
+
+    @property
+    def mixed(self) -> bool:
+        return max(self.pseudonyms, self.names, self.birth_dates) > 1
 
 
 @dataclass(frozen=True)
@@ -66,7 +120,7 @@ class Deidentified:
     deid_sop_uid: str
 
 
-def _study(row: Row[Any], counts: tuple[int, int] = (0, 0)) -> StudyRow:
+def _study(row: Row[Any], counts: tuple[int, int, int, int] = (0, 0, 0, 1)) -> StudyRow:
     return StudyRow(
         id=row.id,
         study_key=row.study_key,
@@ -79,6 +133,11 @@ def _study(row: Row[Any], counts: tuple[int, int] = (0, 0)) -> StudyRow:
         last_received_at=row.last_received_at,
         instance_count=counts[0],
         sent_count=counts[1],
+        first_received_at=row.first_received_at,
+        updated_at=row.updated_at,
+        send_anyway=bool(row.send_anyway),
+        versioned_count=counts[2],
+        latest_version=max(1, counts[3]),
     )
 
 
@@ -107,84 +166,154 @@ class Studies:
         spool_name: str,
         now: float | None = None,
     ) -> bool:
-        """Register a spooled instance; True when it is new (``study_uid`` and ``sop_uid`` are
-        the received UIDs: only their keyed digests are stored).
+        """Register a spooled instance whose content is not known; True when it is new.
 
-        Step: any state -> RECEIVED for its study when the instance is new (the study is
-        processed again, as a unit, once stable). A resend of a known instance changes no
-        state; it only delays stability while the study is still being received.
+        The short form of `register` (tests, tools): a known SOP Instance UID counts as the
+        same instance again, never as a new version.
+        """
+        incoming = Incoming(
+            study_uid, sop_uid, sop_class_uid, study_key, patient_pseudonym, spool_name
+        )
+        return self.register(incoming, now).arrival is Arrival.NEW
+
+    def register(
+        self, incoming: Incoming, now: float | None = None, written_at: float | None = None
+    ) -> Registration:
+        """Register a spooled instance: new, a new version of a known one, or known.
+
+        Steps: a new instance or a new version moves its study, from any state, to RECEIVED
+        (processed again, as a unit, once stable) and the instance, from any state, to
+        RECEIVED with the next version number; the same content again changes no state (it
+        only delays stability while the study is still being received).
+
+        ``written_at`` (start-up recovery: the spool file's modification time) tells a file
+        left behind by an older version, which must not come back as the newest: a file
+        written before the registered version was received is STALE.
         """
         now = time.time() if now is None else now
-        study_digest, sop_digest = self._digest(study_uid), self._digest(sop_uid)
+        digests = self._digests(incoming)
         for _ in range(5):
             try:
                 with self.db.write() as conn:
-                    return self._record(
-                        conn,
-                        study_digest,
-                        study_key,
-                        patient_pseudonym,
-                        sop_digest,
-                        sop_class_uid,
-                        spool_name,
-                        now,
-                    )
+                    return self._register(conn, incoming, digests, now, written_at)
             except IntegrityError:
                 continue  # a concurrent association created the same study or instance
         raise StoreError("could not register an instance after 5 attempts (concurrent writers)")
 
-    def _record(
-        self,
-        conn: Connection,
-        study_digest: str,
-        study_key: str,
-        patient_pseudonym: str,
-        sop_digest: str,
-        sop_class_uid: str,
-        spool_name: str,
-        now: float,
-    ) -> bool:
-        s, i = models.studies, models.instances
+    def _digests(self, incoming: Incoming) -> dict[str, str | None]:
+        if self._sealer is None:
+            raise StoreError("registering instances needs the project key (the node has it)")
+        name, birth = self._sealer.identity_digests(incoming.patient_name, incoming.birth_date)
+        content = incoming.content_sha256
+        return {
+            "study": self._digest(incoming.study_uid),
+            "sop": self._digest(incoming.sop_uid),
+            "content": None if content is None else self._sealer.digest("content", content),
+            "name": name,
+            "birth": birth,
+        }
+
+    def _study_for(
+        self, conn: Connection, incoming: Incoming, study_digest: str, now: float
+    ) -> tuple[int, StudyState]:
+        s = models.studies
         row = conn.execute(
             select(s.c.id, s.c.state).where(s.c.study_digest == study_digest)
         ).first()
-        if row is None:
-            inserted = conn.execute(
-                s.insert().values(
-                    study_digest=study_digest,
-                    study_key=study_key,
-                    patient_pseudonym=patient_pseudonym,
-                    state=StudyState.RECEIVED.value,
-                    attempts=0,
-                    next_attempt_at=0.0,
-                    first_received_at=now,
-                    last_received_at=now,
-                    updated_at=now,
-                )
-            ).inserted_primary_key
-            if inserted is None:  # every supported dialect returns the new key
-                raise StoreError("the state database did not return the new study's id")
-            study_id = int(inserted[0])
-            state = StudyState.RECEIVED
-        else:
-            study_id, state = row.id, StudyState(row.state)
+        if row is not None:
+            return row.id, StudyState(row.state)
+        inserted = conn.execute(
+            s.insert().values(
+                study_digest=study_digest,
+                study_key=incoming.study_key,
+                patient_pseudonym=incoming.patient_pseudonym,
+                state=StudyState.RECEIVED.value,
+                attempts=0,
+                next_attempt_at=0.0,
+                first_received_at=now,
+                last_received_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key
+        if inserted is None:  # every supported dialect returns the new key
+            raise StoreError("the state database did not return the new study's id")
+        return int(inserted[0]), StudyState.RECEIVED
+
+    def _register(
+        self,
+        conn: Connection,
+        incoming: Incoming,
+        digests: Mapping[str, str | None],
+        now: float,
+        written_at: float | None,
+    ) -> Registration:
+        s, i = models.studies, models.instances
+        study_id, state = self._study_for(conn, incoming, str(digests["study"]), now)
+        identity = {
+            "patient_pseudonym": incoming.patient_pseudonym,
+            "name_digest": digests["name"],
+            "birth_digest": digests["birth"],
+        }
         # A resend of an instance of this study; the same UID in *another* study is a new
         # instance of this one (a duplicate UID at the source), quarantined when processed.
-        known = and_(i.c.study_id == study_id, i.c.sop_digest == sop_digest)
-        if conn.execute(select(i.c.id).where(known)).first() is not None:
+        known = conn.execute(
+            select(
+                i.c.id, i.c.state, i.c.version, i.c.content_digest, i.c.spool_name, i.c.received_at
+            )
+            .where(and_(i.c.study_id == study_id, i.c.sop_digest == digests["sop"]))
+            .with_for_update()
+        ).first()
+        if known is None:
+            conn.execute(
+                i.insert().values(
+                    study_id=study_id,
+                    sop_digest=digests["sop"],
+                    sop_class_uid=incoming.sop_class_uid,
+                    spool_name=incoming.spool_name,
+                    state=InstanceState.RECEIVED.value,
+                    received_at=now,
+                    version=1,
+                    content_digest=digests["content"],
+                    **identity,
+                )
+            )
+            self._reopen(conn, study_id, now)
+            return Registration(Arrival.NEW, 1, InstanceState.RECEIVED, incoming.spool_name)
+        content = digests["content"]
+        same = content is None or content == known.content_digest
+        stale = written_at is not None and written_at <= known.received_at
+        if same or stale:
             if state is StudyState.RECEIVED:
                 conn.execute(update(s).where(s.c.id == study_id).values(last_received_at=now))
-            return False
+            arrival = Arrival.KNOWN if same else Arrival.STALE
+            return Registration(
+                arrival, known.version, InstanceState(known.state), known.spool_name
+            )
+        # Other content under a known SOP Instance UID (or content never recorded, from before
+        # versions were kept: processed again rather than risk dropping a correction).
+        version = int(known.version) + 1
+        legal = require([InstanceState(known.state)], InstanceState.RECEIVED)
         conn.execute(
-            i.insert().values(
-                study_id=study_id,
-                sop_digest=sop_digest,
-                sop_class_uid=sop_class_uid,
-                spool_name=spool_name,
+            update(i)
+            .where(and_(i.c.id == known.id, i.c.state.in_(legal)))
+            .values(
                 state=InstanceState.RECEIVED.value,
+                version=version,
+                content_digest=content,
+                spool_name=incoming.spool_name,
+                sop_class_uid=incoming.sop_class_uid,
                 received_at=now,
+                **identity,
             )
         )
+        self._reopen(conn, study_id, now)
+        previous = known.spool_name if known.spool_name != incoming.spool_name else None
+        return Registration(
+            Arrival.NEW_VERSION, version, InstanceState.RECEIVED, incoming.spool_name, previous
+        )
+
+    def _reopen(self, conn: Connection, study_id: int, now: float) -> None:
+        """Step any state -> RECEIVED: the study has something new to process."""
         self._move(
             conn,
             study_id,
@@ -196,7 +325,27 @@ class Studies:
             attempts=0,
             next_attempt_at=0.0,
         )
-        return True
+
+    def sent_instances(self, study_id: int) -> int:
+        """How many of the study's instances were delivered (their current version)."""
+        i = models.instances
+        query = select(func.count()).where(
+            and_(i.c.study_id == study_id, i.c.state == InstanceState.SENT.value)
+        )
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def identities(self, study_id: int) -> StudyIdentities:
+        """How many patients the study's instances name (PatientID, name, birth date)."""
+        i = models.instances
+        query = select(
+            func.count(func.distinct(i.c.patient_pseudonym)),
+            func.count(func.distinct(i.c.name_digest)),
+            func.count(func.distinct(i.c.birth_digest)),
+        ).where(i.c.study_id == study_id)
+        with self.db.read() as conn:
+            row = conn.execute(query).one()
+        return StudyIdentities(int(row[0]), int(row[1]), int(row[2]))
 
     def instance_state(self, study_uid: str, sop_uid: str) -> InstanceState | None:
         """The state of an instance by its received UIDs (None: never received)."""
@@ -273,22 +422,41 @@ class Studies:
         return None if row is None else _study(row)
 
     def status(self) -> list[StudyRow]:
-        """Every study with its instance and sent counts, oldest first."""
+        """Every study with its instance, sent and version counts, oldest first."""
         s, i = models.studies, models.instances
         sent = func.sum(case((i.c.state == InstanceState.SENT.value, 1), else_=0))
+        versioned = func.sum(case((i.c.version > 1, 1), else_=0))
         with self.db.read() as conn:
             counts = {
-                row.study_id: (row.total, row.sent or 0)
+                row.study_id: (row.total, row.sent or 0, row.versioned or 0, row.latest or 1)
                 for row in conn.execute(
-                    select(i.c.study_id, func.count().label("total"), sent.label("sent")).group_by(
-                        i.c.study_id
-                    )
+                    select(
+                        i.c.study_id,
+                        func.count().label("total"),
+                        sent.label("sent"),
+                        versioned.label("versioned"),
+                        func.max(i.c.version).label("latest"),
+                    ).group_by(i.c.study_id)
                 )
             }
             return [
-                _study(r, counts.get(r.id, (0, 0)))
+                _study(r, counts.get(r.id, (0, 0, 0, 1)))
                 for r in conn.execute(select(s).order_by(s.c.id))
             ]
+
+    def progress(self) -> dict[int, dict[str, int]]:
+        """study id -> destination -> instances whose current version it acknowledged."""
+        d, i = models.deliveries, models.instances
+        query = (
+            select(i.c.study_id, d.c.destination, func.count().label("n"))
+            .join(i, and_(i.c.id == d.c.instance_id, i.c.version == d.c.version))
+            .group_by(i.c.study_id, d.c.destination)
+        )
+        found: dict[int, dict[str, int]] = {}
+        with self.db.read() as conn:
+            for row in conn.execute(query):
+                found.setdefault(row.study_id, {})[row.destination] = int(row.n)
+        return found
 
     def instances(
         self, study_id: int, states: Collection[InstanceState] | None = None
@@ -308,6 +476,7 @@ class Studies:
                     r.spool_name,
                     InstanceState(r.state),
                     r.deid_sop_uid,
+                    r.version,
                 )
                 for r in conn.execute(query.order_by(i.c.id))
             ]
@@ -383,6 +552,14 @@ class Studies:
             )
             return True
 
+    def not_eligible(self, study_id: int, reason: str) -> bool:
+        """Step STABLE -> NOT_ELIGIBLE: the study as received fails a destination profile (the
+        destination could not process it); held, nothing de-identified or sent."""
+        with self.db.write() as conn:
+            return self._move(
+                conn, study_id, [StudyState.STABLE], StudyState.NOT_ELIGIBLE, reason=reason
+            )
+
     def nothing_to_send(self, study_id: int) -> bool:
         """Step STABLE -> SENT: every instance of the study was delivered before (a resend)."""
         with self.db.write() as conn:
@@ -432,18 +609,20 @@ class Studies:
         with self.db.write() as conn:
             return self._move(conn, study_id, [StudyState.DEIDENTIFIED], StudyState.STABLE)
 
-    def retry(self, study_id: int) -> bool:
-        """Step FAILED | QUARANTINED -> STABLE with a fresh attempt budget (`veil node retry`);
-        its quarantined instances go back to RECEIVED."""
+    def retry(self, study_id: int, send_anyway: bool = False) -> bool:
+        """Step FAILED | QUARANTINED | NOT_ELIGIBLE -> STABLE with a fresh attempt budget (`veil
+        node retry`); its quarantined instances go back to RECEIVED. ``send_anyway``: a study
+        that fails a destination profile is sent all the same (the operator's decision)."""
         with self.db.write() as conn:
             if not self._move(
                 conn,
                 study_id,
-                [StudyState.FAILED, StudyState.QUARANTINED],
+                [StudyState.FAILED, StudyState.QUARANTINED, StudyState.NOT_ELIGIBLE],
                 StudyState.STABLE,
                 reason=None,
                 attempts=0,
                 next_attempt_at=0.0,
+                send_anyway=True if send_anyway else UNSET,
             ):
                 return False
             self._move_instances(
@@ -454,25 +633,50 @@ class Studies:
     # ---- deliveries --------------------------------------------------------------------
 
     def delivered(self, study_id: int, destination: str) -> set[int]:
-        """Instance ids of the study that ``destination`` has acknowledged."""
+        """Instance ids of the study whose current version ``destination`` has acknowledged."""
         d, i = models.deliveries, models.instances
         with self.db.read() as conn:
             rows = conn.execute(
                 select(d.c.instance_id)
-                .join(i, i.c.id == d.c.instance_id)
+                .join(i, and_(i.c.id == d.c.instance_id, i.c.version == d.c.version))
                 .where(and_(i.c.study_id == study_id, d.c.destination == destination))
             )
             return {r.instance_id for r in rows}
 
-    def record_deliveries(self, instance_ids: Sequence[int], destination: str) -> None:
-        """Remember acknowledged instances (idempotent: a resend after a crash is harmless)."""
+    def record_deliveries(
+        self,
+        instance_ids: Sequence[int],
+        destination: str,
+        versions: Mapping[int, int] | None = None,
+    ) -> None:
+        """Remember acknowledged instances, each with the version that was sent (``versions``:
+        instance id -> version; default: the current one). Idempotent: a resend after a crash
+        is harmless, and the delivery of an older version does not count for a newer one."""
         if not instance_ids:
             return
         now = time.time()
-        rows = [
-            {"instance_id": x, "destination": destination, "sent_at": now} for x in instance_ids
-        ]
+        d, i = models.deliveries, models.instances
         with self.db.write() as conn:
+            if versions is None:
+                versions = {}
+                for chunk in chunks(list(instance_ids)):
+                    query = select(i.c.id, i.c.version).where(i.c.id.in_(chunk))
+                    versions.update({r.id: r.version for r in conn.execute(query)})
+            for chunk in chunks(list(instance_ids)):
+                conn.execute(
+                    delete(d).where(
+                        and_(d.c.destination == destination, d.c.instance_id.in_(chunk))
+                    )
+                )
+            rows = [
+                {
+                    "instance_id": x,
+                    "destination": destination,
+                    "sent_at": now,
+                    "version": versions.get(x, 1),
+                }
+                for x in instance_ids
+            ]
             self.db.insert_ignoring_duplicates(conn, models.deliveries, rows)
 
     # ---- the one place a study's or an instance's state is written ---------------------
@@ -490,6 +694,7 @@ class Studies:
         next_attempt_at: float | _Unset = UNSET,
         deid_study_uid: str | _Unset = UNSET,
         last_received_at: float | _Unset = UNSET,
+        send_anyway: bool | _Unset = UNSET,
     ) -> bool:
         """Conditional update of one study: True when it was in ``sources`` and moved."""
         s = models.studies
@@ -504,6 +709,7 @@ class Studies:
             "next_attempt_at": next_attempt_at,
             "deid_study_uid": deid_study_uid,
             "last_received_at": last_received_at,
+            "send_anyway": send_anyway,
         }
         values.update({k: v for k, v in changes.items() if v is not UNSET})
         result = conn.execute(

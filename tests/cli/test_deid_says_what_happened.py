@@ -295,3 +295,15 @@ def test_for_profile_says_the_output_does_not_meet_it_and_set_repairs_it(
     with zipfile.ZipFile(tmp_path / "b.zip") as archive:
         first = archive.namelist()[0]
         assert pydicom.dcmread(archive.open(first)).Manufacturer == "GE MEDICAL SYSTEMS"
+
+
+def test_a_zip_run_that_writes_nothing_makes_no_archive_and_says_so(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "notes.txt").write_text("not DICOM\n")
+    result = run_veil("deid", source, "--out", tmp_path / "case.zip", "-q")
+
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "case.zip").exists()
+    assert "nothing was written, so no case.zip was made" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no staging left

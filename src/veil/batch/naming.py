@@ -147,6 +147,19 @@ def _holds(text: str, needles: list[Needle]) -> set[str]:
     }
 
 
+_EXTENSIONS = (".gz", ".dcm", ".dicom", ".dic", ".ima", ".img")
+
+
+def _without_extensions(name: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for extension in _EXTENSIONS:
+            if name.lower().endswith(extension) and len(name) > len(extension):
+                name, changed = name[: -len(extension)], True
+    return name
+
+
 def identifying_parts(
     relative: str, original: Dataset, options: frozenset[Option] = frozenset()
 ) -> dict[int, set[str]]:
@@ -158,11 +171,16 @@ def identifying_parts(
     needles = [n for ident in dedupe(collect(original, options)) for n in needles_for(ident)]
     if not needles:
         return {}
-    whole = _holds(relative, needles)
+    parts = relative.split("/")
+    # Searched without the file's extension: a UID's edge refuses a following dot, and
+    # "<SOP Instance UID>.dcm" is the commonest identifying file name of all.
+    searched = [*parts[:-1], _without_extensions(parts[-1])]
+    whole = _holds("/".join(searched), needles)
     if not whole:
         return {}
-    parts = relative.split("/")
-    found = {index: kinds for index, part in enumerate(parts) if (kinds := _holds(part, needles))}
+    found = {
+        index: kinds for index, part in enumerate(searched) if (kinds := _holds(part, needles))
+    }
     if not found:  # a form that spans folders: every part is suspect
         found = {index: whole for index in range(len(parts))}
     return found

@@ -52,7 +52,8 @@ class OutputTarget:
             self.out.mkdir(parents=True, exist_ok=True)
 
     def publish(self, records: Iterable[FileRecord]) -> int | None:
-        """Zip runs: write the archive of every written file; its size. Folders: None."""
+        """Zip runs: write the archive of every written file; its size. Folders, or a run
+        that wrote nothing (no empty archive to send by mistake): None."""
         if not self.is_zip:
             return None
         members = sorted(
@@ -60,6 +61,8 @@ class OutputTarget:
             for r in records
             if r.outcome is Outcome.WRITTEN and r.output
         )
+        if not members:
+            return None
         try:
             return write_zip_new(self.out, members)
         except FileExistsError:

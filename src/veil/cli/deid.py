@@ -264,7 +264,11 @@ def _finish(
         write_report(report, data)
     print_skipped(summary)
     print_renamed(summary)
-    shown = f"{out} (zip, {size / 1e6:.1f} MB)" if size is not None else str(out)
+    shown = str(out)
+    if size is not None:
+        shown = f"{out} (zip, {size / 1e6:.1f} MB)"
+    elif out.suffix.lower() == ".zip":
+        shown = f"none: nothing was written, so no {out.name} was made"
     print_summary(summary, job, output=shown, report=report)
     if verdict is not None:
         print_verdict(verdict)

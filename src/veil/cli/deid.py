@@ -143,7 +143,7 @@ def _choose_layout(layout: str | None, policy_layout: Layout | None, zipped: boo
     type=click.Choice([choice.value for choice in ReportPaths]),
     default=None,
     help="How the report names input files: plain paths, or keyed digests "
-    "[default: digest with --layout hierarchy, else plain].",
+    "[default: digest with --layout hierarchy or when a mirror path was renamed, else plain].",
 )
 @click.option(
     "--no-audit",

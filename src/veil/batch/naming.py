@@ -34,6 +34,7 @@ from pathlib import PurePosixPath
 import pydicom
 from pydicom.dataset import Dataset
 
+from veil.audit.findings import Severity
 from veil.audit.forms import Needle, needles_for
 from veil.audit.identifiers import collect, dedupe
 from veil.audit.text_search import Haystack, TextElement
@@ -168,7 +169,10 @@ def identifying_parts(
     The search is the audit's own: its identifiers (`collect`), their forms (`needles_for`)
     and its edge rules (`Haystack`). A value split across parts ("2014/03/10") marks them all.
     """
-    needles = [n for ident in dedupe(collect(original, options)) for n in needles_for(ident)]
+    # Errors only, as the audit quarantines: a series description in a folder name
+    # ("5_anat-T1w") is a descriptor (a warning), not an identifier.
+    identifiers = [i for i in dedupe(collect(original, options)) if i.severity is Severity.ERROR]
+    needles = [n for ident in identifiers for n in needles_for(ident)]
     if not needles:
         return {}
     parts = relative.split("/")

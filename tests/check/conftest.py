@@ -39,7 +39,8 @@ def run_deid(inputs: list[Path], out: Path, *extra: str) -> tuple[int, dict, str
     """`veil deid` as a user runs it; returns exit code, JSON report and stderr."""
     report = out.parent / f"{out.name}.report.json"
     args = [str(VEIL), "deid", *map(str, inputs), "--out", str(out), "-q", "-j", "2"]
-    args += ["--report", str(report), *extra]
+    # The mirror layout (the tests compare folders before and after) and plain input paths.
+    args += ["--layout", "mirror", "--report", str(report), "--report-paths", "plain", *extra]
     env = {**os.environ, "VEIL_KEY": TEST_KEY}
     run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, check=False)
     data = json.loads(report.read_text()) if report.exists() else {}

@@ -3,8 +3,9 @@
 The regression check (`veil.pipeline.check_outputs`) proves de-identification lost nothing;
 it says nothing about data that never met the destination (a Manufacturer missing at the
 scanner). This runs the destination's profiles on the written outputs, as `veil check` does
-(`veil.check.run.check_inputs`), and folds its per-series results into one verdict per study:
-a study meets the profiles when none of its series fails (warnings are named, not failures).
+(`veil.check.run.check_inputs`) and takes its per-study verdicts (`veil.check.study`): a study
+meets the profiles when no destination fails it (series a destination does not use are
+skipped; warnings are named, not failures).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from veil.check.model import Outcome, RequirementProfile
 from veil.check.run import check_inputs
+from veil.check.study import StudyResult
 
 MAX_REASONS = 5  # per study; the rest are counted
 
@@ -51,18 +53,6 @@ class OutputVerdict:
         return not self.unreadable and all(study.meets for study in self.studies)
 
 
-def _common(paths: list[str]) -> str:
-    if not paths:
-        return ""
-    parts = [Path(p).parts for p in paths]
-    shared = []
-    for column in zip(*parts, strict=False):
-        if len(set(column)) != 1:
-            break
-        shared.append(column[0])
-    return str(Path(*shared)) if shared else ""
-
-
 def _relative(where: str, root: Path | None) -> str:
     if root is None or not where:
         return where
@@ -72,47 +62,52 @@ def _relative(where: str, root: Path | None) -> str:
         return where
 
 
+def _reasons(study: StudyResult) -> list[str]:
+    """Why a study does not meet a destination (its verdict, then the failing rules of the
+    series it uses); for a study that meets them, the warnings."""
+    failing: list[str] = []
+    warning: list[str] = []
+    for verdict in study.verdicts:
+        if verdict.outcome is Outcome.FAIL:
+            failing.append(f"{verdict.profile}: {verdict.reason}")
+        used = [s for s in study.series if s.used_by(verdict.profile)]
+        for series in used:
+            for r in series.results_of(verdict.profile):
+                if r.outcome is Outcome.FAIL and verdict.outcome is Outcome.FAIL:
+                    failing.append(
+                        f"series {series.label}: {r.rule_id}: {r.problem} (needed for {r.need})"
+                    )
+                elif r.outcome is Outcome.WARN:
+                    warning.append(f"series {series.label}: {r.rule_id} (warning): {r.problem}")
+    reasons = list(dict.fromkeys(failing or warning))
+    if len(reasons) > MAX_REASONS:
+        rest = len(reasons) - MAX_REASONS
+        reasons = [*reasons[:MAX_REASONS], f"... and {rest} more (veil check --for)"]
+    return reasons
+
+
 def output_verdict(
     profiles: Sequence[RequirementProfile],
     outputs: Sequence[Path],
     quality_checks: bool = True,
     root: Path | None = None,
 ) -> OutputVerdict:
-    """Check ``outputs`` against ``profiles`` and give one verdict per study; folders are
-    shown relative to ``root`` (the output folder)."""
+    """Check ``outputs`` against ``profiles`` and give one verdict per study (issue 11's
+    per-study verdicts: series a destination does not use are skipped, not failed); folders
+    are shown relative to ``root`` (the output folder)."""
     report = check_inputs(list(outputs), profiles, quality_checks)
-    by_study: dict[str, list[Any]] = {}
-    for series in report.series:
-        by_study.setdefault(series.study_label, []).append(series)
-    studies = []
-    for label, members in by_study.items():
-        failing = [
-            f"series {s.label}: {r.rule_id}: {r.problem} (needed for {r.need})"
-            for s in members
-            for r in s.results
-            if r.outcome is Outcome.FAIL
-        ]
-        warning = [
-            f"series {s.label}: {r.rule_id} (warning): {r.problem}"
-            for s in members
-            for r in s.results
-            if r.outcome is Outcome.WARN
-        ]
-        reasons = failing or warning
-        if len(reasons) > MAX_REASONS:
-            rest = len(reasons) - MAX_REASONS
-            reasons = [*reasons[:MAX_REASONS], f"... and {rest} more (veil check --for)"]
-        studies.append(
-            StudyVerdict(
-                label,
-                _relative(_common([s.where for s in members]), root),
-                not failing,
-                tuple(reasons),
-                len(members),
-            )
+    studies = tuple(
+        StudyVerdict(
+            study.label,
+            _relative(study.where, root),
+            study.verdict is not Outcome.FAIL,
+            tuple(_reasons(study)),
+            len(study.series),
         )
+        for study in report.studies
+    )
     return OutputVerdict(
         report.profiles,
-        tuple(studies),
+        studies,
         tuple(f"{_relative(name, root)}: {problem}" for name, problem in report.unreadable),
     )

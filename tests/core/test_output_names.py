@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.engine import builders
-from veil.batch.naming import MAX_PART, identifying_parts, mirror_path, safe_part
+from veil.batch.naming import (
+    MAX_PART,
+    HierarchyName,
+    checked_hierarchy,
+    identifying_parts,
+    mirror_path,
+    safe_part,
+)
 from veil.io.dicomfile import encode_dataset
 from veil.mapping import Mapper
 
@@ -50,3 +57,18 @@ def test_only_the_parts_that_identify_are_renamed_and_a_folder_stays_one_folder(
     assert parts[0] == "study" and parts[2:] == ["T1", "img1.dcm"]
     assert parts[1].startswith("path-") and parts[1] == other[1]
     assert other[3] == "img2.dcm"
+
+
+def test_a_hierarchy_name_that_happens_to_hold_an_input_value_is_renamed() -> None:
+    """GE's Performed Location "0009" and instance 9 made ``0009.dcm``: the audit of file
+    names reported it (the README's share-one-case recipe), so the name becomes a token."""
+    ds = builders.mr_dataset()
+    ds.add_new(0x00400243, "SH", "0009")  # Performed Location
+    data = encode_dataset(ds)
+    mapper = Mapper(bytes(32))
+    name = HierarchyName("VEILX/2013-08-08_abcdef/5_T1", "0009", "1.2.3")
+    checked = checked_hierarchy(name, data, mapper)
+    assert checked.series_folder == name.series_folder
+    assert checked.stem.startswith("path-") and "0009" not in checked.stem
+    other = HierarchyName("VEILX/2013-08-08_abcdef/5_T1", "0010", "1.2.3")
+    assert checked_hierarchy(other, data, mapper) == other

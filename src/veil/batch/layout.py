@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from veil.batch.naming import HierarchyName, digest6, hierarchy_name, mirror_path
+from veil.batch.naming import (
+    HierarchyName,
+    checked_hierarchy,
+    digest6,
+    hierarchy_name,
+    mirror_path,
+)
 from veil.batch.placement import OutputTaken, place_hierarchy, place_mirror
 from veil.batch.sink import Sink
 from veil.mapping import Mapper
@@ -53,6 +59,7 @@ def place_output(
         raise ValueError("place_output needs an output folder or a sink")
     if layout is Layout.HIERARCHY:
         name = hierarchy_name(result.dataset, result.patient_pseudonym)
+        name = checked_hierarchy(name, data, mapper, options)
         if sink is not None:
             return Placed(_place_in_sink(sink, unique_name(name, result), result, overwrite))
         assert out is not None

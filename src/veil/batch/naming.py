@@ -213,3 +213,26 @@ def mirror_path(
     ]
     kinds = sorted(set().union(*found.values()))
     return MirrorPath("/".join(renamed), tuple(kinds))
+
+
+def checked_hierarchy(
+    name: HierarchyName, data: bytes, mapper: Mapper, options: frozenset[Option] = frozenset()
+) -> HierarchyName:
+    """``name`` with any part that happens to hold an identifying value of the input renamed
+    to a keyed token, as in the mirror layout. Hierarchy names come from de-identified data,
+    yet a value can coincide: an instance file ``0009.dcm`` where the input's Performed
+    Location is ``0009`` is what the audit of file names (`veil.audit.paths`) reports."""
+    original = _original_header(data)
+    if original is None:
+        return name
+    relative = f"{name.series_folder}/{name.stem}.dcm"
+    found = identifying_parts(relative, original, options)
+    if not found:
+        return name
+    parts = name.series_folder.split("/")
+    folder = "/".join(
+        _renamed(part, False, mapper) if index in found else part
+        for index, part in enumerate(parts)
+    )
+    stem = _renamed(name.stem, False, mapper) if len(parts) in found else name.stem
+    return HierarchyName(folder, stem, name.series_uid)

@@ -17,7 +17,7 @@ from veil.batch.naming import (
     mirror_path,
 )
 from veil.batch.placement import OutputTaken, place_hierarchy, place_mirror
-from veil.batch.sink import Sink
+from veil.batch.sink import LocalSink, Sink
 from veil.mapping import Mapper
 from veil.pipeline import FileResult
 from veil.policy.model import Layout
@@ -49,26 +49,32 @@ def place_output(
 ) -> Placed:
     """Name and write one de-identified file (OutputTaken, OSError when it cannot be).
 
-    With a ``sink`` (an object store, a cluster group's temporary folder) no folder can be
-    claimed: hierarchy names carry short digests of the series and instance UIDs instead, so
-    that two series or instances that would share a name never meet.
+    A local ``sink`` (a cluster group writing to a folder) places files as a local run does,
+    with its own temporary folder. In an object store no folder can be claimed: hierarchy
+    names carry short digests of the series and instance UIDs instead, so that two series or
+    instances that would share a name never meet.
     """
     if result.dataset is None:
         raise ValueError("place_output needs a de-identified dataset")
     if out is None and sink is None:
         raise ValueError("place_output needs an output folder or a sink")
+    root, tmp_dir = out if sink is None else None, None
+    if isinstance(sink, LocalSink):
+        root, tmp_dir = sink.root, sink.temp_dir
     if layout is Layout.HIERARCHY:
         name = hierarchy_name(result.dataset, result.patient_pseudonym)
         name = checked_hierarchy(name, data, mapper, options)
-        if sink is not None:
+        if sink is not None and root is None:  # an object store: no folder can be claimed
             return Placed(_place_in_sink(sink, unique_name(name, result), result, overwrite))
-        assert out is not None
-        return Placed(place_hierarchy(out, name, result.encoded, overwrite))
+        assert root is not None
+        return Placed(place_hierarchy(root, name, result.encoded, overwrite, tmp_dir))
     checked = mirror_path(mirror_relative, data, mapper, options)
-    if sink is not None:
+    if sink is not None and root is None:
         return Placed(_place_in_sink(sink, checked.path, result, overwrite), checked.renamed)
-    assert out is not None
-    return Placed(place_mirror(out, checked.path, result.encoded, overwrite), checked.renamed)
+    assert root is not None
+    return Placed(
+        place_mirror(root, checked.path, result.encoded, overwrite, tmp_dir), checked.renamed
+    )
 
 
 def unique_name(name: HierarchyName, result: FileResult) -> str:

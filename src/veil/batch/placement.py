@@ -86,7 +86,13 @@ def _same_instance(path: Path, encoded: bytes) -> bool:
     return bool(uid) and _instance_uid(path) == uid
 
 
-def place_hierarchy(out: Path, name: HierarchyName, encoded: bytes, overwrite: bool) -> str:
+def place_hierarchy(
+    out: Path,
+    name: HierarchyName,
+    encoded: bytes,
+    overwrite: bool,
+    tmp_dir: Path | None = None,
+) -> str:
     """Place one instance in its series folder; returns its path relative to ``out``."""
     folder = _claim_series(out, name)
     for attempt in range(1, MAX_CANDIDATES + 1):
@@ -94,7 +100,7 @@ def place_hierarchy(out: Path, name: HierarchyName, encoded: bytes, overwrite: b
         relative = f"{folder}/{stem}.dcm"
         target = out / relative
         try:
-            write_new(target, encoded)
+            write_new(target, encoded, tmp_dir=tmp_dir)
             return relative
         except FileExistsError:
             pass
@@ -103,16 +109,18 @@ def place_hierarchy(out: Path, name: HierarchyName, encoded: bytes, overwrite: b
         if _same_instance(target, encoded):
             if not overwrite:
                 raise OutputTaken(relative)
-            write_atomic(target, encoded)
+            write_atomic(target, encoded, tmp_dir=tmp_dir)
             return relative
     raise OutputTaken(f"{folder}/{name.stem}.dcm: {MAX_CANDIDATES} instances share this name")
 
 
-def place_mirror(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
+def place_mirror(
+    out: Path, relative: str, encoded: bytes, overwrite: bool, tmp_dir: Path | None = None
+) -> str:
     """Place one output at its mirror path (atomically), idempotently."""
     target = out / relative
     try:
-        write_new(target, encoded)
+        write_new(target, encoded, tmp_dir=tmp_dir)
         return relative
     except FileExistsError:
         pass
@@ -120,5 +128,5 @@ def place_mirror(out: Path, relative: str, encoded: bytes, overwrite: bool) -> s
         return relative
     if not overwrite:
         raise OutputTaken(relative)
-    write_atomic(target, encoded)
+    write_atomic(target, encoded, tmp_dir=tmp_dir)
     return relative

@@ -56,7 +56,7 @@ def write_atomic(
         fsync_dir(target.parent)
 
 
-def write_new(target: Path, data: bytes) -> None:
+def write_new(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None:
     """Write ``data`` to ``target`` whole, only if ``target`` does not exist yet.
 
     FileExistsError when it does. The name is claimed atomically (a hard link of a complete
@@ -64,7 +64,7 @@ def write_new(target: Path, data: bytes) -> None:
     sees a part. Where the file system has no hard links, an exclusive create is used instead.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=target.parent)
+    fd, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=tmp_dir or target.parent)
     try:
         try:
             view = memoryview(data)

@@ -56,7 +56,10 @@ def safe_part(value: object, fallback: str = "_") -> str:
         if char == "_" and out and out[-1] == "_":
             continue
         out.append(char)
-    part = "".join(out).lstrip(".").strip("_")[:MAX_PART].rstrip(".")
+    part = "".join(out)
+    while part != (trimmed := part.strip("_").lstrip(".")):  # "_.0": neither may lead
+        part = trimmed
+    part = part[:MAX_PART].rstrip(".")
     return part or fallback
 
 

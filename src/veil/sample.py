@@ -12,14 +12,14 @@ Nothing is written anywhere; the caller holds the file and decides who sees whic
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydicom.dataset import Dataset
 
 from veil.audit import Finding, audit_output
 from veil.check.evaluate import Collector, RuleResult
 from veil.check.model import Outcome as CheckOutcome
-from veil.check.model import RequirementProfile
+from veil.check.model import RequirementProfile, Uses
 from veil.errors import VeilError
 from veil.explain import ExplainRow, Recording, explain_rows
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
@@ -76,6 +76,9 @@ def _check_lines(
 ) -> tuple[CheckLine, ...]:
     if not profiles:
         return ()
+    # One sample file: every rule of the destination is shown on it, whether or not the
+    # destination would use this file within its study (`veil check` decides that per study).
+    profiles = [replace(p, uses=Uses(p.uses.what)) for p in profiles]
     before = Collector(profiles)
     before.add(original, name)
     after_rules: dict[str, RuleResult] = {}

@@ -154,7 +154,7 @@ def summarise_value(elem: DataElement | None) -> str:
     return f"{vr}, 1 value"
 
 
-def _find(ds: Dataset, path: str) -> DataElement | None:
+def find_element(ds: Dataset, path: str) -> DataElement | None:
     """The element at ``path`` ("(0008,1115)[0].(0020,000E)") in ``ds``, or None."""
     current: Dataset = ds
     parts = path.split(".")
@@ -236,7 +236,7 @@ def explain_rows(
                     recorded.does,
                 )
             else:
-                found = _find(output, path) if output is not None else None
+                found = find_element(output, path) if output is not None else None
                 before = show_value(elem)
                 after = REMOVED if found is None else show_value(found)
                 rule = _why_unrecorded(path, elem.tag, found is None)
@@ -274,7 +274,7 @@ def _added(
         tag, after, rule = decision.tag, decision.after, decision.rule
         if decision.before != ABSENT:
             continue
-        added = _find(output, path) if output is not None else None
+        added = find_element(output, path) if output is not None else None
         rows.append(
             ExplainRow(
                 path=path,
@@ -360,6 +360,7 @@ __all__ = [
     "changed_only",
     "explain_dataset",
     "explain_rows",
+    "find_element",
     "fold_private_blocks",
     "show_value",
     "summarise_value",

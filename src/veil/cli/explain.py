@@ -21,38 +21,11 @@ from veil.cli.errors import CommandError
 from veil.cli.explain_view import added_rows, fold_private, unfolded
 from veil.dicom import tag_text
 from veil.engine import Decision, deidentify
+from veil.explain import find_element, show_value
 from veil.io.dicomfile import SkippedFile, read_dataset
 from veil.keys import load_mapper
 from veil.pipeline import compile_policy
 from veil.pixels.explain import explain_pixels
-
-
-def _show(value: object, vr: str) -> str:
-    if vr == "SQ":
-        return f"<sequence of {len(value)} item(s)>"  # type: ignore[arg-type]
-    if isinstance(value, bytes | bytearray):
-        return f"<{len(value)} bytes>"
-    text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _find(ds: Dataset, path: str) -> object | None:
-    """The element at ``path`` ("(0008,1115)[0].(0020,000E)") in ``ds``, or None."""
-    current: Dataset = ds
-    parts = path.split(".")
-    for index, part in enumerate(parts):
-        text, _, item = part.partition("[")
-        tag = int(text[1:5] + text[6:10], 16)
-        if tag not in current:
-            return None
-        elem = current[tag]
-        if index == len(parts) - 1:
-            return elem
-        position = int(item.rstrip("]"))
-        if elem.VR != "SQ" or position >= len(elem.value):
-            return None
-        current = elem.value[position]
-    return None
 
 
 def _why_unrecorded(path: str, removed: bool) -> str:
@@ -75,13 +48,13 @@ def explain(original: Dataset, output: Dataset, records: dict[str, Decision]) ->
             if recorded is not None:
                 decisions.append(recorded)
             else:
-                after = _find(output, path)
+                after = find_element(output, path)
                 decisions.append(
                     Decision(
                         path,
                         elem.tag,
-                        _show(elem.value, elem.VR),
-                        "(removed)" if after is None else _show(after.value, after.VR),  # type: ignore[attr-defined]
+                        show_value(elem),
+                        "(removed)" if after is None else show_value(after),
                         _why_unrecorded(path, after is None),
                         "removed" if after is None else "kept as it is",
                     )

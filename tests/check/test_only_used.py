@@ -50,7 +50,16 @@ def test_only_the_3d_t1_is_written_for_neuroquant(tmp_path: Path) -> None:
 def test_dcm2niix_uses_the_pcasl_too(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run = run_veil(
-        "deid", PHILIPS, "--out", out, "--for", "dcm2niix", "--only-used", "--layout", "mirror", "-q"
+        "deid",
+        PHILIPS,
+        "--out",
+        out,
+        "--for",
+        "dcm2niix",
+        "--only-used",
+        "--layout",
+        "mirror",
+        "-q",
     )
     assert run.returncode == 0, run.stderr
     folders = {p.relative_to(out).parts[0] for p in out.rglob("*.dcm")}

@@ -211,6 +211,38 @@ def test_the_run_that_creates_the_key_says_where_it_is_and_what_losing_it_means(
     assert "created a new project key" not in deid("two")  # once
 
 
+def test_explain_run_first_says_it_created_the_key_too(smith: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("VEIL_KEY", "VEIL_KEY_FILE")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), COLUMNS="200")
+    one = next(smith.rglob("*.dcm"))
+    argv = [sys.executable, "-m", "veil", "explain", str(one), "--changed-only"]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "created a new project key" in first.stderr
+    assert str(tmp_path / "config" / "veil" / "key") in first.stderr
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    assert "created a new project key" not in again.stderr
+
+
+def test_check_and_audit_of_an_output_folder_skip_veils_own_bookkeeping(
+    smith: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert run_veil("deid", smith, "--out", out, "-q").returncode == 0
+    assert (out / ".veil" / "deid.json").is_file()  # the run stamp is there...
+    check = run_veil("check", out, "--for", "dcm2niix")
+    # ...and is not an input: nothing skipped, every output checked.
+    assert check.returncode == 0, check.stderr
+    assert "0 unreadable, 0 skipped" in check.stdout
+    audit = run_veil("audit", out)
+    assert audit.returncode == 0, audit.stderr
+    assert "audited 3 file(s)" in audit.stdout + audit.stderr
+    assert "skipped" not in audit.stdout + audit.stderr
+
+
 def test_skipped_files_are_named_a_few_and_the_rest_counted(corpus: Path, tmp_path: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()

@@ -312,6 +312,22 @@ def test_the_memory_store_lists_inputs_like_a_folder(few_files: list[InputItem])
     assert listed[0].read() == few_files[0].read()
 
 
+def test_a_stored_output_read_again_lists_no_bookkeeping(few_files: list[InputItem]) -> None:
+    """A cluster run's manifests (`_veil/run.json`...) and a run stamp are not inputs; a
+    user's own folder that merely has such a name is."""
+    root = Store.from_url(f"memory://{uuid.uuid4().hex}/out")
+    sink = ObjectSink(root)
+    sink.place("series/one.dcm", few_files[0].read(), overwrite=False)
+    sink.place("_veil/run.json", b"{}", overwrite=False)
+    sink.place("_veil/groups/g1.json", b"{}", overwrite=False)
+    sink.place(".veil/deid.json", b"{}", overwrite=False)
+    sink.place("_veil_notes/run.json", b"{}", overwrite=False)
+
+    listed = sorted(i.relative for i in iter_stored(root, multiple=False))
+
+    assert listed == ["_veil_notes/run.json", "series/one.dcm"]
+
+
 # -- the command's refusals ----------------------------------------------------------------
 def test_credentials_are_refused_as_storage_options() -> None:
     assert parse_storage_options(["endpoint_url=http://127.0.0.1:9000", "anon=true"]) == {

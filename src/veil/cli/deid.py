@@ -21,7 +21,6 @@ from veil.check.run import check_items
 from veil.cli.common import jobs_option, key_options
 from veil.cli.deid_report import (
     NOT_USED,
-    announce_created_key,
     print_failure,
     print_groups,
     print_renamed,
@@ -30,11 +29,10 @@ from veil.cli.deid_report import (
     print_verdict,
 )
 from veil.cli.errors import CommandError, ExitCode, err_console
+from veil.cli.key_notice import load_mapper_announced
 from veil.io.inputs import InputItem
 from veil.io.storage import parse_storage_options
 from veil.io.zip_out import refuse_existing
-from veil.keys import load_mapper, resolve_key
-from veil.mapping import Mapper
 from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
 
 
@@ -72,13 +70,6 @@ def _select_used(
         if item.display in unused
     ]
     return keep, skipped
-
-
-def _mapper(key_path: Path | None, lookup: Path | None) -> Mapper:
-    _, source = resolve_key(key_path)  # creates the default key on first use
-    mapper = load_mapper(key_path, lookup)
-    announce_created_key(source, mapper.fingerprint())
-    return mapper
 
 
 def _refuse_other_run(out: Path, stamp: OutputStamp, overwrite: bool) -> None:
@@ -284,7 +275,7 @@ def command(
             "says what it uses"
         )
     chosen = _choose_layout(layout, compiled.layout, zip_target is not None)
-    mapper = _mapper(key_path, lookup)
+    mapper = load_mapper_announced(key_path, lookup)
     stamp = OutputStamp.of(mapper.fingerprint(), plan, chosen)
     if zip_target is None and where.local_out is not None:
         _refuse_other_run(where.local_out, stamp, overwrite)

@@ -13,25 +13,9 @@ from veil.batch import BatchSummary, FileRecord, Job, Outcome
 from veil.batch.dask_runner import DaskExecutor
 from veil.batch.study_verdicts import OutputVerdict
 from veil.cli.errors import err_console
-from veil.keys import KeySource
 
 MAX_LINES = 5  # of each kind of problem; the rest are counted
 NOT_USED = "not used by the destination (--only-used): not written"
-
-
-def announce_created_key(source: KeySource, fingerprint: str) -> None:
-    """Said once: the run that creates the default key says where it is and why it matters."""
-    if not source.created:
-        return
-    err_console.print(
-        f"[bold yellow]veil: created a new project key[/] at {escape(str(source.path))} "
-        f"(fingerprint {fingerprint}, owner-only). Back it up and keep it secret: every "
-        "pseudonym, UID and date shift is derived from it, and losing it breaks the link "
-        "between these outputs and every pseudonym made later (the same patient would get "
-        "another pseudonym).",
-        markup=True,
-        soft_wrap=True,
-    )
 
 
 def print_failure(record: FileRecord) -> None:

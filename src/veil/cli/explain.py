@@ -19,11 +19,11 @@ from rich.table import Table
 from veil.cli.common import key_options
 from veil.cli.errors import CommandError
 from veil.cli.explain_view import added_rows, fold_private, unfolded
+from veil.cli.key_notice import load_mapper_announced
 from veil.dicom import tag_text
 from veil.engine import Decision, deidentify
 from veil.explain import find_element, show_value
 from veil.io.dicomfile import SkippedFile, read_dataset
-from veil.keys import load_mapper
 from veil.pipeline import compile_policy
 from veil.pixels.explain import explain_pixels
 
@@ -133,7 +133,7 @@ def command(
          decode the pixels or write the PNG)
     """
     plan = compile_policy(policy, profiles, quality_checks=not no_quality_checks).plan
-    mapper = load_mapper(key_path, lookup)
+    mapper = load_mapper_announced(key_path, lookup)
     try:
         original = read_dataset(file)
     except SkippedFile as skipped:

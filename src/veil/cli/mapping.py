@@ -10,11 +10,11 @@ from rich.markup import escape
 
 from veil.batch.mapping_table import collect_table, write_table
 from veil.cli.common import key_options
-from veil.cli.deid_report import MAX_LINES, announce_created_key
+from veil.cli.deid_report import MAX_LINES
 from veil.cli.errors import ExitCode, err_console
+from veil.cli.key_notice import load_mapper_announced
 from veil.io.inputs import check_output_location, iter_inputs
 from veil.io.zip_out import refuse_existing
-from veil.keys import load_mapper, resolve_key
 
 
 @click.group("mapping")
@@ -65,9 +65,7 @@ def export(inputs: tuple[Path, ...], out: Path, key_path: Path | None, lookup: P
     """
     refuse_existing(out, "a mapping table")
     check_output_location(inputs, out)
-    _, source = resolve_key(key_path)
-    mapper = load_mapper(key_path, lookup)
-    announce_created_key(source, mapper.fingerprint())
+    mapper = load_mapper_announced(key_path, lookup)
     table = collect_table(iter_inputs(inputs), mapper)
     write_table(out, table)
     err_console.print(

@@ -112,6 +112,17 @@ def _os_problem(exc: OSError) -> str:
     return f"unreadable ({exc.strerror or type(exc).__name__})"
 
 
+# veil's own bookkeeping inside an output folder (`veil deid`'s run stamp and series claims,
+# a cluster run's manifests): not inputs. Reading such a folder again (`veil check OUT`,
+# `veil audit OUT`, a second `veil deid`) would otherwise list them as skipped non-DICOM files.
+BOOKKEEPING = {".veil": "deid.json", "_veil": "run.json"}
+
+
+def _is_bookkeeping(path: Path) -> bool:
+    marker = BOOKKEEPING.get(path.name)
+    return marker is not None and path.is_dir() and (path / marker).is_file()
+
+
 class _Walk:
     def __init__(self, limits: InputLimits) -> None:
         self.limits = limits
@@ -163,6 +174,8 @@ class _Walk:
             return
         inside = ancestors | {(info.st_dev, info.st_ino)}
         for name in names:
+            if _is_bookkeeping(root / name):
+                continue
             yield from self.entry(root / name, f"{rel}/{name}" if rel else name, prefix, inside)
 
     def archive(self, path: Path, prefix: str) -> Iterator[InputItem]:

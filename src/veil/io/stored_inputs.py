@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from veil.errors import InputFileError
-from veil.io.inputs import InputItem
+from veil.io.inputs import BOOKKEEPING, InputItem
 from veil.io.limits import DEFAULT_LIMITS, InputLimits
 from veil.io.storage import Store, with_retries
 
@@ -185,9 +185,10 @@ def iter_stored(
             name = safe_relative(PurePosixPath(root).name)
             yield from _object(store, root, info, name, limits)
         return
+    bookkeeping = _bookkeeping_folders(found)
     for path in sorted(found):
         info = found[path]
-        if info.get("type") == "directory":
+        if info.get("type") == "directory" or path.startswith(bookkeeping):
             continue
         clean = path.strip("/")
         relative = clean[len(root) :] if clean.startswith(root) else clean
@@ -195,6 +196,17 @@ def iter_stored(
         if not relative:
             continue  # a key made only of separators and dots: nothing to name it by
         yield from _object(store, clean, info, prefix + relative, limits)
+
+
+def _bookkeeping_folders(found: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """veil's own bookkeeping folders among the objects (see veil.io.inputs.BOOKKEEPING), as
+    prefixes: a run stamp or a cluster run's manifests are not inputs."""
+    folders = []
+    for path in found:
+        clean = PurePosixPath(path)
+        if BOOKKEEPING.get(clean.parent.name) == clean.name:
+            folders.append(f"{clean.parent}/")
+    return tuple(folders)
 
 
 def iter_stored_inputs(

@@ -61,6 +61,7 @@ from veil.engine.fast.parse import (
     Element,
     ParsedFile,
     Unsupported,
+    parse_file,
 )
 from veil.standard import Option
 
@@ -72,6 +73,7 @@ _HHL = struct.Struct("<HHL")
 # ASCII form found in decoded, lowered text is also found in the bytes, letters folded.
 ASCII_SAFE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "iso8859-1", "ascii"})
 OWN_RECORD = tag_of("DeidentificationMethod")
+TRANSFER_SYNTAX = tag_of("TransferSyntaxUID")
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,28 @@ def _item_end(data: bytes, pos: int, end: int) -> int:
     return end
 
 
+def _implicit_output(encoded: bytes, meta: list[_Span]) -> bool:
+    syntax = [encoded[s.start : s.end] for s in meta if s.tag == TRANSFER_SYNTAX]
+    return syntax == [b"1.2.840.10008.1.2\0"]
+
+
+def _parsed_spans(encoded: bytes) -> list[_Span]:
+    """Every value of an output in implicit VR, with the VR pydicom reads it with (the hop
+    above reads explicit VR headers): a full parse, only when a needle was hit."""
+    spans: list[_Span] = []
+
+    def walk(elements: list[Element], top: bool) -> None:
+        for elem in elements:
+            if elem.items is not None:
+                for item in elem.items:
+                    walk(item.elements, False)
+            else:
+                spans.append(_Span(elem.value_start, elem.value_end, elem.vr, elem.tag, top))
+
+    walk(parse_file(encoded).elements, True)
+    return spans
+
+
 def _locate(offset: int, spans: list[_Span]) -> _Span | None:
     for span in spans:
         if span.start <= offset < span.end:
@@ -416,9 +440,12 @@ def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> boo
     if not hits:
         return False
     spans, dataset_start = _meta_spans(encoded)
-    spans += _dataset_spans(
-        encoded, dataset_start, sorted({o for o, _ in hits if o >= dataset_start})
-    )
+    if _implicit_output(encoded, spans):
+        spans += _parsed_spans(encoded)
+    else:
+        spans += _dataset_spans(
+            encoded, dataset_start, sorted({o for o, _ in hits if o >= dataset_start})
+        )
     return any(
         _reported(encoded, offset, keys[index], needles[index], spans) for offset, index in hits
     )

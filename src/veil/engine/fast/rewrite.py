@@ -195,6 +195,7 @@ class Rewriter:
         self.record_existing: dict[int, Element] = {}
         self.age: str | None = None
         self.tables = tables_for(plan)
+        self.implicit = parsed.implicit  # written back in implicit VR, as pydicom does
 
     # -- values ------------------------------------------------------------------------------
     def raw(self, elem: Element) -> bytes:
@@ -401,7 +402,7 @@ class Rewriter:
         self.check_kept(elem, None)
         if elem.tag in _INTEREST and id(elem) in self.top_ids:
             self.note(elem, self.value(elem, encodings))
-        data = roundtrip(elem.tag, elem.vr, self.raw(elem), encodings)
+        data = roundtrip(elem.tag, elem.vr, self.raw(elem), encodings, self.implicit)
         if data == self.data[elem.start : elem.end]:
             out.copy(elem.start, elem.end)
         else:
@@ -410,7 +411,7 @@ class Rewriter:
     def changed(self, out: Level, elem: Element, new: object, encodings: tuple[str, ...]) -> None:
         self.check_kept(elem, values_of(new))
         self.note(elem, new)
-        out.add(encode_value(elem.tag, elem.vr, new, encodings))
+        out.add(encode_value(elem.tag, elem.vr, new, encodings, self.implicit))
 
     def unlisted(
         self,
@@ -548,7 +549,7 @@ class Rewriter:
         new = ds[elem.tag].value
         self.check_kept(elem, values_of(new))
         self.note(elem, new)
-        out.add(write(ds[elem.tag], encodings))
+        out.add(write(ds[elem.tag], encodings, self.implicit))
 
     # -- private blocks ----------------------------------------------------------------------
     def private_decisions(
@@ -611,9 +612,9 @@ class Rewriter:
     # -- sequences ---------------------------------------------------------------------------
     def empty_sequence(self, out: Level, elem: Element) -> None:
         if elem.undefined:
-            out.add(undefined_header(elem.tag, "SQ") + SEQUENCE_DELIMITER)
+            out.add(undefined_header(elem.tag, "SQ", self.implicit) + SEQUENCE_DELIMITER)
         else:
-            out.add(header(elem.tag, "SQ", 0))
+            out.add(header(elem.tag, "SQ", 0, self.implicit))
 
     def sequence(
         self,
@@ -640,22 +641,22 @@ class Rewriter:
                 body.append(item_header(chunk_length(level.chunks)))
                 body.extend(level.chunks)
         if elem.undefined:
-            out.add(undefined_header(elem.tag, "SQ"))
+            out.add(undefined_header(elem.tag, "SQ", self.implicit))
             out.extend(body)
             out.add(SEQUENCE_DELIMITER)
         else:
-            out.add(header(elem.tag, "SQ", chunk_length(body)))
+            out.add(header(elem.tag, "SQ", chunk_length(body), self.implicit))
             out.extend(body)
 
     # -- the top level's additions -----------------------------------------------------------
     def finish_top(self, level: Level) -> list[Chunk]:
         """Insert the derived age and the de-identification record at their tag's place."""
         plan = self.plan
-        enc = self.encodings
+        enc, imp = self.encodings, self.implicit
         existing = self.record_existing
         additions: list[tuple[int, bytes]] = []
         if self.age and PATIENT_AGE not in self.top:
-            additions.append((PATIENT_AGE, encode_value(PATIENT_AGE, "AS", self.age, enc)))
+            additions.append((PATIENT_AGE, encode_value(PATIENT_AGE, "AS", self.age, enc, imp)))
 
         def vr(tag: int, default: str) -> str:
             elem = existing.get(tag)
@@ -664,18 +665,18 @@ class Rewriter:
         additions.append(
             (
                 IDENTITY_REMOVED,
-                encode_value(IDENTITY_REMOVED, vr(IDENTITY_REMOVED, "CS"), "YES", enc),
+                encode_value(IDENTITY_REMOVED, vr(IDENTITY_REMOVED, "CS"), "YES", enc, imp),
             )
         )
         additions.append(
-            (METHOD, encode_value(METHOD, vr(METHOD, "LO"), list(plan.method_text), enc))
+            (METHOD, encode_value(METHOD, vr(METHOD, "LO"), list(plan.method_text), enc, imp))
         )
         items: list[bytes] = []
         for option in method_codes(plan):
             body = (
-                encode_value(CODE_VALUE, "SH", option.code, enc)
-                + encode_value(CODING_SCHEME, "SH", "DCM", enc)
-                + encode_value(CODE_MEANING, "LO", option.meaning, enc)
+                encode_value(CODE_VALUE, "SH", option.code, enc, imp)
+                + encode_value(CODING_SCHEME, "SH", "DCM", enc, imp)
+                + encode_value(CODE_MEANING, "LO", option.meaning, enc, imp)
             )
             items.append(item_header(len(body)) + body)
         sequence = b"".join(items)
@@ -683,13 +684,13 @@ class Rewriter:
         if codes is not None and codes.vr != "SQ":
             raise Unsupported("record attribute with another VR")
         if codes is not None and codes.undefined:
-            coded = undefined_header(METHOD_CODES, "SQ") + sequence + SEQUENCE_DELIMITER
+            coded = undefined_header(METHOD_CODES, "SQ", imp) + sequence + SEQUENCE_DELIMITER
         else:
-            coded = header(METHOD_CODES, "SQ", len(sequence)) + sequence
+            coded = header(METHOD_CODES, "SQ", len(sequence), imp) + sequence
         additions.append((METHOD_CODES, coded))
         mark = temporal_mark(plan, self.ctx.shifted, TEMPORAL in existing)
         if mark is not None:
-            additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc)))
+            additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc, imp)))
         chunks = list(level.chunks)
         places = dict(level.marks)
         for tag, data in sorted(additions, reverse=True):

@@ -107,9 +107,33 @@ def test_neuroquant_requirements_come_out_the_same_and_derive_the_age() -> None:
     assert b"Y" in result.encoded  # an age nnnY was derived (and equals the reference's)
 
 
-def test_implicit_vr_and_private_masking_are_handed_over() -> None:
-    implicit = _encode(b.mr_dataset(), ImplicitVRLittleEndian)
-    assert isinstance(deidentify_bytes(implicit, _plan(), MAPPER, audit=True), Fallback)
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_implicit_vr_files_are_taken_and_written_back_in_implicit_vr(policy: str) -> None:
+    ds = b.mr_dataset()
+    block = ds.private_block(0x0019, "SIEMENS MR HEADER", create=True)
+    block.add_new(0x08, "CS", "IMAGE NUM 4")  # a known private element: its VR is CS
+    ds.ReferencedStudySequence = Sequence([Dataset()])
+    ds.ReferencedStudySequence[0].ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    data = _encode(ds, ImplicitVRLittleEndian)
+    result = same_or_handed_over(data, _plan(POLICIES[policy]))
+    assert isinstance(result, FastOutput), result
+    written = dcmread(io.BytesIO(result.encoded))
+    assert written.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    if "retain-uids" not in POLICIES[policy]:
+        assert written.SOPInstanceUID != ds.SOPInstanceUID  # remapped
+    assert "PatientName" not in written or written.PatientName != ds.PatientName
+
+
+def test_an_implicit_vr_file_whose_dataset_is_explicit_is_handed_over() -> None:
+    explicit = _encode(b.mr_dataset())
+    declared = explicit.replace(
+        ExplicitVRLittleEndian.encode() + b"\0", ImplicitVRLittleEndian.encode() + b"\0\0\0", 1
+    )
+    result = deidentify_bytes(declared, _plan(), MAPPER, audit=True)
+    assert isinstance(result, Fallback) and result.reason == "dataset contradicts its syntax"
+
+
+def test_private_masking_is_handed_over() -> None:
     masking = _plan(profiles=("dcm2niix",))
     result = deidentify_bytes(_encode(b.mr_dataset()), masking, MAPPER, audit=True)
     assert isinstance(result, Fallback) and result.reason == "private blob masking"
@@ -333,7 +357,7 @@ def generated(draw: st.DrawFn) -> bytes:
         ds.OtherPatientIDsSequence[0].PatientID = draw(_TEXT)
         if draw(st.booleans()):
             ds.OtherPatientIDsSequence[0].IssuerOfPatientID = draw(_TEXT)
-    return _encode(ds)
+    return _encode(ds, draw(st.sampled_from([ExplicitVRLittleEndian, ImplicitVRLittleEndian])))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

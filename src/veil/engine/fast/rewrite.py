@@ -18,6 +18,7 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
+from pydicom.sequence import Sequence
 
 from veil.audit.identifiers import identifying_values
 from veil.dicom import (
@@ -31,6 +32,7 @@ from veil.dicom import (
     values_of,
 )
 from veil.engine.age import AGE_REFERENCE_DATES, BIRTH_DATE, PATIENT_AGE, derived_age
+from veil.engine.blobs import mask_element
 from veil.engine.context import Context, Mode
 from veil.engine.fast import audit as fast_audit
 from veil.engine.fast.encode import (
@@ -45,6 +47,7 @@ from veil.engine.fast.encode import (
     undefined_header,
     write,
 )
+from veil.engine.fast.needles import blob_needles_of
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
 from veil.engine.fast.tables import COPY, REMOVE, tables_for
 from veil.engine.handlers import (
@@ -196,6 +199,7 @@ class Rewriter:
         self.age: str | None = None
         self.tables = tables_for(plan)
         self.implicit = parsed.implicit  # written back in implicit VR, as pydicom does
+        self.masked: dict[int, bytes] = {}  # masked private elements' output, by id
 
     # -- values ------------------------------------------------------------------------------
     def raw(self, elem: Element) -> bytes:
@@ -224,8 +228,6 @@ class Rewriter:
             raise Unsupported("no SOP Class UID")
         if SOP_INSTANCE not in self.top:
             raise Unsupported("no SOP Instance UID")
-        if masks_private_blobs(plan):
-            raise Unsupported("private blob masking")
         if any(plan.rule_for(tag) is not None for tag in (*RECORD_TAGS, TEMPORAL)):
             raise Unsupported("a rule for the record attributes")
         if self.audit:
@@ -249,6 +251,8 @@ class Rewriter:
             )
         if needs_identifying_values(plan):
             self.ctx.text = _text_context(self.parsed.data, plan)
+        if masks_private_blobs(plan):
+            self.ctx.blob_needles = blob_needles_of(self.parsed, plan, self.encodings)
         level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
         body = self.finish_top(level)
         instance = self.outputs.get(SOP_INSTANCE)
@@ -575,12 +579,15 @@ class Rewriter:
             if is_private_creator(elem.tag) or element < 0x1000:
                 continue
             creator = creators.get((group, element >> 8))
-            rule = self.tables.private_rule(creator[0] if creator else None, group, element & 0xFF)
-            if rule.action is Action.CLEAN:
-                raise Unsupported("private blob masking")
-            if rule.action is Action.KEEP:
-                kept[id(elem)] = rule
-                blocks.add((group, element >> 8))
+            name = creator[0] if creator else None
+            rule = self.tables.private_rule(name, group, element & 0xFF)
+            if rule.action is Action.CLEAN and elem.vr != "SQ":
+                if not self.mask(elem, name, encodings):
+                    continue  # not cleanable: removed, as the reference path does
+            elif rule.action is not Action.KEEP:
+                continue  # removed (a cleaned sequence too, as on the reference path)
+            kept[id(elem)] = rule
+            blocks.add((group, element >> 8))
         for (group, block), (_, elem) in creators.items():
             if (group, block) in blocks:
                 kept[id(elem)] = Rule(Action.KEEP, "private creator")
@@ -596,6 +603,13 @@ class Rewriter:
     ) -> None:
         if elem.vr == "UN":
             raise Unsupported("private UN kept")
+        masked = self.masked.get(id(elem))
+        if masked is not None:
+            if masked == self.data[elem.start : elem.end]:
+                out.copy(elem.start, elem.end)
+            else:
+                out.add(masked)
+            return
         if is_private_creator(elem.tag):
             self.converted(out, elem, encodings)
             return
@@ -608,6 +622,26 @@ class Rewriter:
                 self.changed(out, elem, one_or_many(remap_uids(values, self.ctx.mapper)), encodings)
                 return
         self.converted(out, elem, encodings)
+
+    def mask(self, elem: Element, creator: str | None, encodings: tuple[str, ...]) -> bool:
+        """Mask a kept private element's identifying values (veil.engine.blobs, the reference
+        path's own step, on the element alone in a dataset) and keep its output bytes; False
+        when it cannot be cleaned (the reference path then removes it)."""
+        if elem.vr == "UN":
+            raise Unsupported("private UN masked")
+        ds = mini_dataset(elem.tag, elem.vr, self.raw(elem), encodings)
+        item = ds[elem.tag]
+        if not mask_element(item, creator, elem.tag & 0xFF, self.ctx.blob_needles):
+            return False
+        if isinstance(item.value, Sequence):
+            raise Unsupported("a masked private sequence")
+        if item.VR == "UI" and Option.RETAIN_UIDS not in self.plan.options:
+            values = values_of(item.value)
+            if needs_remap(values):
+                item.value = one_or_many(remap_uids(values, self.ctx.mapper))
+        self.check_kept(elem, values_of(item.value))
+        self.masked[id(elem)] = write(item, encodings, self.implicit)
+        return True
 
     # -- sequences ---------------------------------------------------------------------------
     def empty_sequence(self, out: Level, elem: Element) -> None:

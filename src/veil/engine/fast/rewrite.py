@@ -49,7 +49,7 @@ from veil.engine.fast.encode import (
 )
 from veil.engine.fast.needles import blob_needles_of
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
-from veil.engine.fast.tables import COPY, REMOVE, tables_for
+from veil.engine.fast.tables import COPY, REMOVE, RISK_ALWAYS_READ, RISK_READ, tables_for
 from veil.engine.handlers import (
     CLEAN_KEEPS,
     HANDLERS,
@@ -101,6 +101,15 @@ CODING_SCHEME = tag_of("CodingSchemeDesignator")
 CODE_MEANING = tag_of("CodeMeaning")
 META_SOP_CLASS = tag_of("MediaStorageSOPClassUID")
 _ALLOWED_CHARSETS = frozenset({"", "ISO_IR 100", "ISO_IR 6"})
+# One character set that decodes byte by byte or as UTF-8, without code extensions: pydicom
+# converts and writes every value that changes (ISO 2022 sets, Shift JIS and GB18030, whose
+# bytes may hold a backslash inside a character, go to the reference path).
+_SINGLE_CHARSETS = _ALLOWED_CHARSETS | frozenset(
+    f"ISO_IR {number}" for number in (101, 109, 110, 126, 127, 138, 144, 148, 166, 192)
+)
+# U+212A KELVIN SIGN lowers to ASCII "k": the fast audit's byte scan would miss a form that
+# the reference audit finds in decoded, lowered text (veil.engine.fast.audit).
+_KELVIN_UTF8 = "\u212a".encode()
 _L = struct.Struct("<L")
 
 
@@ -272,10 +281,14 @@ class Rewriter:
 
     def _charset(self, elem: Element) -> tuple[str, ...]:
         value = converted_value(elem.tag, elem.vr, self.raw(elem), ("iso8859",))
-        terms = [str(v) for v in values_of(value)]
-        if any(term.strip() not in _ALLOWED_CHARSETS for term in terms):
+        terms = [str(v).strip() for v in values_of(value)]
+        allowed = _SINGLE_CHARSETS if len(terms) == 1 else _ALLOWED_CHARSETS
+        if any(term not in allowed for term in terms):
             raise Unsupported("character set")
-        return tuple(convert_encodings(terms or [""]))
+        encodings = tuple(convert_encodings(terms or [""]))
+        if "UTF8" in encodings and _in_text(self.parsed.elements, self.data, _KELVIN_UTF8):
+            raise Unsupported("a character that lowers to ASCII")
+        return encodings
 
     # -- one dataset -------------------------------------------------------------------------
     def level(
@@ -396,6 +409,16 @@ class Rewriter:
 
     # -- elements ----------------------------------------------------------------------------
     def copy(self, out: Level, elem: Element, encodings: tuple[str, ...]) -> None:
+        if elem.tag in RISK_READ and self.top.get(elem.tag) is elem:
+            if elem.tag in RISK_ALWAYS_READ:
+                self.converted(out, elem, encodings)
+                return
+            raw = self.raw(elem)
+            if (
+                roundtrip(elem.tag, elem.vr, raw, encodings, self.implicit)
+                != (self.data[elem.start : elem.end])
+            ):
+                raise Unsupported("a value the burned-in check may re-encode")
         self.check_kept(elem, None)
         if elem.tag in _INTEREST and id(elem) in self.top_ids:
             self.note(elem, self.value(elem, encodings))
@@ -787,6 +810,23 @@ def _text_context(data: bytes, plan: Plan) -> TextContext:
     paths clean text the same way."""
     original = dcmread(io.BytesIO(data), stop_before_pixels=True)
     return TextContext.of(identifying_values(original, plan.declared_options))
+
+
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW"})
+
+
+def _in_text(elements: list[Element], data: bytes, needle: bytes) -> bool:
+    """Whether ``needle`` is in the value of an element that is not binary, at any level
+    (binary values are read as latin-1 or ASCII by the audit: pixel data is not looked at)."""
+    for elem in elements:
+        if elem.items is not None:
+            if any(_in_text(item.elements, data, needle) for item in elem.items):
+                return True
+        elif (
+            elem.vr not in _BINARY_VRS and data.find(needle, elem.value_start, elem.value_end) >= 0
+        ):
+            return True
+    return False
 
 
 def _cleans_text(plan: Plan) -> bool:

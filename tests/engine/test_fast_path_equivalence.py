@@ -362,6 +362,76 @@ def test_generated_datasets_come_out_the_same_or_are_handed_over(
     same_or_handed_over(data, _plan(POLICIES[policy]), audit=audit)
 
 
+# -- character sets: single-byte ISO 8859 sets and UTF-8 are taken, ISO 2022 handed over ----
+# Letters of each set, with case (names the audit hands over) and without (CJK, caseless
+# forms the audit searches by their bytes), and U+212A KELVIN SIGN (lowers to ASCII "k").
+_CHARSET_LETTERS = {
+    "ISO_IR 100": "ÀÉÖßéàç",
+    "ISO_IR 101": "ĄĆĘŁąćęł",
+    "ISO_IR 126": "ΑΒΓΔαβγδ",
+    "ISO_IR 144": "АБВГДабвгд",
+    "ISO_IR 192": "ÀéАбΑβ山田太郎年月日\u212a",
+}
+
+
+@st.composite
+def charset_datasets(draw: st.DrawFn) -> bytes:
+    charset = draw(st.sampled_from(sorted(_CHARSET_LETTERS)))
+    ascii_or_not = st.one_of(
+        _TEXT, st.text(alphabet=_CHARSET_LETTERS[charset] + "AB ^", min_size=1, max_size=10)
+    )
+    ds = b.mr_dataset()
+    ds.SpecificCharacterSet = charset
+    ds.PatientName = draw(ascii_or_not)
+    ds.InstitutionName = draw(ascii_or_not)
+    ds.StudyDescription = draw(ascii_or_not)
+    ds.SeriesDescription = draw(ascii_or_not)
+    ds.add_new(0x00181030, "LO", draw(ascii_or_not))  # ProtocolName
+    ds.ImageComments = draw(ascii_or_not)
+    if draw(st.booleans()):
+        item = Dataset()
+        item.CodeMeaning = draw(ascii_or_not)
+        item.CodeValue = "T-A0100"
+        ds.AnatomicRegionSequence = Sequence([item])
+    return _encode(ds, draw(st.sampled_from([ExplicitVRLittleEndian, ImplicitVRLittleEndian])))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=charset_datasets(), policy=st.sampled_from(sorted(POLICIES)), audit=st.booleans())
+def test_datasets_in_other_character_sets_come_out_the_same_or_are_handed_over(
+    data: bytes, policy: str, audit: bool
+) -> None:
+    same_or_handed_over(data, _plan(POLICIES[policy]), audit=audit)
+
+
+def test_a_utf8_file_is_taken_and_its_kept_text_written_back_as_read() -> None:
+    ds = b.mr_dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SeriesDescription = "T1 Ёлка 山"  # cleaned by the research policy: nothing to remove
+    plan = _plan(POLICIES["research"])
+    result = same_or_handed_over(_encode(ds), plan)
+    assert isinstance(result, FastOutput), result
+    assert "T1 Ёлка 山".encode() in result.encoded
+
+
+def test_the_character_sets_still_handed_over_say_so() -> None:
+    kelvin = b.mr_dataset()
+    kelvin.SpecificCharacterSet = "ISO_IR 192"
+    kelvin.SeriesDescription = "T1 \u212a"  # would be "t1 k" in the reference audit's text
+    result = deidentify_bytes(_encode(kelvin), _plan(), MAPPER, audit=True)
+    assert isinstance(result, Fallback) and result.reason == "a character that lowers to ASCII"
+    extended = b.mr_dataset()
+    extended.SpecificCharacterSet = ["ISO 2022 IR 6", "ISO 2022 IR 87"]
+    result = deidentify_bytes(_encode(extended), _plan(), MAPPER, audit=True)
+    assert isinstance(result, Fallback) and result.reason == "character set"
+    named = b.mr_dataset()
+    named.SpecificCharacterSet = "ISO_IR 144"
+    named.PatientName = "Иванов^Иван"  # letters with case: the fast audit cannot fold them
+    result = deidentify_bytes(_encode(named), _plan(), MAPPER, audit=True)
+    assert isinstance(result, Fallback) and result.reason == "non-ASCII identifier"
+    assert deid(_encode(named), _plan()).outcome is Outcome.WRITTEN  # by the reference path
+
+
 # -- private blob masking (--for dcm2niix keeps vendor blocks, identifying values masked) ----
 DCM2NIIX = _plan(profiles=("dcm2niix",))
 # Real files whose kept private elements have values masked inside: Siemens CSA image and

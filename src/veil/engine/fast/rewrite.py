@@ -315,7 +315,10 @@ class Rewriter:
             if code is COPY:
                 if found and id(elem) in found:
                     raise Unsupported("audit: a value kept in place")
-                out.copy(elem.start, elem.end)
+                if self.implicit:
+                    self.converted(out, elem, encodings)
+                else:
+                    out.copy(elem.start, elem.end)
             elif code is REMOVE:
                 out.changed = True
             else:
@@ -419,6 +422,11 @@ class Rewriter:
                 != (self.data[elem.start : elem.end])
             ):
                 raise Unsupported("a value the burned-in check may re-encode")
+        if self.implicit:
+            # The reference walk resolves the VR of an element read in implicit VR by
+            # converting it (veil.engine.walk.Walker.unlisted): written back re-encoded.
+            self.converted(out, elem, encodings)
+            return
         self.check_kept(elem, None)
         if elem.tag in _INTEREST and id(elem) in self.top_ids:
             self.note(elem, self.value(elem, encodings))
@@ -429,6 +437,9 @@ class Rewriter:
         self.check_kept(elem, None)
         if elem.tag in _INTEREST and id(elem) in self.top_ids:
             self.note(elem, self.value(elem, encodings))
+        if elem.vr in _BYTES_VRS and not (elem.value_end - elem.value_start) % 2:
+            out.copy(elem.start, elem.end)  # pydicom converts and writes these bytes as they are
+            return
         data = roundtrip(elem.tag, elem.vr, self.raw(elem), encodings, self.implicit)
         if data == self.data[elem.start : elem.end]:
             out.copy(elem.start, elem.end)
@@ -813,6 +824,7 @@ def _text_context(data: bytes, plan: Plan) -> TextContext:
 
 
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW"})
+_BYTES_VRS = _BINARY_VRS | {"OB or OW"}
 
 
 def _in_text(elements: list[Element], data: bytes, needle: bytes) -> bool:

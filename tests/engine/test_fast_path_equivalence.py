@@ -24,6 +24,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageS
 from tests.engine import builders as b
 from veil.check.profile import load_profile
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
+from veil.engine.fast.parse import parse_file
 from veil.mapping import Mapper, Patient, PatientKeyKind, patient_key
 from veil.pipeline import FAST, Engine, FileResult, Outcome, Settings, deidentify_file
 from veil.policy import compile_plan, load_policy, parse_policy
@@ -122,6 +123,23 @@ def test_implicit_vr_files_are_taken_and_written_back_in_implicit_vr(policy: str
     if "retain-uids" not in POLICIES[policy]:
         assert written.SOPInstanceUID != ds.SOPInstanceUID  # remapped
     assert "PatientName" not in written or written.PatientName != ds.PatientName
+
+
+def test_implicit_vr_elements_get_the_vr_pydicom_reads_them_with() -> None:
+    ds = b.mr_dataset()
+    block = ds.private_block(0x0019, "SIEMENS MR HEADER", create=True)
+    block.add_new(0x08, "CS", "IMAGE NUM 4")  # known to pydicom's private dictionary: CS
+    block.add_new(0x77, "LO", "unknown")  # not in it: UN
+    ds.ReferencedStudySequence = Sequence([Dataset()])
+    parsed = parse_file(_encode(ds, ImplicitVRLittleEndian))
+    assert parsed.implicit
+    read = dcmread(io.BytesIO(parsed.data))
+    vrs = {elem.tag: elem.vr for elem in parsed.elements}
+    for tag in (0x00100010, 0x00080020, 0x00191008, 0x00191077, 0x00081110):
+        assert vrs[tag] == read[tag].VR, hex(tag)
+    # An ambiguous VR stays so (pydicom resolves it on access; the bytes do not change).
+    assert vrs[0x7FE00010] == "OB or OW"
+    assert (vrs[0x00191008], vrs[0x00191077], vrs[0x00190010]) == ("CS", "UN", "LO")
 
 
 def test_an_implicit_vr_file_whose_dataset_is_explicit_is_handed_over() -> None:
@@ -507,6 +525,32 @@ def _over(files: list[Path], plan: Plan) -> Counter[str]:
         result = same_or_handed_over(path.read_bytes(), plan)
         outcomes["fast" if isinstance(result, FastOutput) else result.reason] += 1
     return outcomes
+
+
+# Real files: taken now (implicit VR, ISO_IR 127 and 144, UTF-8), and what is still handed
+# over, with its reason (None: taken, and the same bytes as the reference path's).
+CORPUS_REASONS: dict[str, str | None] = {
+    "pydicom/test_files/rtdose.dcm": None,  # implicit VR
+    "heudiconv/Phoenix/01+AA/01+AA+00001.dcm": None,  # implicit VR, Siemens
+    "pydicom/charset_files/chrArab.dcm": None,  # ISO_IR 127
+    "pydicom/test_files/SC_rgb_gdcm_KY.dcm": None,  # ISO_IR 192, ImageType re-encoded
+    "pydicom/charset_files/chrRuss.dcm": "non-ASCII identifier",  # Cyrillic name: case
+    "pydicom/charset_files/chrJapMulti.dcm": "character set",  # ISO 2022 code extensions
+    "pydicom/charset_files/chrSQEncoding1.dcm": "character set",
+    "pydicom/test_files/MR_small_bigendian.dcm": "big endian, deflated or unknown syntax",
+    "pydicom/test_files/rtplan_truncated.dcm": "truncated",
+}
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
+@pytest.mark.parametrize("relative", sorted(CORPUS_REASONS))
+def test_corpus_files_are_taken_or_handed_over_with_their_reason(relative: str) -> None:
+    result = same_or_handed_over((CORPUS / relative).read_bytes(), _plan())
+    expected = CORPUS_REASONS[relative]
+    if expected is None:
+        assert isinstance(result, FastOutput), result
+    else:
+        assert isinstance(result, Fallback) and result.reason == expected
 
 
 @pytest.mark.slow

@@ -556,24 +556,27 @@ def test_corpus_files_are_taken_or_handed_over_with_their_reason(relative: str) 
 @pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
 @pytest.mark.parametrize(
-    "policy,profiles",
+    "policy,profiles,share",
     [
-        ("", ()),
-        (POLICIES["research"], ()),
-        (POLICIES["release"], ()),
-        ("", ("neuroquant",)),
-        ("", ("dcm2niix",)),
+        ("", (), 0.8),
+        (POLICIES["research"], (), 0.75),
+        (POLICIES["release"], (), 0.75),
+        ("", ("neuroquant",), 0.75),
+        # Kept vendor blobs hold values the fast audit cannot excuse: more go to the reference.
+        ("", ("dcm2niix",), 0.7),
     ],
 )
 def test_the_whole_corpus_comes_out_the_same_on_both_paths(
-    policy: str, profiles: tuple[str, ...]
+    policy: str, profiles: tuple[str, ...], share: float
 ) -> None:
     files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix not in (".md", ".tsv"))
     outcomes = _over(files, _plan(policy, profiles))
-    # Most real files are taken (the rest: not Part 10, other syntaxes and character sets).
-    assert outcomes["fast"] >= 0.75 * sum(
+    # Most real files are taken (the rest: not Part 10, other syntaxes, ISO 2022, the audit).
+    assert outcomes["fast"] >= share * sum(
         count for reason, count in outcomes.items() if "DICM" not in reason
     ), outcomes
+    # Implicit VR, other character sets and private blob masking are taken now.
+    assert not {"implicit VR", "private blob masking"} & set(outcomes), outcomes
 
 
 @pytest.mark.slow

@@ -30,17 +30,29 @@ _VRS = {
 }
 
 
+# The codecs of the character sets the fast path takes (veil.engine.fast.rewrite).
+_CODECS = ("iso8859", "latin_1", "iso8859_2", "iso_ir_126", "iso_ir_144", "iso_ir_166", "UTF8")
+
+
 @settings(max_examples=300, deadline=None)
-@given(tag=st.sampled_from(sorted(_VRS)), values=st.lists(_ASCII, min_size=1, max_size=3))
-def test_ascii_values_are_encoded_as_pydicom_writes_them(tag: int, values: list[str]) -> None:
+@given(
+    tag=st.sampled_from(sorted(_VRS)),
+    values=st.lists(_ASCII, min_size=1, max_size=3),
+    codec=st.sampled_from(_CODECS),
+    implicit=st.booleans(),
+)
+def test_ascii_values_are_encoded_as_pydicom_writes_them(
+    tag: int, values: list[str], codec: str, implicit: bool
+) -> None:
     vr = _VRS[tag]
     if vr in ("IS", "DS"):
         values = [str(len(v)) for v in values]
     if vr == "UI":
         values = [".".join(str(ord(c)) for c in v) or "1" for v in values]
     value: object = values[0] if len(values) == 1 else values
-    encodings = ("iso8859",)
-    assert encode_value(tag, vr, value, encodings) == write(DataElement(tag, vr, value), encodings)
+    encodings = (codec,)
+    expected = write(DataElement(tag, vr, value), encodings, implicit)
+    assert encode_value(tag, vr, value, encodings, implicit) == expected
 
 
 def test_empty_values_are_zero_length_as_pydicom_writes_them() -> None:

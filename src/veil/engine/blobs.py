@@ -40,14 +40,21 @@ def blob_needles(ds: Dataset, plan: Plan) -> tuple[bytes, ...]:
                 continue
             for value in values_of(elem.value):
                 if value is not None and not isinstance(value, bytes | bytearray):
-                    found.update(_needle_texts(elem.tag, elem.VR, str(value).strip(), plan))
+                    found.update(needle_texts(elem.tag, elem.VR, str(value).strip(), plan))
 
     walk(ds)
-    needles = {text.encode("latin-1", "ignore") for text in found}
-    return tuple(sorted((n for n in needles if len(n) >= MIN_NEEDLE), key=len, reverse=True))
+    return needles_of(found)
 
 
-def _needle_texts(tag: int, vr: str, text: str, plan: Plan) -> list[str]:
+def needles_of(texts: set[str]) -> tuple[bytes, ...]:
+    """The needles of these texts: 4 bytes or longer, longest first (the order masks), then
+    by their bytes: the same order whichever way the texts were collected (the fast path
+    collects them from its element tree)."""
+    needles = {text.encode("latin-1", "ignore") for text in texts}
+    return tuple(sorted((n for n in needles if len(n) >= MIN_NEEDLE), key=lambda n: (-len(n), n)))
+
+
+def needle_texts(tag: int, vr: str, text: str, plan: Plan) -> list[str]:
     """The texts of one value to mask: instance UIDs, dates, and text the plan does not keep."""
     if vr == "UI":
         return [text] if names_instance(tag, text) else []

@@ -9,11 +9,16 @@ to the same bytes on tests/ data, the whole corpus, the benchmark corpus and gen
 datasets; with ``verify=True`` a run does the same check per file and falls back on a
 difference.
 
-Taken: Part 10 files in explicit VR little endian (native or encapsulated pixel data), any
-plan without private-blob masking. Handed over: implicit VR, big endian, deflate, no DICM
-marker, gzip, DICOMDIR, a dataset contradicting its syntax, UN elements, other character sets
-than ASCII or ISO_IR 100, non-ASCII identifying values, and any file the reference reader would
-refuse or warn about.
+Taken: Part 10 files in explicit VR little endian (native or encapsulated pixel data) or
+implicit VR little endian (VRs as pydicom's reader gives them, written back in implicit VR);
+character sets ASCII, the single-byte ISO 8859 sets (ISO_IR 100 to 148, 166) and UTF-8
+(ISO_IR 192); any plan, private-blob masking included (the needles come from a pre-scan of
+the element tree, veil.engine.fast.needles). Handed over: big endian, deflate, no DICM marker,
+gzip, DICOMDIR, a dataset contradicting its syntax, UN elements kept or of undefined length,
+implicit VR values of undefined length other than sequences, ISO 2022 code extensions, Shift
+JIS and GB18030, another character set in an item, identifying values with non-ASCII letters
+that have case (the audit's byte scan folds ASCII only), UTF-8 text holding U+212A (it lowers
+to ASCII), and any file the reference reader would refuse or warn about.
 """
 
 from __future__ import annotations

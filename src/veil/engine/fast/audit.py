@@ -61,6 +61,7 @@ from veil.engine.fast.parse import (
     Element,
     ParsedFile,
     Unsupported,
+    parse_file,
 )
 from veil.standard import Option
 
@@ -69,9 +70,16 @@ _H = struct.Struct("<H")
 _L = struct.Struct("<L")
 _HHL = struct.Struct("<HHL")
 # Codecs in which no non-ASCII byte decodes to a character that lowers to ASCII: there, an
-# ASCII form found in decoded, lowered text is also found in the bytes, letters folded.
-ASCII_SAFE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "iso8859-1", "ascii"})
+# ASCII form found in decoded, lowered text is also found in the bytes, letters folded. The
+# single-byte ISO 8859 sets, and UTF-8 whose one such character (U+212A KELVIN SIGN, which
+# lowers to "k") the rewriter hands over (veil.engine.fast.rewrite).
+ASCII_SAFE_CODECS = frozenset(
+    {"iso8859", "latin_1", "iso-8859-1", "iso8859-1", "ascii", "UTF8"}
+    | {"iso8859_2", "iso8859_3", "iso8859_4", "iso_ir_126", "iso_ir_127", "iso_ir_138"}
+    | {"iso_ir_144", "iso_ir_148", "iso_ir_166"}
+)
 OWN_RECORD = tag_of("DeidentificationMethod")
+TRANSFER_SYNTAX = tag_of("TransferSyntaxUID")
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class Found:
     kind: Kind
     vr: str
     value: str
+    codec: str = "latin_1"  # the file's text codec (its forms are searched as encoded there)
 
 
 @cache
@@ -139,7 +148,7 @@ def _found(tag: int, vr: str, how: str, kind: Kind, value: bytes, codec: str) ->
     values = _texts(value, codec)
     if how == "uid":
         values = [v for v in values if names_instance(tag, v)]
-    return [Found(kind, vr, v) for v in values]
+    return [Found(kind, vr, v, codec) for v in values]
 
 
 def _texts(value: bytes, codec: str) -> list[str]:
@@ -190,34 +199,42 @@ def kept_in_place(idents: list[Found], new_values: list[object] | None) -> bool:
 class _Needle:
     form: SearchForm
     kind: Kind
+    strict: bool = False  # a form without case searched as its exact bytes: any hit reports
 
 
-def _latin1(text: str) -> bool:
+def _encoded(text: str, codec: str) -> bytes | None:
     try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return text.encode(codec)
+    except (UnicodeEncodeError, LookupError):
+        return None
 
 
 @lru_cache(maxsize=16384)
 def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]] | None:
-    """The byte needles of one identifier (None: a form is not ASCII), memoised: the values
-    of a study repeat in every file."""
+    """The byte needles of one identifier (None: a form has letters with case outside ASCII),
+    memoised: the values of a study repeat in every file."""
     keys: list[bytes] = []
     needles: list[_Needle] = []
     for form in search_forms(ident.kind, ident.vr, ident.value):
-        if not _latin1(form.text):
-            # Not encodable in the only character sets the fast path takes (ASCII, ISO_IR
-            # 100): the reference audit cannot find it in this output either (a CJK form of
-            # a date, veil.text.forms).
+        text = form.text
+        if text.isascii():
+            data = text.encode("ascii")
+            if len(data) >= 2:
+                keys.append(data)
+                needles.append(_Needle(form, ident.kind))
             continue
-        if not form.text.isascii():
-            return None
-        data = form.text.encode("ascii")
-        if len(data) >= 2:
+        # The reference audit decodes text in the file's character set (bytes of private
+        # elements as latin-1), and its raw scan looks for raw forms in UTF-8 too: a form none
+        # of these encodes is in no text of this output (a CJK date in a latin-1 file).
+        codecs = (ident.codec, "latin-1", "utf-8") if form.raw else (ident.codec, "latin-1")
+        encoded = {data for data in (_encoded(text, codec) for codec in codecs) if data}
+        if not encoded:
+            continue
+        if text.lower() != text or text.upper() != text or min(map(len, encoded)) < 2:
+            return None  # letters with case: the byte scan folds ASCII letters only
+        for data in sorted(encoded):  # without case (a CJK date): the exact bytes
             keys.append(data)
-            needles.append(_Needle(form, ident.kind))
+            needles.append(_Needle(form, ident.kind, strict=True))
     return tuple(keys), tuple(needles)
 
 
@@ -365,6 +382,28 @@ def _item_end(data: bytes, pos: int, end: int) -> int:
     return end
 
 
+def _implicit_output(encoded: bytes, meta: list[_Span]) -> bool:
+    syntax = [encoded[s.start : s.end] for s in meta if s.tag == TRANSFER_SYNTAX]
+    return syntax == [b"1.2.840.10008.1.2\0"]
+
+
+def _parsed_spans(encoded: bytes) -> list[_Span]:
+    """Every value of an output in implicit VR, with the VR pydicom reads it with (the hop
+    above reads explicit VR headers): a full parse, only when a needle was hit."""
+    spans: list[_Span] = []
+
+    def walk(elements: list[Element], top: bool) -> None:
+        for elem in elements:
+            if elem.items is not None:
+                for item in elem.items:
+                    walk(item.elements, False)
+            else:
+                spans.append(_Span(elem.value_start, elem.value_end, elem.vr, elem.tag, top))
+
+    walk(parse_file(encoded).elements, True)
+    return spans
+
+
 def _locate(offset: int, spans: list[_Span]) -> _Span | None:
     for span in spans:
         if span.start <= offset < span.end:
@@ -385,6 +424,8 @@ def _edges_ok(data: bytes, start: int, end: int, needle: SearchForm, lo: int, hi
 
 def _reported(data: bytes, offset: int, key: bytes, needle: _Needle, spans: list[_Span]) -> bool:
     """Whether the reference audit may report this hit (False only when it certainly does not)."""
+    if needle.strict:
+        return True
     end = offset + len(key)
     span = _locate(offset, spans)
     if span is not None and (span.vr in SEARCHED_VRS or is_private(span.tag)):
@@ -416,9 +457,12 @@ def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> boo
     if not hits:
         return False
     spans, dataset_start = _meta_spans(encoded)
-    spans += _dataset_spans(
-        encoded, dataset_start, sorted({o for o, _ in hits if o >= dataset_start})
-    )
+    if _implicit_output(encoded, spans):
+        spans += _parsed_spans(encoded)
+    else:
+        spans += _dataset_spans(
+            encoded, dataset_start, sorted({o for o, _ in hits if o >= dataset_start})
+        )
     return any(
         _reported(encoded, offset, keys[index], needles[index], spans) for offset, index in hits
     )

@@ -23,6 +23,7 @@ from veil.engine.fast.parse import LONG_VRS
 _H = struct.Struct("<H")
 _L = struct.Struct("<L")
 _HH = struct.Struct("<HH")
+_HHL = struct.Struct("<HHL")
 # VRs whose values pydicom writes with write_string/write_text/write_PN: for ASCII text the
 # bytes are the text, joined by backslashes and padded to even length with a space.
 _SPACE_PADDED = frozenset(
@@ -30,14 +31,18 @@ _SPACE_PADDED = frozenset(
 )
 
 
-def header(tag: int, vr: str, length: int) -> bytes:
-    """An explicit VR little endian element header."""
+def header(tag: int, vr: str, length: int, implicit: bool = False) -> bytes:
+    """An element header in explicit (or implicit) VR little endian."""
+    if implicit:
+        return _HHL.pack(tag >> 16, tag & 0xFFFF, length)
     if vr in LONG_VRS:
         return _HH.pack(tag >> 16, tag & 0xFFFF) + vr.encode("ascii") + b"\0\0" + _L.pack(length)
     return _HH.pack(tag >> 16, tag & 0xFFFF) + vr.encode("ascii") + _H.pack(length)
 
 
-def undefined_header(tag: int, vr: str) -> bytes:
+def undefined_header(tag: int, vr: str, implicit: bool = False) -> bytes:
+    if implicit:
+        return _HH.pack(tag >> 16, tag & 0xFFFF) + b"\xff\xff\xff\xff"
     return _HH.pack(tag >> 16, tag & 0xFFFF) + vr.encode("ascii") + b"\0\0\xff\xff\xff\xff"
 
 
@@ -70,22 +75,25 @@ def converted_value(tag: int, vr: str, value: bytes, encodings: tuple[str, ...])
     return convert(tag, vr, value, encodings).value
 
 
-def write(elem: DataElement, encodings: tuple[str, ...]) -> bytes:
-    """The element's bytes (header included) as pydicom writes it in explicit VR LE."""
+def write(elem: DataElement, encodings: tuple[str, ...], implicit: bool = False) -> bytes:
+    """The element's bytes (header included) as pydicom writes it in explicit (or implicit)
+    VR little endian."""
     buffer = DicomBytesIO()
     buffer.is_little_endian = True
-    buffer.is_implicit_VR = False
+    buffer.is_implicit_VR = implicit
     write_data_element(buffer, elem, list(encodings))
     return buffer.getvalue()
 
 
 @lru_cache(maxsize=8192)
-def roundtrip(tag: int, vr: str, value: bytes, encodings: tuple[str, ...]) -> bytes:
+def roundtrip(
+    tag: int, vr: str, value: bytes, encodings: tuple[str, ...], implicit: bool = False
+) -> bytes:
     """Bytes of an element the reference path converts and writes back unchanged."""
-    return write(convert(tag, vr, value, encodings), encodings)
+    return write(convert(tag, vr, value, encodings), encodings, implicit)
 
 
-def encode_text(tag: int, vr: str, values: list[str]) -> bytes | None:
+def encode_text(tag: int, vr: str, values: list[str], implicit: bool = False) -> bytes | None:
     """pydicom's bytes for ASCII string values of a string VR; None when not that simple."""
     if vr == "PN":
         # pydicom's PersonName drops empty trailing component groups ("a=" is written "a").
@@ -105,24 +113,26 @@ def encode_text(tag: int, vr: str, values: list[str]) -> bytes | None:
         return None
     if vr not in LONG_VRS and len(data) > 0xFFFF:
         return None  # pydicom would switch the VR to UN
-    return header(tag, vr, len(data)) + data
+    return header(tag, vr, len(data), implicit) + data
 
 
-def encode_empty(tag: int, vr: str) -> bytes:
-    return header(tag, vr, 0)
+def encode_empty(tag: int, vr: str, implicit: bool = False) -> bytes:
+    return header(tag, vr, 0, implicit)
 
 
-def encode_value(tag: int, vr: str, value: object, encodings: tuple[str, ...]) -> bytes:
+def encode_value(
+    tag: int, vr: str, value: object, encodings: tuple[str, ...], implicit: bool = False
+) -> bytes:
     """Bytes of an element set to ``value`` (as a handler of the reference path sets it)."""
     if value is None or value == "" or value == b"":
-        return encode_empty(tag, vr)
+        return encode_empty(tag, vr, implicit)
     if isinstance(value, str):
-        fast = encode_text(tag, vr, [value])
+        fast = encode_text(tag, vr, [value], implicit)
         if fast is not None:
             return fast
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        fast = encode_text(tag, vr, [str(v) for v in value])
+        fast = encode_text(tag, vr, [str(v) for v in value], implicit)
         if fast is not None:
             return fast
     elem = DataElement(tag, vr, value)
-    return write(elem, encodings)
+    return write(elem, encodings, implicit)

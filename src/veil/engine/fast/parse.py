@@ -12,6 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from pydicom.datadict import _dictionary_vr_fast, dictionary_VR, private_dictionary_VR
+
 from veil.dicom import FILE_META_GROUP, UNDEFINED_LENGTH, tag_of
 from veil.io.dicomfile import DICOMDIR_CLASS, KNOWN_VRS
 
@@ -72,6 +74,7 @@ class ParsedFile:
     transfer_syntax: str
     elements: list[Element]  # the dataset's top level
     data: bytes
+    implicit: bool = False  # implicit VR little endian (VRs from the dictionaries)
 
     def value(self, elem: Element) -> bytes:
         return self.data[elem.value_start : elem.value_end]
@@ -113,42 +116,52 @@ def _meta(data: bytes) -> tuple[dict[int, bytes], int]:
 
 
 def parse_file(data: bytes) -> ParsedFile:
-    """Parse a Part 10 file in explicit VR little endian (native or encapsulated pixels)."""
+    """Parse a Part 10 file in explicit VR little endian (native or encapsulated pixels) or
+    implicit VR little endian."""
     if len(data) < 140 or data[128:132] != b"DICM":
         raise Unsupported("not Part 10 (no DICM marker)")
     meta, pos = _meta(data)
     syntax = _text(meta.get(TRANSFER_SYNTAX, b""))
     if not syntax:
         raise Unsupported("no transfer syntax")
-    if not is_explicit_le(syntax):
-        if syntax == IMPLICIT_LE:
-            raise Unsupported("implicit VR")
+    implicit = syntax == IMPLICIT_LE
+    if not implicit and not is_explicit_le(syntax):
         raise Unsupported("big endian, deflated or unknown syntax")
     if _text(meta.get(META_SOP_CLASS, b"")) == DICOMDIR_CLASS:
         raise Unsupported("DICOMDIR")
     if pos + 8 > len(data):
         raise Unsupported("no data elements")
-    # The reference reader switches to implicit VR when the first element has no valid VR.
-    if data[pos + 4 : pos + 6].decode("latin-1") not in _VALID_VRS:
+    # The reference reader switches to implicit VR when the first element has no valid VR,
+    # and to explicit VR when an implicit dataset's first element seems to have one.
+    if implicit:
+        if all(0x40 < byte < 0x5B for byte in data[pos + 4 : pos + 6]):
+            raise Unsupported("dataset contradicts its syntax")
+        elements, end = _level(data, pos, len(data), 0, top=True, implicit=True)
+    elif data[pos + 4 : pos + 6].decode("latin-1") not in _VALID_VRS:
         raise Unsupported("dataset contradicts its syntax")
-    elements, end = _level(data, pos, len(data), 0, top=True)
+    else:
+        elements, end = _level(data, pos, len(data), 0, top=True)
     if end != len(data):
         raise Unsupported("trailing bytes")
     if not elements:
         raise Unsupported("no data elements")
-    return ParsedFile(meta, syntax, elements, data)
+    return ParsedFile(meta, syntax, elements, data, implicit)
 
 
 def _level(
-    data: bytes, pos: int, end: int, depth: int, top: bool = False
+    data: bytes, pos: int, end: int, depth: int, top: bool = False, implicit: bool = False
 ) -> tuple[list[Element], int]:
     """The elements of one dataset in [pos, end); stops at an item delimiter (not consumed)."""
     if depth > MAX_DEPTH:
         raise Unsupported("nesting too deep")
     elements: list[Element] = []
+    creators: dict[int, str] = {}  # implicit VR: the level's private creators, by block
     previous = -1
     while pos < end:
-        tag, vr, length, start = _header(data, pos, end)
+        if implicit:
+            tag, vr, length, start = _implicit_header(data, pos, end, creators)
+        else:
+            tag, vr, length, start = _header(data, pos, end)
         if tag == ITEM_END:
             if top:
                 raise Unsupported("delimiter outside a sequence")
@@ -158,7 +171,7 @@ def _level(
         if tag <= previous:
             raise Unsupported("elements out of order")
         previous = tag
-        elem = _element(data, tag, vr, pos, start, length, end, depth)
+        elem = _element(data, tag, vr, pos, start, length, end, depth, implicit)
         elements.append(elem)
         pos = elem.end
     if pos != end:
@@ -185,15 +198,88 @@ def _header(data: bytes, pos: int, end: int) -> tuple[int, str, int, int]:
     raise Unsupported("unknown VR")
 
 
+def _implicit_header(
+    data: bytes, pos: int, end: int, creators: dict[int, str]
+) -> tuple[int, str, int, int]:
+    """``_header`` in implicit VR: the VR is the one pydicom's reader gives the element."""
+    if pos + 8 > end:
+        raise Unsupported("truncated")
+    group, number, length = _HHL.unpack_from(data, pos)
+    tag = (group << 16) | number
+    if group == 0xFFFE:
+        return tag, "", length, pos + 8
+    if length == UNDEFINED:
+        vr = undefined_length_vr(tag, data[pos + 8 : pos + 12])
+    else:
+        vr = implicit_vr(tag, creators)
+    if group & 1 and 0x10 <= number <= 0xFF and length != UNDEFINED:
+        creators[tag & 0xFF] = _creator(data[pos + 8 : pos + 8 + length])
+    return tag, vr, length, pos + 8
+
+
+def _creator(value: bytes) -> str:
+    """A private creator's value as pydicom reads it (LO, stripped); ASCII only here, since
+    its decoding would need the character set."""
+    if not value.isascii() or b"\\" in value:
+        raise Unsupported("private creator not one ASCII value")
+    return value.decode("ascii").rstrip(" \0")
+
+
+def implicit_vr(tag: int, creators: dict[int, str]) -> str:
+    """The VR pydicom's converter gives an element read in implicit VR
+    (pydicom.hooks.raw_element_vr): the dictionary's, a known private element's (by its
+    block's creator), LO for creators, UL for group lengths, else UN."""
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        pass
+    group, number = tag >> 16, tag & 0xFFFF
+    if not group & 1:
+        return "UL" if number == 0 else "UN"
+    if 0x10 <= number <= 0xFF:
+        return "LO"
+    creator = creators.get(number >> 8) if number & 0xFF00 else None
+    if creator:
+        try:
+            return str(private_dictionary_VR(tag, creator))
+        except KeyError:
+            pass
+    return "UN"
+
+
+def undefined_length_vr(tag: int, following: bytes) -> str:
+    """The VR of an element of undefined length as pydicom's reader decides it: SQ by the
+    dictionary, or for an unknown tag when an item follows; else read to its delimiter."""
+    try:
+        vr = str(_dictionary_vr_fast(tag))
+    except KeyError:
+        if following == b"\xfe\xff\x00\xe0":
+            return "SQ"
+        vr = "?"
+    if vr != "SQ":
+        # Read to the delimiter; pydicom decides the VR only when the value is used, which
+        # the fast path does not follow (a value of undefined length is handed over).
+        raise Unsupported("implicit VR value of undefined length")
+    return vr
+
+
 def _element(
-    data: bytes, tag: int, vr: str, pos: int, start: int, length: int, end: int, depth: int
+    data: bytes,
+    tag: int,
+    vr: str,
+    pos: int,
+    start: int,
+    length: int,
+    end: int,
+    depth: int,
+    implicit: bool,
 ) -> Element:
     """The element whose header is at ``pos`` and value at ``start`` (sequences parsed)."""
     if length == UNDEFINED:
         if vr == "SQ":
-            items, after = _items(data, start, end, depth, undefined=True)
+            items, after = _items(data, start, end, depth, undefined=True, implicit=implicit)
             return Element(tag, vr, pos, start, after - 8, after, True, items)
-        if vr == "UN":
+        if vr == "UN" and not implicit:
             raise Unsupported("UN of undefined length")
         # Encapsulated pixel data (or another undefined-length value): up to the first
         # sequence delimiter, as the reference reader finds it.
@@ -205,7 +291,7 @@ def _element(
     if after > end:
         raise Unsupported("truncated")
     if vr == "SQ":
-        items, last = _items(data, start, after, depth, undefined=False)
+        items, last = _items(data, start, after, depth, undefined=False, implicit=implicit)
         if last != after:
             raise Unsupported("sequence length mismatch")
         return Element(tag, vr, pos, start, after, after, False, items)
@@ -213,7 +299,7 @@ def _element(
 
 
 def _items(
-    data: bytes, pos: int, end: int, depth: int, *, undefined: bool
+    data: bytes, pos: int, end: int, depth: int, *, undefined: bool, implicit: bool
 ) -> tuple[list[Item], int]:
     """The items of a sequence from ``pos``; returns them and the position after the sequence
     (after its delimiter when of undefined length)."""
@@ -233,7 +319,7 @@ def _items(
             raise Unsupported("not an item in a sequence")
         start = pos + 8
         if length == UNDEFINED:
-            elements, stop = _level(data, start, end, depth + 1)
+            elements, stop = _level(data, start, end, depth + 1, implicit=implicit)
             if stop + 8 > end or _HHL.unpack_from(data, stop) != (0xFFFE, 0xE00D, 0):
                 raise Unsupported("item not closed")
             items.append(Item(pos, start, stop, stop + 8, True, elements))
@@ -242,7 +328,7 @@ def _items(
             after = start + length
             if after > end:
                 raise Unsupported("truncated")
-            elements, stop = _level(data, start, after, depth + 1)
+            elements, stop = _level(data, start, after, depth + 1, implicit=implicit)
             if stop != after:
                 raise Unsupported("item length mismatch")
             items.append(Item(pos, start, after, after, False, elements))

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
+from pydicom.sequence import Sequence
 
 from veil.audit.identifiers import identifying_values
 from veil.dicom import (
@@ -31,6 +32,7 @@ from veil.dicom import (
     values_of,
 )
 from veil.engine.age import AGE_REFERENCE_DATES, BIRTH_DATE, PATIENT_AGE, derived_age
+from veil.engine.blobs import mask_element
 from veil.engine.context import Context, Mode
 from veil.engine.fast import audit as fast_audit
 from veil.engine.fast.encode import (
@@ -45,8 +47,9 @@ from veil.engine.fast.encode import (
     undefined_header,
     write,
 )
+from veil.engine.fast.needles import blob_needles_of
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
-from veil.engine.fast.tables import COPY, REMOVE, tables_for
+from veil.engine.fast.tables import COPY, REMOVE, RISK_ALWAYS_READ, RISK_READ, tables_for
 from veil.engine.handlers import (
     CLEAN_KEEPS,
     HANDLERS,
@@ -98,6 +101,15 @@ CODING_SCHEME = tag_of("CodingSchemeDesignator")
 CODE_MEANING = tag_of("CodeMeaning")
 META_SOP_CLASS = tag_of("MediaStorageSOPClassUID")
 _ALLOWED_CHARSETS = frozenset({"", "ISO_IR 100", "ISO_IR 6"})
+# One character set that decodes byte by byte or as UTF-8, without code extensions: pydicom
+# converts and writes every value that changes (ISO 2022 sets, Shift JIS and GB18030, whose
+# bytes may hold a backslash inside a character, go to the reference path).
+_SINGLE_CHARSETS = _ALLOWED_CHARSETS | frozenset(
+    f"ISO_IR {number}" for number in (101, 109, 110, 126, 127, 138, 144, 148, 166, 192)
+)
+# U+212A KELVIN SIGN lowers to ASCII "k": the fast audit's byte scan would miss a form that
+# the reference audit finds in decoded, lowered text (veil.engine.fast.audit).
+_KELVIN_UTF8 = "\u212a".encode()
 _L = struct.Struct("<L")
 
 
@@ -195,6 +207,8 @@ class Rewriter:
         self.record_existing: dict[int, Element] = {}
         self.age: str | None = None
         self.tables = tables_for(plan)
+        self.implicit = parsed.implicit  # written back in implicit VR, as pydicom does
+        self.masked: dict[int, bytes] = {}  # masked private elements' output, by id
 
     # -- values ------------------------------------------------------------------------------
     def raw(self, elem: Element) -> bytes:
@@ -209,11 +223,9 @@ class Rewriter:
         elem = self.top.get(tag)
         return None if elem is None else self.value(elem, self.encodings)
 
-    def refuse_plan(self, masks_blobs: bool) -> None:
+    def refuse_plan(self) -> None:
         """What the plan asks that only the reference walk does."""
         plan = self.plan
-        if masks_blobs:
-            raise Unsupported("private blob masking")
         if any(plan.rule_for(tag) is not None for tag in (*RECORD_TAGS, TEMPORAL)):
             raise Unsupported("a rule for the record attributes")
         if any(tag not in self.top for tag, _, _ in plan.additions):
@@ -234,7 +246,7 @@ class Rewriter:
             raise Unsupported("no SOP Class UID")
         if SOP_INSTANCE not in self.top:
             raise Unsupported("no SOP Instance UID")
-        self.refuse_plan(masks_private_blobs(plan))
+        self.refuse_plan()
         if self.audit:
             if not fast_audit.text_codec_ok(tuple(self.encodings)):
                 raise Unsupported("character set")
@@ -256,6 +268,8 @@ class Rewriter:
             )
         if needs_identifying_values(plan):
             self.ctx.text = _text_context(self.parsed.data, plan)
+        if masks_private_blobs(plan):
+            self.ctx.blob_needles = blob_needles_of(self.parsed, plan, self.encodings)
         level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
         body = self.finish_top(level)
         instance = self.outputs.get(SOP_INSTANCE)
@@ -275,10 +289,14 @@ class Rewriter:
 
     def _charset(self, elem: Element) -> tuple[str, ...]:
         value = converted_value(elem.tag, elem.vr, self.raw(elem), ("iso8859",))
-        terms = [str(v) for v in values_of(value)]
-        if any(term.strip() not in _ALLOWED_CHARSETS for term in terms):
+        terms = [str(v).strip() for v in values_of(value)]
+        allowed = _SINGLE_CHARSETS if len(terms) == 1 else _ALLOWED_CHARSETS
+        if any(term not in allowed for term in terms):
             raise Unsupported("character set")
-        return tuple(convert_encodings(terms or [""]))
+        encodings = tuple(convert_encodings(terms or [""]))
+        if "UTF8" in encodings and _in_text(self.parsed.elements, self.data, _KELVIN_UTF8):
+            raise Unsupported("a character that lowers to ASCII")
+        return encodings
 
     # -- one dataset -------------------------------------------------------------------------
     def level(
@@ -305,7 +323,10 @@ class Rewriter:
             if code is COPY:
                 if found and id(elem) in found:
                     raise Unsupported("audit: a value kept in place")
-                out.copy(elem.start, elem.end)
+                if self.implicit:
+                    self.converted(out, elem, encodings)
+                else:
+                    out.copy(elem.start, elem.end)
             elif code is REMOVE:
                 out.changed = True
             else:
@@ -399,6 +420,21 @@ class Rewriter:
 
     # -- elements ----------------------------------------------------------------------------
     def copy(self, out: Level, elem: Element, encodings: tuple[str, ...]) -> None:
+        if elem.tag in RISK_READ and self.top.get(elem.tag) is elem:
+            if elem.tag in RISK_ALWAYS_READ:
+                self.converted(out, elem, encodings)
+                return
+            raw = self.raw(elem)
+            if (
+                roundtrip(elem.tag, elem.vr, raw, encodings, self.implicit)
+                != (self.data[elem.start : elem.end])
+            ):
+                raise Unsupported("a value the burned-in check may re-encode")
+        if self.implicit:
+            # The reference walk resolves the VR of an element read in implicit VR by
+            # converting it (veil.engine.walk.Walker.unlisted): written back re-encoded.
+            self.converted(out, elem, encodings)
+            return
         self.check_kept(elem, None)
         if elem.tag in _INTEREST and id(elem) in self.top_ids:
             self.note(elem, self.value(elem, encodings))
@@ -409,7 +445,10 @@ class Rewriter:
         self.check_kept(elem, None)
         if elem.tag in _INTEREST and id(elem) in self.top_ids:
             self.note(elem, self.value(elem, encodings))
-        data = roundtrip(elem.tag, elem.vr, self.raw(elem), encodings)
+        if elem.vr in _BYTES_VRS and not (elem.value_end - elem.value_start) % 2:
+            out.copy(elem.start, elem.end)  # pydicom converts and writes these bytes as they are
+            return
+        data = roundtrip(elem.tag, elem.vr, self.raw(elem), encodings, self.implicit)
         if data == self.data[elem.start : elem.end]:
             out.copy(elem.start, elem.end)
         else:
@@ -418,7 +457,7 @@ class Rewriter:
     def changed(self, out: Level, elem: Element, new: object, encodings: tuple[str, ...]) -> None:
         self.check_kept(elem, values_of(new))
         self.note(elem, new)
-        out.add(encode_value(elem.tag, elem.vr, new, encodings))
+        out.add(encode_value(elem.tag, elem.vr, new, encodings, self.implicit))
 
     def unlisted(
         self,
@@ -556,7 +595,7 @@ class Rewriter:
         new = ds[elem.tag].value
         self.check_kept(elem, values_of(new))
         self.note(elem, new)
-        out.add(write(ds[elem.tag], encodings))
+        out.add(write(ds[elem.tag], encodings, self.implicit))
 
     # -- private blocks ----------------------------------------------------------------------
     def private_decisions(
@@ -582,12 +621,15 @@ class Rewriter:
             if is_private_creator(elem.tag) or element < 0x1000:
                 continue
             creator = creators.get((group, element >> 8))
-            rule = self.tables.private_rule(creator[0] if creator else None, group, element & 0xFF)
-            if rule.action is Action.CLEAN:
-                raise Unsupported("private blob masking")
-            if rule.action is Action.KEEP:
-                kept[id(elem)] = rule
-                blocks.add((group, element >> 8))
+            name = creator[0] if creator else None
+            rule = self.tables.private_rule(name, group, element & 0xFF)
+            if rule.action is Action.CLEAN and elem.vr != "SQ":
+                if not self.mask(elem, name, encodings):
+                    continue  # not cleanable: removed, as the reference path does
+            elif rule.action is not Action.KEEP:
+                continue  # removed (a cleaned sequence too, as on the reference path)
+            kept[id(elem)] = rule
+            blocks.add((group, element >> 8))
         for (group, block), (_, elem) in creators.items():
             if (group, block) in blocks:
                 kept[id(elem)] = Rule(Action.KEEP, "private creator")
@@ -603,6 +645,13 @@ class Rewriter:
     ) -> None:
         if elem.vr == "UN":
             raise Unsupported("private UN kept")
+        masked = self.masked.get(id(elem))
+        if masked is not None:
+            if masked == self.data[elem.start : elem.end]:
+                out.copy(elem.start, elem.end)
+            else:
+                out.add(masked)
+            return
         if is_private_creator(elem.tag):
             self.converted(out, elem, encodings)
             return
@@ -616,12 +665,32 @@ class Rewriter:
                 return
         self.converted(out, elem, encodings)
 
+    def mask(self, elem: Element, creator: str | None, encodings: tuple[str, ...]) -> bool:
+        """Mask a kept private element's identifying values (veil.engine.blobs, the reference
+        path's own step, on the element alone in a dataset) and keep its output bytes; False
+        when it cannot be cleaned (the reference path then removes it)."""
+        if elem.vr == "UN":
+            raise Unsupported("private UN masked")
+        ds = mini_dataset(elem.tag, elem.vr, self.raw(elem), encodings)
+        item = ds[elem.tag]
+        if not mask_element(item, creator, elem.tag & 0xFF, self.ctx.blob_needles):
+            return False
+        if isinstance(item.value, Sequence):
+            raise Unsupported("a masked private sequence")
+        if item.VR == "UI" and Option.RETAIN_UIDS not in self.plan.options:
+            values = values_of(item.value)
+            if needs_remap(values):
+                item.value = one_or_many(remap_uids(values, self.ctx.mapper))
+        self.check_kept(elem, values_of(item.value))
+        self.masked[id(elem)] = write(item, encodings, self.implicit)
+        return True
+
     # -- sequences ---------------------------------------------------------------------------
     def empty_sequence(self, out: Level, elem: Element) -> None:
         if elem.undefined:
-            out.add(undefined_header(elem.tag, "SQ") + SEQUENCE_DELIMITER)
+            out.add(undefined_header(elem.tag, "SQ", self.implicit) + SEQUENCE_DELIMITER)
         else:
-            out.add(header(elem.tag, "SQ", 0))
+            out.add(header(elem.tag, "SQ", 0, self.implicit))
 
     def sequence(
         self,
@@ -648,22 +717,22 @@ class Rewriter:
                 body.append(item_header(chunk_length(level.chunks)))
                 body.extend(level.chunks)
         if elem.undefined:
-            out.add(undefined_header(elem.tag, "SQ"))
+            out.add(undefined_header(elem.tag, "SQ", self.implicit))
             out.extend(body)
             out.add(SEQUENCE_DELIMITER)
         else:
-            out.add(header(elem.tag, "SQ", chunk_length(body)))
+            out.add(header(elem.tag, "SQ", chunk_length(body), self.implicit))
             out.extend(body)
 
     # -- the top level's additions -----------------------------------------------------------
     def finish_top(self, level: Level) -> list[Chunk]:
         """Insert the derived age and the de-identification record at their tag's place."""
         plan = self.plan
-        enc = self.encodings
+        enc, imp = self.encodings, self.implicit
         existing = self.record_existing
         additions: list[tuple[int, bytes]] = []
         if self.age and PATIENT_AGE not in self.top:
-            additions.append((PATIENT_AGE, encode_value(PATIENT_AGE, "AS", self.age, enc)))
+            additions.append((PATIENT_AGE, encode_value(PATIENT_AGE, "AS", self.age, enc, imp)))
 
         def vr(tag: int, default: str) -> str:
             elem = existing.get(tag)
@@ -672,18 +741,18 @@ class Rewriter:
         additions.append(
             (
                 IDENTITY_REMOVED,
-                encode_value(IDENTITY_REMOVED, vr(IDENTITY_REMOVED, "CS"), "YES", enc),
+                encode_value(IDENTITY_REMOVED, vr(IDENTITY_REMOVED, "CS"), "YES", enc, imp),
             )
         )
         additions.append(
-            (METHOD, encode_value(METHOD, vr(METHOD, "LO"), list(plan.method_text), enc))
+            (METHOD, encode_value(METHOD, vr(METHOD, "LO"), list(plan.method_text), enc, imp))
         )
         items: list[bytes] = []
         for option in method_codes(plan):
             body = (
-                encode_value(CODE_VALUE, "SH", option.code, enc)
-                + encode_value(CODING_SCHEME, "SH", "DCM", enc)
-                + encode_value(CODE_MEANING, "LO", option.meaning, enc)
+                encode_value(CODE_VALUE, "SH", option.code, enc, imp)
+                + encode_value(CODING_SCHEME, "SH", "DCM", enc, imp)
+                + encode_value(CODE_MEANING, "LO", option.meaning, enc, imp)
             )
             items.append(item_header(len(body)) + body)
         sequence = b"".join(items)
@@ -691,13 +760,13 @@ class Rewriter:
         if codes is not None and codes.vr != "SQ":
             raise Unsupported("record attribute with another VR")
         if codes is not None and codes.undefined:
-            coded = undefined_header(METHOD_CODES, "SQ") + sequence + SEQUENCE_DELIMITER
+            coded = undefined_header(METHOD_CODES, "SQ", imp) + sequence + SEQUENCE_DELIMITER
         else:
-            coded = header(METHOD_CODES, "SQ", len(sequence)) + sequence
+            coded = header(METHOD_CODES, "SQ", len(sequence), imp) + sequence
         additions.append((METHOD_CODES, coded))
         mark = temporal_mark(plan, self.ctx.shifted, TEMPORAL in existing)
         if mark is not None:
-            additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc)))
+            additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc, imp)))
         chunks = list(level.chunks)
         places = dict(level.marks)
         for tag, data in sorted(additions, reverse=True):
@@ -760,6 +829,24 @@ def _text_context(data: bytes, plan: Plan) -> TextContext:
     paths clean text the same way."""
     original = dcmread(io.BytesIO(data), stop_before_pixels=True)
     return TextContext.of(identifying_values(original, plan.declared_options))
+
+
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW"})
+_BYTES_VRS = _BINARY_VRS | {"OB or OW"}
+
+
+def _in_text(elements: list[Element], data: bytes, needle: bytes) -> bool:
+    """Whether ``needle`` is in the value of an element that is not binary, at any level
+    (binary values are read as latin-1 or ASCII by the audit: pixel data is not looked at)."""
+    for elem in elements:
+        if elem.items is not None:
+            if any(_in_text(item.elements, data, needle) for item in elem.items):
+                return True
+        elif (
+            elem.vr not in _BINARY_VRS and data.find(needle, elem.value_start, elem.value_end) >= 0
+        ):
+            return True
+    return False
 
 
 def _cleans_text(plan: Plan) -> bool:

@@ -40,6 +40,11 @@ _TOP_ONLY = frozenset(
         "LongitudinalTemporalInformationModified",
     )
 )
+# Top-level values the reference pipeline's burned-in risk check reads before the walk
+# (veil.pixels.risk.burned_in_risk): pydicom converts them, so they are written re-encoded.
+# The first three always; the last two on a condition (handed over when that could matter).
+RISK_ALWAYS_READ = frozenset(tag_of(k) for k in ("Modality", "ImageType", "BurnedInAnnotation"))
+RISK_READ = RISK_ALWAYS_READ | frozenset(tag_of(k) for k in ("ConversionType", "NumberOfFrames"))
 # The top-level values the fast path reports (UIDs for the output's name and record).
 _REPORTED = frozenset(
     tag_of(keyword)
@@ -65,6 +70,8 @@ class Tables:
     def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
         group = tag >> 16
         if is_private(tag) or vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
+            return OTHER
+        if top and tag in RISK_READ:
             return OTHER
         if tag & 0xFFFF == 0 or group == FILE_META_GROUP:
             return REMOVE

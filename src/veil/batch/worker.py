@@ -21,8 +21,7 @@ from veil.pipeline import FileResult, Outcome, deidentify_file
 def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
     """Place one output (atomically: a reader never sees half a file), idempotently."""
     target = out / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not overwrite:
+    if not overwrite and target.exists():
         if target.read_bytes() == encoded:
             return relative  # the same input written before: idempotent
         raise FileExistsError(relative)

@@ -56,10 +56,11 @@ from veil.engine import Recorder, deidentify
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
 from veil.engine.fast.header import changed_tags, header_dataset
 from veil.engine.fast.parse import parse_file
+from veil.engine.fast.risk import pixel_decisions
 from veil.errors import PolicyError, ProfileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
 from veil.mapping import Mapper, Patient, stand_in_uid
-from veil.pixels import BurnedInRisk, PixelResult, PixelStep, burned_in_risk, step_needed
+from veil.pixels import BurnedInRisk, PixelResult, PixelStep
 from veil.policy import Layout, Plan, Policy, compile_plan, load_policy, parse_policy
 
 
@@ -231,8 +232,8 @@ def deidentify_file(
         return replace(_reference(data, name, settings), engine=FULL + fast.reason)
     # Burned-in text, from the header alone: the risk flag for every file; a file the pixel
     # step applies to (cleaned, or held by the policy) takes the reference path.
-    header = header_dataset(fast.parsed)
-    if step_needed(header, settings.plan.pixels):
+    step, risk = pixel_decisions(fast.parsed, settings.plan.pixels)
+    if step:
         return replace(_reference(data, name, settings), engine=FULL + "pixel step")
     result = FileResult(
         Outcome.WRITTEN,
@@ -241,7 +242,7 @@ def deidentify_file(
         uids=(fast.study_uid, fast.series_uid, fast.sop_instance_uid),
         engine=FAST,
         check=_fast_facts(data, fast, settings) if settings.profiles else None,
-        burned_in=burned_in_risk(header),
+        burned_in=risk,
     )
     if settings.verify_fast:
         reference = _reference(data, name, settings)

@@ -48,3 +48,23 @@ def test_the_temporary_file_can_live_in_another_folder(tmp_path: Path) -> None:
     write_atomic(tmp_path / "incoming" / "a.dcm", b"x", durable=True, tmp_dir=spool_tmp)
     assert (tmp_path / "incoming" / "a.dcm").read_bytes() == b"x"
     assert list(spool_tmp.iterdir()) == []
+
+
+def test_a_missing_folder_is_made_and_a_present_one_is_written_into_without_a_mkdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "study" / "series" / "a.dcm"
+    write_atomic(target, b"a")  # the folders are missing: made
+    made: list[Path] = []
+    real_mkdir = Path.mkdir
+
+    def counting_mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", counting_mkdir)
+    write_atomic(target.with_name("b.dcm"), b"b")
+    assert made == []  # the folder was there: no mkdir (nor its stat) per file
+    write_atomic(tmp_path / "other" / "c.dcm", b"c")
+    assert made == [tmp_path / "other"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.dcm", "b.dcm"]

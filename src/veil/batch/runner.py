@@ -196,7 +196,7 @@ def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRe
     # traffic cost 0.8 s per 4,000 files (measured, issue 12); a chunk per process and per
     # eighth of the work keeps the progress bar live and the load even.
     chunk = max(1, min(32, len(items) // (max(jobs, 1) * 8)))
-    yield from parallel_map(
+    return parallel_map(
         _run_one,
         items,
         jobs if len(items) > 1 else 1,
@@ -247,11 +247,13 @@ def run_batch(
         disable=not progress,
         transient=False,
     )
+    # The workers start before the progress bar's thread (veil.parallel: then they fork).
+    pool = executor or LocalPool(jobs)
+    results = pool.records(items, job)
     with bar:
         task = bar.add_task("deid", total=len(items), bytes=0)
         done_bytes = 0
-        pool = executor or LocalPool(jobs)
-        for record in pool.records(items, job):
+        for record in results:
             records.append(record)
             done_bytes += record.size
             bar.update(task, advance=1, bytes=done_bytes)

@@ -37,8 +37,7 @@ def write_atomic(
     target: Path, data: bytes, *, durable: bool = False, tmp_dir: Path | None = None
 ) -> None:
     """Write ``data`` to ``target`` whole or not at all (and, ``durable``, crash-safe)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=tmp_dir or target.parent)
+    fd, temp = _temporary(target, tmp_dir)
     try:
         try:
             view = memoryview(data)
@@ -56,6 +55,20 @@ def write_atomic(
         fsync_dir(target.parent)
 
 
+def _temporary(target: Path, tmp_dir: Path | None) -> tuple[int, str]:
+    """A new owner-only temporary file next to ``target`` (or in ``tmp_dir``); the target's
+    folder is made only when it is missing (a batch writes thousands of files into a few
+    folders: a mkdir and a stat per file cost more than the write, measured in issue 12)."""
+    if tmp_dir is not None:  # the rename needs the target's folder: make sure of it first
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=tmp_dir)
+    try:
+        return tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=target.parent)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=target.parent)
+
+
 def write_new(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None:
     """Write ``data`` to ``target`` whole, only if ``target`` does not exist yet.
 
@@ -63,8 +76,7 @@ def write_new(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None
     temporary file), so two processes racing for one name never both win, and a reader never
     sees a part. Where the file system has no hard links, an exclusive create is used instead.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=tmp_dir or target.parent)
+    fd, temp = _temporary(target, tmp_dir)
     try:
         try:
             view = memoryview(data)

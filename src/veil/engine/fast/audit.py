@@ -20,29 +20,32 @@ in a single-byte character set only (``Unsupported`` otherwise).
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from pydicom import dcmread
+from pydicom.charset import decode_bytes
 from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 
 from veil.audit.findings import Kind, Severity
 from veil.audit.forms import Edge, SearchForm, search_forms
-from veil.audit.heuristics import suspicions
+from veil.audit.heuristics import PRIVATE_CLASSES, is_free_text
 from veil.audit.identifiers import (
     _NEVER_SEARCHED,
     _RETYPED_FROM_UN,
     _WARNING_KINDS,
     _kind,
+    codecs_of,
     effective_action,
     normalise,
     profile_row,
 )
 from veil.audit.multiscan import compile_needles
 from veil.audit.raw_search import _byte_edge_ok, in_uid
-from veil.audit.text_search import SEARCHED_VRS, text_elements
+from veil.audit.text_search import SEARCHED_VRS, TextElement, _printable
 from veil.dicom import (
     FILE_META_GROUP,
     dictionary_vr,
@@ -64,6 +67,7 @@ from veil.engine.fast.parse import (
     parse_file,
 )
 from veil.standard import Option
+from veil.text import find_patterns
 
 _HH = struct.Struct("<HH")
 _H = struct.Struct("<H")
@@ -80,6 +84,7 @@ ASCII_SAFE_CODECS = frozenset(
 )
 OWN_RECORD = tag_of("DeidentificationMethod")
 TRANSFER_SYNTAX = tag_of("TransferSyntaxUID")
+CHARSET = tag_of("SpecificCharacterSet")
 
 
 @dataclass(frozen=True)
@@ -468,13 +473,102 @@ def reference_would_report(encoded: bytes, found: dict[int, list[Found]]) -> boo
     )
 
 
-def shapes_in_free_text(encoded: bytes) -> bool:
+def shapes_in_free_text(output: ParsedFile) -> bool:
     """True when the reference audit's search for identifying text by its shape (phones,
     e-mails, national IDs, titled names, dates... veil.text, issue 18) finds something in the
     output's free text, nested items included: the caller then hands the file over. Without
-    the options that keep elements as they are, so a superset of what it reports."""
-    output = dcmread(io.BytesIO(encoded), stop_before_pixels=True)
-    return next(suspicions(list(text_elements(output))), None) is not None
+    the options that keep elements as they are, so a superset of what it reports.
+
+    ``output`` is the fast parse of the output itself: its elements are taken as
+    ``veil.audit.text_search.text_elements`` takes them from a dataset read by pydicom (the
+    searched VRs decoded in the output's character set, sequences entered, private OB/UN
+    read as printable text), judged by ``veil.audit.heuristics.is_free_text``, and the verdict
+    on a value is memoised: descriptions repeat in every file of a series."""
+    codecs = _output_codecs(output.elements, output.data)
+    return _shaped(output.elements, output.data, codecs)
+
+
+_SKIP, _WALK, _PUBLIC_TEXT, _PRIVATE_TEXT, _PRINTABLE = range(5)
+_HOW: dict[tuple[int, str], int] = {}
+# Values longer than this are judged every time (a memo of long texts would only hold memory).
+_MEMO_LIMIT = 1024
+
+
+def _how(tag: int, vr: str) -> int:
+    """What ``text_elements`` then ``suspicions`` do with an element of this tag and VR."""
+    private = bool((tag >> 16) & 1)
+    if vr in SEARCHED_VRS:
+        if not is_free_text(TextElement("", tag, vr, "", private)):
+            return _SKIP
+        return _PRIVATE_TEXT if private else _PUBLIC_TEXT
+    if vr == "SQ":
+        return _WALK
+    if vr in ("UN", "OB") and private:
+        return _PRINTABLE  # is_free_text holds for every private element
+    return _SKIP
+
+
+def _shaped(elements: list[Element], data: bytes, codecs: tuple[str, ...]) -> bool:
+    how_of = _HOW
+    for elem in elements:
+        how = how_of.get((elem.tag, elem.vr))
+        if how is None:
+            how = how_of[(elem.tag, elem.vr)] = _how(elem.tag, elem.vr)
+        if how == _SKIP:
+            continue
+        if how == _WALK:
+            if any(_shaped(item.elements, data, codecs) for item in elem.items or ()):
+                return True
+            continue
+        value = data[elem.value_start : elem.value_end]
+        if how == _PRINTABLE:
+            text = _printable(value)
+            if text is not None and _text_shaped(text, private=True):
+                return True
+        elif len(value) <= _MEMO_LIMIT:
+            if _value_shaped(value, codecs, how == _PRIVATE_TEXT):
+                return True
+        elif _text_shaped(_decode(value, codecs), private=how == _PRIVATE_TEXT):
+            return True
+    return False
+
+
+def _decode(value: bytes, codecs: tuple[str, ...]) -> str:
+    """As ``veil.audit.text_search._decoded`` decodes a raw value."""
+    if len(codecs) == 1:
+        return value.decode(codecs[0], "replace")
+    return decode_bytes(value, list(codecs), set())
+
+
+@lru_cache(maxsize=32768)
+def _value_shaped(value: bytes, codecs: tuple[str, ...], private: bool) -> bool:
+    return _text_shaped(_decode(value, codecs), private=private)
+
+
+def _text_shaped(text: str, *, private: bool) -> bool:
+    """Whether ``suspicions`` finds a shape in this free text (private: its classes only)."""
+    if not text.strip(" \x00"):
+        return False
+    return bool(find_patterns(text, PRIVATE_CLASSES if private else None))
+
+
+def _output_codecs(elements: list[Element], data: bytes) -> tuple[str, ...]:
+    """The output's codecs as ``veil.audit.identifiers.codecs_of`` finds them."""
+    for elem in elements:
+        if elem.tag == CHARSET:
+            return _codecs(elem.vr, data[elem.value_start : elem.value_end])
+        if elem.tag > CHARSET:
+            break
+    return _codecs("CS", None)
+
+
+@lru_cache(maxsize=64)
+def _codecs(vr: str, raw: bytes | None) -> tuple[str, ...]:
+    ds = Dataset()
+    if raw is not None:
+        tag = Tag(CHARSET)
+        ds._dict[tag] = RawDataElement(tag, vr, len(raw), raw, 0, False, True)
+    return tuple(codecs_of(ds))
 
 
 def text_codec_ok(codecs: tuple[str, ...]) -> bool:

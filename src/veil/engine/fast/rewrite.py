@@ -144,6 +144,11 @@ class Level:
         self._boundary = False
         self.chunks.extend(chunks)
 
+    def fence(self) -> int:
+        """Where the next element's chunks begin (never merged with the previous ones)."""
+        self._boundary = True
+        return len(self.chunks)
+
 
 @dataclass
 class Scope:
@@ -170,6 +175,32 @@ class Result:
     study_uid: str
     series_uid: str
     patient: Patient  # the input's identity, for the pseudonym (never written anywhere)
+    changes: TopChanges | None = None
+
+
+@dataclass(frozen=True)
+class TopChanges:
+    """Every top-level element the rewrite may have changed, removed or added; all others
+    are the input's bytes (the destination checks' "after" is their "before" with these,
+    veil.engine.fast.header). Kept as chunk spans: encoded only when asked."""
+
+    data: bytes
+    chunks: list[Chunk]  # the top level's chunks, before the record attributes were inserted
+    spans: list[tuple[int, int, int]]  # (tag, first chunk, end chunk)
+    added: list[tuple[int, bytes]]  # (tag, encoded element) inserted at the top level
+
+    def encoded(self, tags: frozenset[int]) -> dict[int, bytes]:
+        """The output bytes of each such element among ``tags`` (b"" when removed)."""
+        data, chunks = self.data, self.chunks
+        found = {
+            tag: b"".join(
+                data[c[0] : c[1]] if isinstance(c, tuple) else c for c in chunks[first:end]
+            )
+            for tag, first, end in self.spans
+            if tag in tags
+        }
+        found.update((tag, encoded) for tag, encoded in self.added if tag in tags)
+        return found
 
 
 _INTEREST = (SOP_CLASS, SOP_INSTANCE, STUDY_UID, SERIES_UID)
@@ -195,6 +226,8 @@ class Rewriter:
         self.record_existing: dict[int, Element] = {}
         self.age: str | None = None
         self.tables = tables_for(plan)
+        self.touched: list[tuple[int, int, int]] = []  # top level: (tag, first, end chunk)
+        self.added: list[tuple[int, bytes]] = []
 
     # -- values ------------------------------------------------------------------------------
     def raw(self, elem: Element) -> bytes:
@@ -249,6 +282,7 @@ class Rewriter:
         if needs_identifying_values(plan):
             self.ctx.text = _text_context(self.parsed.data, plan)
         level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
+        top_chunks = level.chunks
         body = self.finish_top(level)
         instance = self.outputs.get(SOP_INSTANCE)
         if not isinstance(instance, str) or not instance:
@@ -263,6 +297,7 @@ class Rewriter:
             str(self.outputs.get(STUDY_UID) or ""),
             str(self.outputs.get(SERIES_UID) or ""),
             self.ctx.patient,
+            TopChanges(self.data, top_chunks, self.touched, self.added),
         )
 
     def _charset(self, elem: Element) -> tuple[str, ...]:
@@ -300,6 +335,12 @@ class Rewriter:
                 out.copy(elem.start, elem.end)
             elif code is REMOVE:
                 out.changed = True
+                if top:
+                    self.touched.append((tag, 0, 0))
+            elif top:
+                first = out.fence()
+                self.element(scope, elem)
+                self.touched.append((tag, first, out.fence()))
             else:
                 self.element(scope, elem)
         return out
@@ -690,6 +731,7 @@ class Rewriter:
         mark = temporal_mark(plan, self.ctx.shifted, TEMPORAL in existing)
         if mark is not None:
             additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc)))
+        self.added = additions
         chunks = list(level.chunks)
         places = dict(level.marks)
         for tag, data in sorted(additions, reverse=True):
@@ -743,7 +785,7 @@ def file_meta_bytes(sop_class: str, instance: str, syntax: str) -> bytes:
     return length + _L.pack(len(body)) + body
 
 
-__all__ = ["Result", "Rewriter", "file_meta_bytes"]
+__all__ = ["Result", "Rewriter", "TopChanges", "file_meta_bytes"]
 
 
 def _text_context(data: bytes, plan: Plan) -> TextContext:

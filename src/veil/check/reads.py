@@ -52,7 +52,9 @@ EVERYWHERE_OR_ZERO = EVERYWHERE | {0}  # 0: a keyword the dictionary does not kn
 POSITION = tag_of("ImagePositionPatient")
 CHARSET = tag_of("SpecificCharacterSet")
 # FileFacts' own fields (veil.check.evaluate.series_key), the markers of an earlier
-# de-identification (veil.check.provenance) and the character set every value is decoded by.
+# de-identification (veil.check.provenance), the character set every value is decoded by,
+# and the pixel representation pydicom reads when it decodes a sequence (for the VR of
+# ambiguous elements in its items).
 FILE_TAGS = frozenset(
     tag_of(k)
     for k in (
@@ -64,6 +66,7 @@ FILE_TAGS = frozenset(
         "DeidentificationMethod",
         "DeidentificationMethodCodeSequence",
         "SpecificCharacterSet",
+        "PixelRepresentation",
     )
 )
 AGE_TAGS = frozenset(tag_of(k) for k in ("PatientAge", "PatientBirthDate", *REFERENCE_DATES))

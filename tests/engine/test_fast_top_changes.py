@@ -31,9 +31,9 @@ def _assert_changes_make_the_output(data: bytes, plan: Plan) -> FastOutput | Non
     after, changed = elements_after(before, fast.changes, every)
     expected = top_elements(output, every)
     assert after == expected
-    assert changed == {
-        tag for tag in every if before.get(tag) != expected.get(tag)
-    }, "a tag reported changed that is not, or the reverse"
+    assert changed == {tag for tag in every if before.get(tag) != expected.get(tag)}, (
+        "a tag reported changed that is not, or the reverse"
+    )
     return fast
 
 

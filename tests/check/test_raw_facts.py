@@ -347,3 +347,26 @@ def test_memoised_before_facts_of_every_builtin_profile_equal_full_reads(name: s
             memoised = memo.facts(elements, creators)
             if memoised is not None:
                 assert memoised == file_facts(profiles, True, read_bytes(data, "in"))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"-98.5\\-120.3\\37.2 ",
+        b"0\\0\\0 ",
+        b"1e2\\3\\4 ",  # an exponent: through pydicom
+        b" 1.5\\2\\3",  # a leading space: through pydicom
+        b"1\\2 ",  # two values: none
+        b"1\\2\\3\\4 ",
+        b"nan\\1\\2 ",
+        b"",
+    ],
+)
+def test_the_slice_position_is_read_as_on_a_dataset(raw: bytes) -> None:
+    from veil.check.geometry import position_of
+    from veil.check.rawfacts import raw_dataset, read_position
+
+    position = tag_of("ImagePositionPatient")
+    expected = position_of(raw_dataset({position: ("DS", raw)}))
+    assert read_position(("DS", raw)) == expected
+    assert read_position(None) is None

@@ -19,15 +19,16 @@ whole: the same facts as `file_facts` on the file (tests compare them on the cor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
 from veil.check.evaluate import Creators, FileFacts, facts_after, file_facts
-from veil.check.geometry import SeriesFacts, position_of
+from veil.check.geometry import SeriesFacts, Slice, position_of
 from veil.check.model import RequirementProfile
 from veil.check.reads import CHARSET, EVERYWHERE, POSITION, named_keywords, profile_reads
 
@@ -159,15 +160,46 @@ class FactsMemo:
         raw = elements.get(POSITION)
         last = self._position
         if last is None or last[0] != raw:  # "after" has the same position as "before"
-            found = position_of(raw_dataset({POSITION: raw} if raw is not None else {}))
-            last = self._position = (raw, found)
-        position = last[1]
+            last = self._position = (raw, read_position(raw))
+        first = slices[0]
         moved = SeriesFacts(
-            [replace(slices[0], position=position)],
+            [
+                Slice(
+                    last[1],
+                    first.orientation,
+                    first.spacing,
+                    first.rows,
+                    first.columns,
+                    first.thickness,
+                )
+            ],
             list(facts.facts.acquisitions),
             facts.facts.non_images,
         )
-        return replace(facts, facts=moved)
+        return FileFacts(
+            facts.key,
+            facts.modality,
+            facts.series_number,
+            moved,
+            facts.outcomes,
+            facts.series_when,
+            facts.uses,
+            facts.before,
+        )
+
+
+# A plain decimal number, as scanners write positions: float() reads it as pydicom does.
+_DECIMAL = re.compile(rb"-?[0-9]{1,16}(?:\.[0-9]{1,16})?")
+
+
+def read_position(raw: tuple[str, bytes] | None) -> tuple[float, ...] | None:
+    """ImagePositionPatient from its raw element, as `position_of` reads it on a dataset:
+    three plain decimals directly, anything else through pydicom."""
+    if raw is not None and raw[0] == "DS":
+        items = raw[1].rstrip(b" \0").split(b"\\")
+        if len(items) == 3 and all(_DECIMAL.fullmatch(item) for item in items):
+            return (float(items[0]), float(items[1]), float(items[2]))
+    return position_of(raw_dataset({POSITION: raw} if raw is not None else {}))
 
 
 _MEMOS: dict[tuple[tuple[int, ...], bool], FactsMemo] = {}
@@ -189,4 +221,11 @@ def facts_memo(profiles: Sequence[RequirementProfile], quality_checks: bool) -> 
     return memo
 
 
-__all__ = ["FactsMemo", "RawElements", "creator_names", "facts_memo", "raw_dataset"]
+__all__ = [
+    "FactsMemo",
+    "RawElements",
+    "creator_names",
+    "facts_memo",
+    "raw_dataset",
+    "read_position",
+]

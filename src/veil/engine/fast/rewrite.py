@@ -186,19 +186,18 @@ class TopChanges:
 
     data: bytes
     chunks: list[Chunk]  # the top level's chunks, before the record attributes were inserted
-    spans: list[tuple[int, int, int]]  # (tag, first chunk, end chunk)
+    spans: dict[int, tuple[int, int]]  # tag -> (first chunk, end chunk)
     added: list[tuple[int, bytes]]  # (tag, encoded element) inserted at the top level
 
     def encoded(self, tags: frozenset[int]) -> dict[int, bytes]:
         """The output bytes of each such element among ``tags`` (b"" when removed)."""
-        data, chunks = self.data, self.chunks
-        found = {
-            tag: b"".join(
+        data, chunks, spans = self.data, self.chunks, self.spans
+        found = {}
+        for tag in spans.keys() & tags:
+            first, end = spans[tag]
+            found[tag] = b"".join(
                 data[c[0] : c[1]] if isinstance(c, tuple) else c for c in chunks[first:end]
             )
-            for tag, first, end in self.spans
-            if tag in tags
-        }
         found.update((tag, encoded) for tag, encoded in self.added if tag in tags)
         return found
 
@@ -226,7 +225,7 @@ class Rewriter:
         self.record_existing: dict[int, Element] = {}
         self.age: str | None = None
         self.tables = tables_for(plan)
-        self.touched: list[tuple[int, int, int]] = []  # top level: (tag, first, end chunk)
+        self.touched: dict[int, tuple[int, int]] = {}  # top level: tag -> its chunk span
         self.added: list[tuple[int, bytes]] = []
 
     # -- values ------------------------------------------------------------------------------
@@ -336,11 +335,11 @@ class Rewriter:
             elif code is REMOVE:
                 out.changed = True
                 if top:
-                    self.touched.append((tag, 0, 0))
+                    self.touched[tag] = (0, 0)
             elif top:
                 first = out.fence()
                 self.element(scope, elem)
-                self.touched.append((tag, first, out.fence()))
+                self.touched[tag] = (first, out.fence())
             else:
                 self.element(scope, elem)
         return out

@@ -30,7 +30,14 @@ from pydicom.tag import Tag
 from veil.check.evaluate import Creators, FileFacts, facts_after, file_facts
 from veil.check.geometry import SeriesFacts, Slice, position_of
 from veil.check.model import RequirementProfile
-from veil.check.reads import CHARSET, EVERYWHERE, POSITION, named_keywords, profile_reads
+from veil.check.reads import (
+    CHARSET,
+    EVERYWHERE,
+    GEOMETRY,
+    POSITION,
+    named_keywords,
+    profile_reads,
+)
 
 # tag -> (VR, value bytes) of top-level elements, as the file has them.
 RawElements = Mapping[int, tuple[str, bytes]]
@@ -136,6 +143,9 @@ class FactsMemo:
         key = tuple(elements.get(tag) for tag in self.key_tags)
         entry = self.entries.get(key)
         if entry is not None and (entry.creators is None or creators() == entry.creators):
+            if base is not None and not base[1] & GEOMETRY:
+                # As facts_after: the geometry of "before", the very object (pickled once).
+                return _with_geometry(entry.facts, base[0].facts)
             return self._moved(entry.facts, elements)
         asked = _Asked(creators)
         ds = raw_dataset(elements)
@@ -162,30 +172,24 @@ class FactsMemo:
         if last is None or last[0] != raw:  # "after" has the same position as "before"
             last = self._position = (raw, read_position(raw))
         first = slices[0]
-        moved = SeriesFacts(
-            [
-                Slice(
-                    last[1],
-                    first.orientation,
-                    first.spacing,
-                    first.rows,
-                    first.columns,
-                    first.thickness,
-                )
-            ],
-            list(facts.facts.acquisitions),
-            facts.facts.non_images,
+        moved = Slice(
+            last[1], first.orientation, first.spacing, first.rows, first.columns, first.thickness
         )
-        return FileFacts(
-            facts.key,
-            facts.modality,
-            facts.series_number,
-            moved,
-            facts.outcomes,
-            facts.series_when,
-            facts.uses,
-            facts.before,
-        )
+        geometry = SeriesFacts([moved], list(facts.facts.acquisitions), facts.facts.non_images)
+        return _with_geometry(facts, geometry)
+
+
+def _with_geometry(facts: FileFacts, geometry: SeriesFacts) -> FileFacts:
+    return FileFacts(
+        facts.key,
+        facts.modality,
+        facts.series_number,
+        geometry,
+        facts.outcomes,
+        facts.series_when,
+        facts.uses,
+        facts.before,
+    )
 
 
 # A plain decimal number, as scanners write positions: float() reads it as pydicom does.

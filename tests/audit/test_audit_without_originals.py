@@ -44,7 +44,7 @@ def clean_outputs(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Pat
 def rewrite(folder: Path, target: Path, change: Callable[[Dataset], None]) -> Path:
     """A copy of ``folder`` with ``change`` applied to every file (a broken tool's output)."""
     target.mkdir()
-    for path in sorted(folder.rglob("*")):
+    for path in sorted(folder.rglob("*.dcm")):
         if path.is_file():
             ds = dcmread(path)
             change(ds)
@@ -124,7 +124,7 @@ def test_warnings_alone_pass_unless_strict(clean_outputs: Path, tmp_path: Path) 
 
 
 def test_declared_retain_uids_keeps_original_uids_legitimate(clean_outputs: Path) -> None:
-    ds = dcmread(next(p for p in sorted(clean_outputs.rglob("*")) if p.is_file()))
+    ds = dcmread(next(p for p in sorted(clean_outputs.rglob("*.dcm")) if p.is_file()))
     ds.SOPInstanceUID = GE_UID
     assert any(f.kind == "original-uid" for f in audit_alone(ds, "x.dcm"))
     item = Dataset()
@@ -134,7 +134,7 @@ def test_declared_retain_uids_keeps_original_uids_legitimate(clean_outputs: Path
 
 
 def test_a_secondary_capture_without_burned_in_flag_is_a_warning(clean_outputs: Path) -> None:
-    ds = dcmread(next(p for p in sorted(clean_outputs.rglob("*")) if p.is_file()))
+    ds = dcmread(next(p for p in sorted(clean_outputs.rglob("*.dcm")) if p.is_file()))
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
     found = [f for f in audit_alone(ds, "sc.dcm") if f.kind == "burned-in"]
     assert [(f.path, f.severity) for f in found] == [("(0008,0016)", "warning")]

@@ -31,7 +31,7 @@ def test_a_patient_named_folder_is_a_finding(tmp_path: Path, corpus: Path) -> No
 
     leaky = tmp_path / "received" / "HARLOWE_QUENTIN" / MRN
     leaky.mkdir(parents=True)
-    shutil.copy2(next(p for p in clean.rglob("*") if p.is_file()), leaky / "IM1.dcm")
+    shutil.copy2(next(p for p in sorted(clean.rglob("*.dcm")) if p.is_file()), leaky / "IM1.dcm")
     result = run_veil("audit", originals, tmp_path / "received", "--json", report, "-j", "1")
     assert result.returncode == 1
     data = json.loads(report.read_text())

@@ -13,8 +13,6 @@ import pytest
 from pydicom import dcmread
 
 from tests.conftest import run_veil
-from veil.errors import VeilError
-from veil.policy.loader import load_policy
 
 SERIES = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
 REPAIR = """\
@@ -23,16 +21,6 @@ base: basic
 set:
   Manufacturer: GE MEDICAL SYSTEMS
 """
-
-
-def _set_is_supported(tmp_path: Path) -> bool:
-    policy = tmp_path / "probe.yaml"
-    policy.write_text(REPAIR)
-    try:
-        load_policy(str(policy))
-    except VeilError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +62,6 @@ def test_step_2_audit_without_originals_names_what_the_tool_left(received: Path)
 def test_step_3_a_set_policy_repairs_and_the_result_audits_clean(
     received: Path, tmp_path: Path
 ) -> None:
-    if not _set_is_supported(tmp_path):
-        pytest.skip("the `set` action lands with branch issue-10-deid")
     policy = tmp_path / "repair.yaml"
     policy.write_text(REPAIR)
     repaired = tmp_path / "repaired"

@@ -39,7 +39,8 @@ def run_deid(inputs: list[Path], out: Path, *extra: str) -> tuple[int, dict, str
     """`veil deid` as a user runs it; returns exit code, JSON report and stderr."""
     report = out.parent / f"{out.name}.report.json"
     args = [str(VEIL), "deid", *map(str, inputs), "--out", str(out), "-q", "-j", "2"]
-    args += ["--report", str(report), *extra]
+    # The mirror layout (the tests compare folders before and after) and plain input paths.
+    args += ["--layout", "mirror", "--report", str(report), "--report-paths", "plain", *extra]
     env = {**os.environ, "VEIL_KEY": TEST_KEY}
     run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, check=False)
     data = json.loads(report.read_text()) if report.exists() else {}
@@ -62,3 +63,25 @@ def deid_corpus(
         return cache[extra]
 
     return run
+
+
+def by_input_names(inputs: list[Path], out: Path, report: dict) -> Path:
+    """The outputs of a mirror run under the names their inputs would have had.
+
+    The mirror layout renames a folder or file name that holds an identifying value of its file
+    (a UID as file name, a patient's name as folder), so tests that pair an input with its
+    output by name go through the report's per-file ``output`` instead: a folder of symbolic
+    links, at the input's own mirror path, to the output veil actually wrote for it."""
+    from veil.batch.naming import strip_suffixes
+    from veil.io.inputs import iter_inputs
+
+    relative = {item.display: item.relative for item in iter_inputs(inputs)}
+    view = out.parent / f"{out.name}.by-input"
+    for record in report["files"]:
+        if record["outcome"] != "written" or record["input"] not in relative:
+            continue
+        link = view / strip_suffixes(relative[record["input"]])
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to((out / record["output"]).resolve())
+    return view

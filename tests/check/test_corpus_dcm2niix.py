@@ -89,10 +89,13 @@ def test_dcm2niix_writes_every_corpus_volume_identically_after_deid_for_dcm2niix
     """Every volume dcm2niix writes from the corpus, matched by its voxels to the volume it
     writes from `veil deid --for dcm2niix` (audit on): same voxels, affine, bval/bvec and every
     non-identifying sidecar field, except the volumes in KNOWN."""
+    from tests.check.conftest import by_input_names
+
     out, report = deid_corpus("--for", "dcm2niix")
     assert report["check_regressions"] == []
     assert report["counts"]["quarantined"] == 0
-    results = _every_volume(corpus, out, tmp_path)
+    # Outputs paired with their inputs through the report (mirror paths may be renamed).
+    results = _every_volume(corpus, by_input_names([corpus], out, report), tmp_path)
     originals = [r for r in results if not r.only_after]
     differing = {r.key: r.problems for r in originals if r.problems}
     unexpected = {key: problems for key, problems in differing.items() if key not in KNOWN}
@@ -131,12 +134,13 @@ def _compare_folder(
 def test_basic_profile_alone_breaks_dcm2niix_on_siemens_mosaic_and_uih_diffusion(
     corpus: Path, tmp_path: Path
 ) -> None:
-    from tests.check.conftest import run_deid
+    from tests.check.conftest import by_input_names, run_deid
 
     folders = ["dcm_qa/axasc35", "dcm_qa_uih/dti_tra_dir16_PA_rot_SaveBySlc__134057"]
-    out = tmp_path / "basic"
-    code, _, stderr = run_deid([corpus / f for f in folders], out)
+    code, report, stderr = run_deid([corpus / f for f in folders], tmp_path / "basic")
     assert code == 0, stderr[-2000:]
+    # Outputs paired with their inputs through the report (mirror paths may be renamed).
+    out = by_input_names([corpus / f for f in folders], tmp_path / "basic", report)
     # Two inputs: the mirror layout puts each under its own folder name.
     mosaic = _compare_folder(corpus / "dcm_qa", out, tmp_path / "w", "axasc35")
     uih = _compare_folder(corpus / "dcm_qa_uih", out, tmp_path / "w", folders[1].split("/")[1])

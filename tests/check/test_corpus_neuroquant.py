@@ -15,7 +15,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from tests.check.conftest import VEIL
+from tests.check.conftest import VEIL, by_input_names
 from tests.conftest import TEST_KEY
 from veil.check import Outcome, check_inputs, load_profile
 from veil.check.values import Validity, validate
@@ -96,10 +96,12 @@ def test_neuroquant_verdict_is_the_same_before_and_after_deid_on_every_series(
     # before it is dropped: no series may regress.
     assert _expected_regressions(report, out), "the corpus has inputs with an invalid age"
     assert report["check_regressions"] == []
+    # Outputs paired with their inputs through the report (mirror paths may be renamed).
+    named = by_input_names([corpus], out, report)
     before = _check(corpus, tmp_path / "before.json")
-    after = _check(out, tmp_path / "after.json")
+    after = _check(named, tmp_path / "after.json")
     verdicts_before = _verdicts(before, corpus)
-    verdicts_after = _verdicts(after, out)
+    verdicts_after = _verdicts(after, named)
     # Series whose files were all refused (not storable, truncated) are not in the output.
     missing = {key for key in verdicts_before if key not in verdicts_after}
     assert len(missing) <= 3, missing
@@ -110,7 +112,7 @@ def test_neuroquant_verdict_is_the_same_before_and_after_deid_on_every_series(
     }
     assert not changed, f"verdicts differ before/after de-identification: {changed}"
     studies_before = _study_verdicts(before, corpus)
-    studies_after = _study_verdicts(after, out)
+    studies_after = _study_verdicts(after, named)
     changed_studies = {
         key: (studies_before[key], studies_after[key])
         for key in studies_before
@@ -126,7 +128,7 @@ def test_neuroquant_verdict_is_the_same_before_and_after_deid_on_every_series(
     profile = load_profile("neuroquant")
     for folder in T1_SERIES:
         (alone_before,) = check_inputs([corpus / folder], [profile]).series
-        (alone_after,) = check_inputs([out / folder], [profile]).series
+        (alone_after,) = check_inputs([named / folder], [profile]).series
         assert alone_before.verdict is alone_after.verdict, folder
         assert alone_after.verdict is not Outcome.FAIL, folder
 

@@ -22,6 +22,8 @@ def test_only_the_3d_t1_is_written_for_neuroquant(tmp_path: Path) -> None:
         "--for",
         "neuroquant",
         "--only-used",
+        "--layout",
+        "mirror",
         "-q",
         "-j",
         "2",
@@ -47,7 +49,18 @@ def test_only_the_3d_t1_is_written_for_neuroquant(tmp_path: Path) -> None:
 
 def test_dcm2niix_uses_the_pcasl_too(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run = run_veil("deid", PHILIPS, "--out", out, "--for", "dcm2niix", "--only-used", "-q")
+    run = run_veil(
+        "deid",
+        PHILIPS,
+        "--out",
+        out,
+        "--for",
+        "dcm2niix",
+        "--only-used",
+        "--layout",
+        "mirror",
+        "-q",
+    )
     assert run.returncode == 0, run.stderr
     folders = {p.relative_to(out).parts[0] for p in out.rglob("*.dcm")}
     assert folders == {"1301_ADNI_Sag3D_MPRAGE_classic", "1901_3DpCASL_enhanced"}

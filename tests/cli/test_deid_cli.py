@@ -15,6 +15,7 @@ from pydicom import dcmread
 from tests.cli.broken import deeply_nested, write_broken_files
 from tests.conftest import run_veil
 from tests.engine import builders
+from veil.batch.naming import study_part
 from veil.io.dicomfile import encode_dataset
 
 GE_T1 = "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22"
@@ -45,7 +46,9 @@ def test_a_batch_with_broken_files_goes_on_and_names_each_problem(
     before = _snapshot(ge_series)
     out, report = tmp_path / "out", tmp_path / "report.json"
 
-    result = run_veil("deid", ge_series, "--out", out, "--report", report, "-j", "2", "-q")
+    result = run_veil(
+        "deid", ge_series, "--layout", "mirror", "--out", out, "--report", report, "-j", "2", "-q"
+    )
 
     assert result.returncode == 1, result.stderr
     data = json.loads(report.read_text())
@@ -70,17 +73,19 @@ def test_a_batch_with_broken_files_goes_on_and_names_each_problem(
 def test_deep_nesting_is_de_identified_at_every_level(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "deep.dcm").write_bytes(encode_dataset(deeply_nested(50)))
-    run_veil("deid", tmp_path / "in", "--out", tmp_path / "out", "-q", check=True)
+    run_veil(
+        "deid", tmp_path / "in", "--layout", "mirror", "--out", tmp_path / "out", "-q", check=True
+    )
     written = (tmp_path / "out" / "deep.dcm").read_bytes()
     assert builders.PATIENT_NAME.encode() not in written
 
 
 def test_exit_0_when_every_dicom_file_is_written(ge_series: Path, tmp_path: Path) -> None:
-    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "-q")
+    result = run_veil("deid", ge_series, "--layout", "mirror", "--out", tmp_path / "out", "-q")
     assert result.returncode == 0, result.stderr
     assert re.search(r"\bwritten\s*│\s*3\s*│", result.stderr), result.stderr
     assert re.search(r"\bfailed\s*│\s*0\s*│", result.stderr), result.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != ".veil") == sorted(
         p.name for p in ge_series.iterdir()
     )
 
@@ -91,7 +96,7 @@ def test_refuses_to_write_into_or_over_its_input(
 ) -> None:
     out = {"same": ge_series, "inside": ge_series / "out", "parent": tmp_path}[inside]
     before = _snapshot(ge_series)
-    result = run_veil("deid", ge_series, "--out", out, "-q")
+    result = run_veil("deid", ge_series, "--layout", "mirror", "--out", out, "-q")
     assert result.returncode == 2
     assert "veil: error:" in result.stderr and "input" in result.stderr
     assert _snapshot(ge_series) == before
@@ -115,13 +120,26 @@ def test_zip_archives_are_read_and_dicomdir_skipped(
     dicomdir = next(corpus.rglob("DICOMDIR"))
     report = tmp_path / "r.json"
     result = run_veil(
-        "deid", archive, dicomdir, "--out", tmp_path / "out", "--report", report, "-q"
+        "deid",
+        archive,
+        dicomdir,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "out",
+        "--report",
+        report,
+        "--report-paths",
+        "plain",
+        "-q",
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(report.read_text())
     assert data["counts"]["written"] == 3 and data["counts"]["skipped"] == 1
     out = tmp_path / "out"
-    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    written = sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and ".veil" not in p.parts
+    )
     # The zip's members keep their path inside the archive (under its stem); the DICOMDIR
     # writes nothing.
     assert written == [f"study/series/{p.name}" for p in sorted(ge_series.iterdir())]
@@ -130,8 +148,9 @@ def test_zip_archives_are_read_and_dicomdir_skipped(
 def test_hierarchy_layout_names_files_by_pseudonyms_only(ge_series: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_veil("deid", ge_series, "--out", out, "--layout", "hierarchy", "-q", check=True)
-    files = sorted(p for p in out.rglob("*") if p.is_file())
+    files = sorted(out.rglob("*.dcm"))
     assert len(files) == 3
+    assert sorted(p.name for p in out.iterdir()) == [".veil", files[0].relative_to(out).parts[0]]
     original = dcmread(next(ge_series.iterdir()))
     for path in files:
         parts = path.relative_to(out).parts
@@ -139,16 +158,39 @@ def test_hierarchy_layout_names_files_by_pseudonyms_only(ge_series: Path, tmp_pa
         assert str(original.PatientID) not in str(path)
         assert str(original.StudyInstanceUID) not in str(path)
         ds = dcmread(path, stop_before_pixels=True)
-        assert parts[1] == ds.StudyInstanceUID and parts[3] == f"{ds.SOPInstanceUID}.dcm"
+        assert parts[0] == ds.PatientID
+        assert parts[1] == study_part(ds) and parts[2] == str(ds.SeriesNumber)
+        assert parts[3] == f"{int(ds.InstanceNumber):04d}.dcm"
 
 
 def test_two_runs_are_byte_identical_and_another_key_differs(
     ge_series: Path, tmp_path: Path
 ) -> None:
-    run_veil("deid", ge_series, "--out", tmp_path / "a", "-q", check=True)
-    run_veil("deid", ge_series, "--out", tmp_path / "b", "-q", "-j", "1", check=True)
-    run_veil("deid", ge_series, "--out", tmp_path / "c", "-q", key="77" * 32, check=True)
-    for path in (tmp_path / "a").iterdir():
+    run_veil("deid", ge_series, "--layout", "mirror", "--out", tmp_path / "a", "-q", check=True)
+    run_veil(
+        "deid",
+        ge_series,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "b",
+        "-q",
+        "-j",
+        "1",
+        check=True,
+    )
+    run_veil(
+        "deid",
+        ge_series,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "c",
+        "-q",
+        key="77" * 32,
+        check=True,
+    )
+    for path in (tmp_path / "a").glob("*.MRDC.*"):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
         assert path.read_bytes() != (tmp_path / "c" / path.name).read_bytes()
 
@@ -157,8 +199,19 @@ def test_lookup_table_gives_the_trial_subject_id(ge_series: Path, tmp_path: Path
     original = dcmread(next(ge_series.iterdir()), stop_before_pixels=True)
     table = tmp_path / "subjects.csv"
     table.write_text(f"PatientID,pseudonym,date_offset_days\n{original.PatientID},SUBJ-001,100\n")
-    run_veil("deid", ge_series, "--out", tmp_path / "out", "--lookup", table, "-q", check=True)
-    out = dcmread(next((tmp_path / "out").iterdir()), stop_before_pixels=True)
+    run_veil(
+        "deid",
+        ge_series,
+        "--layout",
+        "mirror",
+        "--out",
+        tmp_path / "out",
+        "--lookup",
+        table,
+        "-q",
+        check=True,
+    )
+    out = dcmread(next((tmp_path / "out").glob("*.MRDC.*")), stop_before_pixels=True)
     assert out.PatientID == "SUBJ-001"
 
 
@@ -167,7 +220,7 @@ def test_unreadable_file_is_reported(ge_series: Path, tmp_path: Path) -> None:
     locked = ge_series / "locked.dcm"
     shutil.copy2(next(ge_series.iterdir()), locked)
     locked.chmod(0)
-    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "-q")
+    result = run_veil("deid", ge_series, "--layout", "mirror", "--out", tmp_path / "out", "-q")
     assert result.returncode == 1
     assert "locked.dcm: unreadable" in result.stderr
 
@@ -175,7 +228,9 @@ def test_unreadable_file_is_reported(ge_series: Path, tmp_path: Path) -> None:
 def test_a_file_that_cannot_be_opened_is_reported(ge_series: Path, tmp_path: Path) -> None:
     (ge_series / "dangling.dcm").symlink_to(tmp_path / "gone.dcm")  # fails even for root
     report = tmp_path / "r.json"
-    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "--report", report, "-q")
+    result = run_veil(
+        "deid", ge_series, "--layout", "mirror", "--out", tmp_path / "out", "--report", report, "-q"
+    )
     assert result.returncode == 1
     assert "dangling.dcm: unreadable" in result.stderr
     data = json.loads(report.read_text())

@@ -75,6 +75,15 @@ class World:
             (folder / "truncated.dcm").write_bytes(data[: len(data) // 3])
         return folder
 
+    def with_fifo(self) -> Path:
+        """A good file and a FIFO (which veil reports and never opens)."""
+        folder = self.tmp / "fifo-in"
+        if not folder.exists():
+            folder.mkdir()
+            shutil.copy2(self.good_file(), folder / "good.dcm")
+            os.mkfifo(folder / "pipe.dcm")
+        return folder
+
     def text_file(self) -> Path:
         path = self.tmp / "notes.txt"
         path.write_text("not a DICOM file\n")
@@ -172,6 +181,15 @@ SCENARIOS: dict[tuple[str, ...], dict[int, Scenario]] = {
         0: lambda w: ["deid", str(w.good()), "--out", str(w.tmp / "o0"), "-j", "1", "-q"],
         1: lambda w: ["deid", str(w.with_broken()), "--out", str(w.tmp / "o1"), "-j", "1", "-q"],
         2: lambda w: ["deid", str(w.good()), "--out", str(w.tmp / "o2"), "--policy", "nonesuch"],
+    },
+    ("mapping",): {
+        0: lambda w: ["mapping", "export", str(w.good()), "--out", str(w.tmp / "m0.csv")],
+        2: lambda w: ["mapping", "export", str(w.good()), "--out", str(w.text_file())],
+    },
+    ("mapping", "export"): {
+        0: lambda w: ["mapping", "export", str(w.good()), "--out", str(w.tmp / "m0.csv")],
+        1: lambda w: ["mapping", "export", str(w.with_fifo()), "--out", str(w.tmp / "m1.csv")],
+        2: lambda w: ["mapping", "export", str(w.good()), "--out", str(w.text_file())],
     },
     ("explain",): {
         0: lambda w: ["explain", str(w.good_file()), "--changed-only"],

@@ -88,6 +88,9 @@ POLICIES = {
     "  - {attribute: PatientID, action: pseudonym}\n"
     "  - {attribute: PatientName, action: pseudonym}\n"
     "  - {attribute: StudyDate, action: shift}\n",
+    # `set` of attributes the file has: the reference handler itself, on both paths.
+    "set-present": "name: sp\nbase: basic\nset:\n  Manufacturer: GE MEDICAL SYSTEMS\n"
+    "  StudyDescription: BRAIN\n",
 }
 
 
@@ -113,6 +116,26 @@ def test_implicit_vr_and_private_masking_are_handed_over() -> None:
     masking = _plan(profiles=("dcm2niix",))
     result = deidentify_bytes(_encode(b.mr_dataset()), masking, MAPPER, audit=True)
     assert isinstance(result, Fallback) and result.reason == "private blob masking"
+
+
+def test_a_set_attribute_the_file_lacks_is_handed_over_and_added_by_the_reference() -> None:
+    ds = b.mr_dataset()
+    ds.Manufacturer = "SIEMENS"
+    for keyword in ("InstitutionalDepartmentName", "StationName"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    plan = _plan("name: s\nbase: basic\nset:\n  Manufacturer: GE\n  StationName: MR1\n")
+    data = _encode(ds)
+    result = deidentify_bytes(data, plan, MAPPER, audit=True)
+    assert isinstance(result, Fallback) and result.reason == "policy set adds an attribute"
+    written = deid(data, plan)
+    assert written.outcome is Outcome.WRITTEN and written.engine != FAST
+    out = dcmread(io.BytesIO(written.encoded))
+    assert (out.Manufacturer, out.StationName) == ("GE", "MR1")
+    # Every set attribute present: the fast path takes the file, with the reference's bytes.
+    ds.StationName = "OLD"
+    taken = same_or_handed_over(_encode(ds), plan)
+    assert isinstance(taken, FastOutput), taken
 
 
 def test_a_file_the_reader_refuses_is_handed_over_not_written() -> None:

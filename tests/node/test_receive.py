@@ -51,9 +51,11 @@ def test_storescu_study_is_deidentified_into_the_folder_destination(
         assert ds.PatientID.startswith("VEIL")
         assert str(ds.PatientID) not in originals
         assert str(ds.StudyInstanceUID).startswith("2.25.")
-    # The spool is emptied of what was sent.
-    assert not list((node.config.spool / "out").rglob("*.dcm"))
-    assert not list((node.config.spool / "incoming").rglob("*.dcm"))
+    # The spool is emptied of what was sent (just after the study is marked sent: the files
+    # go once the state change is stored, so a crash in between never loses what was sent).
+    spool = node.config.spool
+    assert wait_for(lambda: not list((spool / "out").rglob("*.dcm")))
+    assert wait_for(lambda: not list((spool / "incoming").rglob("*.dcm")))
 
 
 @needs_dcmtk

@@ -30,6 +30,8 @@ def test_basic_policy_writes_and_flags_ultrasound_in_summary_and_report(
     code, output = _run(
         [
             "deid",
+            "--layout",
+            "mirror",
             str(corpus / US_FILES["palette"]),
             "--out",
             str(tmp_path / "out"),
@@ -60,6 +62,8 @@ def test_clean_pixel_data_policy_cleans_marks_and_reports_boxes_not_text(
     code, _ = _run(
         [
             "deid",
+            "--layout",
+            "mirror",
             str(corpus / US_FILES["aloka"]),
             "--out",
             str(tmp_path / "out"),
@@ -94,6 +98,8 @@ def test_quarantine_policy_keeps_files_at_risk_out_of_the_output(
     code, output = _run(
         [
             "deid",
+            "--layout",
+            "mirror",
             str(corpus / US_FILES["rgb"]),
             "--out",
             str(tmp_path / "out"),
@@ -112,7 +118,19 @@ def test_quarantine_policy_keeps_files_at_risk_out_of_the_output(
 def test_the_audit_warns_about_an_ultrasound_output_that_was_not_cleaned(
     corpus: Path, tmp_path: Path
 ) -> None:
-    _run(["deid", str(corpus / US_FILES["rgb"]), "--out", str(tmp_path / "out"), "-j", "1", "-q"])
+    _run(
+        [
+            "deid",
+            "--layout",
+            "mirror",
+            str(corpus / US_FILES["rgb"]),
+            "--out",
+            str(tmp_path / "out"),
+            "-j",
+            "1",
+            "-q",
+        ]
+    )
     _, output = _run(["audit", str(corpus / US_FILES["rgb"]), str(tmp_path / "out")])
     assert "burned-in-text" in output
 

@@ -80,9 +80,10 @@ def one_file(corpus: Path, tmp_path: Path) -> Path:
     return folder
 
 
-def _deid(*args: str) -> None:
+def _deid(*args: str, code: int = 0) -> str:
     result = CliRunner().invoke(main, ["deid", *args, "-j", "1", "-q"], env={"VEIL_KEY": TEST_KEY})
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
+    return result.output
 
 
 def test_veil_deid_honours_the_policy_requirements_and_layout(
@@ -90,7 +91,11 @@ def test_veil_deid_honours_the_policy_requirements_and_layout(
 ) -> None:
     policy = _policy(tmp_path, "requirements: [neuroquant]\nlayout: hierarchy\n")
     out, report = tmp_path / "out", tmp_path / "report.json"
-    _deid(str(one_file), "--out", str(out), "--policy", str(policy), "--report", str(report))
+    said = _deid(
+        str(one_file), "--out", str(out), "--policy", str(policy), "--report", str(report), code=1
+    )
+    # One slice of a 3D T1 does not cover a brain: the requirement's verdict says so (exit 1).
+    assert "does NOT meet neuroquant" in said and "neuroquant/coverage" in said
     (written,) = list(out.rglob("*.dcm"))
     assert len(written.relative_to(out).parts) == 4  # patient/study/series/instance.dcm
     assert dcmread(written).PatientAge  # the requirement kept (or derived) it
@@ -102,7 +107,8 @@ def test_layout_on_the_command_line_wins_over_the_policy(one_file: Path, tmp_pat
     policy = _policy(tmp_path, "layout: hierarchy\n")
     out = tmp_path / "out"
     _deid(str(one_file), "--out", str(out), "--policy", str(policy), "--layout", "mirror")
-    assert [p.name for p in out.iterdir()] == [next(one_file.iterdir()).name]
+    written = [p.name for p in out.iterdir() if not p.name.startswith(".")]  # not the stamp
+    assert written == [next(one_file.iterdir()).name]
 
 
 def test_the_node_honours_the_policy_requirements(tmp_path: Path) -> None:

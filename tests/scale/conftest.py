@@ -58,7 +58,17 @@ def pool_output(tmp_path_factory: pytest.TempPathFactory, corpus_slice: Path) ->
     out = tmp_path_factory.mktemp("pool") / "out"
     report = out.parent / "report.json"
     result = run_veil(
-        "deid", *sorted(corpus_slice.iterdir()), "--out", out, "-j", "2", "-q", "--report", report
+        "deid",
+        "--layout",
+        "mirror",
+        *sorted(corpus_slice.iterdir()),
+        "--out",
+        out,
+        "-j",
+        "2",
+        "-q",
+        "--report",
+        report,
     )
     assert result.returncode == 0, result.stderr
     return out

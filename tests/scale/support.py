@@ -18,11 +18,12 @@ CORPUS_SLICE = ("dcm_qa_ge", "dcm_qa_agfa")
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every output file under ``root`` (veil's own _veil/ state folder left out)."""
+    """Every output file under ``root`` (veil's own _veil/ and .veil/ bookkeeping left out:
+    the run stamp is the command's, which library runs do not write)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root).parts[0] != "_veil"
+        if p.is_file() and p.relative_to(root).parts[0] not in ("_veil", ".veil")
     }
 
 

@@ -48,7 +48,7 @@ def test_cluster_output_is_byte_identical_to_the_local_pool_and_so_is_the_report
     inputs = sorted(corpus_slice.iterdir())
 
     result = run_veil(
-        "deid", *inputs, "--out", out, "--report", report, "-q",
+        "deid", "--layout", "mirror", *inputs, "--out", out, "--report", report, "-q",
         "--cluster", _scheduler_address(cluster), "--group-size", "16",
     )  # fmt: skip
 
@@ -226,11 +226,24 @@ def test_a_tls_scheduler_is_used_with_the_certificates_of_dasks_configuration(
     ) as local:
         address = local.scheduler_address
         assert address.startswith("tls://127.0.0.1:")
-        without = run_veil("deid", agfa, "--out", tmp_path / "no", "--cluster", address, "-q")
+        without = run_veil(
+            "deid", "--layout", "mirror", agfa, "--out", tmp_path / "no", "--cluster", address, "-q"
+        )
         env = {**os.environ, **certs.dask_env}
         out = tmp_path / "out"
         with_certs = subprocess.run(
-            [*VEIL, "deid", str(agfa), "--out", str(out), "--cluster", address, "-q"],
+            [
+                *VEIL,
+                "deid",
+                "--layout",
+                "mirror",
+                str(agfa),
+                "--out",
+                str(out),
+                "--cluster",
+                address,
+                "-q",
+            ],
             capture_output=True,
             text=True,
             env={**env, "VEIL_KEY": TEST_KEY},

@@ -362,9 +362,18 @@ def test_an_output_prefix_inside_or_around_an_input_prefix_is_refused() -> None:
 def test_the_command_refuses_a_bad_cluster_address_and_a_secret_option(tmp_path: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()
-    bad = run_veil("deid", source, "--out", tmp_path / "out", "--cluster", "udp://x:1")
+    bad = run_veil(
+        "deid", "--layout", "mirror", source, "--out", tmp_path / "out", "--cluster", "udp://x:1"
+    )
     secret = run_veil(
-        "deid", "s3://b/in", "--out", tmp_path / "out", "--storage-option", "secret=s"
+        "deid",
+        "--layout",
+        "mirror",
+        "s3://b/in",
+        "--out",
+        tmp_path / "out",
+        "--storage-option",
+        "secret=s",
     )
     assert bad.returncode == 2 and "expected local, local:N, tcp://" in bad.stderr
     assert secret.returncode == 2 and "credentials are not taken" in secret.stderr

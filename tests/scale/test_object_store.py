@@ -96,8 +96,8 @@ def test_s3_to_s3_on_a_local_cluster_matches_the_local_pool_and_resumes(
     args = [f"s3://{bucket}/export", "--out", f"s3://{bucket}/release", "-q"]
     args += ["--cluster", "local:2", "--group-size", "4"]
 
-    first = _veil(s3, "deid", *args, "--report", f"s3://{bucket}/report.json")
-    second = _veil(s3, "deid", *args)
+    first = _veil(s3, "deid", "--layout", "mirror", *args, "--report", f"s3://{bucket}/report.json")
+    second = _veil(s3, "deid", "--layout", "mirror", *args)
 
     assert first.returncode == 0, first.stderr
     expected = {k: v for k, v in tree(pool_output).items() if k.startswith("dcm_qa_agfa/")}
@@ -123,7 +123,18 @@ def test_s3_with_the_local_pool_reports_an_object_that_holds_other_bytes(
     taken = names[0][len("dcm_qa_agfa/") :]
     s3fs_for.pipe_file(f"{bucket}/out/{taken}", b"someone else's object")
 
-    result = _veil(s3, "deid", f"s3://{bucket}/in", "--out", f"s3://{bucket}/out", "-j", "2", "-q")
+    result = _veil(
+        s3,
+        "deid",
+        "--layout",
+        "mirror",
+        f"s3://{bucket}/in",
+        "--out",
+        f"s3://{bucket}/out",
+        "-j",
+        "2",
+        "-q",
+    )
 
     assert result.returncode == 1
     assert f"the output {taken} already exists with different content" in result.stderr

@@ -43,7 +43,10 @@ def test_a_real_store_round_trip(corpus_slice: Path, pool_output: Path) -> None:
         fs.put(str(corpus_slice / "dcm_qa_agfa"), base.path("in/dcm_qa_agfa"), recursive=True)
         args = [base.url_of("in"), "--out", base.url_of("out"), "-q", "--cluster", "local:2"]
 
-        first, second = _veil("deid", *args), _veil("deid", *args)
+        first, second = (
+            _veil("deid", "--layout", "mirror", *args),
+            _veil("deid", "--layout", "mirror", *args),
+        )
 
         assert first.returncode == 0, first.stderr
         expected = {k: v for k, v in tree(pool_output).items() if k.startswith("dcm_qa_agfa/")}

@@ -43,7 +43,17 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, da
         # once shifted, equal an unchanged original date by chance, which the audit rightly flags.
         ds.save_as(folder / f"{name}.dcm")
     out = tmp_path_factory.mktemp("out")
-    run = run_measured("deid", folder, "--out", out, "--policy", "research-longitudinal", "-q")
+    run = run_measured(
+        "deid",
+        folder,
+        "--out",
+        out,
+        "--layout",
+        "mirror",
+        "--policy",
+        "research-longitudinal",
+        "-q",
+    )
     assert run.returncode == 0, run.stderr
     result = {}
     for name, *_ in CASES:

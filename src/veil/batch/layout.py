@@ -1,42 +1,91 @@
-"""Where one de-identified file goes under the output folder."""
+"""Where one de-identified file goes under the output folder, and placing it there.
+
+The names come from `veil.batch.naming` (readable hierarchy names; mirror paths checked for
+identifying values), the writing from `veil.batch.placement` (atomic, collision-safe).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
-from pydicom.dataset import Dataset
-
+from veil.batch.naming import (
+    HierarchyName,
+    checked_hierarchy,
+    digest6,
+    hierarchy_name,
+    mirror_path,
+)
+from veil.batch.placement import OutputTaken, place_hierarchy, place_mirror
+from veil.batch.sink import LocalSink, Sink
+from veil.mapping import Mapper
+from veil.pipeline import FileResult
 from veil.policy.model import Layout
+from veil.standard import Option
+
+__all__ = ["OutputTaken", "Placed", "place_output"]
 
 
-def output_name(
+@dataclass(frozen=True)
+class Placed:
+    """Where an output was written, relative to the output folder; ``renamed``: the kinds of
+    identifier its mirror path held (and were replaced), never the values."""
+
+    relative: str
+    renamed: tuple[str, ...] = ()
+
+
+def place_output(
+    out: Path | None,
     layout: Layout,
     mirror_relative: str,
-    deidentified: Dataset | Mapping[str, str],
-    patient_pseudonym: str,
-) -> str:
-    """The output's path relative to the output folder (POSIX separators).
+    data: bytes,
+    result: FileResult,
+    mapper: Mapper,
+    *,
+    options: frozenset[Option] = frozenset(),
+    overwrite: bool = False,
+    sink: Sink | None = None,
+) -> Placed:
+    """Name and write one de-identified file (OutputTaken, OSError when it cannot be).
 
-    The hierarchy is named by the patient's pseudonym and the de-identified UIDs only; the
-    mirror layout keeps the input's file names, which the user controls.
+    A local ``sink`` (a cluster group writing to a folder) places files as a local run does,
+    with its own temporary folder. In an object store no folder can be claimed: hierarchy
+    names carry short digests of the series and instance UIDs instead, so that two series or
+    instances that would share a name never meet.
     """
-    if layout is Layout.MIRROR:
-        path = PurePosixPath(mirror_relative)
-        name = path.name
-        for suffix in (".gz",):  # gzip inputs are written as plain DICOM
-            if name.lower().endswith(suffix):
-                name = name[: -len(suffix)]
-        return str(path.with_name(name or "instance.dcm"))
-    parts = [
-        _safe(patient_pseudonym),
-        _safe(deidentified.get("StudyInstanceUID", "") or "NO-STUDY"),
-        _safe(deidentified.get("SeriesInstanceUID", "") or "NO-SERIES"),
-        _safe(deidentified.get("SOPInstanceUID", "") or "NO-INSTANCE") + ".dcm",
-    ]
-    return "/".join(parts)
+    if result.dataset is None:
+        raise ValueError("place_output needs a de-identified dataset")
+    if out is None and sink is None:
+        raise ValueError("place_output needs an output folder or a sink")
+    root, tmp_dir = out if sink is None else None, None
+    if isinstance(sink, LocalSink):
+        root, tmp_dir = sink.root, sink.temp_dir
+    if layout is Layout.HIERARCHY:
+        name = hierarchy_name(result.dataset, result.patient_pseudonym)
+        name = checked_hierarchy(name, data, mapper, options)
+        if sink is not None and root is None:  # an object store: no folder can be claimed
+            return Placed(_place_in_sink(sink, unique_name(name, result), result, overwrite))
+        assert root is not None
+        return Placed(place_hierarchy(root, name, result.encoded, overwrite, tmp_dir))
+    checked = mirror_path(mirror_relative, data, mapper, options)
+    if sink is not None and root is None:
+        return Placed(_place_in_sink(sink, checked.path, result, overwrite), checked.renamed)
+    assert root is not None
+    return Placed(
+        place_mirror(root, checked.path, result.encoded, overwrite, tmp_dir), checked.renamed
+    )
 
 
-def _safe(value: object) -> str:
-    text = str(value).strip()
-    return "".join(c if c.isalnum() or c in ".-_" else "_" for c in text) or "_"
+def unique_name(name: HierarchyName, result: FileResult) -> str:
+    """A hierarchy name that needs no claim: the series folder and the file name carry
+    six hex digits of the de-identified series and instance UIDs."""
+    series = f"{name.series_folder}_{digest6(name.series_uid)}"
+    return f"{series}/{name.stem}_{digest6(result.instance or '')}.dcm"
+
+
+def _place_in_sink(sink: Sink, relative: str, result: FileResult, overwrite: bool) -> str:
+    try:
+        return sink.place(relative, result.encoded, overwrite)
+    except FileExistsError:
+        raise OutputTaken(relative) from None

@@ -103,7 +103,8 @@ def resolve_locations(
         )
     target = _local_or_store(out, options)
     report_target = _local_or_store(report, options) if report else None
-    if isinstance(target, Path) and target.exists() and not target.is_dir():
+    zipped = isinstance(target, Path) and target.suffix.lower() == ".zip"
+    if isinstance(target, Path) and not zipped and target.exists() and not target.is_dir():
         raise UnsafeOutputError(f"{out}: --out is a file; give a folder (created if missing)")
     if isinstance(report_target, Path) and report_target.is_dir():
         raise UnsafeOutputError(f"{report}: --report is a folder; give a file name")

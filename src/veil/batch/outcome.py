@@ -30,6 +30,8 @@ class FileRecord:
     engine: str = ""  # "fast", or "full: <why the fast path handed the file over>"
     # The destination checks' facts before and after (`--for`), evaluated in the worker.
     check: PairFacts | None = field(default=None, repr=False)
+    # Kinds of identifier found in the mirror path and renamed away (never the values).
+    renamed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"input": self.input, "outcome": self.outcome.value}
@@ -37,6 +39,8 @@ class FileRecord:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
+        if self.renamed:
+            data["renamed_because"] = list(self.renamed)
         if self.findings:
             data["findings"] = list(self.findings)
         if self.burned_in.at_risk or self.pixels is not None:

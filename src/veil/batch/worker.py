@@ -7,27 +7,12 @@ the batch goes on (DESIGN: nothing is lost, inputs are never modified).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from veil.batch.job import Job
-from veil.batch.layout import output_name
+from veil.batch.layout import OutputTaken, place_output
 from veil.batch.outcome import FileRecord
 from veil.errors import InputFileError
-from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
-from veil.pipeline import FileResult, Outcome, deidentify_file
-
-
-def _place(out: Path, relative: str, encoded: bytes, overwrite: bool) -> str:
-    """Place one output (atomically: a reader never sees half a file), idempotently."""
-    target = out / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not overwrite:
-        if target.read_bytes() == encoded:
-            return relative  # the same input written before: idempotent
-        raise FileExistsError(relative)
-    write_atomic(target, encoded)
-    return relative
+from veil.pipeline import Outcome, deidentify_file
 
 
 def process_item(item: InputItem, job: Job) -> FileRecord:
@@ -71,21 +56,26 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
         )
     if job.out is None and job.sink is None:  # a job without --out only de-identifies
         raise ValueError("process_item needs a job with an output folder")
-    relative = output_name(job.layout, item.relative, _uids(result), result.patient_pseudonym)
     try:
-        if job.sink is not None:  # an object store, a cluster group's temporary folder
-            job.sink.place(relative, result.encoded, job.overwrite)
-        else:
-            assert job.out is not None
-            _place(job.out, relative, result.encoded, job.overwrite)
-    except FileExistsError:
+        placed = place_output(
+            job.out,
+            job.layout,
+            item.relative,
+            data,
+            result,
+            job.mapper,
+            options=job.plan.declared_options,
+            overwrite=job.overwrite,
+            sink=job.sink,
+        )
+    except OutputTaken as exc:
         return FileRecord(
             item.display,
             Outcome.FAILED,
             len(data),
-            problem=f"{item.display}: the output {relative} already exists with "
-            "different content (another input, or an earlier run with another key "
-            "or policy); use an empty --out folder or --overwrite",
+            problem=f"{item.display}: the output {exc} already exists with "
+            "different content (an earlier run with another key or policy); use an empty "
+            "--out folder or --overwrite",
             study=result.study,
             series=result.series,
             engine=result.engine,
@@ -95,16 +85,19 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
             item.display,
             Outcome.FAILED,
             len(data),
-            problem=f"{item.display}: cannot write {relative} "
+            problem=f"{item.display}: cannot write its output "
             f"({exc.strerror or type(exc).__name__})",
             retry=True,
             engine=result.engine,
+            study=result.study,
+            series=result.series,
         )
     return FileRecord(
         item.display,
         Outcome.WRITTEN,
         len(data),
-        output=relative,
+        output=placed.relative,
+        renamed=placed.renamed,
         study=result.study,
         series=result.series,
         burned_in=result.burned_in,
@@ -112,12 +105,3 @@ def process_item(item: InputItem, job: Job) -> FileRecord:
         engine=result.engine,
         check=result.check,
     )
-
-
-def _uids(result: FileResult) -> dict[str, str]:
-    """The output's UIDs that name it in the hierarchy layout (no dataset is built for them)."""
-    return {
-        "StudyInstanceUID": result.study or "",
-        "SeriesInstanceUID": result.series or "",
-        "SOPInstanceUID": result.instance or "",
-    }

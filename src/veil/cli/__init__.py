@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "veil.cli.console",
     "veil.cli.user",
     "veil.cli.token",
+    "veil.cli.mapping",
 )
 
 

@@ -7,21 +7,43 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch
 from veil.batch.dask_runner import DaskExecutor, check_cluster_address, cluster_warning, connect
 from veil.batch.groups import DEFAULT_GROUP_SIZE
-from veil.batch.locations import resolve_locations
+from veil.batch.locations import Locations, resolve_locations
+from veil.batch.output_stamp import OutputStamp
+from veil.batch.output_target import OutputTarget, record_stamp, stamp_conflicts
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
+from veil.batch.study_verdicts import OutputVerdict, output_verdict
 from veil.check.model import RequirementProfile
 from veil.check.run import check_items
 from veil.cli.common import jobs_option, key_options
-from veil.cli.errors import ExitCode, err_console
+from veil.cli.deid_report import (
+    NOT_USED,
+    announce_created_key,
+    print_failure,
+    print_groups,
+    print_renamed,
+    print_skipped,
+    print_summary,
+    print_verdict,
+)
+from veil.cli.errors import CommandError, ExitCode, err_console
 from veil.io.inputs import InputItem
 from veil.io.storage import parse_storage_options
-from veil.keys import load_mapper
+from veil.io.zip_out import refuse_existing
+from veil.keys import load_mapper, resolve_key
+from veil.mapping import Mapper
 from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
+
+
+def _written(summary: BatchSummary, folder: Path) -> list[Path]:
+    return [
+        folder / record.output
+        for record in summary.records
+        if record.outcome is Outcome.WRITTEN and record.output
+    ]
 
 
 def _check_outputs(
@@ -35,9 +57,6 @@ def _check_outputs(
         if record.outcome is Outcome.WRITTEN and record.output
     ]
     return check_facts(profiles, facts, quality_checks)
-
-
-NOT_USED = "not used by the destination (--only-used): not written"
 
 
 def _select_used(
@@ -55,96 +74,51 @@ def _select_used(
     return keep, skipped
 
 
-def _print_failure(record: FileRecord) -> None:
-    if record.outcome in (Outcome.FAILED, Outcome.QUARANTINED):
-        label = "failed" if record.outcome is Outcome.FAILED else "quarantined"
-        err_console.print(
-            f"[red]{label}:[/] {record.problem}", soft_wrap=True, markup=True, highlight=False
+def _mapper(key_path: Path | None, lookup: Path | None) -> Mapper:
+    _, source = resolve_key(key_path)  # creates the default key on first use
+    mapper = load_mapper(key_path, lookup)
+    announce_created_key(source, mapper.fingerprint())
+    return mapper
+
+
+def _refuse_other_run(out: Path, stamp: OutputStamp, overwrite: bool) -> None:
+    """Once per run, not once per file: the folder was written with another key or policy."""
+    conflicts = stamp_conflicts(out, stamp)
+    if not conflicts:
+        return
+    said = "; ".join(conflicts)
+    if not overwrite:
+        raise CommandError(
+            f"{out}: this folder was written with {said}. Use an empty --out folder (or the "
+            "same key and policy), or --overwrite to replace what differs"
         )
+    err_console.print(
+        f"[yellow]warning:[/] {out}: written before with {said}; --overwrite replaces files "
+        "that differ (files of other pseudonyms stay)",
+        markup=True,
+        soft_wrap=True,
+    )
 
 
-def _burned_in_row(burned_in: dict[str, int], job: Job) -> str | None:
-    """The summary's burned-in text row (counts only), where there is something to say."""
-    if not (burned_in["at_risk"] or job.plan.pixels.clean):
+def _choose_layout(layout: str | None, policy_layout: Layout | None, zipped: bool) -> Layout:
+    chosen = Layout(layout) if layout else policy_layout or Layout.HIERARCHY
+    if zipped and chosen is not Layout.HIERARCHY:
+        raise CommandError(
+            "--out *.zip writes the hierarchy layout (names by pseudonyms, never the input's "
+            "names); drop --layout mirror, or give a folder as --out"
+        )
+    return chosen
+
+
+def _zip_target(where: Locations, cluster: str | None) -> OutputTarget | None:
+    """``--out case.zip`` (a local path): the archive's target; else None."""
+    local = where.local_out
+    if local is None or local.suffix.lower() != ".zip":
         return None
-    done = ", ".join(
-        f"{burned_in[key]} {key}"
-        for key in ("cleaned", "nothing-found", "failed", "unverified")
-        if burned_in.get(key)
-    )
-    return f"{burned_in['at_risk']} file(s) may carry it" + (f"; {done}" if done else "")
-
-
-def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None) -> None:
-    counts = summary.counts
-    files_per_s, mb_per_s = summary.rates()
-    table = Table(title="veil deid", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for outcome in Outcome:
-        table.add_row(outcome.value, str(counts[outcome]))
-    studies = summary.studies
-    incomplete = summary.incomplete_studies
-    table.add_row("studies", f"{len(studies)} ({len(incomplete)} incomplete)")
-    table.add_row(
-        "speed",
-        f"{files_per_s:.1f} files/s, {mb_per_s:.1f} MB/s, "
-        f"{summary.seconds:.1f} s, {summary.jobs} worker(s)",
-    )
-    table.add_row(
-        "policy",
-        job.plan.policy_name + "".join(f" + {name}" for name in job.plan.requirement_names),
-    )
-    table.add_row("key", f"fingerprint {job.mapper.fingerprint()}")
-    table.add_row("audit", "on" if job.audit else "OFF (--no-audit)")
-    burned_in = _burned_in_row(summary.burned_in, job)
-    if burned_in:
-        table.add_row("burned-in text", burned_in)
-    fast, full = summary.engines
-    total = fast + sum(full.values())
-    if total:
-        share = f"{fast} of {total} files ({100 * fast / total:.0f} %)"
-        reasons = ", ".join(f"{reason} {count}" for reason, count in full.most_common(4))
-        table.add_row("fast path", share + (f"; reference path: {reasons}" if reasons else ""))
-    table.add_row("output", out)
-    if report:
-        table.add_row("report", report)
-    err_console.print(table)
-    unused = sum(1 for r in summary.records if r.problem == NOT_USED)
-    if unused:
-        err_console.print(
-            f"not used by {', '.join(job.plan.requirement_names)}: {unused} file(s) skipped "
-            "(--only-used), not written",
-            highlight=False,
-        )
-    for study in incomplete:
-        err_console.print(
-            f"[yellow]incomplete study:[/] {study} (some files failed or were "
-            "quarantined; do not send it as a whole study)",
-            markup=True,
-        )
-    if summary.burned_in["at_risk_not_cleaned_written"]:
-        err_console.print(
-            f"[yellow]burned-in text:[/] {summary.burned_in['at_risk_not_cleaned_written']} "
-            "written file(s) may carry identifying text in their pixels (ultrasound, screen "
-            "captures, cines); see 'burned_in_text' in the report, or use a policy with the "
-            "option clean-pixel-data",
-            markup=True,
-        )
-    for problem in summary.unverifiable:
-        err_console.print(
-            f"[red]not checked:[/] {problem}: the destination check could not run on this "
-            "output; it is not known to keep what the destination needs",
-            markup=True,
-            soft_wrap=True,
-        )
-    for regression in summary.regressions:
-        err_console.print(
-            f"[red]veil error:[/] series {regression.get('series')}: rule "
-            f"{regression.get('rule_id')} passed before de-identification and "
-            f"fails after: {regression.get('message')}",
-            markup=True,
-        )
+    if cluster is not None:
+        raise CommandError("--out *.zip runs on this machine; drop --cluster, or give a folder")
+    refuse_existing(local)  # before the key is created or read
+    return OutputTarget(local)
 
 
 @click.command("deid")
@@ -154,8 +128,9 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     "-o",
     required=True,
     metavar="FOLDER|URL",
-    help="Output folder (created; must not be or contain an input), or a URL "
-    "(s3://bucket/prefix, gs://, az://, memory://, file://).",
+    help="Output folder (created; must not be or contain an input), a URL "
+    "(s3://bucket/prefix, gs://, az://, memory://, file://), or a new .zip archive "
+    "(hierarchy layout, written whole, never overwritten): what you send or upload.",
 )
 @click.option(
     "--policy",
@@ -189,9 +164,10 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     "--layout",
     type=click.Choice([layout.value for layout in Layout]),
     default=None,
-    help="mirror: the input tree and file names; hierarchy: "
-    "patient/study/series/instance.dcm named by pseudonyms (use it when input "
-    "file or folder names may identify someone). Default: the policy's layout:, else mirror.",
+    help="hierarchy: PSEUDONYM/DATE_xxxxxx/SERIESNO_DESCRIPTION/INSTANCE.dcm, named from the "
+    "de-identified data only; mirror: the input tree and file names, where any folder or file "
+    "name holding an identifying value of its file is renamed to a keyed token (with a "
+    "message). Default: the policy's layout:, else hierarchy.",
 )
 @click.option(
     "--report",
@@ -204,7 +180,7 @@ def _print_summary(summary: BatchSummary, out: str, job: Job, report: str | None
     type=click.Choice([choice.value for choice in ReportPaths]),
     default=None,
     help="How the report names input files: plain paths, or keyed digests "
-    "[default: digest with --layout hierarchy, else plain].",
+    "[default: digest with --layout hierarchy or when a mirror path was renamed, else plain].",
 )
 @click.option(
     "--no-audit",
@@ -275,26 +251,30 @@ def command(
 ) -> None:
     """De-identify DICOM files, folders (recursive), zip archives and URLs into OUT.
 
-    DICOMDIRs and non-DICOM files are skipped and counted. A file that cannot be read or
-    de-identified safely gets one line naming it and the problem; the batch goes on. Inputs
-    are never modified.
+    DICOMDIRs and non-DICOM files are skipped, named (the first few) and counted. A file that
+    cannot be read or de-identified safely gets one line naming it and the problem; the batch
+    goes on. Inputs are never modified. With --for, every study of the output gets a verdict:
+    meets the profile(s), or does NOT meet them, and why.
 
     \b
     Example:
       veil deid ../shared/corpus/dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22 --out deid-out
-      veil deid scans/ --out deid-out --for neuroquant --report report.json
+      veil deid scans/ --out case.zip --for neuroquant --report report.json
       veil deid s3://pacs-export/2026/ --out s3://release/dicom/ --cluster tls://sched:8786
       veil deid scans/ --out deid-out --for neuroquant --only-used
 
     \b
     Exit codes:
-      0  every DICOM file was written
-      1  a file failed or was quarantined, or the output lost a destination requirement
-         (with --cluster also: a group to retry; run the same command again to resume)
+      0  every DICOM file was written (and, with --for, every study meets the profiles)
+      1  a file failed or was quarantined, the output lost a destination requirement,
+         (with --for) a study of the output does not meet the profiles, or (with
+         --cluster) a group is to retry: run the same command again to resume
       2  usage error (bad policy, profile, key, output folder or URL, storage option,
-         cluster address; a worker with another key; an output of another run)
+         cluster address; a worker with another key; an output folder written with
+         another key or policy; an existing .zip)
     """
     where = resolve_locations(inputs, out, report, parse_storage_options(storage_options))
+    zip_target = _zip_target(where, cluster)
     quality_checks = not no_quality_checks
     compiled = compile_policy(policy, profiles, quality_checks)
     plan, loaded_profiles = compiled.plan, list(compiled.profiles)
@@ -303,24 +283,15 @@ def command(
             "--only-used needs --for PROFILE (or a policy with requirements:): the destination "
             "says what it uses"
         )
-    mapper = load_mapper(key_path, lookup)
+    chosen = _choose_layout(layout, compiled.layout, zip_target is not None)
+    mapper = _mapper(key_path, lookup)
+    stamp = OutputStamp.of(mapper.fingerprint(), plan, chosen)
+    if zip_target is None and where.local_out is not None:
+        _refuse_other_run(where.local_out, stamp, overwrite)
     items = where.items()
     not_used: list[FileRecord] = []
     if only_used:
         items, not_used = _select_used(list(items), loaded_profiles, quality_checks)
-    job = Job(
-        plan=plan,
-        mapper=mapper,
-        out=where.local_out,
-        layout=Layout(layout) if layout else compiled.layout or Layout.MIRROR,
-        audit=not no_audit,
-        overwrite=overwrite,
-        sink=where.sink,
-        engine=Engine(engine),
-        verify_fast=verify_fast,
-        profiles=tuple(loaded_profiles),
-        quality_checks=quality_checks,
-    )
     if no_audit:
         err_console.print(
             "[yellow]warning:[/] --no-audit: written files are not checked for "
@@ -331,28 +302,95 @@ def command(
     executor = _executor(
         cluster, workers, loaded_profiles, quality_checks, group_size, key_path, lookup
     )
-    where.prepare_output()
-    summary = run_batch(
-        items,
-        job,
-        jobs=workers,
-        console=err_console,
-        progress=not quiet,
-        on_record=_print_failure,
-        executor=executor,
-    )
-    summary.records.extend(not_used)
-    _check(summary, executor, loaded_profiles, quality_checks)
+    target = zip_target or (OutputTarget(where.local_out) if where.local_out else None)
+    size: int | None = None
+    try:
+        if target is not None:
+            target.open()
+        else:
+            where.prepare_output()
+        job = Job(
+            plan=plan,
+            mapper=mapper,
+            out=target.folder if target is not None else None,
+            layout=chosen,
+            audit=not no_audit,
+            overwrite=overwrite,
+            sink=where.sink,
+            engine=Engine(engine),
+            verify_fast=verify_fast,
+            profiles=tuple(loaded_profiles),
+            quality_checks=quality_checks,
+        )
+        summary = run_batch(
+            items,
+            job,
+            jobs=workers,
+            console=err_console,
+            progress=not quiet,
+            on_record=print_failure,
+            executor=executor,
+        )
+        summary.records.extend(not_used)
+        _check(summary, executor, loaded_profiles, quality_checks)
+        verdict = _verdict(loaded_profiles, summary, target, quality_checks)
+        if target is not None:
+            size = target.publish(summary.records)
+            record_stamp(target, stamp)
+    finally:
+        if target is not None:
+            target.close()
+    _finish(summary, job, verdict, where, report_paths, size)
+    if executor is not None:
+        print_groups(executor)
+    ok = summary.ok and (verdict is None or verdict.ok)
+    sys.exit(ExitCode.OK if ok else ExitCode.FOUND)
+
+
+def _verdict(
+    profiles: list[RequirementProfile],
+    summary: BatchSummary,
+    target: OutputTarget | None,
+    quality_checks: bool,
+) -> OutputVerdict | None:
+    """With --for: each study of a local output, meets the profiles or not (an object store's
+    output is checked per file only, by the workers)."""
+    if not profiles or target is None:
+        return None
+    return output_verdict(profiles, _written(summary, target.folder), quality_checks, target.folder)
+
+
+def _finish(
+    summary: BatchSummary,
+    job: Job,
+    verdict: OutputVerdict | None,
+    where: Locations,
+    report_paths: str | None,
+    size: int | None,
+) -> None:
     if where.report is not None:
         data = summary.to_dict(job)
-        paths = ReportPaths(report_paths) if report_paths else default_report_paths(job.layout)
+        if verdict is not None:
+            data["studies_verdict"] = [study.to_dict() for study in verdict.studies]
+        renamed = any(record.renamed for record in summary.records)
+        paths = (
+            ReportPaths(report_paths)
+            if report_paths
+            else (ReportPaths.DIGEST if renamed else default_report_paths(job.layout))
+        )
         if paths is ReportPaths.DIGEST:
-            data = hide_input_paths(data, mapper, job.layout)
+            data = hide_input_paths(data, job.mapper, job.layout)
         where.write_report(data)
-    _print_summary(summary, where.out_text, job, where.report_text)
-    if executor is not None:
-        _print_groups(executor)
-    sys.exit(ExitCode.OK if summary.ok else ExitCode.FOUND)
+    print_skipped(summary)
+    print_renamed(summary)
+    shown = where.out_text
+    if size is not None:
+        shown = f"{shown} (zip, {size / 1e6:.1f} MB)"
+    elif shown.lower().endswith(".zip") and where.local_out is not None:
+        shown = f"none: nothing was written, so no {where.local_out.name} was made"
+    print_summary(summary, job, output=shown, report=where.report_text)
+    if verdict is not None:
+        print_verdict(verdict)
 
 
 def _check(
@@ -397,11 +435,3 @@ def _executor(
         key_hint=key_path,
         lookup_path=lookup,
     )
-
-
-def _print_groups(executor: DaskExecutor) -> None:
-    stats = executor.stats
-    line = f"cluster: {stats.groups} group(s): {stats.run} run, {stats.skipped} finished before"
-    if stats.incomplete or stats.lost:
-        line += f", {stats.incomplete + stats.lost} to retry (run the command again)"
-    err_console.print(line, highlight=False)

@@ -191,7 +191,11 @@ def write_result_zip(
         archive.writestr("report.json", json.dumps(report, indent=2), zipfile.ZIP_DEFLATED)
         archive.writestr("audit.json", json.dumps(audit, indent=2), zipfile.ZIP_DEFLATED)
         if out.is_dir():
-            for path in sorted(p for p in out.rglob("*") if p.is_file()):
+            # .veil/: the placement's series claims (bookkeeping, not part of the result)
+            members = (
+                p for p in out.rglob("*") if p.is_file() and p.relative_to(out).parts[0] != ".veil"
+            )
+            for path in sorted(members):
                 archive.write(path, path.relative_to(out).as_posix(), zipfile.ZIP_STORED)
     part.chmod(0o600)
     part.replace(target)

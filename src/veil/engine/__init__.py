@@ -81,6 +81,7 @@ def deidentify(
         if masks_private_blobs(plan):
             ctx.blob_needles = blob_needles(work, plan)
         walker.walk(work, (), "")
+        walker.add_missing(work)
         record_attributes(work, plan, ctx.shifted)
     except DeidentificationError:
         raise

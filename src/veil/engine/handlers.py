@@ -144,6 +144,9 @@ def clean_fallback(rule: Rule, ctx: Context, path: tuple[str, ...], tag: int) ->
     return fallback
 
 
+SET_SUMMARY = "set to the policy's value (added at the top level when absent)"
+
+
 # -- handlers ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Site:
@@ -330,6 +333,15 @@ class Replace(Handler):
         return Applied()
 
 
+class Set(Handler):
+    action = Action.SET
+    summary = SET_SUMMARY
+
+    def apply(self, walker: Walker, site: Site, elem: DataElement) -> Applied:
+        elem.value = site.rule.value
+        return Applied()  # absent at the top level: added after the walk (Walker.add_missing)
+
+
 class DeriveAge(Handler):
     action = Action.DERIVE_AGE
     summary = "kept; derived from birth date and study date where absent or invalid"
@@ -351,6 +363,7 @@ HANDLERS: dict[Action, Handler] = {
         Pseudonym(),
         Hash(),
         Replace(),
+        Set(),
         DeriveAge(),
     )
 }

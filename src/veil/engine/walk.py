@@ -18,6 +18,7 @@ from veil.dicom import (
     DATE_VRS,
     FILE_META_GROUP,
     TEXT_VRS,
+    dictionary_vr,
     is_class_uid,
     is_private,
     is_registered_uid,
@@ -27,6 +28,7 @@ from veil.dicom import (
 )
 from veil.engine.context import Context, Decision, Mode
 from veil.engine.handlers import (
+    SET_SUMMARY,
     Site,
     clean_text,
     effective_action,
@@ -270,3 +272,10 @@ class Walker:
                 self.unlisted(ds, tag, path, here, mode)
             else:
                 self.apply(Site(ds, tag, path, here, mode, rule))
+
+    def add_missing(self, ds: Dataset) -> None:
+        """The policy's `set` values for attributes the dataset lacks (top level only)."""
+        for tag, value, source in self.ctx.plan.additions:
+            if tag not in ds:
+                ds.add_new(tag, dictionary_vr(tag), value)
+                self.record(tag_text(tag), tag, "(absent)", value, source + " (added)", SET_SUMMARY)

@@ -54,3 +54,39 @@ def write_atomic(
         raise
     if durable:
         fsync_dir(target.parent)
+
+
+def write_new(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None:
+    """Write ``data`` to ``target`` whole, only if ``target`` does not exist yet.
+
+    FileExistsError when it does. The name is claimed atomically (a hard link of a complete
+    temporary file), so two processes racing for one name never both win, and a reader never
+    sees a part. Where the file system has no hard links, an exclusive create is used instead.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".veil-", suffix=".part", dir=tmp_dir or target.parent)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network or FUSE file systems)
+            _write_exclusive(target, data)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def _write_exclusive(target: Path, data: bytes) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

@@ -12,18 +12,25 @@ A policy file looks like::
       - {attribute: PatientID, action: pseudonym}
       - {attribute: "(0010,1010)", action: replace, value: "040Y"}
       - {attribute: {creator: "SIEMENS CSA HEADER", group: "0029"}, action: keep}
+      - {attribute: Manufacturer, action: set, value: SIEMENS}   # adds it when absent
+    set:                             # shorthand for `set` overrides: repair what another
+      ManufacturerModelName: Prisma  # tool removed, from what you know of the data
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydicom import config
 from pydicom.datadict import tag_for_keyword
+from pydicom.valuerep import validate_value
 
+from veil.dicom import STRING_VRS, describe_tag, dictionary_vr, is_private
 from veil.errors import PolicyError
 from veil.pixels.model import AtRisk, RedactMode
 from veil.pixels.rules import RegionRule, load_rule_file
@@ -53,6 +60,7 @@ TOP_KEYS = {
     "requirements",
     "layout",
     "pixels",
+    "set",
 }
 PIXEL_KEYS = {"burned-in-risk", "redact", "allow", "rules", "ocr-every-image", "ocr-every-frame"}
 _TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
@@ -131,10 +139,14 @@ def _parse_override(node: YamlNode) -> Override:
         )
     action = OVERRIDE_WORDS[word]
     value = fields["value"].scalar("value") if "value" in fields else None
-    if action is Action.REPLACE and value is None:
-        raise node.fail("action 'replace' needs a 'value'")
-    if action is not Action.REPLACE and value is not None:
-        raise fields["value"].fail(f"'value' is only used with action 'replace', not '{word}'")
+    if action in (Action.REPLACE, Action.SET) and value is None:
+        raise node.fail(f"action '{word}' needs a 'value'")
+    if action not in (Action.REPLACE, Action.SET) and value is not None:
+        raise fields["value"].fail(
+            f"'value' is only used with actions 'replace' and 'set', not '{word}'"
+        )
+    if action is Action.SET and tag is not None and value is not None:
+        check_set_value(tag, value, fields["value"])
     if private is not None and action not in (Action.KEEP, Action.REMOVE):
         raise fields["action"].fail("private attributes can only be kept or removed")
     return Override(action, tag, private, value, node.line, label)
@@ -192,6 +204,44 @@ def _parse_pixels(node: YamlNode | None, options: set[Option], origin: str) -> P
     )
 
 
+def check_set_value(tag: int, value: str, node: YamlNode) -> None:
+    """A `set` value must be valid for the attribute's VR in the data dictionary: veil would
+    otherwise write a file a destination rejects. Text VRs only (no sequences, no binary)."""
+    if is_private(tag):
+        raise node.fail("'set' names a public attribute; private elements can only be kept")
+    vr = dictionary_vr(tag)
+    if vr not in STRING_VRS:
+        raise node.fail(f"'set' writes text values; {describe_tag(tag)} has VR {vr} (not settable)")
+    for part in value.split("\\") if vr not in ("LT", "ST", "UT", "UR") else [value]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                validate_value(vr, part, config.RAISE)
+        except (ValueError, TypeError) as exc:
+            raise node.fail(
+                f"the value is not a valid {vr} for {describe_tag(tag)}: "
+                f"{str(exc).split(' Please see')[0]}"
+            ) from None
+
+
+def _parse_set(root: dict[str, YamlNode]) -> tuple[Override, ...]:
+    """The ``set:`` shorthand: ``set: {Manufacturer: SIEMENS}`` is one `set` override each."""
+    if "set" not in root:
+        return ()
+    found = []
+    for name, value_node in root["set"].mapping("set").items():
+        tag = _parse_tag(name) or tag_for_keyword(name.strip())
+        if tag is None:
+            raise value_node.fail(
+                f"'{name}' is neither a DICOM keyword (e.g. Manufacturer) "
+                "nor a tag (e.g. (0008,0070))"
+            )
+        value = value_node.scalar(f"the value to set for {name}")
+        check_set_value(tag, value, value_node)
+        found.append(Override(Action.SET, tag, None, value, value_node.line, name.strip()))
+    return tuple(found)
+
+
 def _requirement(item: YamlNode, origin: str) -> RequirementRef:
     """A profile name as written, or a YAML path made relative to the policy file's folder."""
     name = item.scalar("a requirement").strip()
@@ -236,7 +286,7 @@ def parse_policy(text: str, origin: str) -> Policy:
     overrides = tuple(
         _parse_override(item)
         for item in (root["overrides"].items("overrides") if "overrides" in root else [])
-    )
+    ) + _parse_set(root)
     requirements = tuple(
         _requirement(item, origin)
         for item in (root["requirements"].items("requirements") if "requirements" in root else [])

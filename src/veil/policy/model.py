@@ -22,6 +22,7 @@ class Action(str, Enum):
     HASH = "hash"  # a keyed hash of the value (same value -> same hash under one key)
     SHIFT = "shift"  # dates and date-times moved back by the patient's offset; times kept
     PSEUDONYM = "pseudonym"  # the patient pseudonym (PatientID, PatientName)
+    SET = "set"  # a fixed value given in the policy, added when the attribute is absent
     DERIVE_AGE = "derive-age"  # keep PatientAge, derive it from birth date + study date if absent
 
 
@@ -52,6 +53,7 @@ OVERRIDE_WORDS: dict[str, Action] = {
     "empty": Action.EMPTY,
     "dummy": Action.DUMMY,
     "replace": Action.REPLACE,
+    "set": Action.SET,
     "hash": Action.HASH,
     "shift": Action.SHIFT,
     "uid": Action.UID,
@@ -81,7 +83,7 @@ class Override:
     action: Action
     tag: int | None = None  # a public attribute (or exact private tag)
     private: PrivateSelector | None = None
-    value: str | None = None  # for REPLACE
+    value: str | None = None  # for REPLACE and SET
     line: int = 0  # line in the policy file, for explanations and errors
     label: str = ""  # how the file named it, for explanations
 

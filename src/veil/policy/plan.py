@@ -137,6 +137,8 @@ class Plan:
     # Burned-in text: the pixel step's settings. Clean Pixel Data is declared per file, by the
     # pixel step, only where every frame was cleaned and verified (never by the plan).
     pixels: PixelSettings = field(default_factory=PixelSettings)
+    # `set` overrides: (tag, value, rule source), added at the top level when absent.
+    additions: tuple[tuple[int, str, str], ...] = ()
 
     def rule_for(self, tag: int) -> Rule | None:
         """The rule for a public (or exact private) tag; None means not listed: keep."""
@@ -251,10 +253,13 @@ def _resolve_requirement(
 
 
 def _override_rule(override: Override, origin: str) -> Rule:
+    # A `set` value is the user's own knowledge (a scanner's manufacturer), not patient data:
+    # shown, so that `veil explain` and `veil policy show --rules` say what is written.
+    said = f" {override.value!r}" if override.action is Action.SET else ""
     return Rule(
         override.action,
         f"override at {origin} line {override.line}: {override.label} -> "
-        f"{override.action.name.lower()}",
+        f"{override.action.name.lower()}{said}",
         override.value,
     )
 
@@ -291,6 +296,7 @@ class _Compiler:
     # None: the first conflict stops the compile; a list: every conflict is collected there
     # and the compile goes on (the console's live check shows them all at once).
     collected: list[Conflict] | None = None
+    additions: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def conflict(self, conflict: Conflict) -> None:
         if self.collected is None:
@@ -409,6 +415,8 @@ class _Compiler:
         if override.action in (Action.REMOVE, Action.EMPTY):
             self._refuse_removing_a_requirement(override, tag)
         self.exact[tag] = rule
+        if override.action is Action.SET and override.value is not None:
+            self.additions[tag] = (override.value, rule.source)
         self.shift |= override.action is Action.SHIFT
 
     def _refuse_removing_a_requirement(self, override: Override, tag: int) -> None:
@@ -456,6 +464,9 @@ class _Compiler:
             # Clean Pixel Data is declared per file by the pixel step, never by the plan.
             declared_options=(options | declared) - {Option.CLEAN_PIXEL_DATA},
             pixels=policy.pixels,
+            additions=tuple(
+                (tag, value, source) for tag, (value, source) in sorted(self.additions.items())
+            ),
         )
 
 

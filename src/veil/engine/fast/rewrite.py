@@ -241,6 +241,17 @@ class Rewriter:
         elem = self.top.get(tag)
         return None if elem is None else self.value(elem, self.encodings)
 
+    def refuse_plan(self, masks_blobs: bool) -> None:
+        """What the plan asks that only the reference walk does."""
+        plan = self.plan
+        if masks_blobs:
+            raise Unsupported("private blob masking")
+        if any(plan.rule_for(tag) is not None for tag in (*RECORD_TAGS, TEMPORAL)):
+            raise Unsupported("a rule for the record attributes")
+        if any(tag not in self.top for tag, _, _ in plan.additions):
+            # The reference walk adds the policy's `set` values the file lacks (top level).
+            raise Unsupported("policy set adds an attribute")
+
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> Result:
         from veil.engine import masks_private_blobs, needs_identifying_values
@@ -255,10 +266,7 @@ class Rewriter:
             raise Unsupported("no SOP Class UID")
         if SOP_INSTANCE not in self.top:
             raise Unsupported("no SOP Instance UID")
-        if masks_private_blobs(plan):
-            raise Unsupported("private blob masking")
-        if any(plan.rule_for(tag) is not None for tag in (*RECORD_TAGS, TEMPORAL)):
-            raise Unsupported("a rule for the record attributes")
+        self.refuse_plan(masks_private_blobs(plan))
         if self.audit:
             if not fast_audit.text_codec_ok(tuple(self.encodings)):
                 raise Unsupported("character set")

@@ -1,0 +1,241 @@
+"""Output names that never carry an identifier: readable hierarchy names, checked mirror paths.
+
+The hierarchy layout (the default) names an output from the de-identified dataset only::
+
+    VEILSJ2QXAWYJMA3/2013-06-06_4f2a9c/5_3D_Ax_T1_MP-RAGE/0018.dcm
+    pseudonym       /study           /series             /instance
+
+* the patient's pseudonym;
+* the study: its date as written in the output (shifted, kept or absent by the policy) and six
+  hex digits of the de-identified Study Instance UID, so that two studies on one day stay apart
+  (a per-patient index would need every worker process to agree on an order);
+* the series: ``SeriesNumber_SeriesDescription`` when the policy keeps the description, else
+  the number; two series that would share a name are kept apart by the placement
+  (`veil.batch.placement`), which suffixes the second ``_2``;
+* the instance: ``InstanceNumber`` (four digits) ``.dcm``.
+
+Every part goes through `safe_part` (letters, digits, ``.-_``; no leading dot; bounded
+length): a value from a received file never reaches the file system unsanitised.
+
+The mirror layout keeps the input's own names, which often carry the patient
+(``MRN12345_SMITH/SMITH_JOHN_001.dcm``). `mirror_path` searches a path for every identifying
+value of its file in every form the audit searches for (`veil.audit.forms`), and replaces each
+folder or file name that holds one by a keyed token (the same name gives the same token, so a
+folder stays one folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import PurePosixPath
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from veil.audit.findings import Severity
+from veil.audit.forms import Needle, needles_for
+from veil.audit.identifiers import collect, dedupe
+from veil.audit.text_search import Haystack, TextElement
+from veil.mapping import Mapper
+from veil.standard import Option
+
+MAX_PART = 64  # characters of one folder or file name
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+_SUFFIXES = (".gz",)  # gzip inputs are written as plain DICOM
+
+
+def safe_part(value: object, fallback: str = "_") -> str:
+    """One path part from any text: unsafe characters become ``_``, runs of them one ``_``,
+    no leading dot (no hidden file, no ``..``), at most `MAX_PART` characters."""
+    text = str(value).strip().replace("\x00", "")
+    out: list[str] = []
+    for char in text:
+        char = char if char in _SAFE else "_"
+        if char == "_" and out and out[-1] == "_":
+            continue
+        out.append(char)
+    part = "".join(out)
+    while part != (trimmed := part.strip("_").lstrip(".")):  # "_.0": neither may lead
+        part = trimmed
+    part = part[:MAX_PART].rstrip(".")
+    return part or fallback
+
+
+def digest6(uid: str) -> str:
+    return hashlib.sha256(uid.encode("ascii", "replace")).hexdigest()[:6]
+
+
+def _number(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def study_part(ds: Dataset) -> str:
+    """The study folder: the output's study date (if any) and a short digest of its UID."""
+    uid = str(ds.get("StudyInstanceUID", "") or "")
+    digits = "".join(c for c in str(ds.get("StudyDate", "") or "") if c.isdigit())
+    suffix = digest6(uid) if uid else "nouid"
+    if len(digits) == 8:
+        return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}_{suffix}"
+    return f"study_{suffix}"
+
+
+def series_part(ds: Dataset) -> str:
+    """The series folder: ``SeriesNumber_SeriesDescription`` (the description if kept)."""
+    number = _number(ds.get("SeriesNumber", ""))
+    description = str(ds.get("SeriesDescription", "") or "").strip()
+    head = str(number) if number is not None else "series"
+    if description:
+        return safe_part(f"{head}_{description}", head)
+    return head
+
+
+def instance_stem(ds: Dataset) -> str:
+    """The file name without ``.dcm``: the instance number in four digits."""
+    number = _number(ds.get("InstanceNumber", ""))
+    return f"{number:04d}" if number is not None and number >= 0 else "instance"
+
+
+@dataclass(frozen=True)
+class HierarchyName:
+    """Where a de-identified instance goes: a series folder, a file stem, and its series UID
+    (the placement keeps two series apart when their folder names are the same)."""
+
+    series_folder: str  # pseudonym/study/series, relative to the output folder
+    stem: str
+    series_uid: str
+
+
+def hierarchy_name(ds: Dataset, patient_pseudonym: str) -> HierarchyName:
+    folder = "/".join(
+        [safe_part(patient_pseudonym, "patient"), safe_part(study_part(ds)), series_part(ds)]
+    )
+    return HierarchyName(folder, instance_stem(ds), str(ds.get("SeriesInstanceUID", "") or ""))
+
+
+@dataclass(frozen=True)
+class MirrorPath:
+    """A mirror-layout output path, and what was renamed in it (kinds only, never a value)."""
+
+    path: str
+    renamed: tuple[str, ...] = ()  # the identifier kinds found, e.g. ("patient-id", "name")
+
+
+def strip_suffixes(relative: str) -> str:
+    path = PurePosixPath(relative)
+    name = path.name
+    for suffix in _SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return str(path.with_name(name or "instance.dcm"))
+
+
+def _original_header(data: bytes) -> Dataset | None:
+    try:
+        return pydicom.dcmread(BytesIO(data), stop_before_pixels=True, force=True)
+    except Exception:  # the pipeline read it already; an odd header just finds nothing here
+        return None
+
+
+def _holds(text: str, needles: list[Needle]) -> set[str]:
+    """The kinds of identifier whose forms occur in ``text`` (the audit's search and edges)."""
+    haystack = Haystack([TextElement("output path", 0, "LO", text)])
+    return {
+        needle.ident.kind.value
+        for needle in needles
+        if next(haystack.find(needle, uid_elements=True), None) is not None
+    }
+
+
+_EXTENSIONS = (".gz", ".dcm", ".dicom", ".dic", ".ima", ".img")
+
+
+def _without_extensions(name: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for extension in _EXTENSIONS:
+            if name.lower().endswith(extension) and len(name) > len(extension):
+                name, changed = name[: -len(extension)], True
+    return name
+
+
+def identifying_parts(
+    relative: str, original: Dataset, options: frozenset[Option] = frozenset()
+) -> dict[int, set[str]]:
+    """Each part of ``relative`` that holds an identifying value of ``original`` -> its kinds.
+
+    The search is the audit's own: its identifiers (`collect`), their forms (`needles_for`)
+    and its edge rules (`Haystack`). A value split across parts ("2014/03/10") marks them all.
+    """
+    # Errors only, as the audit quarantines: a series description in a folder name
+    # ("5_anat-T1w") is a descriptor (a warning), not an identifier.
+    identifiers = [i for i in dedupe(collect(original, options)) if i.severity is Severity.ERROR]
+    needles = [n for ident in identifiers for n in needles_for(ident)]
+    if not needles:
+        return {}
+    parts = relative.split("/")
+    # Searched without the file's extension: a UID's edge refuses a following dot, and
+    # "<SOP Instance UID>.dcm" is the commonest identifying file name of all.
+    searched = [*parts[:-1], _without_extensions(parts[-1])]
+    whole = _holds("/".join(searched), needles)
+    if not whole:
+        return {}
+    found = {
+        index: kinds for index, part in enumerate(searched) if (kinds := _holds(part, needles))
+    }
+    if not found:  # a form that spans folders: every part is suspect
+        found = {index: whole for index in range(len(parts))}
+    return found
+
+
+def _renamed(part: str, last: bool, mapper: Mapper) -> str:
+    token = "path-" + mapper.token("output-path", part, 12).lower()
+    return token + ".dcm" if last else token
+
+
+def mirror_path(
+    relative: str, data: bytes, mapper: Mapper, options: frozenset[Option] = frozenset()
+) -> MirrorPath:
+    """The mirror output path of an input, with every identifying part renamed."""
+    path = strip_suffixes(relative)
+    original = _original_header(data)
+    if original is None:
+        return MirrorPath(path)
+    found = identifying_parts(path, original, options)
+    if not found:
+        return MirrorPath(path)
+    parts = path.split("/")
+    renamed = [
+        _renamed(part, index == len(parts) - 1, mapper) if index in found else part
+        for index, part in enumerate(parts)
+    ]
+    kinds = sorted(set().union(*found.values()))
+    return MirrorPath("/".join(renamed), tuple(kinds))
+
+
+def checked_hierarchy(
+    name: HierarchyName, data: bytes, mapper: Mapper, options: frozenset[Option] = frozenset()
+) -> HierarchyName:
+    """``name`` with any part that happens to hold an identifying value of the input renamed
+    to a keyed token, as in the mirror layout. Hierarchy names come from de-identified data,
+    yet a value can coincide: an instance file ``0009.dcm`` where the input's Performed
+    Location is ``0009`` is what the audit of file names (`veil.audit.paths`) reports."""
+    original = _original_header(data)
+    if original is None:
+        return name
+    relative = f"{name.series_folder}/{name.stem}.dcm"
+    found = identifying_parts(relative, original, options)
+    if not found:
+        return name
+    parts = name.series_folder.split("/")
+    folder = "/".join(
+        _renamed(part, False, mapper) if index in found else part
+        for index, part in enumerate(parts)
+    )
+    stem = _renamed(name.stem, False, mapper) if len(parts) in found else name.stem
+    return HierarchyName(folder, stem, name.series_uid)

@@ -370,3 +370,17 @@ def test_the_slice_position_is_read_as_on_a_dataset(raw: bytes) -> None:
     expected = position_of(raw_dataset({position: ("DS", raw)}))
     assert read_position(("DS", raw)) == expected
     assert read_position(None) is None
+
+
+def test_profiles_whose_reads_cannot_be_told_are_read_whole() -> None:
+    """A rule on the pixel data (read as present, never by value, on the raw elements):
+    no memo, the header datasets or full reads decide."""
+    from veil.check.profile import parse_profile
+
+    pixels = parse_profile(
+        "name: p\nrules:\n  - {id: px, attribute: PixelData, severity: fail, need: display}\n",
+        "p.yaml",
+    )
+    assert profile_reads((pixels,)) is None
+    assert facts_memo((pixels,), True) is None
+    assert facts_memo(PROFILES, True) is not None

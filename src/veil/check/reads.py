@@ -70,6 +70,7 @@ FILE_TAGS = frozenset(
     )
 )
 AGE_TAGS = frozenset(tag_of(k) for k in ("PatientAge", "PatientBirthDate", *REFERENCE_DATES))
+_PIXEL_KEYWORDS = frozenset({"PixelData", "FloatPixelData", "DoubleFloatPixelData"})
 # The condition kinds of veil.check.model; a kind added there and not here reads "everything".
 _KEYWORD_KINDS = frozenset({"valid", "present", "matches", "contains"})
 _GEOMETRY_KINDS = frozenset({"image", "multiframe"})
@@ -144,8 +145,8 @@ def profile_reads(profiles: Sequence[RequirementProfile]) -> frozenset[int] | No
             tags.add(tag_for_keyword(rule.keyword) or 0)
         for condition in _conditions(profile):
             tags |= condition_tags(condition)
-    if 0 in tags:
-        return None
+    if 0 in tags or named_keywords(profiles) & _PIXEL_KEYWORDS:
+        return None  # pixel data is read as present, never by value: a rule on it reads all
     return frozenset(tags)
 
 

@@ -1,12 +1,15 @@
 """Profile veil's per-file path (read, de-identify, encode, [audit], write) in one process.
 
     VEIL_KEY=<64 hex> python benchmarks/profile_veil.py [--files 50] [--audit] [--top 30]
+        [--for neuroquant]
 
 Uses the cached benchmark corpus (run benchmarks/run.py once first, or it is generated here),
 compiles the plan once, then runs `veil.batch.process_item` on the first N files of each
 series under cProfile, with the work spread over both series (3D T1 and 2D T2). Prints the
 top functions by cumulative and by own time; the full profile is saved to
-benchmarks/work/veil.prof (open with `python -m pstats` or snakeviz).
+benchmarks/work/veil.prof (open with `python -m pstats` or snakeviz). With `--for PROFILE`
+the plan is compiled with that destination profile and the workers' requirement facts are
+evaluated per file, as `veil deid --for` does.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ def main() -> int:
     parser.add_argument("--audit", action="store_true", help="profile with the audit on")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--policy", default="basic")
+    parser.add_argument(
+        "--for",
+        dest="for_profiles",
+        action="append",
+        default=[],
+        metavar="PROFILE",
+        help="a destination profile (veil deid --for): its facts are evaluated per file",
+    )
     args = parser.parse_args()
     os.environ.setdefault("VEIL_KEY", BENCH_KEY)
 
@@ -40,7 +51,7 @@ def main() -> int:
     from veil.io.inputs import iter_inputs
     from veil.io.quiet import configure_process
     from veil.keys import load_mapper
-    from veil.policy import compile_plan, load_policy
+    from veil.pipeline import compile_policy
 
     configure_process()
     info = generate(WORK, 1, 7)
@@ -51,9 +62,11 @@ def main() -> int:
     out = WORK / "profile-out"
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    plan = compile_plan(load_policy(args.policy), ())
+    compiled = compile_policy(args.policy, args.for_profiles)
     mapper = load_mapper()
-    job = Job(plan=plan, mapper=mapper, out=out, audit=args.audit)
+    job = Job(
+        plan=compiled.plan, mapper=mapper, out=out, audit=args.audit, profiles=compiled.profiles
+    )
     print(f"plan compiled in {time.perf_counter() - t0:.3f} s")
 
     process_item(chosen[0], job)  # warm caches and lazy imports outside the profile

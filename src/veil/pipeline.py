@@ -44,6 +44,8 @@ from veil.check.catalog import ProfileCatalog
 from veil.check.evaluate import facts_after, file_facts
 from veil.check.model import RequirementProfile
 from veil.check.profile import load_profile
+from veil.check.rawfacts import FactsMemo, creator_names, facts_memo
+from veil.check.reads import CHARSET
 from veil.check.regression import (
     PairFacts,
     Regression,
@@ -54,7 +56,13 @@ from veil.check.regression import (
 )
 from veil.engine import Recorder, deidentify
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
-from veil.engine.fast.header import changed_tags, header_dataset
+from veil.engine.fast.header import (
+    changed_tags,
+    elements_after,
+    header_dataset,
+    private_creator_elements,
+    top_elements,
+)
 from veil.engine.fast.parse import parse_file
 from veil.engine.fast.risk import pixel_decisions
 from veil.errors import PolicyError, ProfileError, VeilError
@@ -252,11 +260,19 @@ def deidentify_file(
 
 
 def _fast_facts(data: bytes, fast: FastOutput, settings: Settings) -> PairFacts:
-    """The checks' facts of a fast-path file: "after" is "before" with only what reads a
-    changed top-level element evaluated again, on header datasets of raw elements. Should
-    that fail, the files are read whole as `check_outputs` would (fail closed after that)."""
+    """The checks' facts of a fast-path file, from what the worker already has: "before" from
+    the input's raw elements the profiles read, memoised per identical values (the files of a
+    series share them); "after" is "before" with the elements the rewrite changed, only what
+    reads one of them evaluated again (`veil.check.rawfacts`). An enhanced object (its facts
+    read inside sequences) or profiles whose reads cannot be told: header datasets of the
+    whole input and output. Should that fail, the files are read whole as `check_outputs`
+    would (fail closed after that)."""
     profiles, quality = settings.profiles, settings.quality_checks
     try:
+        memo = facts_memo(profiles, quality)
+        pair = _memo_facts(memo, fast) if memo is not None else None
+        if pair is not None:
+            return pair
         source = header_dataset(fast.parsed)
         before = file_facts(profiles, quality, source)
         output = header_dataset(parse_file(fast.encoded))
@@ -269,6 +285,28 @@ def _fast_facts(data: bytes, fast: FastOutput, settings: Settings) -> PairFacts:
             partial(read_bytes, data, "input"),
             partial(read_bytes, fast.encoded, "output"),
         )
+
+
+def _memo_facts(memo: FactsMemo, fast: FastOutput) -> PairFacts | None:
+    parsed = fast.parsed
+    elements = top_elements(parsed, memo.tags)
+
+    def creators() -> set[str]:
+        found = private_creator_elements(parsed.elements, parsed.data)
+        return creator_names(found, elements.get(CHARSET))
+
+    before = memo.facts(elements, creators)
+    if before is None:
+        return None
+    after_elements, changed = elements_after(elements, fast.changes, memo.tags)
+
+    def creators_after() -> set[str]:  # the output's (rarely asked: it records its method)
+        output = parse_file(fast.encoded)
+        found = private_creator_elements(output.elements, output.data)
+        return creator_names(found, after_elements.get(CHARSET))
+
+    after = memo.after(before, after_elements, changed, creators_after)
+    return None if after is None else PairFacts(before, after)
 
 
 def _reference(

@@ -205,7 +205,7 @@ def test_an_output_a_group_cannot_check_is_unverifiable_and_kept_in_its_manifest
     evaluate is not known to be good; a re-run that skips the group still reports it."""
     from veil import pipeline
     from veil.batch.manifest import GroupManifest
-    from veil.check import regression
+    from veil.check import rawfacts, regression
 
     class Unforeseen(Exception):
         """A value no check foresaw (simulated)."""
@@ -213,7 +213,10 @@ def test_an_output_a_group_cannot_check_is_unverifiable_and_kept_in_its_manifest
     def cannot_evaluate(*args: Any) -> Any:
         raise Unforeseen
 
-    # The fast path's facts, then the full reads it falls back to (as the reference path's).
+    # The fast path's facts (memoised, or on header datasets), then the full reads it falls
+    # back to (as the reference path's).
+    monkeypatch.setattr(rawfacts, "_MEMOS", {})
+    monkeypatch.setattr(rawfacts, "file_facts", cannot_evaluate)
     monkeypatch.setattr(pipeline, "facts_after", cannot_evaluate)
     monkeypatch.setattr(regression, "file_facts", cannot_evaluate)
     out = tmp_path / "out"

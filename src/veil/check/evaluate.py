@@ -7,12 +7,12 @@ frame), so no dataset is kept in memory; series results are aggregated at the en
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import PurePath
 from typing import Any
 
-from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
@@ -22,7 +22,6 @@ from veil.check.geometry import SeriesFacts, add_dataset, run_check
 from veil.check.model import (
     AgeRule,
     AttributeRule,
-    Condition,
     Outcome,
     PrivateRule,
     RequirementProfile,
@@ -30,11 +29,13 @@ from veil.check.model import (
     Severity,
 )
 from veil.check.provenance import deidentified_before
+from veil.check.reads import EVERYWHERE, EVERYWHERE_OR_ZERO, GEOMETRY, rule_reads
 from veil.check.results import ProfileUse, RuleResult, SeriesResult, Use
 from veil.check.series import FileOutcome, ProfileState, SeriesState, merge_regenerated
 
 __all__ = [  # RuleResult, SeriesResult and Use are imported from here by callers
     "Collector",
+    "Creators",
     "FileFacts",
     "FileOutcome",
     "ProfileUse",
@@ -224,8 +225,8 @@ def _raw_key(ds: Dataset, tags: frozenset[int]) -> tuple[object, ...] | None:
 def _memo_key(rule: AttributeRule, ds: Dataset) -> tuple[object, ...] | None:
     """Where to memoise the rule's outcome on ``ds``; taken before anything reads ``ds``
     (reading converts raw elements in place)."""
-    reads = _reads(rule)
-    if reads is None or reads & _EVERYWHERE_OR_ZERO or any(tag in ds for tag in _EVERYWHERE):
+    reads = rule_reads(rule)
+    if reads is None or reads & EVERYWHERE_OR_ZERO or any(tag in ds for tag in EVERYWHERE):
         return None
     key = _raw_key(ds, reads)
     return None if key is None else (id(rule), key)
@@ -245,15 +246,27 @@ def _outcome(
     return found
 
 
+# The private creators of a file (at any level), found only when something asks for them.
+Creators = Callable[[], set[str]]
+
+
+def _creators(ds: Dataset, given: Creators | None) -> Creators:
+    return given if given is not None else cache(partial(private_creators, ds))
+
+
 def file_facts(
-    profiles: Sequence[RequirementProfile], quality_checks: bool, ds: Dataset
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool,
+    ds: Dataset,
+    creators: Creators | None = None,
 ) -> FileFacts:
     """Evaluate every rule of ``profiles`` on one dataset (a profile's rules only when the
-    profile uses the file)."""
+    profile uses the file). ``creators`` gives the dataset's private creators when the
+    dataset does not carry its sequences (`veil.check.rawfacts`)."""
     keys = {id(rule): _memo_key(rule, ds) for profile in profiles for rule in profile.rules}
     facts = SeriesFacts()
     add_dataset(facts, ds)
-    creators = private_creators(ds)
+    creators = _creators(ds, creators)
     outcomes: list[tuple[str, FileOutcome]] = []
     when: list[tuple[str, bool]] = []
     uses: list[tuple[str, bool]] = []
@@ -265,7 +278,7 @@ def file_facts(
         for rule in profile.rules:
             outcomes.append((rule.rule_id, _outcome(rule, ds, quality_checks, keys[id(rule)])))
         for private in profile.private_rules:
-            outcomes.append((private.rule_id, evaluate_private(private, ds, creators)))
+            outcomes.append((private.rule_id, evaluate_private(private, ds, creators())))
         if profile.age is not None:
             outcomes.append((profile.age.rule_id, evaluate_age(profile.age, ds)))
         for series_rule in profile.series_rules:
@@ -284,81 +297,29 @@ def file_facts(
     )
 
 
-# What the per-file geometry facts read (veil.check.geometry, veil.check.access).
-_GEOMETRY_KEYWORDS = (
-    "SliceThickness",
-    "ImagePositionPatient",
-    "ImageOrientationPatient",
-    "PixelSpacing",
-    "Rows",
-    "Columns",
-    "NumberOfFrames",
-    "PixelData",
-    "FloatPixelData",
-    "DoubleFloatPixelData",
-    "MRAcquisitionType",
-    "ScanningSequence",
-    "SequenceVariant",
-    "EchoTime",
-    "EffectiveEchoTime",
-    "RepetitionTime",
-    "InversionTime",
-    "InversionTimes",
-    "EchoPulseSequence",
-    "InversionRecovery",
-)
-# Any lookup may fall back to the functional groups of an enhanced object.
-_EVERYWHERE = frozenset(
-    tag_of(k) for k in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
-)
-_GEOMETRY = frozenset(tag_of(k) for k in _GEOMETRY_KEYWORDS) | _EVERYWHERE
-_EVERYWHERE_OR_ZERO = _EVERYWHERE | {0}  # 0: a keyword the dictionary does not know
-_FILE_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesNumber")
-
-
-def _condition_tags(condition: Condition | None) -> frozenset[int]:
-    if condition is None:
-        return frozenset()
-    tags = {tag_for_keyword(condition.keyword) or 0} if condition.keyword else set()
-    if condition.kind in ("image", "multiframe"):
-        tags |= _GEOMETRY
-    for child in condition.children:
-        tags |= _condition_tags(child)
-    return frozenset(tags)
-
-
-def _reads(rule: AttributeRule | PrivateRule | SeriesRule) -> frozenset[int] | None:
-    """The top-level tags one rule's file-level outcome reads (None: cannot tell)."""
-    if isinstance(rule, PrivateRule):
-        return None  # private creators at any level
-    tags = _condition_tags(rule.when)
-    if isinstance(rule, AttributeRule):
-        tags |= _condition_tags(rule.unless) | {tag_for_keyword(rule.keyword) or 0}
-    return tags
-
-
 def facts_after(
     profiles: Sequence[RequirementProfile],
     quality_checks: bool,
     before: FileFacts,
     after: Dataset,
     changed: frozenset[int],
+    creators: Creators | None = None,
 ) -> FileFacts:
     """``file_facts(after)`` when ``after`` differs from the dataset ``before`` was made of
     only in the top-level elements ``changed``: what reads none of them is taken from
     ``before`` (de-identification changes no geometry and few of the attributes a
     destination needs), the rest evaluated on ``after``. Whether a profile uses the file,
     its age and its de-identification markers are always evaluated on ``after``."""
-    if changed & _EVERYWHERE:
+    if changed & EVERYWHERE:
         return file_facts(profiles, quality_checks, after)
     keys = {id(rule): _memo_key(rule, after) for profile in profiles for rule in profile.rules}
     facts = before.facts
-    if changed & _GEOMETRY:
+    if changed & GEOMETRY:
         facts = SeriesFacts()
         add_dataset(facts, after)
     known = dict(before.outcomes)
     when_known = dict(before.series_when)
-    creators = private_creators(after)
+    creators = _creators(after, creators)
     outcomes: list[tuple[str, FileOutcome]] = []
     when: list[tuple[str, bool]] = []
     uses: list[tuple[str, bool]] = []
@@ -368,18 +329,18 @@ def facts_after(
         if not used:
             continue
         for rule in profile.rules:
-            reads = _reads(rule)
+            reads = rule_reads(rule)
             if reads is not None and not reads & changed and rule.rule_id in known:
                 outcomes.append((rule.rule_id, known[rule.rule_id]))
             else:
                 outcome = _outcome(rule, after, quality_checks, keys[id(rule)])
                 outcomes.append((rule.rule_id, outcome))
         for private in profile.private_rules:
-            outcomes.append((private.rule_id, evaluate_private(private, after, creators)))
+            outcomes.append((private.rule_id, evaluate_private(private, after, creators())))
         if profile.age is not None:
             outcomes.append((profile.age.rule_id, evaluate_age(profile.age, after)))
         for series_rule in profile.series_rules:
-            reads = _reads(series_rule)
+            reads = rule_reads(series_rule)
             if reads is not None and not reads & changed and series_rule.rule_id in when_known:
                 when.append((series_rule.rule_id, when_known[series_rule.rule_id]))
             else:

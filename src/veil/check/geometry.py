@@ -86,10 +86,15 @@ def _int(value: object) -> int | None:
         return None
 
 
+def position_of(ds: Dataset, frame: int = 0) -> tuple[float, ...] | None:
+    """A frame's ImagePositionPatient as the series checks read it."""
+    return _floats(lookup(ds, "ImagePositionPatient", frame), 3)
+
+
 def _slice(ds: Dataset, frame: int) -> Slice:
     thickness = _floats(lookup(ds, "SliceThickness", frame), 1)
     return Slice(
-        position=_floats(lookup(ds, "ImagePositionPatient", frame), 3),
+        position=position_of(ds, frame),
         orientation=_floats(lookup(ds, "ImageOrientationPatient", frame), 6),
         spacing=_floats(lookup(ds, "PixelSpacing", frame), 2),
         rows=_int(ds.get("Rows")),

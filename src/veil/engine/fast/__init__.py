@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from veil.engine.context import Context
 from veil.engine.fast import audit as fast_audit
 from veil.engine.fast.parse import ParsedFile, Unsupported, parse_file
-from veil.engine.fast.rewrite import Rewriter
+from veil.engine.fast.rewrite import Rewriter, TopChanges
 from veil.mapping import Mapper, Patient
 from veil.policy.plan import Plan
 
@@ -50,8 +50,10 @@ class FastOutput:
     series_uid: str
     patient: Patient  # the input's identity, for the pseudonym (never written anywhere)
     parsed: ParsedFile = field(repr=False)  # the input's element tree (for the checks)
-    # The output's element tree when the audit parsed it (for the checks' "after"), else None.
+    # The output's element tree when the audit parsed it, else None.
     output: ParsedFile | None = field(default=None, repr=False)
+    # The top-level elements the rewrite may have changed, removed or added (for the checks).
+    changes: TopChanges | None = field(default=None, repr=False)
 
 
 def deidentify_bytes(
@@ -90,6 +92,7 @@ def deidentify_bytes(
         result.patient,
         parsed,
         output,
+        result.changes,
     )
 
 

@@ -156,6 +156,11 @@ class Level:
         self._boundary = False
         self.chunks.extend(chunks)
 
+    def fence(self) -> int:
+        """Where the next element's chunks begin (never merged with the previous ones)."""
+        self._boundary = True
+        return len(self.chunks)
+
 
 @dataclass
 class Scope:
@@ -182,6 +187,31 @@ class Result:
     study_uid: str
     series_uid: str
     patient: Patient  # the input's identity, for the pseudonym (never written anywhere)
+    changes: TopChanges | None = None
+
+
+@dataclass(frozen=True)
+class TopChanges:
+    """Every top-level element the rewrite may have changed, removed or added; all others
+    are the input's bytes (the destination checks' "after" is their "before" with these,
+    veil.engine.fast.header). Kept as chunk spans: encoded only when asked."""
+
+    data: bytes
+    chunks: list[Chunk]  # the top level's chunks, before the record attributes were inserted
+    spans: dict[int, tuple[int, int]]  # tag -> (first chunk, end chunk)
+    added: list[tuple[int, bytes]]  # (tag, encoded element) inserted at the top level
+
+    def encoded(self, tags: frozenset[int]) -> dict[int, bytes]:
+        """The output bytes of each such element among ``tags`` (b"" when removed)."""
+        data, chunks, spans = self.data, self.chunks, self.spans
+        found = {}
+        for tag in spans.keys() & tags:
+            first, end = spans[tag]
+            found[tag] = b"".join(
+                data[c[0] : c[1]] if isinstance(c, tuple) else c for c in chunks[first:end]
+            )
+        found.update((tag, encoded) for tag, encoded in self.added if tag in tags)
+        return found
 
 
 _INTEREST = (SOP_CLASS, SOP_INSTANCE, STUDY_UID, SERIES_UID)
@@ -209,6 +239,8 @@ class Rewriter:
         self.tables = tables_for(plan)
         self.implicit = parsed.implicit  # written back in implicit VR, as pydicom does
         self.masked: dict[int, bytes] = {}  # masked private elements' output, by id
+        self.touched: dict[int, tuple[int, int]] = {}  # top level: tag -> its chunk span
+        self.added: list[tuple[int, bytes]] = []
 
     # -- values ------------------------------------------------------------------------------
     def raw(self, elem: Element) -> bytes:
@@ -271,6 +303,7 @@ class Rewriter:
         if masks_private_blobs(plan):
             self.ctx.blob_needles = blob_needles_of(self.parsed, plan, self.encodings)
         level = self.level(self.parsed.elements, (), Mode.PLAN, self.encodings, top=True)
+        top_chunks = level.chunks
         body = self.finish_top(level)
         instance = self.outputs.get(SOP_INSTANCE)
         if not isinstance(instance, str) or not instance:
@@ -285,6 +318,7 @@ class Rewriter:
             str(self.outputs.get(STUDY_UID) or ""),
             str(self.outputs.get(SERIES_UID) or ""),
             self.ctx.patient,
+            TopChanges(self.data, top_chunks, self.touched, self.added),
         )
 
     def _charset(self, elem: Element) -> tuple[str, ...]:
@@ -329,6 +363,12 @@ class Rewriter:
                     out.copy(elem.start, elem.end)
             elif code is REMOVE:
                 out.changed = True
+                if top:
+                    self.touched[tag] = (0, 0)
+            elif top:
+                first = out.fence()
+                self.element(scope, elem)
+                self.touched[tag] = (first, out.fence())
             else:
                 self.element(scope, elem)
         return out
@@ -767,6 +807,7 @@ class Rewriter:
         mark = temporal_mark(plan, self.ctx.shifted, TEMPORAL in existing)
         if mark is not None:
             additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc, imp)))
+        self.added = additions
         chunks = list(level.chunks)
         places = dict(level.marks)
         for tag, data in sorted(additions, reverse=True):
@@ -820,7 +861,7 @@ def file_meta_bytes(sop_class: str, instance: str, syntax: str) -> bytes:
     return length + _L.pack(len(body)) + body
 
 
-__all__ = ["Result", "Rewriter", "file_meta_bytes"]
+__all__ = ["Result", "Rewriter", "TopChanges", "file_meta_bytes"]
 
 
 def _text_context(data: bytes, plan: Plan) -> TextContext:

@@ -1,0 +1,235 @@
+"""The per-file facts of `--for`, from only the raw elements the profiles read, memoised.
+
+`veil deid --for` evaluates every file's facts before and after de-identification
+(`veil.pipeline.deidentify_file`). The files of a series share almost every value a profile
+reads (manufacturer, sex, age, acquisition, orientation, spacing; only the slice position
+moves), so the facts are memoised per worker by the raw bytes of the top-level elements
+they read (`veil.check.reads`), the private creators when the facts looked at them, the
+profiles and the quality-check switch; a new slice position is read on its own. "After" is
+"before" with the elements de-identification changed (`facts_after`: only what reads a
+changed element is evaluated again), under the same memo.
+
+    memo = facts_memo(profiles, quality_checks)       # None: read everything instead
+    before = memo.facts(elements, creators)           # None: not for this file (enhanced)
+    after = memo.after(before, elements_after, changed, creators_after)
+
+The values are decoded by pydicom on a dataset of those raw elements, as on a dataset read
+whole: the same facts as `file_facts` on the file (tests compare them on the corpus).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+
+from veil.check.evaluate import Creators, FileFacts, facts_after, file_facts
+from veil.check.geometry import SeriesFacts, Slice, position_of
+from veil.check.model import RequirementProfile
+from veil.check.reads import (
+    CHARSET,
+    EVERYWHERE,
+    GEOMETRY,
+    POSITION,
+    named_keywords,
+    profile_reads,
+)
+
+# tag -> (VR, value bytes) of top-level elements, as the file has them.
+RawElements = Mapping[int, tuple[str, bytes]]
+_MAX_ENTRIES = 4096  # distinct sets of values per worker (a few per series)
+_MAX_MEMOS = 8  # profile sets per worker (a node serves a few destinations)
+
+
+def raw_dataset(elements: RawElements) -> Dataset:
+    """A dataset of raw elements, decoded by pydicom when read (as ``dcmread`` leaves them)."""
+    ds = Dataset()
+    store = ds._dict
+    for tag, (vr, value) in elements.items():
+        key = Tag(tag)
+        store[key] = RawDataElement(key, vr, len(value), value, 0, False, True)
+    return ds
+
+
+_CREATOR_TEXT: dict[tuple[str, bytes, tuple[str, bytes] | None], str] = {}
+
+
+def creator_names(
+    creators: Iterable[tuple[int, str, bytes]], charset: tuple[str, bytes] | None
+) -> set[str]:
+    """The names of private creator elements (tag, VR, raw value) as
+    `veil.check.access.private_creators` reads them, in the file's character set."""
+    found: set[str] = set()
+    for tag, vr, value in creators:
+        key = (vr, value, charset)
+        text = _CREATOR_TEXT.get(key)
+        if text is None:
+            elements = {tag: (vr, value)}
+            if charset is not None:
+                elements[CHARSET] = charset
+            decoded = raw_dataset(elements)[tag].value
+            text = str(decoded).strip() if decoded else ""
+            if len(_CREATOR_TEXT) > _MAX_ENTRIES:
+                _CREATOR_TEXT.clear()
+            _CREATOR_TEXT[key] = text
+        if text:
+            found.add(text)
+    return found
+
+
+class _Asked:
+    """The creators function of one evaluation, remembering whether it was called."""
+
+    def __init__(self, find: Creators) -> None:
+        self.find = find
+        self.found: set[str] | None = None
+
+    def __call__(self) -> set[str]:
+        if self.found is None:
+            self.found = self.find()
+        return self.found
+
+
+@dataclass(frozen=True)
+class _Entry:
+    facts: FileFacts
+    creators: frozenset[str] | None  # the private creators they read (None: they read none)
+
+
+class FactsMemo:
+    """The facts of ``profiles`` by the raw values they read, in one process."""
+
+    def __init__(self, profiles: tuple[RequirementProfile, ...], quality_checks: bool) -> None:
+        self.profiles = profiles
+        self.quality_checks = quality_checks
+        reads = profile_reads(profiles)
+        if reads is None:
+            raise ValueError("the profiles read what veil.check.reads cannot tell")
+        self.tags = reads
+        # The slice position moves in every file: out of the key unless a rule reads it.
+        self.moving = "ImagePositionPatient" not in named_keywords(profiles)
+        self.key_tags = tuple(sorted(reads - {POSITION} if self.moving else reads))
+        self.entries: dict[tuple[object, ...], _Entry] = {}
+        self._position: tuple[tuple[str, bytes] | None, tuple[float, ...] | None] | None = None
+
+    def facts(self, elements: RawElements, creators: Creators) -> FileFacts | None:
+        """``file_facts`` of a file whose top-level elements among ``self.tags`` are
+        ``elements``; None for an enhanced object (its facts read inside sequences)."""
+        return self._facts(elements, creators, None)
+
+    def after(
+        self,
+        before: FileFacts,
+        elements: RawElements,
+        changed: frozenset[int],
+        creators: Creators,
+    ) -> FileFacts | None:
+        """The facts of the same file with the elements ``changed`` (among ``self.tags``)
+        changed, removed or added: ``elements`` are its elements then."""
+        return self._facts(elements, creators, (before, changed))
+
+    def _facts(
+        self,
+        elements: RawElements,
+        creators: Creators,
+        base: tuple[FileFacts, frozenset[int]] | None,
+    ) -> FileFacts | None:
+        if any(tag in elements for tag in EVERYWHERE):
+            return None
+        key = tuple(elements.get(tag) for tag in self.key_tags)
+        entry = self.entries.get(key)
+        if entry is not None and (entry.creators is None or creators() == entry.creators):
+            if base is not None and not base[1] & GEOMETRY:
+                # As facts_after: the geometry of "before", the very object (pickled once).
+                return _with_geometry(entry.facts, base[0].facts)
+            return self._moved(entry.facts, elements)
+        asked = _Asked(creators)
+        ds = raw_dataset(elements)
+        if base is None:
+            facts = file_facts(self.profiles, self.quality_checks, ds, asked)
+        else:
+            before, changed = base
+            facts = facts_after(self.profiles, self.quality_checks, before, ds, changed, asked)
+        if len(self.entries) >= _MAX_ENTRIES:
+            self.entries.clear()
+        found = None if asked.found is None else frozenset(asked.found)
+        self.entries[key] = _Entry(facts, found)
+        return facts
+
+    def _moved(self, facts: FileFacts, elements: RawElements) -> FileFacts:
+        """Memoised facts with this file's slice position (the only geometry that moves)."""
+        slices = facts.facts.slices
+        if not self.moving or not slices:
+            return facts
+        if len(slices) != 1:  # one slice per classic image; anything else is not memoised
+            raise ValueError("memoised facts of several frames")
+        raw = elements.get(POSITION)
+        last = self._position
+        if last is None or last[0] != raw:  # "after" has the same position as "before"
+            last = self._position = (raw, read_position(raw))
+        first = slices[0]
+        moved = Slice(
+            last[1], first.orientation, first.spacing, first.rows, first.columns, first.thickness
+        )
+        geometry = SeriesFacts([moved], list(facts.facts.acquisitions), facts.facts.non_images)
+        return _with_geometry(facts, geometry)
+
+
+def _with_geometry(facts: FileFacts, geometry: SeriesFacts) -> FileFacts:
+    return FileFacts(
+        facts.key,
+        facts.modality,
+        facts.series_number,
+        geometry,
+        facts.outcomes,
+        facts.series_when,
+        facts.uses,
+        facts.before,
+    )
+
+
+# A plain decimal number, as scanners write positions: float() reads it as pydicom does.
+_DECIMAL = re.compile(rb"-?[0-9]{1,16}(?:\.[0-9]{1,16})?")
+
+
+def read_position(raw: tuple[str, bytes] | None) -> tuple[float, ...] | None:
+    """ImagePositionPatient from its raw element, as `position_of` reads it on a dataset:
+    three plain decimals directly, anything else through pydicom."""
+    if raw is not None and raw[0] == "DS":
+        items = raw[1].rstrip(b" \0").split(b"\\")
+        if len(items) == 3 and all(_DECIMAL.fullmatch(item) for item in items):
+            return (float(items[0]), float(items[1]), float(items[2]))
+    return position_of(raw_dataset({POSITION: raw} if raw is not None else {}))
+
+
+_MEMOS: dict[tuple[tuple[int, ...], bool], FactsMemo] = {}
+
+
+def facts_memo(profiles: Sequence[RequirementProfile], quality_checks: bool) -> FactsMemo | None:
+    """This process's memo for ``profiles`` (the same objects: a worker's job holds them),
+    or None when their reads cannot be told (then every file is read whole)."""
+    chosen = tuple(profiles)
+    key = (tuple(id(profile) for profile in chosen), quality_checks)
+    memo = _MEMOS.get(key)
+    if memo is not None and all(a is b for a, b in zip(memo.profiles, chosen, strict=True)):
+        return memo
+    if profile_reads(chosen) is None:
+        return None
+    if len(_MEMOS) >= _MAX_MEMOS:
+        _MEMOS.clear()
+    memo = _MEMOS[key] = FactsMemo(chosen, quality_checks)
+    return memo
+
+
+__all__ = [
+    "FactsMemo",
+    "RawElements",
+    "creator_names",
+    "facts_memo",
+    "raw_dataset",
+    "read_position",
+]

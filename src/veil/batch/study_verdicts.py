@@ -2,10 +2,15 @@
 
 The regression check (`veil.pipeline.check_outputs`) proves de-identification lost nothing;
 it says nothing about data that never met the destination (a Manufacturer missing at the
-scanner). This runs the destination's profiles on the written outputs, as `veil check` does
-(`veil.check.run.check_inputs`) and takes its per-study verdicts (`veil.check.study`): a study
-meets the profiles when no destination fails it (series a destination does not use are
-skipped; warnings are named, not failures).
+scanner). This aggregates the destination's profiles over the written outputs as `veil check`
+does (`veil.check.run.check_facts_report`, the step after `check_inputs` reads the files) and
+takes its per-study verdicts (`veil.check.study`): a study meets the profiles when no
+destination fails it (series a destination does not use are skipped; warnings are named, not
+failures).
+
+The facts of each output are the "after" facts the worker evaluated on it anyway
+(`FileRecord.check`, issue 12): the parent reads no output again (2-3 ms of CPU per file,
+serially, after the batch). Only an output without them is read here.
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from veil.batch.outcome import FileRecord
+from veil.check.evaluate import FileFacts
 from veil.check.model import Outcome, RequirementProfile
-from veil.check.run import check_inputs
+from veil.check.run import CheckReport, check_facts_report, check_inputs
 from veil.check.study import StudyResult
+from veil.io.inputs import iter_inputs
+from veil.pipeline import Outcome as RecordOutcome
 
 MAX_REASONS = 5  # per study; the rest are counted
 
@@ -95,7 +104,38 @@ def output_verdict(
     """Check ``outputs`` against ``profiles`` and give one verdict per study (issue 11's
     per-study verdicts: series a destination does not use are skipped, not failed); folders
     are shown relative to ``root`` (the output folder)."""
-    report = check_inputs(list(outputs), profiles, quality_checks)
+    return _from_report(check_inputs(list(outputs), profiles, quality_checks), root)
+
+
+def records_verdict(
+    profiles: Sequence[RequirementProfile],
+    records: Sequence[FileRecord],
+    folder: Path,
+    quality_checks: bool = True,
+) -> OutputVerdict:
+    """``output_verdict`` of the outputs the batch wrote under ``folder``, from the facts its
+    workers evaluated on them: the same verdict as reading them again."""
+    facts: list[tuple[FileFacts, str]] = []
+    without: list[Path] = []
+    for record in records:
+        if record.outcome is not RecordOutcome.WRITTEN or not record.output:
+            continue
+        path = folder / record.output
+        after = record.check.after if record.check is not None else None
+        if after is None:
+            # No facts: a cluster's records carry none (each group aggregates its own
+            # checks), nor does a file whose facts could not be evaluated. These are read
+            # again, as before issue 12, and an unreadable one is named.
+            without.append(path)
+        else:
+            # The name `check_inputs` would report the output by (its path), so the
+            # study's folder and the report order are the same as reading it.
+            facts.append((after, str(path)))
+    items = iter_inputs(without) if without else ()
+    return _from_report(check_facts_report(facts, profiles, quality_checks, items), folder)
+
+
+def _from_report(report: CheckReport, root: Path | None) -> OutputVerdict:
     studies = tuple(
         StudyVerdict(
             study.label,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veil.check.evaluate import Collector, SeriesResult
+from veil.check.evaluate import Collector, FileFacts, SeriesResult
 from veil.check.model import Outcome, RequirementProfile
 from veil.check.study import StudyResult, group_studies
 from veil.errors import InputFileError
@@ -78,10 +78,25 @@ def check_items(
     quality_checks: bool = True,
 ) -> CheckReport:
     """`check_inputs` on inputs already listed (the batch lists them once for both)."""
+    return check_facts_report((), profiles, quality_checks, items)
+
+
+def check_facts_report(
+    facts: Iterable[tuple[FileFacts, str]],
+    profiles: Sequence[RequirementProfile],
+    quality_checks: bool = True,
+    items: Iterable[InputItem] = (),
+) -> CheckReport:
+    """`check_items` on files whose facts were evaluated elsewhere (``file_facts`` in a
+    worker process, with the name the file is reported by), aggregated exactly as if they
+    had been read here; ``items`` are read here and aggregated with them."""
     collector = Collector(profiles, quality_checks)
+    read: set[str] = set()
+    for found, name in facts:
+        collector.add_facts(found, name)
+        read.add(name)
     skipped = 0
     unreadable: list[tuple[str, str]] = []
-    read: set[str] = set()
     for item in items:
         try:
             ds = read_bytes(item.read(), item.display)

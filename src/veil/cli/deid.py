@@ -15,7 +15,7 @@ from veil.batch.locations import Locations, resolve_locations
 from veil.batch.output_stamp import OutputStamp
 from veil.batch.output_target import OutputTarget, record_stamp, stamp_conflicts
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
-from veil.batch.study_verdicts import OutputVerdict, output_verdict
+from veil.batch.study_verdicts import OutputVerdict, records_verdict
 from veil.check.model import RequirementProfile
 from veil.check.run import check_items
 from veil.cli.common import jobs_option, key_options
@@ -34,14 +34,6 @@ from veil.io.inputs import InputItem
 from veil.io.storage import parse_storage_options
 from veil.io.zip_out import refuse_existing
 from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
-
-
-def _written(summary: BatchSummary, folder: Path) -> list[Path]:
-    return [
-        folder / record.output
-        for record in summary.records
-        if record.outcome is Outcome.WRITTEN and record.output
-    ]
 
 
 def _check_outputs(
@@ -344,11 +336,12 @@ def _verdict(
     target: OutputTarget | None,
     quality_checks: bool,
 ) -> OutputVerdict | None:
-    """With --for: each study of a local output, meets the profiles or not (an object store's
-    output is checked per file only, by the workers)."""
+    """With --for: each study of a local output, meets the profiles or not, from the facts
+    the workers evaluated on each output (an object store's output is checked per file only,
+    by the workers)."""
     if not profiles or target is None:
         return None
-    return output_verdict(profiles, _written(summary, target.folder), quality_checks, target.folder)
+    return records_verdict(profiles, summary.records, target.folder, quality_checks)
 
 
 def _finish(

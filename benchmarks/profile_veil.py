@@ -1,6 +1,7 @@
 """Profile veil's per-file path (read, de-identify, encode, [audit], write) in one process.
 
     VEIL_KEY=<64 hex> python benchmarks/profile_veil.py [--files 50] [--audit] [--top 30]
+        [--layout hierarchy|mirror]
 
 Uses the cached benchmark corpus (run benchmarks/run.py once first, or it is generated here),
 compiles the plan once, then runs `veil.batch.process_item` on the first N files of each
@@ -33,6 +34,9 @@ def main() -> int:
     parser.add_argument("--audit", action="store_true", help="profile with the audit on")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--policy", default="basic")
+    parser.add_argument(
+        "--layout", choices=("hierarchy", "mirror"), default="hierarchy", help="as veil deid's"
+    )
     args = parser.parse_args()
     os.environ.setdefault("VEIL_KEY", BENCH_KEY)
 
@@ -40,7 +44,7 @@ def main() -> int:
     from veil.io.inputs import iter_inputs
     from veil.io.quiet import configure_process
     from veil.keys import load_mapper
-    from veil.policy import compile_plan, load_policy
+    from veil.policy import Layout, compile_plan, load_policy
 
     configure_process()
     info = generate(WORK, 1, 7)
@@ -53,7 +57,7 @@ def main() -> int:
     t0 = time.perf_counter()
     plan = compile_plan(load_policy(args.policy), ())
     mapper = load_mapper()
-    job = Job(plan=plan, mapper=mapper, out=out, audit=args.audit)
+    job = Job(plan=plan, mapper=mapper, out=out, layout=Layout(args.layout), audit=args.audit)
     print(f"plan compiled in {time.perf_counter() - t0:.3f} s")
 
     process_item(chosen[0], job)  # warm caches and lazy imports outside the profile

@@ -45,6 +45,9 @@ class FastOutput:
     series_uid: str
     patient: Patient  # the input's identity, for the pseudonym (never written anywhere)
     parsed: ParsedFile = field(repr=False)  # the input's element tree (for the checks)
+    # The input's error-level identifiers the audit collected (None: it did not run); the
+    # output's name is checked against them (veil.batch.naming).
+    found: dict[int, list[fast_audit.Found]] | None = field(default=None, repr=False)
 
 
 def deidentify_bytes(
@@ -75,6 +78,7 @@ def deidentify_bytes(
         result.series_uid,
         result.patient,
         parsed,
+        rewriter.found if audit else None,
     )
 
 

@@ -21,7 +21,11 @@ The mirror layout keeps the input's own names, which often carry the patient
 (``MRN12345_SMITH/SMITH_JOHN_001.dcm``). `mirror_path` searches a path for every identifying
 value of its file in every form the audit searches for (`veil.audit.forms`), and replaces each
 folder or file name that holds one by a keyed token (the same name gives the same token, so a
-folder stays one folder).
+folder stays one folder). Hierarchy names get the same check (`checked_hierarchy`).
+
+On the fast path neither file is read again: the name's values come from a parse of the
+output's head (`name_dataset`), and a path with no form of the fast path's identifiers of its
+input in it is clear (`clear_of_identifiers`); only a path holding one takes the full check.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ output read whole; the input read again and its identifiers collected by the aud
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
@@ -13,6 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
 
 from tests.engine import builders
+from veil.batch.layout import place_output
 from veil.batch.naming import (
     HierarchyName,
     checked_hierarchy,
@@ -23,7 +25,8 @@ from veil.batch.naming import (
 )
 from veil.engine.fast import FastOutput, deidentify_bytes
 from veil.mapping import Mapper
-from veil.policy import compile_plan, load_policy
+from veil.pipeline import FAST, Engine, Settings, deidentify_file
+from veil.policy import Layout, compile_plan, load_policy
 from veil.policy.plan import Plan
 from veil.standard import Option
 
@@ -158,3 +161,23 @@ def test_names_on_the_real_corpus_equal_the_full_reads(
         _same_names(data, str(path.relative_to(corpus)), plan, audit)
         taken += 1
     assert taken > 150 // step  # most of the corpus takes the fast path
+
+
+@pytest.mark.parametrize("layout", [Layout.HIERARCHY, Layout.MIRROR])
+def test_a_fast_path_output_is_placed_where_the_full_reads_place_it(
+    plan: Plan, layout: Layout, tmp_path: Path
+) -> None:
+    ds = builders.mr_dataset()
+    ds.add_new(0x00400243, "SH", "0001")  # Performed Location: the instance file "0001"
+    ds.InstanceNumber = 1
+    data = _encode(ds)
+    result = deidentify_file(data, "x.dcm", Settings(plan, MAPPER, engine=Engine.AUTO))
+    assert result.engine == FAST and result.fast is not None
+    relative = "DOE_JOHN/T1/img1.dcm"
+    placed = [
+        place_output(tmp_path / label, layout, relative, data, given, MAPPER)
+        for label, given in (("fast", result), ("full", replace(result, fast=None)))
+    ]
+    assert placed[0] == placed[1]
+    assert "path-" in placed[0].relative  # the identifying part was renamed either way
+    assert (tmp_path / "fast" / placed[0].relative).read_bytes() == result.encoded

@@ -21,7 +21,6 @@ from veil.batch.naming import (
 )
 from veil.batch.placement import OutputTaken, place_hierarchy, place_mirror
 from veil.batch.sink import LocalSink, Sink
-from veil.engine.fast.parse import Unsupported
 from veil.mapping import Mapper
 from veil.pipeline import FileResult, Outcome
 from veil.policy.model import Layout
@@ -87,7 +86,7 @@ def _named(result: FileResult) -> Dataset:
     if result.output is None and result.fast is not None:
         try:
             return name_dataset(result.encoded)
-        except Unsupported:
+        except Exception:  # anything the head's parse does not take: the full read names it
             pass
     dataset = result.dataset
     if dataset is None:

@@ -1,7 +1,7 @@
 """Profile veil's per-file path (read, de-identify, encode, [audit], write) in one process.
 
     VEIL_KEY=<64 hex> python benchmarks/profile_veil.py [--files 50] [--audit] [--top 30]
-        [--for neuroquant]
+        [--for neuroquant] [--layout hierarchy|mirror]
 
 Uses the cached benchmark corpus (run benchmarks/run.py once first, or it is generated here),
 compiles the plan once, then runs `veil.batch.process_item` on the first N files of each
@@ -44,6 +44,9 @@ def main() -> int:
         metavar="PROFILE",
         help="a destination profile (veil deid --for): its facts are evaluated per file",
     )
+    parser.add_argument(
+        "--layout", choices=("hierarchy", "mirror"), default="hierarchy", help="as veil deid's"
+    )
     args = parser.parse_args()
     os.environ.setdefault("VEIL_KEY", BENCH_KEY)
 
@@ -52,6 +55,7 @@ def main() -> int:
     from veil.io.quiet import configure_process
     from veil.keys import load_mapper
     from veil.pipeline import compile_policy
+    from veil.policy import Layout
 
     configure_process()
     info = generate(WORK, 1, 7)
@@ -65,7 +69,12 @@ def main() -> int:
     compiled = compile_policy(args.policy, args.for_profiles)
     mapper = load_mapper()
     job = Job(
-        plan=compiled.plan, mapper=mapper, out=out, audit=args.audit, profiles=compiled.profiles
+        plan=compiled.plan,
+        mapper=mapper,
+        out=out,
+        layout=Layout(args.layout),
+        audit=args.audit,
+        profiles=compiled.profiles,
     )
     print(f"plan compiled in {time.perf_counter() - t0:.3f} s")
 

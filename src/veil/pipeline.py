@@ -190,6 +190,9 @@ class FileResult:
     uids: tuple[str, str, str] | None = None
     engine: str = ""  # FAST, or FULL + why the fast path handed the file over
     check: PairFacts | None = None  # with Settings.profiles: the destination checks' facts
+    # The fast path's output (its input's parse and identifiers): the output is named from
+    # them without reading either file again (veil.batch.naming).
+    fast: FastOutput | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def dataset(self) -> Dataset | None:
@@ -251,6 +254,7 @@ def deidentify_file(
         engine=FAST,
         check=_fast_facts(data, fast, settings) if settings.profiles else None,
         burned_in=risk,
+        fast=fast,
     )
     if settings.verify_fast:
         reference = _reference(data, name, settings)

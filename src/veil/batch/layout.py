@@ -9,17 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydicom.dataset import Dataset
+
 from veil.batch.naming import (
     HierarchyName,
     checked_hierarchy,
     digest6,
     hierarchy_name,
     mirror_path,
+    name_dataset,
 )
 from veil.batch.placement import OutputTaken, place_hierarchy, place_mirror
 from veil.batch.sink import LocalSink, Sink
 from veil.mapping import Mapper
-from veil.pipeline import FileResult
+from veil.pipeline import FileResult, Outcome
 from veil.policy.model import Layout
 from veil.standard import Option
 
@@ -54,7 +57,7 @@ def place_output(
     names carry short digests of the series and instance UIDs instead, so that two series or
     instances that would share a name never meet.
     """
-    if result.dataset is None:
+    if result.output is None and not (result.encoded and result.outcome is Outcome.WRITTEN):
         raise ValueError("place_output needs a de-identified dataset")
     if out is None and sink is None:
         raise ValueError("place_output needs an output folder or a sink")
@@ -62,19 +65,33 @@ def place_output(
     if isinstance(sink, LocalSink):
         root, tmp_dir = sink.root, sink.temp_dir
     if layout is Layout.HIERARCHY:
-        name = hierarchy_name(result.dataset, result.patient_pseudonym)
-        name = checked_hierarchy(name, data, mapper, options)
+        name = hierarchy_name(_named(result), result.patient_pseudonym)
+        name = checked_hierarchy(name, data, mapper, options, result.fast)
         if sink is not None and root is None:  # an object store: no folder can be claimed
             return Placed(_place_in_sink(sink, unique_name(name, result), result, overwrite))
         assert root is not None
         return Placed(place_hierarchy(root, name, result.encoded, overwrite, tmp_dir))
-    checked = mirror_path(mirror_relative, data, mapper, options)
+    checked = mirror_path(mirror_relative, data, mapper, options, result.fast)
     if sink is not None and root is None:
         return Placed(_place_in_sink(sink, checked.path, result, overwrite), checked.renamed)
     assert root is not None
     return Placed(
         place_mirror(root, checked.path, result.encoded, overwrite, tmp_dir), checked.renamed
     )
+
+
+def _named(result: FileResult) -> Dataset:
+    """What the output is named from: the reference path's dataset; of a fast-path output,
+    the few elements a name reads (`name_dataset`), else the output read whole."""
+    if result.output is None and result.fast is not None:
+        try:
+            return name_dataset(result.encoded)
+        except Exception:  # anything the head's parse does not take: the full read names it
+            pass
+    dataset = result.dataset
+    if dataset is None:
+        raise ValueError("place_output needs a de-identified dataset")
+    return dataset
 
 
 def unique_name(name: HierarchyName, result: FileResult) -> str:

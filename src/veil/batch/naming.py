@@ -21,7 +21,11 @@ The mirror layout keeps the input's own names, which often carry the patient
 (``MRN12345_SMITH/SMITH_JOHN_001.dcm``). `mirror_path` searches a path for every identifying
 value of its file in every form the audit searches for (`veil.audit.forms`), and replaces each
 folder or file name that holds one by a keyed token (the same name gives the same token, so a
-folder stays one folder).
+folder stays one folder). Hierarchy names get the same check (`checked_hierarchy`).
+
+On the fast path neither file is read again: the name's values come from a parse of the
+output's head (`name_dataset`), and a path with no form of the fast path's identifiers of its
+input in it is clear (`clear_of_identifiers`); only a path holding one takes the full check.
 """
 
 from __future__ import annotations
@@ -32,12 +36,19 @@ from io import BytesIO
 from pathlib import PurePosixPath
 
 import pydicom
+from pydicom.charset import convert_encodings
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 
 from veil.audit.findings import Severity
-from veil.audit.forms import Needle, needles_for
+from veil.audit.forms import Needle, needles_for, search_forms
 from veil.audit.identifiers import collect, dedupe
 from veil.audit.text_search import Haystack, TextElement
+from veil.dicom import tag_of
+from veil.engine.fast import FastOutput
+from veil.engine.fast import audit as fast_audit
+from veil.engine.fast.parse import parse_head
 from veil.mapping import Mapper
 from veil.standard import Option
 
@@ -100,6 +111,38 @@ def instance_stem(ds: Dataset) -> str:
     return f"{number:04d}" if number is not None and number >= 0 else "instance"
 
 
+# What a hierarchy name reads of an output, and the character set its text is decoded by.
+_NAME_TAGS = frozenset(
+    tag_of(keyword)
+    for keyword in (
+        "SpecificCharacterSet",
+        "StudyDate",
+        "SeriesDescription",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "InstanceNumber",
+    )
+)
+_LAST_NAME_TAG = max(_NAME_TAGS)
+
+
+def name_dataset(encoded: bytes) -> Dataset:
+    """The elements of an output file that `hierarchy_name` reads, as the raw elements
+    ``dcmread`` makes (decoded the same way when read), from a parse of the file's head only:
+    a full read of the output cost several times the fast path's own work per file.
+    ``veil.engine.fast.parse.Unsupported`` when the fast parse does not take the file."""
+    ds = Dataset()
+    for elem in parse_head(encoded, _LAST_NAME_TAG):
+        if elem.tag in _NAME_TAGS:
+            tag = Tag(elem.tag)
+            value = encoded[elem.value_start : elem.value_end]
+            ds._dict[tag] = RawDataElement(
+                tag, elem.vr, len(value), value, elem.value_start, False, True
+            )
+    return ds
+
+
 @dataclass(frozen=True)
 class HierarchyName:
     """Where a de-identified instance goes: a series folder, a file stem, and its series UID
@@ -132,6 +175,57 @@ def strip_suffixes(relative: str) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return str(path.with_name(name or "instance.dcm"))
+
+
+def _lowered(text: str) -> str:
+    """``text`` lowered as `Haystack` lowers it (offsets kept)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    return lowered
+
+
+def _fast_codec(fast: FastOutput) -> str | None:
+    """The codec the fast path's collector decodes the input by (None: not one it takes)."""
+    charset = next((e for e in fast.parsed.elements if e.tag == _CHARSET), None)
+    term = "" if charset is None else fast.parsed.value(charset).decode("latin-1").strip(" \0")
+    if term not in ("", "ISO_IR 6", "ISO_IR 100"):
+        return None
+    codecs = tuple(convert_encodings([term]))
+    return codecs[0] if len(codecs) == 1 and fast_audit.text_codec_ok(codecs) else None
+
+
+_CHARSET = tag_of("SpecificCharacterSet")
+
+
+def clear_of_identifiers(
+    relative: str, fast: FastOutput, data: bytes, options: frozenset[Option] = frozenset()
+) -> bool:
+    """True when no part of ``relative`` can hold an identifying value of the fast path's
+    input ``data`` (`identifying_parts` would find none), without reading the input again.
+
+    The fast path's collector gives every error-level identifier the reference collector
+    gives (and more: it makes no excuses, veil.engine.fast.audit), its forms are the same
+    (`search_forms`), and the audit's search finds a form only where its text is a substring
+    of the lowered text: no form in the path, no finding. False (the full check decides)
+    whenever a form is there or anything differs from what this reasoning assumes."""
+    if fast.parsed.data is not data:
+        return False  # another input than the fast path's
+    found = fast.found
+    if found is None:  # the audit did not run: collect as it would have
+        codec = _fast_codec(fast)
+        if codec is None:
+            return False
+        try:
+            found = fast_audit.collect(fast.parsed, options, codec)
+        except Exception:  # e.g. a public UN: the full check decides
+            return False
+    lowered = _lowered(relative)
+    for ident in {ident for idents in found.values() for ident in idents}:
+        for form in search_forms(ident.kind, ident.vr, ident.value):
+            if form.text in lowered:
+                return False
+    return True
 
 
 def _original_header(data: bytes) -> Dataset | None:
@@ -199,10 +293,18 @@ def _renamed(part: str, last: bool, mapper: Mapper) -> str:
 
 
 def mirror_path(
-    relative: str, data: bytes, mapper: Mapper, options: frozenset[Option] = frozenset()
+    relative: str,
+    data: bytes,
+    mapper: Mapper,
+    options: frozenset[Option] = frozenset(),
+    fast: FastOutput | None = None,
 ) -> MirrorPath:
-    """The mirror output path of an input, with every identifying part renamed."""
+    """The mirror output path of an input, with every identifying part renamed. With the
+    fast path's ``fast`` output of ``data``, a path clear of its identifiers is known so
+    without reading the input again (`clear_of_identifiers`)."""
     path = strip_suffixes(relative)
+    if fast is not None and clear_of_identifiers(path, fast, data, options):
+        return MirrorPath(path)
     original = _original_header(data)
     if original is None:
         return MirrorPath(path)
@@ -219,16 +321,23 @@ def mirror_path(
 
 
 def checked_hierarchy(
-    name: HierarchyName, data: bytes, mapper: Mapper, options: frozenset[Option] = frozenset()
+    name: HierarchyName,
+    data: bytes,
+    mapper: Mapper,
+    options: frozenset[Option] = frozenset(),
+    fast: FastOutput | None = None,
 ) -> HierarchyName:
     """``name`` with any part that happens to hold an identifying value of the input renamed
     to a keyed token, as in the mirror layout. Hierarchy names come from de-identified data,
     yet a value can coincide: an instance file ``0009.dcm`` where the input's Performed
-    Location is ``0009`` is what the audit of file names (`veil.audit.paths`) reports."""
+    Location is ``0009`` is what the audit of file names (`veil.audit.paths`) reports.
+    ``fast``: as in `mirror_path`."""
+    relative = f"{name.series_folder}/{name.stem}.dcm"
+    if fast is not None and clear_of_identifiers(relative, fast, data, options):
+        return name
     original = _original_header(data)
     if original is None:
         return name
-    relative = f"{name.series_folder}/{name.stem}.dcm"
     found = identifying_parts(relative, original, options)
     if not found:
         return name

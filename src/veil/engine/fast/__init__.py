@@ -54,6 +54,9 @@ class FastOutput:
     output: ParsedFile | None = field(default=None, repr=False)
     # The top-level elements the rewrite may have changed, removed or added (for the checks).
     changes: TopChanges | None = field(default=None, repr=False)
+    # The input's error-level identifiers the audit collected (None: it did not run); the
+    # output's name is checked against them (veil.batch.naming).
+    found: dict[int, list[fast_audit.Found]] | None = field(default=None, repr=False)
 
 
 def deidentify_bytes(
@@ -93,6 +96,7 @@ def deidentify_bytes(
         parsed,
         output,
         result.changes,
+        rewriter.found if audit else None,
     )
 
 

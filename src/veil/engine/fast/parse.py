@@ -333,3 +333,29 @@ def _items(
                 raise Unsupported("item length mismatch")
             items.append(Item(pos, start, after, after, False, elements))
             pos = after
+
+
+def parse_head(data: bytes, last: int) -> list[Element]:
+    """The top-level elements of a file `parse_file` takes, up to tag ``last``; the rest is
+    not read (a few values of a file without parsing all of it, e.g. to name an output).
+    ``Unsupported`` for what `parse_file` would refuse in that part."""
+    if len(data) < 140 or data[128:132] != b"DICM":
+        raise Unsupported("not Part 10 (no DICM marker)")
+    meta, pos = _meta(data)
+    if not is_explicit_le(_text(meta.get(TRANSFER_SYNTAX, b""))):
+        raise Unsupported("not explicit VR little endian")
+    if pos + 8 > len(data) or data[pos + 4 : pos + 6].decode("latin-1") not in _VALID_VRS:
+        raise Unsupported("dataset contradicts its syntax")
+    elements: list[Element] = []
+    previous, end = -1, len(data)
+    while pos < end:
+        tag, vr, length, start = _header(data, pos, end)
+        if tag >> 16 == 0xFFFE or tag <= previous:
+            raise Unsupported("elements out of order")
+        if tag > last:
+            break
+        previous = tag
+        elem = _element(data, tag, vr, pos, start, length, end, 0)
+        elements.append(elem)
+        pos = elem.end
+    return elements

@@ -355,7 +355,7 @@ def parse_head(data: bytes, last: int) -> list[Element]:
         if tag > last:
             break
         previous = tag
-        elem = _element(data, tag, vr, pos, start, length, end, 0)
+        elem = _element(data, tag, vr, pos, start, length, end, 0, implicit=False)
         elements.append(elem)
         pos = elem.end
     return elements

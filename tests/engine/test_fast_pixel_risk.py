@@ -30,7 +30,8 @@ SETTINGS = (
 
 
 def _reference_decisions(data: bytes, pixels: PixelSettings) -> tuple[bool, object]:
-    header = dcmread(io.BytesIO(data), stop_before_pixels=True)
+    # Whole, as the reference pipeline reads it: "is it an image" asks for Pixel Data.
+    header = dcmread(io.BytesIO(data))
     return step_needed(header, pixels), burned_in_risk(header)
 
 

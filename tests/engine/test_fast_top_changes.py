@@ -25,6 +25,9 @@ def _assert_changes_make_the_output(data: bytes, plan: Plan) -> FastOutput | Non
     fast = deidentify_bytes(data, plan, MAPPER, audit=True)
     if not isinstance(fast, FastOutput):
         return None
+    if fast.parsed.implicit:  # no changes recorded: the checks take the full reads
+        assert fast.changes is None
+        return fast
     output = parse_file(fast.encoded)
     every = frozenset(e.tag for e in fast.parsed.elements) | {e.tag for e in output.elements}
     before = top_elements(fast.parsed, every)

@@ -318,7 +318,9 @@ class Rewriter:
             str(self.outputs.get(STUDY_UID) or ""),
             str(self.outputs.get(SERIES_UID) or ""),
             self.ctx.patient,
-            TopChanges(self.data, top_chunks, self.touched, self.added),
+            # The checks read changed elements as explicit VR; an implicit VR output's facts
+            # come from the full reads instead (veil.pipeline._fast_facts).
+            None if self.implicit else TopChanges(self.data, top_chunks, self.touched, self.added),
         )
 
     def _charset(self, elem: Element) -> tuple[str, ...]:

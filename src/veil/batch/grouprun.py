@@ -24,7 +24,7 @@ from veil.batch.job import Job
 from veil.batch.manifest import GroupManifest, StateStore, lookup_digest, record_to_stored
 from veil.batch.outcome import FileRecord
 from veil.batch.sink import LocalSink, ObjectSink, Sink
-from veil.batch.worker import process_item
+from veil.batch.worker import internal_error, process_item
 from veil.check.model import RequirementProfile
 from veil.errors import KeyFileError, LookupTableError, WorkerKeyError
 from veil.io.inputs import InputItem
@@ -161,14 +161,7 @@ def _safe_process(item: InputItem, job: Job) -> FileRecord:
     try:
         return process_item(item, job)
     except Exception as exc:
-        # The type only: an exception's text may quote a value from the file.
-        return FileRecord(
-            item.display,
-            Outcome.FAILED,
-            item.size,
-            problem=f"{item.display}: internal error in veil ({type(exc).__name__}); nothing "
-            "was written for this file; please report it",
-        )
+        return internal_error(item, exc)
 
 
 def _check(remote: RemoteJob, records: list[FileRecord]) -> CheckVerdict:

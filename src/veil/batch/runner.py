@@ -27,7 +27,7 @@ from veil import __version__
 from veil.batch.executor import Executor
 from veil.batch.job import Job
 from veil.batch.outcome import FileRecord
-from veil.batch.worker import process_item
+from veil.batch.worker import internal_error, process_item
 from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
 from veil.parallel import parallel_map
@@ -47,14 +47,7 @@ def _run_one(item: InputItem) -> FileRecord:
             raise RuntimeError("worker started without its job")
         return process_item(item, _JOB)
     except Exception as exc:
-        # The type only: an exception's text may quote a value from the file.
-        return FileRecord(
-            item.display,
-            Outcome.FAILED,
-            item.size,
-            problem=f"{item.display}: internal error in veil ({type(exc).__name__}); nothing "
-            "was written for this file; please report it",
-        )
+        return internal_error(item, exc)
 
 
 class _Throughput(ProgressColumn):

@@ -15,6 +15,18 @@ from veil.io.inputs import InputItem
 from veil.pipeline import Outcome, deidentify_file
 
 
+def internal_error(item: InputItem, exc: Exception) -> FileRecord:
+    """The record of a file whose processing raised: the type only (an exception's text may
+    quote a value from the file)."""
+    return FileRecord(
+        item.display,
+        Outcome.FAILED,
+        item.size,
+        problem=f"{item.display}: internal error in veil ({type(exc).__name__}); nothing "
+        "was written for this file; please report it",
+    )
+
+
 def process_item(item: InputItem, job: Job) -> FileRecord:
     """Read one input, de-identify it and place it under ``job.out`` (or ``job.sink``).
 

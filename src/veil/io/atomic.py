@@ -40,9 +40,7 @@ def write_atomic(
     fd, temp = _temporary(target, tmp_dir)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             if durable:
                 os.fsync(fd)
         finally:
@@ -53,6 +51,13 @@ def write_atomic(
         raise
     if durable:
         fsync_dir(target.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _temporary(target: Path, tmp_dir: Path | None) -> tuple[int, str]:
@@ -79,9 +84,7 @@ def write_new(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None
     fd, temp = _temporary(target, tmp_dir)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
         finally:
             os.close(fd)
         try:
@@ -97,8 +100,6 @@ def write_new(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None
 def _write_exclusive(target: Path, data: bytes) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
     finally:
         os.close(fd)

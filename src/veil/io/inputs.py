@@ -202,22 +202,9 @@ class _Walk:
             unreadable = f"a zip archive that cannot be opened ({type(exc).__name__})"
             yield self.problem(path, prefix, unreadable)
             return
-        if len(members) > limits.max_members:
-            yield self.problem(
-                path,
-                prefix,
-                f"a zip archive with {len(members)} members, more than the limit of "
-                f"{limits.max_members}: not read",
-            )
-            return
-        total = sum(info.file_size for info in members)
-        if total > limits.max_archive_bytes:
-            yield self.problem(
-                path,
-                prefix,
-                f"a zip archive that expands to {total} bytes, more than the limit of "
-                f"{limits.max_archive_bytes}: not read",
-            )
+        whole = limits.archive_problem(len(members), sum(info.file_size for info in members))
+        if whole is not None:
+            yield self.problem(path, prefix, whole)
             return
         for info in sorted(members, key=lambda i: i.filename):
             display = f"{path}!{info.filename}"

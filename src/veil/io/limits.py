@@ -38,6 +38,21 @@ class InputLimits:
         by_ratio = max(self.ratio_floor_bytes, self.max_ratio * max(compressed, 1))
         return min(self.max_file_bytes, by_ratio)
 
+    def archive_problem(self, members: int, expanded: int) -> str | None:
+        """Why a whole archive of ``members`` files expanding to ``expanded`` bytes is not
+        read (too many members, expands too far), or None."""
+        if members > self.max_members:
+            return (
+                f"a zip archive with {members} members, more than the limit of "
+                f"{self.max_members}: not read"
+            )
+        if expanded > self.max_archive_bytes:
+            return (
+                f"a zip archive that expands to {expanded} bytes, more than the limit of "
+                f"{self.max_archive_bytes}: not read"
+            )
+        return None
+
     def member_problem(self, uncompressed: int, compressed: int) -> str | None:
         """Why one archive member may not be read, or None."""
         if uncompressed > self.max_file_bytes:

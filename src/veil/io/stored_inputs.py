@@ -90,22 +90,6 @@ def _is_zip(name: str) -> bool:
     return name.lower().endswith(".zip")
 
 
-def _archive_problem(members: Sequence[zipfile.ZipInfo], limits: InputLimits) -> str | None:
-    """Why a whole archive is not read (too many members, expands too far), or None."""
-    if len(members) > limits.max_members:
-        return (
-            f"a zip archive with {len(members)} members, more than the limit of "
-            f"{limits.max_members}: not read"
-        )
-    total = sum(info.file_size for info in members)
-    if total > limits.max_archive_bytes:
-        return (
-            f"a zip archive that expands to {total} bytes, more than the limit of "
-            f"{limits.max_archive_bytes}: not read"
-        )
-    return None
-
-
 def _member_problem(info: zipfile.ZipInfo, limits: InputLimits) -> str | None:
     name = PurePosixPath(info.filename.replace("\\", "/"))
     if name.is_absolute() or ".." in name.parts or not name.parts:
@@ -127,7 +111,7 @@ def _zip_members(
         problem = f"a zip archive that cannot be opened ({type(exc).__name__})"
         yield StoredItem(display, prefix, path, None, 0, problem, limits.max_file_bytes, store)
         return
-    whole = _archive_problem(members, limits)
+    whole = limits.archive_problem(len(members), sum(info.file_size for info in members))
     if whole is not None:
         yield StoredItem(display, prefix, path, None, 0, whole, limits.max_file_bytes, store)
         return

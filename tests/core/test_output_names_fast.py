@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
 
 from tests.engine import builders
+from veil.batch import fast_names
 from veil.batch.layout import place_output
 from veil.batch.naming import (
     HierarchyName,
@@ -77,6 +78,10 @@ def _same_names(data: bytes, relative: str, plan: Plan, audit: bool = True) -> N
     quick = name_dataset(fast.encoded)
     name = hierarchy_name(full, "VEILPSEUDONYM")
     assert hierarchy_name(quick, "VEILPSEUDONYM") == name
+    # From the raw bytes (the audit's parse of the output when it made one, else the head's),
+    # named afresh and from the memo of its series folder.
+    assert fast_names.output_hierarchy_name(fast.encoded, "VEILPSEUDONYM", fast.output) == name
+    assert fast_names.output_hierarchy_name(fast.encoded, "VEILPSEUDONYM") == name
     assert checked_hierarchy(name, data, MAPPER, options, fast) == checked_hierarchy(
         name, data, MAPPER, options
     )

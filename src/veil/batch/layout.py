@@ -9,15 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-
+from veil.batch.fast_names import output_hierarchy_name
 from veil.batch.naming import (
     HierarchyName,
     checked_hierarchy,
     digest6,
     hierarchy_name,
     mirror_path,
-    name_dataset,
 )
 from veil.batch.placement import OutputTaken, place_hierarchy, place_mirror
 from veil.batch.sink import LocalSink, Sink
@@ -65,7 +63,7 @@ def place_output(
     if isinstance(sink, LocalSink):
         root, tmp_dir = sink.root, sink.temp_dir
     if layout is Layout.HIERARCHY:
-        name = hierarchy_name(_named(result), result.patient_pseudonym)
+        name = _hierarchy_name(result)
         name = checked_hierarchy(name, data, mapper, options, result.fast)
         if sink is not None and root is None:  # an object store: no folder can be claimed
             return Placed(_place_in_sink(sink, unique_name(name, result), result, overwrite))
@@ -80,18 +78,20 @@ def place_output(
     )
 
 
-def _named(result: FileResult) -> Dataset:
-    """What the output is named from: the reference path's dataset; of a fast-path output,
-    the few elements a name reads (`name_dataset`), else the output read whole."""
-    if result.output is None and result.fast is not None:
+def _hierarchy_name(result: FileResult) -> HierarchyName:
+    """The output's hierarchy name. A fast-path output is named from its raw bytes (or the
+    audit's parse of them) by `output_hierarchy_name`, the same name at a fraction of the
+    cost; anything that route does not take is named from the dataset read whole."""
+    fast = result.fast
+    if result.output is None and fast is not None:
         try:
-            return name_dataset(result.encoded)
+            return output_hierarchy_name(result.encoded, result.patient_pseudonym, fast.output)
         except Exception:  # anything the head's parse does not take: the full read names it
             pass
     dataset = result.dataset
     if dataset is None:
         raise ValueError("place_output needs a de-identified dataset")
-    return dataset
+    return hierarchy_name(dataset, result.patient_pseudonym)
 
 
 def unique_name(name: HierarchyName, result: FileResult) -> str:

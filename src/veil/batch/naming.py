@@ -31,6 +31,7 @@ input in it is clear (`clear_of_identifiers`); only a path holding one takes the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePosixPath
@@ -48,7 +49,7 @@ from veil.audit.text_search import Haystack, TextElement
 from veil.dicom import tag_of
 from veil.engine.fast import FastOutput
 from veil.engine.fast import audit as fast_audit
-from veil.engine.fast.parse import parse_head
+from veil.engine.fast.parse import Element, parse_head
 from veil.mapping import Mapper
 from veil.standard import Option
 
@@ -112,7 +113,7 @@ def instance_stem(ds: Dataset) -> str:
 
 
 # What a hierarchy name reads of an output, and the character set its text is decoded by.
-_NAME_TAGS = frozenset(
+NAME_TAGS = frozenset(
     tag_of(keyword)
     for keyword in (
         "SpecificCharacterSet",
@@ -124,7 +125,7 @@ _NAME_TAGS = frozenset(
         "InstanceNumber",
     )
 )
-_LAST_NAME_TAG = max(_NAME_TAGS)
+LAST_NAME_TAG = max(NAME_TAGS)
 
 
 def name_dataset(encoded: bytes) -> Dataset:
@@ -132,14 +133,21 @@ def name_dataset(encoded: bytes) -> Dataset:
     ``dcmread`` makes (decoded the same way when read), from a parse of the file's head only:
     a full read of the output cost several times the fast path's own work per file.
     ``veil.engine.fast.parse.Unsupported`` when the fast parse does not take the file."""
+    return raw_dataset(
+        encoded, [e for e in parse_head(encoded, LAST_NAME_TAG) if e.tag in NAME_TAGS]
+    )
+
+
+def raw_dataset(encoded: bytes, elements: Iterable[Element]) -> Dataset:
+    """A dataset of ``elements`` of ``encoded`` (explicit VR little endian, in tag order) as
+    the raw elements ``dcmread`` makes."""
     ds = Dataset()
-    for elem in parse_head(encoded, _LAST_NAME_TAG):
-        if elem.tag in _NAME_TAGS:
-            tag = Tag(elem.tag)
-            value = encoded[elem.value_start : elem.value_end]
-            ds._dict[tag] = RawDataElement(
-                tag, elem.vr, len(value), value, elem.value_start, False, True
-            )
+    for elem in elements:
+        tag = Tag(elem.tag)
+        value = encoded[elem.value_start : elem.value_end]
+        ds._dict[tag] = RawDataElement(
+            tag, elem.vr, len(value), value, elem.value_start, False, True
+        )
     return ds
 
 

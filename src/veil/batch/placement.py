@@ -29,8 +29,9 @@ from veil.io.atomic import write_atomic, write_new
 CLAIMS = Path(".veil") / "series"
 MAX_CANDIDATES = 1000  # names tried for one series folder or one instance
 
-# (output folder, series folder name, series UID) -> the folder claimed; per worker process
-_SERIES_FOLDERS: dict[tuple[str, str, str], str] = {}
+# (output folder, series folder name, series UID) -> the folder claimed, and its path as text
+# (the files of a series are written into it without a Path or a stat each); per process.
+_SERIES_FOLDERS: dict[tuple[str, str, str], tuple[str, str]] = {}
 
 
 class OutputTaken(Exception):
@@ -55,17 +56,19 @@ def _claim(out: Path, relative: str, series_uid: str) -> bool:
             return False
 
 
-def _claim_series(out: Path, name: HierarchyName) -> str:
+def _claim_series(out: Path, name: HierarchyName) -> tuple[str, str]:
+    """The series folder claimed for ``name`` (relative to ``out``) and its path as text."""
     key = (str(out), name.series_folder, name.series_uid)
     known = _SERIES_FOLDERS.get(key)
-    if known is not None and (out / known).is_dir():
+    if known is not None:
         return known
     for attempt in range(1, MAX_CANDIDATES + 1):
         relative = name.series_folder if attempt == 1 else f"{name.series_folder}_{attempt}"
         if _claim(out, relative, name.series_uid):
-            (out / relative).mkdir(parents=True, exist_ok=True)
-            _SERIES_FOLDERS[key] = relative
-            return relative
+            folder = out / relative
+            folder.mkdir(parents=True, exist_ok=True)
+            claimed = _SERIES_FOLDERS[key] = (relative, str(folder))
+            return claimed
     raise OutputTaken(f"{name.series_folder}: {MAX_CANDIDATES} series share this folder name")
 
 
@@ -93,17 +96,31 @@ def place_hierarchy(
     overwrite: bool,
     tmp_dir: Path | None = None,
 ) -> str:
-    """Place one instance in its series folder; returns its path relative to ``out``."""
-    folder = _claim_series(out, name)
+    """Place one instance in its series folder; returns its path relative to ``out``.
+
+    A folder this process claimed before is written into without a stat: if it went since
+    (removed by hand between two runs of a long-lived process), the write finds it missing
+    and the folder is claimed again, as a check before each write would have done."""
+    try:
+        return _place_in_series(out, name, encoded, overwrite, tmp_dir)
+    except FileNotFoundError:
+        _SERIES_FOLDERS.pop((str(out), name.series_folder, name.series_uid), None)
+        return _place_in_series(out, name, encoded, overwrite, tmp_dir)
+
+
+def _place_in_series(
+    out: Path, name: HierarchyName, encoded: bytes, overwrite: bool, tmp_dir: Path | None
+) -> str:
+    folder, where = _claim_series(out, name)
     for attempt in range(1, MAX_CANDIDATES + 1):
         stem = name.stem if attempt == 1 else f"{name.stem}_{attempt}"
         relative = f"{folder}/{stem}.dcm"
-        target = out / relative
         try:
-            write_new(target, encoded, tmp_dir=tmp_dir)
+            write_new(f"{where}/{stem}.dcm", encoded, tmp_dir=tmp_dir, make_folder=False)
             return relative
         except FileExistsError:
             pass
+        target = out / relative
         if target.read_bytes() == encoded:
             return relative  # the same input written before: idempotent
         if _same_instance(target, encoded):
@@ -118,12 +135,12 @@ def place_mirror(
     out: Path, relative: str, encoded: bytes, overwrite: bool, tmp_dir: Path | None = None
 ) -> str:
     """Place one output at its mirror path (atomically), idempotently."""
-    target = out / relative
     try:
-        write_new(target, encoded, tmp_dir=tmp_dir)
+        write_new(f"{out}/{relative}", encoded, tmp_dir=tmp_dir)  # no Path parse per file
         return relative
     except FileExistsError:
         pass
+    target = out / relative
     if target.read_bytes() == encoded:
         return relative
     if not overwrite:

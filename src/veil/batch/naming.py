@@ -23,9 +23,10 @@ value of its file in every form the audit searches for (`veil.audit.forms`), and
 folder or file name that holds one by a keyed token (the same name gives the same token, so a
 folder stays one folder). Hierarchy names get the same check (`checked_hierarchy`).
 
-On the fast path neither file is read again: the name's values come from a parse of the
-output's head (`name_dataset`), and a path with no form of the fast path's identifiers of its
-input in it is clear (`clear_of_identifiers`); only a path holding one takes the full check.
+On the fast path neither file is read again: the name's values come from the output's raw
+bytes (`veil.batch.fast_names`, the same name as `hierarchy_name` of `name_dataset`), and a
+path with no form of the fast path's identifiers of its input in it is clear
+(`clear_of_identifiers`); only a path holding one takes the full check.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from veil.engine.context import Context, Mode
 from veil.engine.handlers import effective_action
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
+from veil.standard import Option
 
 _MISSING = object()
 
@@ -29,6 +30,10 @@ COPY = Quick("copy")
 REMOVE = Quick("remove")
 OTHER = Quick("other")
 _UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
+# Of those, what an unlisted element may be changed for at any mode: text, dates and names
+# stay as they are in a level walked by the plan (mode PLAN), but for the code meaning.
+_UNLISTED_CHANGED = frozenset({"SQ", "UI", "UN"})
+_CODE_MEANING = tag_of("CodeMeaning")
 # Top-level elements veil may add or replace (the derived age, the de-identification record).
 _TOP_ONLY = frozenset(
     tag_of(keyword)
@@ -58,18 +63,34 @@ class Tables:
     rules: dict[int, Rule | None] = field(default_factory=dict)
     private: dict[tuple[str | None, int, int], Rule] = field(default_factory=dict)
     actions: dict[tuple[str, int, tuple[str, ...], Mode], Action] = field(default_factory=dict)
-    quick: dict[tuple[int, str, Mode, bool], Quick] = field(default_factory=dict)
+    # (mode, top) -> (tag, VR) -> code: one dict per kind of level, so that the per-element
+    # lookup hashes a (tag, VR) pair only (a key with the Mode enum cost ~0.1 us more).
+    quick: dict[tuple[Mode, bool], dict[tuple[int, str], Quick]] = field(default_factory=dict)
+
+    def quick_for(self, mode: Mode, top: bool) -> dict[tuple[int, str], Quick]:
+        """The memo of ``quick_code`` for the levels of this mode (top or nested)."""
+        found = self.quick.get((mode, top))
+        if found is None:
+            found = self.quick[(mode, top)] = {}
+        return found
 
     def quick_code(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
         """COPY or REMOVE when that follows from the tag, VR and mode alone (most elements),
-        else OTHER; memoised in ``quick``."""
+        else OTHER; memoised in ``quick_for(mode, top)``."""
         code = self._quick(tag, vr, mode, top)
-        self.quick[(tag, vr, mode, top)] = code
+        self.quick_for(mode, top)[(tag, vr)] = code
         return code
 
     def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
         group = tag >> 16
-        if is_private(tag) or vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
+        if is_private(tag):
+            # Every private element goes when the plan keeps none (the rewriter's
+            # private_decisions then keeps nothing): decided here, not per element.
+            plan = self.plan
+            if not plan.private_keep and plan.private_default.action is Action.REMOVE:
+                return REMOVE
+            return OTHER
+        if vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
             return OTHER
         if top and tag in RISK_READ:
             return OTHER
@@ -81,12 +102,19 @@ class Tables:
                 return REMOVE
         rule = self.rule_for(tag)
         if rule is None:
-            if vr in _UNLISTED_LOOKED_INTO:
+            if vr in _UNLISTED_CHANGED or (vr in _UNLISTED_LOOKED_INTO and mode is not Mode.PLAN):
                 return OTHER  # sequences, UIDs, and text replaced in dummied or cleaned items
+            if tag == _CODE_MEANING and self.cleans_text:
+                return OTHER  # cleaned as free text (veil.engine.fast.rewrite.unlisted)
             return COPY
         if rule.action is Action.REMOVE:
             return REMOVE
         return OTHER
+
+    @property
+    def cleans_text(self) -> bool:
+        options = self.plan.options
+        return Option.CLEAN_DESCRIPTORS in options or Option.CLEAN_STRUCTURED_CONTENT in options
 
     def rule_for(self, tag: int) -> Rule | None:
         found = self.rules.get(tag, _MISSING)

@@ -243,17 +243,43 @@ def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]
     return tuple(keys), tuple(needles)
 
 
+_Entry = tuple[tuple[bytes, ...], tuple[_Needle, ...]] | None
+# The needle entries of each list of identifiers ``_found`` gave, by the list's id (the list
+# is held here, so its id is not reused while the entry lives): the lists of a study's
+# values repeat in every file, and hashing their Found records again per file cost ~40 us.
+_LIST_ENTRIES: dict[int, tuple[list[Found], list[_Entry]]] = {}
+
+
+def _entries(idents: list[Found]) -> list[_Entry]:
+    known = _LIST_ENTRIES.get(id(idents))
+    if known is not None and known[0] is idents:
+        return known[1]
+    if len(_LIST_ENTRIES) > 65536:
+        _LIST_ENTRIES.clear()
+    entries = [_ident_needles(ident) for ident in idents]
+    _LIST_ENTRIES[id(idents)] = (idents, entries)
+    return entries
+
+
 def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Needle]]:
     """Every needle, once per identifier (one byte string may come from several: the
-    matcher then reports it once per index)."""
+    matcher then reports it once per index). Equal identifiers share one memoised entry
+    (``_ident_needles``), so an entry is taken once by its id."""
     keys: list[bytes] = []
     needles: list[_Needle] = []
-    for ident in {ident for idents in found.values() for ident in idents}:
-        entries = _ident_needles(ident)
-        if entries is None:
-            raise Unsupported("non-ASCII identifier")
-        keys.extend(entries[0])
-        needles.extend(entries[1])
+    seen_lists: set[int] = set()
+    seen: set[int] = set()
+    for idents in found.values():
+        if id(idents) in seen_lists:
+            continue
+        seen_lists.add(id(idents))
+        for entry in _entries(idents):
+            if entry is None:
+                raise Unsupported("non-ASCII identifier")
+            if id(entry) not in seen:
+                seen.add(id(entry))
+                keys.extend(entry[0])
+                needles.extend(entry[1])
     return tuple(keys), needles
 
 

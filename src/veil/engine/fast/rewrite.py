@@ -242,6 +242,11 @@ class Rewriter:
         self.masked: dict[int, bytes] = {}  # masked private elements' output, by id
         self.touched: dict[int, tuple[int, int]] = {}  # top level: tag -> its chunk span
         self.added: list[tuple[int, bytes]] = []
+        # Whether the plan may keep a private element (else every one goes, as the quick
+        # tables decide: veil.engine.fast.tables).
+        self.keeps_private = bool(
+            plan.private_keep or plan.private_default.action is not Action.REMOVE
+        )
 
     # -- values ------------------------------------------------------------------------------
     def raw(self, elem: Element) -> bytes:
@@ -414,7 +419,7 @@ class Rewriter:
                     raise Unsupported("character set in an item")
         kept_private = (
             self.private_decisions(elements, encodings)
-            if any(is_private(e.tag) for e in elements)
+            if self.keeps_private and any(is_private(e.tag) for e in elements)
             else {}
         )
         # An item's own PatientID (and issuer): Other Patient IDs name another patient.
@@ -522,7 +527,8 @@ class Rewriter:
             out.add(data)
 
     def changed(self, out: Level, elem: Element, new: object, encodings: tuple[str, ...]) -> None:
-        self.check_kept(elem, values_of(new))
+        if id(elem) in self.found:  # (most changed elements hold no identifier)
+            self.check_kept(elem, values_of(new))
         self.note(elem, new)
         out.add(encode_value(elem.tag, elem.vr, new, encodings, self.implicit))
 
@@ -670,7 +676,7 @@ class Rewriter:
     ) -> dict[int, Rule]:
         """The kept private elements of a level (by id) with their rule; creators of blocks
         that keep something are kept too."""
-        if not self.plan.private_keep and self.plan.private_default.action is Action.REMOVE:
+        if not self.keeps_private:
             return {}  # every private element goes (the basic profile without options)
         elements = [e for e in elements if is_private(e.tag)]
         creators: dict[tuple[int, int], tuple[str | None, Element]] = {}

@@ -197,7 +197,13 @@ def kept_in_place(idents: list[Found], new_values: list[object] | None) -> bool:
     if new_values is None:
         return True
     output = {normalise(str(v)) for v in new_values if v is not None}
-    return any(normalise(ident.value) in output for ident in idents)
+    return any(_normalised(ident.value) in output for ident in idents)
+
+
+@lru_cache(maxsize=16384)
+def _normalised(value: str) -> str:
+    """``normalise`` of an identifier's value, memoised (the values of a study repeat)."""
+    return normalise(value)
 
 
 @dataclass(frozen=True)

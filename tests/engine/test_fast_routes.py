@@ -21,9 +21,8 @@ from pydicom.sequence import Sequence
 
 from tests.engine import builders as b
 from tests.engine.test_fast_path_equivalence import CORPUS, POLICIES, _encode, _plan, generated
-from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
+from veil.engine.fast import Fallback, FastOutput, deidentify_bytes, parse
 from veil.engine.fast import audit as fast_audit
-from veil.engine.fast import parse
 from veil.engine.fast import tables as fast_tables
 from veil.engine.fast.memo import MemoMapper, memoised
 from veil.engine.fast.parse import (
@@ -278,3 +277,19 @@ def test_the_memoised_mapper_gives_the_mappers_uids_and_pseudonyms() -> None:
         ):
             assert memo.patient_pseudonym(patient) == mapper.patient_pseudonym(patient)
     assert memo.date_offset_days(Patient("12345")) == mapper.date_offset_days(Patient("12345"))
+
+
+def test_the_memoised_pseudonym_follows_the_instance_only_where_the_mapper_does() -> None:
+    mapper = Mapper(bytes(range(32)))
+    memo = memoised(mapper)
+    patients = [
+        Patient(patient_id, "", study, f"1.2.3.{instance}")
+        for patient_id in ("12345", "UNKNOWN", "")
+        for study in ("1.2.9", "", " \x00")
+        for instance in range(3)
+    ]
+    for patient in patients * 2:
+        assert memo.patient_pseudonym(patient) == mapper.patient_pseudonym(patient)
+    # A placeholder ID without a study: each instance is its own subject (and stays so).
+    alone = {memo.patient_pseudonym(Patient("UNKNOWN", "", "", f"1.2.3.{n}")) for n in range(3)}
+    assert len(alone) == 3

@@ -8,7 +8,7 @@ the same bytes; instance UIDs, unique per file, only pass through it (it is clea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from veil.mapping import Mapper, Patient
 
@@ -31,12 +31,21 @@ class MemoMapper(Mapper):
         return found
 
     def patient_pseudonym(self, patient: Patient) -> str:
-        found = self.pseudonyms.get(patient)
+        # The instance UID names the subject only when the study does not (a placeholder
+        # PatientID in a file without a study UID: veil.mapping.patient_key); memoised
+        # without it otherwise, or every file of a study would miss.
+        memo_key = patient if not _study_of(patient) else replace(patient, instance_uid="")
+        found = self.pseudonyms.get(memo_key)
         if found is None:
             if len(self.pseudonyms) >= _LIMIT:
                 self.pseudonyms.clear()
-            found = self.pseudonyms[patient] = super().patient_pseudonym(patient)
+            found = self.pseudonyms[memo_key] = super().patient_pseudonym(patient)
         return found
+
+
+def _study_of(patient: Patient) -> str:
+    """The study UID as ``veil.mapping.patient_key`` reads it (cleaned)."""
+    return patient.study_uid.strip().rstrip("\x00").strip()
 
 
 _LAST: list[tuple[Mapper, MemoMapper]] = []

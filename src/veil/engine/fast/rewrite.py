@@ -49,7 +49,14 @@ from veil.engine.fast.encode import (
 )
 from veil.engine.fast.needles import blob_needles_of
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
-from veil.engine.fast.tables import COPY, REMOVE, RISK_ALWAYS_READ, RISK_READ, tables_for
+from veil.engine.fast.tables import (
+    COPY,
+    REMOVE,
+    RISK_ALWAYS_READ,
+    RISK_READ,
+    Quick,
+    tables_for,
+)
 from veil.engine.handlers import (
     CLEAN_KEEPS,
     HANDLERS,
@@ -220,6 +227,13 @@ INSERTED = (PATIENT_AGE, *RECORD_TAGS, TEMPORAL)
 _NO_MARK = 1 << 32  # above every tag
 
 
+def _pass_marks(out: Level, marks: list[int], tag: int) -> int:
+    """Mark the insertion places before ``tag``; the next place still to come."""
+    while marks and tag > marks[0]:
+        out.mark(marks.pop(0))
+    return marks[0] if marks else _NO_MARK
+
+
 class Rewriter:
     """Rewrites one parsed file by the plan; ``run`` returns the output chunks."""
 
@@ -352,58 +366,53 @@ class Rewriter:
     ) -> Level:
         scope = self.scope(elements, path, mode, encodings, top)
         out = scope.out
+        chunks = out.chunks
         tables = self.tables
         quick = tables.quick_for(mode, top)
         found = self.found
         implicit = self.implicit
-        touched = self.touched
         marks = list(INSERTED) if top else []
         next_mark = marks[0] if marks else _NO_MARK
-        # A run of kept elements is one slice, given to ``out`` when something else comes
-        # (the rewrite of a 150-element file: ~NN us less than one ``out.copy`` each).
-        run_start = run_end = -1
+        # A run of kept elements is one slice: the last chunk grows while the next element
+        # starts where it ends (no ``out.copy`` call per element). Any other element between
+        # two kept ones leaves a gap in the input, so the run then ends by itself.
+        run_end = -1
         for elem in elements:
             tag = elem.tag
             if tag > next_mark:
-                if run_end >= 0:
-                    out.copy(run_start, run_end)
-                    run_start = run_end = -1
-                while marks and tag > marks[0]:
-                    out.mark(marks.pop(0))
-                next_mark = marks[0] if marks else _NO_MARK
+                run_end = -1  # an insertion place: the run must not grow over it
+                next_mark = _pass_marks(out, marks, tag)
             vr = elem.vr
             code = quick.get((tag, vr))
             if code is None:
                 code = tables.quick_code(tag, vr, mode, top)
-            if code is COPY:
-                if found and id(elem) in found:
-                    raise Unsupported("audit: a value kept in place")
-                if implicit:
-                    self.converted(out, elem, encodings)
-                elif elem.start == run_end:
-                    run_end = elem.end
-                else:
-                    if run_end >= 0:
-                        out.copy(run_start, run_end)
-                    run_start, run_end = elem.start, elem.end
-                continue
-            if code is REMOVE:
-                out.changed = True
-                if top:
-                    touched[tag] = (0, 0)
-                continue
-            if run_end >= 0:
-                out.copy(run_start, run_end)
-                run_start = run_end = -1
-            if top:
-                first = out.fence()
-                self.element(scope, elem)
-                touched[tag] = (first, out.fence())
+            if code is not COPY:
+                self.decided(scope, elem, code)
+            elif found and id(elem) in found:
+                raise Unsupported("audit: a value kept in place")
+            elif implicit:
+                self.converted(out, elem, encodings)
+            elif elem.start == run_end:
+                run_end = elem.end
+                chunks[-1] = (chunks[-1][0], run_end)  # type: ignore[index]
             else:
-                self.element(scope, elem)
-        if run_end >= 0:
-            out.copy(run_start, run_end)
+                out.copy(elem.start, elem.end)
+                run_end = elem.end
         return out
+
+    def decided(self, scope: Scope, elem: Element, code: Quick) -> None:
+        """An element the quick tables remove, or whose own route decides."""
+        out = scope.out
+        if code is REMOVE:
+            out.changed = True
+            if scope.top:
+                self.touched[elem.tag] = (0, 0)
+        elif scope.top:
+            first = out.fence()
+            self.element(scope, elem)
+            self.touched[elem.tag] = (first, out.fence())
+        else:
+            self.element(scope, elem)
 
     def scope(
         self,

@@ -394,7 +394,7 @@ class Rewriter:
                 self.converted(out, elem, encodings)
             elif elem.start == run_end:
                 run_end = elem.end
-                chunks[-1] = (chunks[-1][0], run_end)  # type: ignore[index]
+                chunks[-1] = (chunks[-1][0], run_end)
             else:
                 out.copy(elem.start, elem.end)
                 run_end = elem.end

@@ -182,6 +182,56 @@ def test_the_one_unpack_parse_gives_the_element_by_element_tree_or_refusal() -> 
         assert {"truncated", "unknown VR"} <= reasons, reasons
 
 
+def _slow_head(data: bytes, last: int) -> list[Element]:
+    """`parse_head` as it was (its checks of the file meta, then its own loop)."""
+    if len(data) < 140 or data[128:132] != b"DICM":
+        raise Unsupported("not Part 10 (no DICM marker)")
+    meta, pos = parse._meta(data)
+    if not parse.is_explicit_le(parse._text(meta.get(parse.TRANSFER_SYNTAX, b""))):
+        raise Unsupported("not explicit VR little endian")
+    if pos + 8 > len(data) or data[pos + 4 : pos + 6].decode("latin-1") not in parse._VALID_VRS:
+        raise Unsupported("dataset contradicts its syntax")
+    elements: list[Element] = []
+    previous, end = -1, len(data)
+    while pos < end:
+        tag, vr, length, value = parse._header(data, pos, end)
+        if tag >> 16 == 0xFFFE or tag <= previous:
+            raise Unsupported("elements out of order")
+        if tag > last:
+            break
+        previous = tag
+        elem = _slow_element(data, tag, vr, pos, value, length, end, 0)
+        elements.append(elem)
+        pos = elem.end
+    return elements
+
+
+def test_the_head_parse_gives_what_its_own_loop_gave() -> None:
+    rng = random.Random(3)
+    datas = [_encode(b.mr_dataset())] + [p.read_bytes() for p in _files(11)]
+    compared = 0
+    for data in datas:
+        try:
+            parsed = parse_file(data)
+        except Unsupported:
+            continue
+        if parsed.implicit:
+            continue
+        for variant in _damaged(data, rng):
+            for last in (0x00080020, 0x00200013, 0x7FE00010, 0xFFFFFFFF):
+                try:
+                    expected: object = _slow_head(variant, last)
+                except Unsupported as refused:
+                    expected = refused.reason
+                try:
+                    got: object = parse.parse_head(variant, last)
+                except Unsupported as refused:
+                    got = refused.reason
+                assert got == expected
+                compared += 1
+    assert compared > 40
+
+
 # -- the quick tables against the element's own route ---------------------------------------
 def _outcome(data: bytes, plan: Plan) -> object:
     fast = deidentify_bytes(data, plan, MAPPER, audit=True)

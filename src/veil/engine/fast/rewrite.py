@@ -54,7 +54,6 @@ from veil.engine.fast.tables import (
     REMOVE,
     RISK_ALWAYS_READ,
     RISK_READ,
-    Quick,
     tables_for,
 )
 from veil.engine.handlers import (
@@ -386,8 +385,12 @@ class Rewriter:
             code = quick.get((tag, vr))
             if code is None:
                 code = tables.quick_code(tag, vr, mode, top)
-            if code is not COPY:
-                self.decided(scope, elem, code)
+            if code is REMOVE:  # (inline: a third of the elements, private ones first)
+                out.changed = True
+                if top:
+                    self.touched[tag] = (0, 0)
+            elif code is not COPY:
+                self.decided(scope, elem)
             elif found and id(elem) in found:
                 raise Unsupported("audit: a value kept in place")
             elif implicit:
@@ -400,14 +403,10 @@ class Rewriter:
                 run_end = elem.end
         return out
 
-    def decided(self, scope: Scope, elem: Element, code: Quick) -> None:
-        """An element the quick tables remove, or whose own route decides."""
+    def decided(self, scope: Scope, elem: Element) -> None:
+        """An element whose own route decides (the quick tables could not)."""
         out = scope.out
-        if code is REMOVE:
-            out.changed = True
-            if scope.top:
-                self.touched[elem.tag] = (0, 0)
-        elif scope.top:
+        if scope.top:
             first = out.fence()
             self.element(scope, elem)
             self.touched[elem.tag] = (first, out.fence())

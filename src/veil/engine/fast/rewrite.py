@@ -39,6 +39,7 @@ from veil.engine.fast.encode import (
     ITEM_DELIMITER,
     SEQUENCE_DELIMITER,
     converted_value,
+    encode_empty,
     encode_value,
     header,
     item_header,
@@ -51,9 +52,11 @@ from veil.engine.fast.needles import blob_needles_of
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
 from veil.engine.fast.tables import (
     COPY,
+    EMPTIED,
     REMOVE,
     RISK_ALWAYS_READ,
     RISK_READ,
+    Quick,
     tables_for,
 )
 from veil.engine.handlers import (
@@ -367,7 +370,8 @@ class Rewriter:
         out = scope.out
         chunks = out.chunks
         tables = self.tables
-        quick = tables.quick_for(mode, top)
+        ctx = self.ctx
+        quick = tables.quick_for(ctx, path, mode, top)
         found = self.found
         implicit = self.implicit
         marks = list(INSERTED) if top else []
@@ -384,13 +388,13 @@ class Rewriter:
             vr = elem.vr
             code = quick.get((tag, vr))
             if code is None:
-                code = tables.quick_code(tag, vr, mode, top)
+                code = tables.quick_code(tag, vr, ctx, path, mode, top)
             if code is REMOVE:  # (inline: a third of the elements, private ones first)
                 out.changed = True
                 if top:
                     self.touched[tag] = (0, 0)
             elif code is not COPY:
-                self.decided(scope, elem)
+                self.decided(scope, elem, code)
             elif found and id(elem) in found:
                 raise Unsupported("audit: a value kept in place")
             elif implicit:
@@ -403,15 +407,19 @@ class Rewriter:
                 run_end = elem.end
         return out
 
-    def decided(self, scope: Scope, elem: Element) -> None:
-        """An element whose own route decides (the quick tables could not)."""
+    def decided(self, scope: Scope, elem: Element, code: Quick) -> None:
+        """An element emptied by the plan, or whose own route decides."""
         out = scope.out
-        if scope.top:
-            first = out.fence()
-            self.element(scope, elem)
-            self.touched[elem.tag] = (first, out.fence())
+        first = out.fence() if scope.top else 0
+        if code is EMPTIED:
+            # What `value_action` does for Action.EMPTY, without the route to it.
+            if id(elem) in self.found:
+                self.check_kept(elem, values_of(empty_value(elem.vr)))
+            out.add(encode_empty(elem.tag, elem.vr, self.implicit))
         else:
             self.element(scope, elem)
+        if scope.top:
+            self.touched[elem.tag] = (first, out.fence())
 
     def scope(
         self,

@@ -21,6 +21,7 @@ in a single-byte character set only (``Unsupported`` otherwise).
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -153,7 +154,18 @@ def _found(tag: int, vr: str, how: str, kind: Kind, value: bytes, codec: str) ->
     values = _texts(value, codec)
     if how == "uid":
         values = [v for v in values if names_instance(tag, v)]
-    return [Found(kind, vr, v, codec) for v in values]
+    return Identifiers(Found(kind, vr, v, codec) for v in values)
+
+
+class Identifiers(list[Found]):
+    """The identifiers of one value, as ``_found`` memoises them, with their needle entries
+    once the audit has asked for them (``_entries``)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, items: Iterable[Found]) -> None:
+        super().__init__(items)
+        self.entries: list[_Entry] | None = None
 
 
 def _texts(value: bytes, codec: str) -> list[str]:
@@ -250,20 +262,17 @@ def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]
 
 
 _Entry = tuple[tuple[bytes, ...], tuple[_Needle, ...]] | None
-# The needle entries of each list of identifiers ``_found`` gave, by the list's id (the list
-# is held here, so its id is not reused while the entry lives): the lists of a study's
-# values repeat in every file, and hashing their Found records again per file cost ~40 us.
-_LIST_ENTRIES: dict[int, tuple[list[Found], list[_Entry]]] = {}
 
 
 def _entries(idents: list[Found]) -> list[_Entry]:
-    known = _LIST_ENTRIES.get(id(idents))
-    if known is not None and known[0] is idents:
-        return known[1]
-    if len(_LIST_ENTRIES) > 65536:
-        _LIST_ENTRIES.clear()
-    entries = [_ident_needles(ident) for ident in idents]
-    _LIST_ENTRIES[id(idents)] = (idents, entries)
+    """The needle entries of each identifier of the list, kept on the list itself when it is
+    ``_found``'s (its lists serve every file of a study: hashing their Found records again
+    per file cost ~40 us a file)."""
+    entries: list[_Entry] | None = getattr(idents, "entries", None)
+    if entries is None:
+        entries = [_ident_needles(ident) for ident in idents]
+        if isinstance(idents, Identifiers):
+            idents.entries = entries
     return entries
 
 
@@ -273,12 +282,8 @@ def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Ne
     (``_ident_needles``), so an entry is taken once by its id."""
     keys: list[bytes] = []
     needles: list[_Needle] = []
-    seen_lists: set[int] = set()
     seen: set[int] = set()
     for idents in found.values():
-        if id(idents) in seen_lists:
-            continue
-        seen_lists.add(id(idents))
         for entry in _entries(idents):
             if entry is None:
                 raise Unsupported("non-ASCII identifier")

@@ -63,6 +63,7 @@ from veil.engine.fast.header import (
     private_creator_elements,
     top_elements,
 )
+from veil.engine.fast.memo import memoised
 from veil.engine.fast.parse import parse_file
 from veil.engine.fast.risk import pixel_decisions
 from veil.errors import PolicyError, ProfileError, VeilError
@@ -249,7 +250,8 @@ def deidentify_file(
     result = FileResult(
         Outcome.WRITTEN,
         fast.encoded,
-        patient_pseudonym=settings.mapper.patient_pseudonym(fast.patient),
+        # The fast path's memo (one HMAC and base32 text per patient, not per file).
+        patient_pseudonym=memoised(settings.mapper).patient_pseudonym(fast.patient),
         uids=(fast.study_uid, fast.series_uid, fast.sop_instance_uid),
         engine=FAST,
         check=_fast_facts(data, fast, settings) if settings.profiles else None,

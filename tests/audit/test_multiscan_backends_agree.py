@@ -50,6 +50,22 @@ def test_c_kernel_finds_exactly_what_numpy_finds(
     assert sorted(c_hits) == sorted(multiscan.new_matcher(needles, "numpy").find(data, start))
 
 
+# Hundreds of needles with many first pairs: the kernel's table of pairs (open addressing,
+# sized by the needle count) collides and probes; the answers must not change.
+_MANY = st.lists(
+    st.text("abcdefghij0123456789.-", min_size=2, max_size=5), min_size=1, max_size=400
+).map(lambda texts: [t.encode() for t in dict.fromkeys(texts)])
+
+
+@pytest.mark.skipif(multiscan.BACKEND != "c", reason="the C kernel is not built here")
+@settings(max_examples=60, deadline=None)
+@given(data=st.text("abcdefghijABCDEFGHIJ0123456789.- ", max_size=3000), needles=_MANY)
+def test_c_kernel_with_many_needles_finds_what_numpy_finds(data: str, needles: list[bytes]) -> None:
+    raw = data.encode()
+    c_hits = multiscan.new_matcher(needles, "c").find(raw)
+    assert c_hits == multiscan.new_matcher(needles, "numpy").find(raw)
+
+
 @pytest.mark.skipif(not os.environ.get("CI"), reason="only CI promises a C compiler")
 def test_ci_builds_the_c_kernel_from_a_clean_clone() -> None:
     # setup.py builds it at `pip install -e` (scripts/setup.sh); a CI run on the numpy

@@ -104,6 +104,7 @@ def new_matcher(needles: Sequence[bytes], backend: str | None = None) -> Matcher
 
 @lru_cache(maxsize=8)
 def compile_needles(needles: tuple[bytes, ...]) -> Matcher:
-    """A matcher for ``needles``, cached (a few only: each C matcher holds a 256 KiB table,
-    and the needles of most files differ by their own instance UIDs)."""
+    """A matcher for ``needles``, cached (a few only: the needles of most files differ by
+    their own instance UIDs; a C matcher costs ~2 us to build, its 8 KiB filter and a table
+    of first pairs sized by the needle count)."""
     return new_matcher(needles)

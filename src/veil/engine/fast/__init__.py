@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from veil.engine.context import Context
 from veil.engine.fast import audit as fast_audit
+from veil.engine.fast.memo import memoised
 from veil.engine.fast.parse import ParsedFile, Unsupported, parse_file
 from veil.engine.fast.rewrite import Rewriter, TopChanges
 from veil.mapping import Mapper, Patient
@@ -66,7 +67,8 @@ def deidentify_bytes(
     output = None
     try:
         parsed = parse_file(data)
-        rewriter = Rewriter(parsed, plan, Context(plan, mapper, "", Patient("")), audit)
+        context = Context(plan, memoised(mapper), "", Patient(""))
+        rewriter = Rewriter(parsed, plan, context, audit)
         result = rewriter.run()
         view = memoryview(data)
         encoded = b"".join(

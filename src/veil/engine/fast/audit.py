@@ -21,6 +21,7 @@ in a single-byte character set only (``Unsupported`` otherwise).
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -153,7 +154,18 @@ def _found(tag: int, vr: str, how: str, kind: Kind, value: bytes, codec: str) ->
     values = _texts(value, codec)
     if how == "uid":
         values = [v for v in values if names_instance(tag, v)]
-    return [Found(kind, vr, v, codec) for v in values]
+    return Identifiers(Found(kind, vr, v, codec) for v in values)
+
+
+class Identifiers(list[Found]):
+    """The identifiers of one value, as ``_found`` memoises them, with their needle entries
+    once the audit has asked for them (``_entries``)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, items: Iterable[Found]) -> None:
+        super().__init__(items)
+        self.entries: list[_Entry] | None = None
 
 
 def _texts(value: bytes, codec: str) -> list[str]:
@@ -197,7 +209,13 @@ def kept_in_place(idents: list[Found], new_values: list[object] | None) -> bool:
     if new_values is None:
         return True
     output = {normalise(str(v)) for v in new_values if v is not None}
-    return any(normalise(ident.value) in output for ident in idents)
+    return any(_normalised(ident.value) in output for ident in idents)
+
+
+@lru_cache(maxsize=16384)
+def _normalised(value: str) -> str:
+    """``normalise`` of an identifier's value, memoised (the values of a study repeat)."""
+    return normalise(value)
 
 
 @dataclass(frozen=True)
@@ -243,17 +261,36 @@ def _ident_needles(ident: Found) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]
     return tuple(keys), tuple(needles)
 
 
+_Entry = tuple[tuple[bytes, ...], tuple[_Needle, ...]] | None
+
+
+def _entries(idents: list[Found]) -> list[_Entry]:
+    """The needle entries of each identifier of the list, kept on the list itself when it is
+    ``_found``'s (its lists serve every file of a study: hashing their Found records again
+    per file cost ~40 us a file)."""
+    entries: list[_Entry] | None = getattr(idents, "entries", None)
+    if entries is None:
+        entries = [_ident_needles(ident) for ident in idents]
+        if isinstance(idents, Identifiers):
+            idents.entries = entries
+    return entries
+
+
 def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Needle]]:
     """Every needle, once per identifier (one byte string may come from several: the
-    matcher then reports it once per index)."""
+    matcher then reports it once per index). Equal identifiers share one memoised entry
+    (``_ident_needles``), so an entry is taken once by its id."""
     keys: list[bytes] = []
     needles: list[_Needle] = []
-    for ident in {ident for idents in found.values() for ident in idents}:
-        entries = _ident_needles(ident)
-        if entries is None:
-            raise Unsupported("non-ASCII identifier")
-        keys.extend(entries[0])
-        needles.extend(entries[1])
+    seen: set[int] = set()
+    for idents in found.values():
+        for entry in _entries(idents):
+            if entry is None:
+                raise Unsupported("non-ASCII identifier")
+            if id(entry) not in seen:
+                seen.add(id(entry))
+                keys.extend(entry[0])
+                needles.extend(entry[1])
     return tuple(keys), needles
 
 

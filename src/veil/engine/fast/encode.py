@@ -116,7 +116,9 @@ def encode_text(tag: int, vr: str, values: list[str], implicit: bool = False) ->
     return header(tag, vr, len(data), implicit) + data
 
 
+@lru_cache(maxsize=4096)
 def encode_empty(tag: int, vr: str, implicit: bool = False) -> bytes:
+    """An emptied element (memoised: the same few tags are emptied in every file)."""
     return header(tag, vr, 0, implicit)
 
 

@@ -39,6 +39,7 @@ from veil.engine.fast.encode import (
     ITEM_DELIMITER,
     SEQUENCE_DELIMITER,
     converted_value,
+    encode_empty,
     encode_value,
     header,
     item_header,
@@ -49,7 +50,15 @@ from veil.engine.fast.encode import (
 )
 from veil.engine.fast.needles import blob_needles_of
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
-from veil.engine.fast.tables import COPY, REMOVE, RISK_ALWAYS_READ, RISK_READ, tables_for
+from veil.engine.fast.tables import (
+    COPY,
+    EMPTIED,
+    REMOVE,
+    RISK_ALWAYS_READ,
+    RISK_READ,
+    Quick,
+    tables_for,
+)
 from veil.engine.handlers import (
     CLEAN_KEEPS,
     HANDLERS,
@@ -217,6 +226,14 @@ class TopChanges:
 _INTEREST = (SOP_CLASS, SOP_INSTANCE, STUDY_UID, SERIES_UID)
 # Top-level elements veil may add, in tag order (their place is marked while rewriting).
 INSERTED = (PATIENT_AGE, *RECORD_TAGS, TEMPORAL)
+_NO_MARK = 1 << 32  # above every tag
+
+
+def _pass_marks(out: Level, marks: list[int], tag: int) -> int:
+    """Mark the insertion places before ``tag``; the next place still to come."""
+    while marks and tag > marks[0]:
+        out.mark(marks.pop(0))
+    return marks[0] if marks else _NO_MARK
 
 
 class Rewriter:
@@ -241,6 +258,11 @@ class Rewriter:
         self.masked: dict[int, bytes] = {}  # masked private elements' output, by id
         self.touched: dict[int, tuple[int, int]] = {}  # top level: tag -> its chunk span
         self.added: list[tuple[int, bytes]] = []
+        # Whether the plan may keep a private element (else every one goes, as the quick
+        # tables decide: veil.engine.fast.tables).
+        self.keeps_private = bool(
+            plan.private_keep or plan.private_default.action is not Action.REMOVE
+        )
 
     # -- values ------------------------------------------------------------------------------
     def raw(self, elem: Element) -> bytes:
@@ -346,34 +368,58 @@ class Rewriter:
     ) -> Level:
         scope = self.scope(elements, path, mode, encodings, top)
         out = scope.out
-        quick = self.tables.quick
+        chunks = out.chunks
+        tables = self.tables
+        ctx = self.ctx
+        quick = tables.quick_for(ctx, path, mode, top)
         found = self.found
+        implicit = self.implicit
         marks = list(INSERTED) if top else []
+        next_mark = marks[0] if marks else _NO_MARK
+        # A run of kept elements is one slice: the last chunk grows while the next element
+        # starts where it ends (no ``out.copy`` call per element). Any other element between
+        # two kept ones leaves a gap in the input, so the run then ends by itself.
+        run_end = -1
         for elem in elements:
             tag = elem.tag
-            while marks and tag > marks[0]:
-                out.mark(marks.pop(0))
-            code = quick.get((tag, elem.vr, mode, top))
+            if tag > next_mark:
+                run_end = -1  # an insertion place: the run must not grow over it
+                next_mark = _pass_marks(out, marks, tag)
+            vr = elem.vr
+            code = quick.get((tag, vr))
             if code is None:
-                code = self.tables.quick_code(tag, elem.vr, mode, top)
-            if code is COPY:
-                if found and id(elem) in found:
-                    raise Unsupported("audit: a value kept in place")
-                if self.implicit:
-                    self.converted(out, elem, encodings)
-                else:
-                    out.copy(elem.start, elem.end)
-            elif code is REMOVE:
+                code = tables.quick_code(tag, vr, ctx, path, mode, top)
+            if code is REMOVE:  # (inline: a third of the elements, private ones first)
                 out.changed = True
                 if top:
                     self.touched[tag] = (0, 0)
-            elif top:
-                first = out.fence()
-                self.element(scope, elem)
-                self.touched[tag] = (first, out.fence())
+            elif code is not COPY:
+                self.decided(scope, elem, code)
+            elif found and id(elem) in found:
+                raise Unsupported("audit: a value kept in place")
+            elif implicit:
+                self.converted(out, elem, encodings)
+            elif elem.start == run_end:
+                run_end = elem.end
+                chunks[-1] = (chunks[-1][0], run_end)
             else:
-                self.element(scope, elem)
+                out.copy(elem.start, elem.end)
+                run_end = elem.end
         return out
+
+    def decided(self, scope: Scope, elem: Element, code: Quick) -> None:
+        """An element emptied by the plan, or whose own route decides."""
+        out = scope.out
+        first = out.fence() if scope.top else 0
+        if code is EMPTIED:
+            # What `value_action` does for Action.EMPTY, without the route to it.
+            if id(elem) in self.found:
+                self.check_kept(elem, values_of(empty_value(elem.vr)))
+            out.add(encode_empty(elem.tag, elem.vr, self.implicit))
+        else:
+            self.element(scope, elem)
+        if scope.top:
+            self.touched[elem.tag] = (first, out.fence())
 
     def scope(
         self,
@@ -389,7 +435,7 @@ class Rewriter:
                     raise Unsupported("character set in an item")
         kept_private = (
             self.private_decisions(elements, encodings)
-            if any(is_private(e.tag) for e in elements)
+            if self.keeps_private and any(is_private(e.tag) for e in elements)
             else {}
         )
         # An item's own PatientID (and issuer): Other Patient IDs name another patient.
@@ -497,7 +543,8 @@ class Rewriter:
             out.add(data)
 
     def changed(self, out: Level, elem: Element, new: object, encodings: tuple[str, ...]) -> None:
-        self.check_kept(elem, values_of(new))
+        if id(elem) in self.found:  # (most changed elements hold no identifier)
+            self.check_kept(elem, values_of(new))
         self.note(elem, new)
         out.add(encode_value(elem.tag, elem.vr, new, encodings, self.implicit))
 
@@ -645,7 +692,7 @@ class Rewriter:
     ) -> dict[int, Rule]:
         """The kept private elements of a level (by id) with their rule; creators of blocks
         that keep something are kept too."""
-        if not self.plan.private_keep and self.plan.private_default.action is Action.REMOVE:
+        if not self.keeps_private:
             return {}  # every private element goes (the basic profile without options)
         elements = [e for e in elements if is_private(e.tag)]
         creators: dict[tuple[int, int], tuple[str | None, Element]] = {}

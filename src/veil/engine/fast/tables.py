@@ -11,6 +11,7 @@ from veil.engine.context import Context, Mode
 from veil.engine.handlers import effective_action
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
+from veil.standard import Option
 
 _MISSING = object()
 
@@ -28,7 +29,13 @@ class Quick:
 COPY = Quick("copy")
 REMOVE = Quick("remove")
 OTHER = Quick("other")
+EMPTIED = Quick("emptied")  # a listed element set to an empty value (its bytes memoised)
+LISTED = Quick("listed")  # (inside `Tables` only: decided by the plan's action)
 _UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
+# Of those, what an unlisted element may be changed for at any mode: text, dates and names
+# stay as they are in a level walked by the plan (mode PLAN), but for the code meaning.
+_UNLISTED_CHANGED = frozenset({"SQ", "UI", "UN"})
+_CODE_MEANING = tag_of("CodeMeaning")
 # Top-level elements veil may add or replace (the derived age, the de-identification record).
 _TOP_ONLY = frozenset(
     tag_of(keyword)
@@ -58,18 +65,56 @@ class Tables:
     rules: dict[int, Rule | None] = field(default_factory=dict)
     private: dict[tuple[str | None, int, int], Rule] = field(default_factory=dict)
     actions: dict[tuple[str, int, tuple[str, ...], Mode], Action] = field(default_factory=dict)
-    quick: dict[tuple[int, str, Mode, bool], Quick] = field(default_factory=dict)
+    # (SOP class, sequence path, mode, top) -> (tag, VR) -> code: one dict per kind of level,
+    # so that the per-element lookup hashes a (tag, VR) pair only (a key with the Mode enum
+    # cost ~0.1 us more), and the plan's action (by SOP class and path) is decided once.
+    quick: dict[tuple[str, tuple[str, ...], Mode, bool], dict[tuple[int, str], Quick]] = field(
+        default_factory=dict
+    )
 
-    def quick_code(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
-        """COPY or REMOVE when that follows from the tag, VR and mode alone (most elements),
-        else OTHER; memoised in ``quick``."""
+    def quick_for(
+        self, ctx: Context, path: tuple[str, ...], mode: Mode, top: bool
+    ) -> dict[tuple[int, str], Quick]:
+        """The memo of ``quick_code`` for the levels of this kind."""
+        key = (ctx.sop_class, path, mode, top)
+        found = self.quick.get(key)
+        if found is None:
+            found = self.quick[key] = {}
+        return found
+
+    def quick_code(
+        self, tag: int, vr: str, ctx: Context, path: tuple[str, ...], mode: Mode, top: bool
+    ) -> Quick:
+        """COPY, REMOVE or EMPTIED when that follows from the tag, VR, the level and the plan's
+        action alone (most elements), else OTHER; memoised in ``quick_for``."""
         code = self._quick(tag, vr, mode, top)
-        self.quick[(tag, vr, mode, top)] = code
+        if code is LISTED:
+            code = self._listed(tag, vr, ctx, path, mode)
+        self.quick_for(ctx, path, mode, top)[(tag, vr)] = code
         return code
+
+    def _listed(self, tag: int, vr: str, ctx: Context, path: tuple[str, ...], mode: Mode) -> Quick:
+        """A listed element by its action here: removed, emptied (not a sequence: its length
+        form is its own), else its own route (veil.engine.fast.rewrite.Rewriter.listed)."""
+        rule = self.rule_for(tag)
+        assert rule is not None
+        action = self.action(rule, ctx, path, tag, mode)
+        if action is Action.REMOVE:
+            return REMOVE
+        if action is Action.EMPTY and vr != "SQ":
+            return EMPTIED
+        return OTHER
 
     def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
         group = tag >> 16
-        if is_private(tag) or vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
+        if is_private(tag):
+            # Every private element goes when the plan keeps none (the rewriter's
+            # private_decisions then keeps nothing): decided here, not per element.
+            plan = self.plan
+            if not plan.private_keep and plan.private_default.action is Action.REMOVE:
+                return REMOVE
+            return OTHER
+        if vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
             return OTHER
         if top and tag in RISK_READ:
             return OTHER
@@ -81,12 +126,19 @@ class Tables:
                 return REMOVE
         rule = self.rule_for(tag)
         if rule is None:
-            if vr in _UNLISTED_LOOKED_INTO:
+            if vr in _UNLISTED_CHANGED or (vr in _UNLISTED_LOOKED_INTO and mode is not Mode.PLAN):
                 return OTHER  # sequences, UIDs, and text replaced in dummied or cleaned items
+            if tag == _CODE_MEANING and self.cleans_text:
+                return OTHER  # cleaned as free text (veil.engine.fast.rewrite.unlisted)
             return COPY
         if rule.action is Action.REMOVE:
             return REMOVE
-        return OTHER
+        return LISTED
+
+    @property
+    def cleans_text(self) -> bool:
+        options = self.plan.options
+        return Option.CLEAN_DESCRIPTORS in options or Option.CLEAN_STRUCTURED_CONTENT in options
 
     def rule_for(self, tag: int) -> Rule | None:
         found = self.rules.get(tag, _MISSING)

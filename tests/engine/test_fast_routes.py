@@ -1,0 +1,345 @@
+"""The fast path's shortcuts give what the longer routes beside them give.
+
+- the parse's one-unpack loop gives the tree (or the refusal) of the element-by-element parse
+  it replaced (`_header` then `_element` per element), on real files, cut and damaged;
+- the quick tables' decisions (kept runs copied as one slice, private elements and unlisted
+  text decided without the element's own route) give the bytes the element's own route gives;
+- the audit's needles memoised per list of identifiers are the needles of those identifiers;
+- the memoised mapper gives the mapper's UIDs and pseudonyms.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from tests.engine import builders as b
+from tests.engine.test_fast_path_equivalence import CORPUS, POLICIES, _encode, _plan, generated
+from veil.engine.fast import Fallback, FastOutput, deidentify_bytes, parse
+from veil.engine.fast import audit as fast_audit
+from veil.engine.fast import tables as fast_tables
+from veil.engine.fast.memo import MemoMapper, memoised
+from veil.engine.fast.parse import (
+    ITEM,
+    ITEM_END,
+    SEQUENCE_END,
+    SEQUENCE_END_BYTES,
+    UNDEFINED,
+    Element,
+    Item,
+    Unsupported,
+    parse_file,
+)
+from veil.mapping import LookupEntry, Mapper, Patient
+from veil.policy.plan import Plan
+
+MAPPER = Mapper(bytes(range(32)))
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _files(every: int) -> list[Path]:
+    roots = [CORPUS] if CORPUS.is_dir() else []
+    found = sorted(
+        p
+        for root in roots
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix not in (".md", ".tsv")
+    )
+    return found[::every]
+
+
+# -- the element-by-element parse, as it was before the one-unpack loop ----------------------
+def _slow_level(
+    data: bytes, pos: int, end: int, depth: int, top: bool = False
+) -> tuple[list[Element], int]:
+    if depth > parse.MAX_DEPTH:
+        raise Unsupported("nesting too deep")
+    elements: list[Element] = []
+    previous = -1
+    while pos < end:
+        tag, vr, length, start = parse._header(data, pos, end)
+        if tag == ITEM_END:
+            if top:
+                raise Unsupported("delimiter outside a sequence")
+            return elements, pos
+        if tag >> 16 == 0xFFFE:
+            raise Unsupported("delimiter out of place")
+        if tag <= previous:
+            raise Unsupported("elements out of order")
+        previous = tag
+        elem = _slow_element(data, tag, vr, pos, start, length, end, depth)
+        elements.append(elem)
+        pos = elem.end
+    if pos != end:
+        raise Unsupported("truncated")
+    return elements, pos
+
+
+def _slow_element(
+    data: bytes, tag: int, vr: str, pos: int, start: int, length: int, end: int, depth: int
+) -> Element:
+    if length == UNDEFINED:
+        if vr == "SQ":
+            items, after = _slow_items(data, start, end, depth, undefined=True)
+            return Element(tag, vr, pos, start, after - 8, after, True, items)
+        if vr == "UN":
+            raise Unsupported("UN of undefined length")
+        stop = data.find(SEQUENCE_END_BYTES, start, end)
+        if stop < 0 or stop + 8 > end:
+            raise Unsupported("truncated")
+        return Element(tag, vr, pos, start, stop, stop + 8, True)
+    after = start + length
+    if after > end:
+        raise Unsupported("truncated")
+    if vr == "SQ":
+        items, last = _slow_items(data, start, after, depth, undefined=False)
+        if last != after:
+            raise Unsupported("sequence length mismatch")
+        return Element(tag, vr, pos, start, after, after, False, items)
+    return Element(tag, vr, pos, start, after, after)
+
+
+def _slow_items(
+    data: bytes, pos: int, end: int, depth: int, *, undefined: bool
+) -> tuple[list[Item], int]:
+    items: list[Item] = []
+    while True:
+        if not undefined and pos == end:
+            return items, pos
+        if pos + 8 > end:
+            raise Unsupported("truncated")
+        group, number, length = parse._HHL.unpack_from(data, pos)
+        tag = (group << 16) | number
+        if tag == SEQUENCE_END:
+            if not undefined or length != 0:
+                raise Unsupported("unexpected sequence delimiter")
+            return items, pos + 8
+        if tag != ITEM:
+            raise Unsupported("not an item in a sequence")
+        start = pos + 8
+        if length == UNDEFINED:
+            elements, stop = _slow_level(data, start, end, depth + 1)
+            if stop + 8 > end or parse._HHL.unpack_from(data, stop) != (0xFFFE, 0xE00D, 0):
+                raise Unsupported("item not closed")
+            items.append(Item(pos, start, stop, stop + 8, True, elements))
+            pos = stop + 8
+        else:
+            after = start + length
+            if after > end:
+                raise Unsupported("truncated")
+            elements, stop = _slow_level(data, start, after, depth + 1)
+            if stop != after:
+                raise Unsupported("item length mismatch")
+            items.append(Item(pos, start, after, after, False, elements))
+            pos = after
+
+
+def _damaged(data: bytes, rng: random.Random) -> list[bytes]:
+    head = min(len(data), 6000)
+    variants = [data]
+    for _ in range(4):
+        variants.append(data[: rng.randrange(132, head)])
+        flipped = bytearray(data)
+        flipped[rng.randrange(132, head)] ^= rng.choice((0x01, 0x20, 0xFF))
+        variants.append(bytes(flipped))
+    return variants
+
+
+def _read(level: object, data: bytes, start: int) -> object:
+    try:
+        return level(data, start, len(data), 0, True)[0]  # type: ignore[operator]
+    except Unsupported as refused:
+        return refused.reason
+
+
+def test_the_one_unpack_parse_gives_the_element_by_element_tree_or_refusal() -> None:
+    rng = random.Random(12)
+    datas = [_encode(b.mr_dataset())] + [p.read_bytes() for p in _files(7)]
+    trees, reasons = 0, set()
+    for data in datas:
+        try:
+            parsed = parse_file(data)
+        except Unsupported:
+            continue
+        if parsed.implicit:
+            continue  # implicit VR keeps its own loop
+        start = parsed.elements[0].start
+        for variant in _damaged(data, rng):
+            got = _read(parse._level, variant, start)
+            assert got == _read(_slow_level, variant, start)
+            if isinstance(got, str):
+                reasons.add(got)
+            else:
+                trees += 1
+    assert trees > 10
+    if CORPUS.is_dir():
+        assert {"truncated", "unknown VR"} <= reasons, reasons
+
+
+def _slow_head(data: bytes, last: int) -> list[Element]:
+    """`parse_head` as it was (its checks of the file meta, then its own loop)."""
+    if len(data) < 140 or data[128:132] != b"DICM":
+        raise Unsupported("not Part 10 (no DICM marker)")
+    meta, pos = parse._meta(data)
+    if not parse.is_explicit_le(parse._text(meta.get(parse.TRANSFER_SYNTAX, b""))):
+        raise Unsupported("not explicit VR little endian")
+    if pos + 8 > len(data) or data[pos + 4 : pos + 6].decode("latin-1") not in parse._VALID_VRS:
+        raise Unsupported("dataset contradicts its syntax")
+    elements: list[Element] = []
+    previous, end = -1, len(data)
+    while pos < end:
+        tag, vr, length, value = parse._header(data, pos, end)
+        if tag >> 16 == 0xFFFE or tag <= previous:
+            raise Unsupported("elements out of order")
+        if tag > last:
+            break
+        previous = tag
+        elem = _slow_element(data, tag, vr, pos, value, length, end, 0)
+        elements.append(elem)
+        pos = elem.end
+    return elements
+
+
+def test_the_head_parse_gives_what_its_own_loop_gave() -> None:
+    rng = random.Random(3)
+    datas = [_encode(b.mr_dataset())] + [p.read_bytes() for p in _files(11)]
+    compared = 0
+    for data in datas:
+        try:
+            parsed = parse_file(data)
+        except Unsupported:
+            continue
+        if parsed.implicit:
+            continue
+        for variant in _damaged(data, rng):
+            for last in (0x00080020, 0x00200013, 0x7FE00010, 0xFFFFFFFF):
+                try:
+                    expected: object = _slow_head(variant, last)
+                except Unsupported as refused:
+                    expected = refused.reason
+                try:
+                    got: object = parse.parse_head(variant, last)
+                except Unsupported as refused:
+                    got = refused.reason
+                assert got == expected
+                compared += 1
+    assert compared > 40
+
+
+# -- the quick tables against the element's own route ---------------------------------------
+def _outcome(data: bytes, plan: Plan) -> object:
+    fast = deidentify_bytes(data, plan, MAPPER, audit=True)
+    if isinstance(fast, Fallback):
+        return fast.reason, b""
+    assert isinstance(fast, FastOutput)
+    return "fast", fast.encoded
+
+
+def _nested() -> bytes:
+    """Unlisted text in a dummied sequence, and code meanings (cleaned with descriptors)."""
+    ds = b.mr_dataset()
+    observer = Dataset()
+    observer.VerifyingObserverName = "SMITH^JOHN"
+    observer.CodeMeaning = "SECOND READER"
+    observer.Manufacturer = "ACME"
+    ds.VerifyingObserverSequence = Sequence([observer])
+    region = Dataset()
+    region.CodeValue = "T-A0100"
+    region.CodingSchemeDesignator = "SRT"
+    region.CodeMeaning = "Brain PID-0042"  # the patient's ID: cleaned with descriptors
+    ds.AnatomicRegionSequence = Sequence([region])
+    block = ds.private_block(0x0019, "SIEMENS MR HEADER", create=True)
+    block.add_new(0x08, "CS", "NORMAL")
+    return _encode(ds)
+
+
+def _quick_and_slow(datas: list[bytes], plan: Plan) -> tuple[list[object], list[object]]:
+    quick = [_outcome(data, plan) for data in datas]
+    with pytest.MonkeyPatch.context() as patch:
+        # Every element through `Rewriter.element` (no quick decision, no kept run).
+        patch.setattr(fast_tables.Tables, "_quick", lambda *_: fast_tables.OTHER)
+        patch.setattr(fast_tables, "_TABLES", {})
+        slow = [_outcome(data, plan) for data in datas]
+    return quick, slow
+
+
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_the_quick_decisions_give_the_bytes_of_each_elements_own_route(policy: str) -> None:
+    datas = [_encode(b.mr_dataset()), _nested()] + [p.read_bytes() for p in _files(40)]
+    quick, slow = _quick_and_slow(datas, _plan(POLICIES[policy]))
+    assert quick == slow
+    assert ("fast" in str(quick[1])) == (policy in ("release", "research", "structured"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=generated(), policy=st.sampled_from(sorted(POLICIES)))
+def test_generated_datasets_get_the_same_bytes_by_both_routes(data: bytes, policy: str) -> None:
+    quick, slow = _quick_and_slow([data], _plan(POLICIES[policy]))
+    assert quick == slow
+
+
+# -- the audit's needles --------------------------------------------------------------------
+def test_the_needles_memoised_per_list_are_the_needles_of_the_identifiers() -> None:
+    datas = [_encode(b.mr_dataset())] + [p.read_bytes() for p in _files(60)]
+    checked = 0
+    for data in datas:
+        try:
+            parsed = parse_file(data)
+            found = fast_audit.collect(parsed, frozenset(), "latin_1")
+            keys, needles = fast_audit._needles(found)
+        except Unsupported:
+            continue
+        idents = {ident for idents in found.values() for ident in idents}
+        expected = set()
+        for ident in idents:
+            entry = fast_audit._ident_needles(ident)
+            assert entry is not None
+            expected.update(zip(entry[0], entry[1], strict=True))
+        assert set(zip(keys, needles, strict=True)) == expected
+        assert len(keys) == sum(len(e[0]) for e in map(fast_audit._ident_needles, idents) if e)
+        # Again, from the memo: the same needles.
+        assert fast_audit._needles(found) == (keys, needles)
+        checked += bool(keys)
+    assert checked >= 1
+
+
+# -- the memoised mapper --------------------------------------------------------------------
+def test_the_memoised_mapper_gives_the_mappers_uids_and_pseudonyms() -> None:
+    lookup = {("", "TRIAL-7"): LookupEntry("SUBJ-007")}
+    mapper = Mapper(bytes(range(32)), lookup)
+    memo = memoised(mapper)
+    assert isinstance(memo, MemoMapper) and memoised(mapper) is memo and memoised(memo) is memo
+    for round_ in range(2):  # the second round from the memo
+        for n in range(50):
+            uid = f"1.2.826.0.1.{n}"
+            assert memo.uid(uid) == mapper.uid(uid), round_
+        for patient in (
+            Patient("12345", "HOSP"),
+            Patient("12345"),
+            Patient("TRIAL-7"),
+            Patient("", "", "1.2.3", "1.2.3.4"),
+        ):
+            assert memo.patient_pseudonym(patient) == mapper.patient_pseudonym(patient)
+    assert memo.date_offset_days(Patient("12345")) == mapper.date_offset_days(Patient("12345"))
+
+
+def test_the_memoised_pseudonym_follows_the_instance_only_where_the_mapper_does() -> None:
+    mapper = Mapper(bytes(range(32)))
+    memo = memoised(mapper)
+    patients = [
+        Patient(patient_id, "", study, f"1.2.3.{instance}")
+        for patient_id in ("12345", "UNKNOWN", "")
+        for study in ("1.2.9", "", " \x00")
+        for instance in range(3)
+    ]
+    for patient in patients * 2:
+        assert memo.patient_pseudonym(patient) == mapper.patient_pseudonym(patient)
+    # A placeholder ID without a study: each instance is its own subject (and stays so).
+    alone = {memo.patient_pseudonym(Patient("UNKNOWN", "", "", f"1.2.3.{n}")) for n in range(3)}
+    assert len(alone) == 3

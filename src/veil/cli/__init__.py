@@ -6,6 +6,15 @@ Library errors (VeilError) become one clear line and an exit code at the edge on
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports numpy (pydicom does): veil makes no BLAS call, yet OpenBLAS starts
+# threads for the other cores when numpy loads, each spinning ~0.1 s before it sleeps. In
+# `veil deid -j 2` that thread took 0.10 s of the parent's CPU (perf: 0.7 % of the run's
+# samples), competing with the workers for the same 2 cores (issue 12, 2026-12-04); the
+# workers, forked, have no such thread. A user's own setting is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import importlib
 
 import click

@@ -6,20 +6,12 @@ Library errors (VeilError) become one clear line and an exit code at the edge on
 
 from __future__ import annotations
 
-import os
-
-# Before anything imports numpy (pydicom does): veil makes no BLAS call, yet OpenBLAS starts
-# threads for the other cores when numpy loads, each spinning ~0.1 s before it sleeps. In
-# `veil deid -j 2` that thread took 0.10 s of the parent's CPU (perf: 0.7 % of the run's
-# samples), competing with the workers for the same 2 cores (issue 12, 2026-12-04); the
-# workers, forked, have no such thread. A user's own setting is kept.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import importlib
 
 import click
 
 from veil import __version__
+from veil.cli import startup  # first of veil's: before numpy and the commands load (measured)
 from veil.cli.errors import guard
 from veil.io.quiet import configure_process
 
@@ -62,5 +54,8 @@ def main() -> None:
     configure_process()  # the entry point: pydicom's process-wide settings, once
 
 
-for _name in COMMAND_MODULES:
-    main.add_command(guard(importlib.import_module(_name).command))
+try:
+    for _name in COMMAND_MODULES:
+        main.add_command(guard(importlib.import_module(_name).command))
+finally:
+    startup.imported()

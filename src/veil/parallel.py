@@ -72,7 +72,7 @@ class _Pool(Pool):
     `veil deid -j 2`, taken from the two workers' cores (per-thread CPU from /proc, 2
     interleaved runs each; 0.00 s without; issue 12, 2026-12-04). It needs no wake-up per
     result: a dead worker's sentinel and the pool's own notifier (closed, cache drained)
-    still wake it (tests/core/test_worker_pool_start.py).
+    still wake it (tests/core/test_worker_tuning.py).
     """
 
     def _get_sentinels(self) -> list[Any]:

@@ -2,7 +2,8 @@
 
 Both are process-wide and only pay in a process that does nothing but one batch's files, so
 `veil.parallel` applies them in its pool workers (`tune_worker`) and nowhere else: the CLI's
-own process, the console's server and library callers keep Python's and glibc's defaults.
+own process (see veil.cli.startup for its gc), the console's server and library callers keep
+glibc's defaults and their own collector settings.
 
 Measured on the 4,120-file benchmark corpus (`veil deid -j 2`, issue 12, 2026-12-04):
 
@@ -10,9 +11,9 @@ Measured on the 4,120-file benchmark corpus (`veil deid -j 2`, issue 12, 2026-12
   (pydicom, numpy, the engine, the audit's tables) and its job. Every older-generation
   collection walked them all; frozen, they are never walked again. Collection time: 0.034-
   0.074 ms per file -> 0.009-0.022 ms (gc callbacks timed in-process, 4 interleaved rounds of
-  1,500 files), i.e. ~1.5 % of a worker's 2.3 ms per file. The
-  thresholds stay Python's: a gen-0 threshold of 10,000 let cyclic garbage holding whole file
-  buffers pile up (peak RSS 70 -> 144 MiB per worker, minor faults x10), for nothing.
+  1,500 files), i.e. ~1.5 % of a worker's 2.3 ms per file. The thresholds stay Python's: a
+  gen-0 threshold of 10,000 let cyclic garbage holding whole file buffers pile up (peak RSS
+  70 -> 144 MiB per worker, minor faults x10), for nothing.
 - glibc ``mallopt``: each file allocates and frees a few buffers of its size (~200 KB: the
   input bytes, the output, the audit's copy). With glibc's defaults the heap top is trimmed
   back to the kernel after such a free, so the next file faults its pages in again: 51 minor

@@ -11,6 +11,7 @@ import importlib
 import click
 
 from veil import __version__
+from veil.cli import startup  # first of veil's: before numpy and the commands load (measured)
 from veil.cli.errors import guard
 from veil.io.quiet import configure_process
 
@@ -53,5 +54,8 @@ def main() -> None:
     configure_process()  # the entry point: pydicom's process-wide settings, once
 
 
-for _name in COMMAND_MODULES:
-    main.add_command(guard(importlib.import_module(_name).command))
+try:
+    for _name in COMMAND_MODULES:
+        main.add_command(guard(importlib.import_module(_name).command))
+finally:
+    startup.imported()

@@ -1,0 +1,61 @@
+"""What `veil` costs before its first file (veil.cli.startup): no collection while importing,
+its imports frozen after, no idle BLAS threads (OPENBLAS_NUM_THREADS set
+before numpy loads), a user's own setting kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+_THREADS = (
+    "import os, veil.cli, numpy;"
+    "print(len(os.listdir('/proc/self/task')), os.environ['OPENBLAS_NUM_THREADS'])"
+)
+
+
+def _run(env: dict[str, str]) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _THREADS], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux /proc")
+def test_the_cli_process_starts_no_blas_threads() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    assert _run(env) == ["1", "1"]  # the main thread only
+
+
+def test_a_users_blas_setting_is_kept() -> None:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "3"}
+    assert _run(env)[1] == "3"
+
+
+def _python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_importing_the_cli_freezes_its_modules_and_collects_again_after() -> None:
+    code = "import gc, veil.cli; print(gc.isenabled(), gc.get_freeze_count() > 10_000)"
+    assert _python(code) == "True True"
+
+
+def test_no_collection_runs_while_the_commands_import() -> None:
+    code = (
+        "import gc\n"
+        "import click\n"  # imported before veil.cli.startup (third-party imports come first)
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
+        "import veil.cli\n"
+        "print(len(runs))"
+    )
+    assert _python(code) == "0"
+
+
+def test_a_process_with_gc_off_keeps_it_off() -> None:
+    assert _python("import gc; gc.disable(); import veil.cli; print(gc.isenabled())") == "False"

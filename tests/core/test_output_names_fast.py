@@ -20,11 +20,14 @@ from veil.batch.naming import (
     HierarchyName,
     checked_hierarchy,
     clear_of_identifiers,
+    form_texts,
     hierarchy_name,
     mirror_path,
     name_dataset,
 )
+from veil.audit.forms import search_forms
 from veil.engine.fast import FastOutput, deidentify_bytes
+from veil.engine.fast.audit import Identifiers
 from veil.mapping import Mapper
 from veil.pipeline import FAST, Engine, Settings, deidentify_file
 from veil.policy import Layout, compile_plan, load_policy
@@ -186,3 +189,41 @@ def test_a_fast_path_output_is_placed_where_the_full_reads_place_it(
     assert placed[0] == placed[1]
     assert "path-" in placed[0].relative  # the identifying part was renamed either way
     assert (tmp_path / "fast" / placed[0].relative).read_bytes() == result.encoded
+
+
+def _per_identifier_verdict(relative: str, fast: FastOutput) -> bool:
+    """`clear_of_identifiers` as it was before its texts were kept per list: every distinct
+    identifier's forms asked of ``search_forms`` (the route `form_texts` shortcuts)."""
+    assert fast.found is not None
+    lowered = relative.lower()
+    idents = {ident for found in fast.found.values() for ident in found}
+    return not any(
+        form.text in lowered
+        for ident in idents
+        for form in search_forms(ident.kind, ident.vr, ident.value)
+    )
+
+
+def test_the_kept_form_texts_give_the_per_identifier_verdict(corpus: Path, plan: Plan) -> None:
+    """The texts kept on the audit's memoised lists are every form of their identifiers,
+    and the verdict on a path holding any of them, or none, is the per-identifier one."""
+    taken = 0
+    for path in _corpus_files(corpus, 16):
+        data = path.read_bytes()
+        fast = deidentify_bytes(data, plan, MAPPER, audit=True)
+        if not isinstance(fast, FastOutput) or not fast.found:
+            continue
+        texts: set[str] = set()
+        for found in fast.found.values():
+            assert isinstance(found, Identifiers)
+            kept = form_texts(found)
+            assert form_texts(found) is kept  # kept on the list: asked once
+            expected = {f.text for i in found for f in search_forms(i.kind, i.vr, i.value)}
+            assert set(kept) == expected and len(kept) == len(expected)
+            texts |= expected
+        relative = str(path.relative_to(corpus))
+        for candidate in [relative, *(f"a/{text}_x/1.dcm" for text in sorted(texts)[:40])]:
+            clear = clear_of_identifiers(candidate, fast, data)
+            assert clear == _per_identifier_verdict(candidate, fast), candidate
+        taken += 1
+    assert taken > 20

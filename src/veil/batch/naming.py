@@ -230,11 +230,30 @@ def clear_of_identifiers(
         except Exception:  # e.g. a public UN: the full check decides
             return False
     lowered = _lowered(relative)
-    for ident in {ident for idents in found.values() for ident in idents}:
-        for form in search_forms(ident.kind, ident.vr, ident.value):
-            if form.text in lowered:
-                return False
+    # The file's distinct form texts: a study's dates and names repeat in several elements.
+    for text in set().union(*[form_texts(idents) for idents in found.values()]):
+        if text in lowered:
+            return False
     return True
+
+
+def form_texts(idents: list[fast_audit.Found]) -> tuple[str, ...]:
+    """The distinct texts of every search form of ``idents``, kept on the list itself when it
+    is the audit's memoised ``Identifiers`` (its lists serve every file of a study). Measured:
+    `clear_of_identifiers` went from ~17 to ~9 us a file (benchmark corpus, in-process); it
+    hashed every Found record of the file and asked ``search_forms`` for each, per file."""
+    texts: tuple[str, ...] | None = getattr(idents, "form_texts", None)
+    if texts is None:
+        texts = tuple(
+            dict.fromkeys(
+                form.text
+                for ident in idents
+                for form in search_forms(ident.kind, ident.vr, ident.value)
+            )
+        )
+        if isinstance(idents, fast_audit.Identifiers):
+            idents.form_texts = texts
+    return texts
 
 
 def _original_header(data: bytes) -> Dataset | None:

@@ -161,11 +161,14 @@ class Identifiers(list[Found]):
     """The identifiers of one value, as ``_found`` memoises them, with their needle entries
     once the audit has asked for them (``_entries``)."""
 
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "form_texts")
 
     def __init__(self, items: Iterable[Found]) -> None:
         super().__init__(items)
         self.entries: list[_Entry] | None = None
+        # The texts of their search forms once the output's name was checked against them
+        # (veil.batch.naming.form_texts).
+        self.form_texts: tuple[str, ...] | None = None
 
 
 def _texts(value: bytes, codec: str) -> list[str]:

@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
 
 from tests.engine import builders
+from veil.audit.forms import search_forms
 from veil.batch import fast_names
 from veil.batch.layout import place_output
 from veil.batch.naming import (
@@ -25,7 +26,6 @@ from veil.batch.naming import (
     mirror_path,
     name_dataset,
 )
-from veil.audit.forms import search_forms
 from veil.engine.fast import FastOutput, deidentify_bytes
 from veil.engine.fast.audit import Identifiers
 from veil.mapping import Mapper

@@ -6,11 +6,13 @@
                                                   # of 5 interleaved runs, node throughput
     python benchmarks/run.py --quick              # 1 patient, CI smoke, writes no RESULTS.md
     python benchmarks/run.py --tools cp,veil,dicognito --patients 8 --repeat 3 --no-node
+    python benchmarks/run.py --out-dir /dev/shm --no-node  # outputs in RAM: no file system costs
 
 The synthetic corpus (benchmarks/synth.py) is built once and cached in benchmarks/work/
 (gitignored). Every tool runs as its own subprocess under benchmarks/measure.py, on the same
-corpus, reading from a warm page cache, writing into benchmarks/work/out/<tool>/ (emptied
-before each run, not timed). Results go to the terminal (a rich table) and, unless --quick,
+corpus, reading from a warm page cache, writing into benchmarks/work/out-<pid>/<tool>/ (or
+under --out-dir; emptied before each run, not timed; the table's header names the file system,
+see `output_filesystem`). Results go to the terminal (a rich table) and, unless --quick,
 into benchmarks/RESULTS.md between its GENERATED markers (the rest of that file is kept).
 """
 
@@ -45,6 +47,7 @@ from synth import CorpusInfo, generate  # noqa: E402
 WORK = HERE / "work"
 RESULTS = HERE / "RESULTS.md"
 OUT = WORK / f"out-{os.getpid()}"  # per run, so two runs at once (CI, a person) never clash
+PROC_MOUNTS = Path("/proc/mounts")
 BEGIN = "<!-- BEGIN GENERATED (benchmarks/run.py) -->"
 END = "<!-- END GENERATED -->"
 # A fixed, public benchmark key (64 hex chars) used when VEIL_KEY is not set: never a real key.
@@ -319,6 +322,39 @@ def measure(spec: Spec, out: Path) -> Measurement:
     )
 
 
+def output_filesystem(path: Path, mounts: str | None = None, jbd2: Path | None = None) -> str:
+    """The file system the tools write their outputs to, as RESULTS.md names it.
+
+    It matters for every tool alike: on ext4 WITHOUT a journal (this project's VMs), the inode
+    allocator skips inodes freed in the last 5 s (300 s while their table block is dirty),
+    one by one, so creating files soon after a run's outputs were removed costs up to
+    ~0.8 ms/file of kernel time (measured 2026-12-04: `cp -r` of the corpus 0.45 s on a quiet
+    file system, 3.0-3.5 s later in the same run). ``--out-dir /dev/shm`` measures without it.
+    """
+    try:
+        text = PROC_MOUNTS.read_text() if mounts is None else mounts
+    except OSError:
+        return "unknown"
+    target = str(path.resolve())
+    best: tuple[str, str, str] | None = None
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        device, point, kind = fields[0], fields[1].replace("\\040", " "), fields[2]
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) > len(best[1])):
+            best = (device, point, kind)
+    if best is None:
+        return "unknown"
+    device, point, kind = best
+    if kind != "ext4":
+        return f"{kind} ({point})"
+    journals = jbd2 or Path("/proc/fs/jbd2")
+    has_journal = (journals / f"{Path(device).name}-8").exists()
+    return f"ext4 {'with' if has_journal else 'without'} a journal ({point})"
+
+
 def warm_cache(files: list[Path]) -> None:
     for path in files:
         with path.open("rb") as fh:
@@ -533,6 +569,8 @@ def render_markdown(
         f"Python {m['python']}.",
         f"- Load average (1 min) before the runs: {min(loads):.2f} to {max(loads):.2f} "
         "(other work on the machine at the same time makes timings noisy).",
+        f"- Outputs written to: {output_filesystem(OUT.parent)} (see `output_filesystem`: on "
+        "ext4 without a journal, file creation after a removal costs every tool kernel time).",
         "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",
         "| " + " | ".join(HEADERS) + " |",
@@ -567,7 +605,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=2, help="processes where a tool allows")
     parser.add_argument("--quick", action="store_true", help="1 patient, no RESULTS.md (CI)")
     parser.add_argument("--results", type=Path, help=f"write results here (default {RESULTS})")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        help="folder the tools write their outputs under (default benchmarks/work); e.g. "
+        "/dev/shm to leave out the file system's own costs",
+    )
     args = parser.parse_args(argv)
+    if args.out_dir is not None:
+        global OUT
+        OUT = args.out_dir / f"veil-bench-out-{os.getpid()}"
     if args.quick:
         args.patients = 1
         args.repeat = 1
@@ -585,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     warm_cache(_all_files(corpus))
     console.print(f"veil: {compile_veil()} modules byte-compiled (as an installed veil has)")
+    console.print(f"outputs: {OUT} on {output_filesystem(OUT.parent)}")
     specs = build_specs(tools, corpus, args.jobs, OUT)
     rows = run_all(specs, info, args.repeat, console.print)
     cells = table_rows(rows, info)

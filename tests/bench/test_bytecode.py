@@ -5,22 +5,16 @@ otherwise every run compiled ~230 modules first), and so does scripts/setup.sh."
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import veil
+from tests.bench.bench_run import load_run
 from tests.conftest import REPO
 
 
 def _compile_veil() -> int:
-    """benchmarks/run.py's compile_veil, loaded under a name of its own."""
-    sys.path.insert(0, str(REPO / "benchmarks"))  # run.py imports its neighbours
-    spec = importlib.util.spec_from_file_location("bench_run", REPO / "benchmarks" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return int(module.compile_veil())
+    """benchmarks/run.py's compile_veil."""
+    return int(load_run().compile_veil())
 
 
 def test_the_benchmark_compiles_every_veil_module_before_timing() -> None:

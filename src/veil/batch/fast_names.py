@@ -24,6 +24,7 @@ from operator import attrgetter
 from pydicom.dataset import Dataset
 
 from veil.batch.naming import (
+    FOLDER_TAGS,
     LAST_NAME_TAG,
     NAME_TAGS,
     HierarchyName,
@@ -34,25 +35,13 @@ from veil.batch.naming import instance_stem as slow_stem
 from veil.dicom import tag_of
 from veil.engine.fast.parse import Element, ParsedFile, parse_head
 
-# The elements the study and series folders read (their order is the memo key's).
-_FOLDER_TAGS = tuple(
-    tag_of(keyword)
-    for keyword in (
-        "SpecificCharacterSet",
-        "StudyDate",
-        "SeriesDescription",
-        "StudyInstanceUID",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-    )
-)
 _INSTANCE = tag_of("InstanceNumber")
 _TAG = attrgetter("tag")
 # Values `instance_stem` reads as this very integer: pydicom's IS of one value (no ``\``),
 # within the 12 bytes and the 32-bit range its validation checks, spaces on either side.
 _PLAIN_NUMBER = re.compile(rb" *[+-]?[0-9]{1,9} *")
 
-# (pseudonym, raw values of _FOLDER_TAGS) -> (series folder, series UID). Per worker process,
+# (pseudonym, raw values of FOLDER_TAGS) -> (series folder, series UID). Per worker process,
 # bounded; it holds de-identified output values only (the pseudonym, the output's dates,
 # UIDs and kept description), which every output file carries anyway.
 _FOLDERS: dict[tuple[object, ...], tuple[str, str]] = {}
@@ -68,7 +57,7 @@ def output_hierarchy_name(
     its cost. ``output``: the audit's parse of ``encoded`` when there is one.
     ``veil.engine.fast.parse.Unsupported`` when the head's parse does not take the file."""
     elements = _name_elements(encoded, output)
-    key = (pseudonym, *(_raw(encoded, elements.get(tag)) for tag in _FOLDER_TAGS))
+    key = (pseudonym, *(_raw(encoded, elements.get(tag)) for tag in FOLDER_TAGS))
     folder = _FOLDERS.get(key)
     dataset = None
     if folder is None:

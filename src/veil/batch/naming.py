@@ -113,8 +113,9 @@ def instance_stem(ds: Dataset) -> str:
     return f"{number:04d}" if number is not None and number >= 0 else "instance"
 
 
-# What a hierarchy name reads of an output, and the character set its text is decoded by.
-NAME_TAGS = frozenset(
+# What the study and series folders read of an output, and the character set its text is
+# decoded by (in this order: veil.batch.fast_names keys its memo on their values so).
+FOLDER_TAGS = tuple(
     tag_of(keyword)
     for keyword in (
         "SpecificCharacterSet",
@@ -123,9 +124,10 @@ NAME_TAGS = frozenset(
         "StudyInstanceUID",
         "SeriesInstanceUID",
         "SeriesNumber",
-        "InstanceNumber",
     )
 )
+# What a hierarchy name reads: the folders' elements and the instance number.
+NAME_TAGS = frozenset((*FOLDER_TAGS, tag_of("InstanceNumber")))
 LAST_NAME_TAG = max(NAME_TAGS)
 
 

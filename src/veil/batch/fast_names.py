@@ -25,15 +25,15 @@ from pydicom.dataset import Dataset
 
 from veil.batch.naming import (
     FOLDER_TAGS,
-    LAST_NAME_TAG,
     NAME_TAGS,
     HierarchyName,
     hierarchy_name,
+    name_elements,
     raw_dataset,
 )
 from veil.batch.naming import instance_stem as slow_stem
 from veil.dicom import tag_of
-from veil.engine.fast.parse import Element, ParsedFile, parse_head
+from veil.engine.fast.parse import Element, ParsedFile
 
 _INSTANCE = tag_of("InstanceNumber")
 _TAG = attrgetter("tag")
@@ -88,7 +88,7 @@ def _name_elements(encoded: bytes, output: ParsedFile | None) -> dict[int, Eleme
     """The top-level elements a name reads, by tag: from the audit's parse of the output
     (looked up by bisection: its elements are in tag order), else a parse of the head."""
     if output is None or output.data is not encoded or output.implicit:
-        return {e.tag: e for e in parse_head(encoded, LAST_NAME_TAG) if e.tag in NAME_TAGS}
+        return {e.tag: e for e in name_elements(encoded)}
     elements = output.elements
     found: dict[int, Element] = {}
     for tag in NAME_TAGS:

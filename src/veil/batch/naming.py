@@ -128,7 +128,7 @@ FOLDER_TAGS = tuple(
 )
 # What a hierarchy name reads: the folders' elements and the instance number.
 NAME_TAGS = frozenset((*FOLDER_TAGS, tag_of("InstanceNumber")))
-LAST_NAME_TAG = max(NAME_TAGS)
+_LAST_NAME_TAG = max(NAME_TAGS)
 
 
 def name_dataset(encoded: bytes) -> Dataset:
@@ -136,9 +136,13 @@ def name_dataset(encoded: bytes) -> Dataset:
     ``dcmread`` makes (decoded the same way when read), from a parse of the file's head only:
     a full read of the output cost several times the fast path's own work per file.
     ``veil.engine.fast.parse.Unsupported`` when the fast parse does not take the file."""
-    return raw_dataset(
-        encoded, [e for e in parse_head(encoded, LAST_NAME_TAG) if e.tag in NAME_TAGS]
-    )
+    return raw_dataset(encoded, name_elements(encoded))
+
+
+def name_elements(encoded: bytes) -> list[Element]:
+    """The top-level elements of an output that a hierarchy name reads, from a parse of its
+    head only (``Unsupported`` when the fast parse does not take the file)."""
+    return [e for e in parse_head(encoded, _LAST_NAME_TAG) if e.tag in NAME_TAGS]
 
 
 def raw_dataset(encoded: bytes, elements: Iterable[Element]) -> Dataset:

@@ -235,3 +235,25 @@ def test_a_file_that_cannot_be_opened_is_reported(ge_series: Path, tmp_path: Pat
     assert "dangling.dcm: unreadable" in result.stderr
     data = json.loads(report.read_text())
     assert data["counts"] == {"written": 3, "skipped": 0, "failed": 1, "quarantined": 0}
+
+
+def test_the_summary_and_report_give_the_fast_path_share_and_each_fallback_reason(
+    ge_series: Path, corpus: Path, tmp_path: Path
+) -> None:
+    # A fourth file of the series without its preamble and DICM marker: the reference path
+    # reads it, the fast path hands it over with a named reason (issue 12).
+    fourth = sorted((corpus / GE_T1).iterdir())[3]
+    (ge_series / "headless.dcm").write_bytes(fourth.read_bytes()[132:])
+    report = tmp_path / "report.json"
+
+    result = run_veil("deid", ge_series, "--out", tmp_path / "out", "--report", report)
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"fast path\s*│\s*3 of 4 files \(75 %\); reference path: not Part 10 \(no DICM marker\) 1",
+        result.stderr,
+    ), result.stderr
+    assert json.loads(report.read_text())["engine"] == {
+        "fast_path": 3,
+        "reference_path": {"not Part 10 (no DICM marker)": 1},
+    }

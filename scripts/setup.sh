@@ -5,7 +5,8 @@
 #      installed only when some are missing (apt-get update once, then install).
 #   2. .venv created with python3 when missing.
 #   3. pip install -e '.[EXTRAS]' (EXTRAS from $VEIL_EXTRAS, default "test,pixels"), skipped when
-#      pyproject.toml and the extras are unchanged since the last successful install.
+#      pyproject.toml, setup.py, the C sources (src/**/*.c, *.h) and the extras are unchanged
+#      since the last successful install; a changed C source is compiled again.
 #   4. veil's sources byte-compiled (src/**/__pycache__), every run (only what changed).
 #
 # Environment:
@@ -84,8 +85,9 @@ fi
 want="$(
     {
         echo "extras=$EXTRAS"
-        # setup.py and the C scan kernel: an edited kernel is built again (pip install -e).
-        sha256sum pyproject.toml setup.py src/veil/audit/_multiscan.c
+        # setup.py and every C source: an edited extension is built again (pip install -e),
+        # a new one too. Listing one file by name here left a stale .so when another changed.
+        find src -name '*.[ch]' -type f | LC_ALL=C sort | xargs sha256sum pyproject.toml setup.py
     } | sha256sum | cut -d' ' -f1
 )"
 have="$(cat "$STAMP" 2>/dev/null || true)"
@@ -94,7 +96,18 @@ if [[ "${VEIL_SETUP_FORCE:-0}" == 1 || "$want" != "$have" ]] \
     say "installing veil and its '$EXTRAS' dependencies into .venv"
     export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
     quiet "upgrade pip" "$VENV/bin/python" -m pip install -q --upgrade "pip>=23.1"
+    # The extensions are optional (setup.py): a C source that no longer compiles is skipped
+    # without an error, and the module built before would be imported as if it were current.
+    # Removed first, so such a build leaves the pure-Python route in use, and says so below.
+    sources="$(find src -name '*.c' -type f | LC_ALL=C sort)"
+    for source in $sources; do
+        rm -f "${source%.c}".*.so
+    done
     quiet "pip install -e .[$EXTRAS]" "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+    for source in $sources; do
+        compgen -G "${source%.c}.*.so" >/dev/null \
+            || say "note: ${source#src/} was not compiled; its pure-Python route is used"
+    done
     echo "$want" >"$STAMP"
 fi
 # --- 4. bytecode --------------------------------------------------------------------------------

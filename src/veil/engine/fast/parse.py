@@ -5,11 +5,18 @@ the header and the value lie, items of sequences), repeating every check that th
 reader (veil.io.dicomfile.read_bytes with pydicom) would fail or warn on: anything unusual
 raises ``Unsupported``, and the caller hands the file to the reference path, which then gives
 the same answer it always did (an error, a skip, or an output).
+
+Explicit VR levels are parsed by a small C extension (``_parse.c``, built at install time)
+where it is built: the same ``Element``/``Item`` objects, the same refusals in the same order.
+This module's ``_explicit_level`` is its reference and fallback (``BACKEND`` says which one
+runs; ``VEIL_PARSE_BACKEND=python`` forces this one; tests compare the two).
 """
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydicom.datadict import _dictionary_vr_fast, dictionary_VR, private_dictionary_VR
@@ -160,7 +167,7 @@ def _level(
         raise Unsupported("nesting too deep")
     if implicit:
         return _implicit_level(data, pos, end, depth, top)
-    return _explicit_level(data, pos, end, depth, top)
+    return _explicit(data, pos, end, depth, top, _ALL)
 
 
 def _explicit_level(
@@ -417,4 +424,32 @@ def parse_head(data: bytes, last: int) -> list[Element]:
         raise Unsupported("not explicit VR little endian")
     if pos + 8 > len(data) or data[pos + 4 : pos + 6].decode("latin-1") not in _VALID_VRS:
         raise Unsupported("dataset contradicts its syntax")
-    return _explicit_level(data, pos, len(data), 0, True, last)[0]
+    return _explicit(data, pos, len(data), 0, True, last)[0]
+
+
+ExplicitLevel = Callable[[bytes, int, int, int, bool, int], tuple[list[Element], int]]
+
+
+def _compiled() -> ExplicitLevel | None:
+    """The C parse of explicit VR levels, bound to this module's classes and tables; None
+    where it is not built, is refused by ``VEIL_PARSE_BACKEND=python``, or does not know
+    the classes' layout. The Python loop took ~103 us for the input of a 148-element file
+    and ~51 us for its output; the C one XXX (benchmarks/RESULTS.md)."""
+    if os.environ.get("VEIL_PARSE_BACKEND", "") == "python":
+        return None
+    try:
+        from veil.engine.fast import _parse
+    except ImportError:
+        return None
+    try:
+        _parse.bind(Element, Item, Unsupported, _RAW_VRS, MAX_DEPTH)
+    except TypeError:
+        return None
+    return _parse.explicit_level
+
+
+_COMPILED = _compiled()
+BACKEND = "c" if _COMPILED is not None else "python"
+# The explicit VR level parse in use (`_level`, `parse_head`); the C one calls itself for
+# nested levels, `_explicit_level` calls `_element` -> `_items` -> `_level` -> this.
+_explicit: ExplicitLevel = _COMPILED or _explicit_level

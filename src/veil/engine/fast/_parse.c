@@ -1,0 +1,548 @@
+/* The fast path's parse of an explicit VR little endian element stream, compiled.
+ *
+ * explicit_level(data, pos, end, depth, top, last) is veil.engine.fast.parse._explicit_level
+ * (with its _element, _items and _level for explicit VR) in C: the same tree of the same
+ * Element and Item objects, or the same Unsupported(reason) raised by the same check in the
+ * same order. parse.py stays the reference and the fallback; tests compare the two on real,
+ * generated, cut and damaged files (tests/engine/test_fast_parse_backends.py).
+ *
+ * The Element and Item classes are parse.py's own slotted dataclasses, handed over by
+ * bind(): a record is allocated with the class's tp_alloc and its slots are filled at the
+ * offsets the class lists in tp_members, without a call of the generated __init__ (which
+ * only stores its arguments). That call was most of the cost of the Python loop; the values
+ * stored are the very objects Python would store (the VR strings are parse.py's own).
+ * bind() refuses a class whose layout it does not know (a __dict__, another base, a slot it
+ * would not fill), and parse.py then keeps its Python loop.
+ *
+ * Bounds: every read is checked against `end`, and `end` against the buffer's size.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <structmember.h>
+
+#ifdef Py_T_OBJECT_EX
+#define OBJECT_EX Py_T_OBJECT_EX
+#define READ_ONLY Py_READONLY
+#else
+#define OBJECT_EX T_OBJECT_EX
+#define READ_ONLY READONLY
+#endif
+
+#define UNDEFINED 0xFFFFFFFFu
+#define ITEM 0xFFFEE000LL
+#define ITEM_END 0xFFFEE00DLL
+#define SEQUENCE_END 0xFFFEE0DDLL
+#define ALL (1LL << 32) /* parse.py's _ALL: above every tag, read to the end */
+#define MAX_VRS 64
+
+enum { E_TAG, E_VR, E_START, E_VALUE_START, E_VALUE_END, E_END, E_UNDEFINED, E_ITEMS, E_FIELDS };
+enum { I_START, I_VALUE_START, I_VALUE_END, I_END, I_UNDEFINED, I_ELEMENTS, I_FIELDS };
+static const char *const ELEMENT_FIELDS[E_FIELDS] = {
+    "tag", "vr", "start", "value_start", "value_end", "end", "undefined", "items"};
+static const char *const ITEM_FIELDS[I_FIELDS] = {
+    "start", "value_start", "value_end", "end", "undefined", "elements"};
+
+/* What bind() was given (NULL until then). */
+static PyTypeObject *element_type;
+static PyTypeObject *item_type;
+static PyObject *unsupported;
+static Py_ssize_t element_offsets[E_FIELDS];
+static Py_ssize_t item_offsets[I_FIELDS];
+static int max_depth = 32;
+/* The two raw VR bytes (little endian as a 16-bit number) -> index in vr_names, or -1. */
+static int8_t vr_index[65536];
+static PyObject *vr_names[MAX_VRS];
+static char vr_long[MAX_VRS];
+static int vr_sq = -1, vr_un = -1;
+
+typedef struct {
+    const unsigned char *data;
+} Stream;
+
+static uint32_t u16(const unsigned char *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+
+static uint32_t u32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Raise Unsupported(reason); returns NULL for the caller to return. */
+static PyObject *refuse(const char *reason) {
+    PyObject *exc = PyObject_CallFunction(unsupported, "s", reason);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+static void put(PyObject *obj, Py_ssize_t offset, PyObject *value) {
+    *(PyObject **)((char *)obj + offset) = value; /* steals the reference */
+}
+
+/* A new, empty record of `type` (its slots NULL); NULL (and an exception) on failure. The
+ * caller sets every slot before anything else can see the record. */
+static PyObject *record(PyTypeObject *type) { return type->tp_alloc(type, 0); }
+
+/* Four positions as ints; `value_end` shares `end`'s object when equal, as in parse.py. */
+static int positions(PyObject *out[4], Py_ssize_t start, Py_ssize_t value_start,
+                     Py_ssize_t value_end, Py_ssize_t end) {
+    out[0] = PyLong_FromSsize_t(start);
+    out[1] = PyLong_FromSsize_t(value_start);
+    out[3] = PyLong_FromSsize_t(end);
+    if (value_end == end && out[3] != NULL) {
+        Py_INCREF(out[3]);
+        out[2] = out[3];
+    } else {
+        out[2] = PyLong_FromSsize_t(value_end);
+    }
+    if (out[0] == NULL || out[1] == NULL || out[2] == NULL || out[3] == NULL) {
+        for (int i = 0; i < 4; i++) {
+            Py_XDECREF(out[i]);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Element(tag, vr, start, value_start, value_end, end, undefined, items); steals `items`
+ * (NULL: None). */
+static PyObject *new_element(long long tag, int vr, Py_ssize_t start, Py_ssize_t value_start,
+                             Py_ssize_t value_end, Py_ssize_t end, int undefined,
+                             PyObject *items) {
+    PyObject *pos[4];
+    PyObject *tag_obj = PyLong_FromLongLong(tag);
+    if (tag_obj == NULL || positions(pos, start, value_start, value_end, end) < 0) {
+        Py_XDECREF(tag_obj);
+        Py_XDECREF(items);
+        return NULL;
+    }
+    PyObject *elem = record(element_type);
+    if (elem == NULL) {
+        Py_DECREF(tag_obj);
+        for (int i = 0; i < 4; i++) {
+            Py_DECREF(pos[i]);
+        }
+        Py_XDECREF(items);
+        return NULL;
+    }
+    PyObject *flag = undefined ? Py_True : Py_False;
+    Py_INCREF(flag);
+    Py_INCREF(vr_names[vr]);
+    if (items == NULL) {
+        Py_INCREF(Py_None);
+        items = Py_None;
+    }
+    put(elem, element_offsets[E_TAG], tag_obj);
+    put(elem, element_offsets[E_VR], vr_names[vr]);
+    put(elem, element_offsets[E_START], pos[0]);
+    put(elem, element_offsets[E_VALUE_START], pos[1]);
+    put(elem, element_offsets[E_VALUE_END], pos[2]);
+    put(elem, element_offsets[E_END], pos[3]);
+    put(elem, element_offsets[E_UNDEFINED], flag);
+    put(elem, element_offsets[E_ITEMS], items);
+    return elem;
+}
+
+/* Item(start, value_start, value_end, end, undefined, elements); steals `elements`. */
+static PyObject *new_item(Py_ssize_t start, Py_ssize_t value_start, Py_ssize_t value_end,
+                          Py_ssize_t end, int undefined, PyObject *elements) {
+    PyObject *pos[4];
+    if (positions(pos, start, value_start, value_end, end) < 0) {
+        Py_DECREF(elements);
+        return NULL;
+    }
+    PyObject *item = record(item_type);
+    if (item == NULL) {
+        for (int i = 0; i < 4; i++) {
+            Py_DECREF(pos[i]);
+        }
+        Py_DECREF(elements);
+        return NULL;
+    }
+    PyObject *flag = undefined ? Py_True : Py_False;
+    Py_INCREF(flag);
+    put(item, item_offsets[I_START], pos[0]);
+    put(item, item_offsets[I_VALUE_START], pos[1]);
+    put(item, item_offsets[I_VALUE_END], pos[2]);
+    put(item, item_offsets[I_END], pos[3]);
+    put(item, item_offsets[I_UNDEFINED], flag);
+    put(item, item_offsets[I_ELEMENTS], elements);
+    return item;
+}
+
+/* Append and drop the reference; -1 on failure. */
+static int append(PyObject *list, PyObject *obj) {
+    if (obj == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(list, obj);
+    Py_DECREF(obj);
+    return failed;
+}
+
+/* data.find(b"\xfe\xff\xdd\xe0", start, end): the first sequence delimiter wholly inside. */
+static Py_ssize_t find_delimiter(const unsigned char *data, Py_ssize_t start, Py_ssize_t end) {
+    Py_ssize_t i = start;
+    while (end - i >= 4) {
+        const unsigned char *hit = memchr(data + i, 0xFE, (size_t)(end - 3 - i));
+        if (hit == NULL) {
+            return -1;
+        }
+        i = hit - data;
+        if (data[i + 1] == 0xFF && data[i + 2] == 0xDD && data[i + 3] == 0xE0) {
+            return i;
+        }
+        i++;
+    }
+    return -1;
+}
+
+static PyObject *level(const Stream *s, Py_ssize_t pos, Py_ssize_t end, int depth, int top,
+                       long long last, Py_ssize_t *stop);
+
+/* parse.py's _level for explicit VR (a nested dataset: not top, read to the end). */
+static PyObject *nested(const Stream *s, Py_ssize_t pos, Py_ssize_t end, int depth,
+                        Py_ssize_t *stop) {
+    if (depth > max_depth) {
+        return refuse("nesting too deep");
+    }
+    return level(s, pos, end, depth, 0, ALL, stop);
+}
+
+/* parse.py's _items: the items of a sequence from `pos`; `*after` the position after it. */
+static PyObject *items(const Stream *s, Py_ssize_t pos, Py_ssize_t end, int depth,
+                       int undefined, Py_ssize_t *after) {
+    const unsigned char *data = s->data;
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (;;) {
+        if (!undefined && pos == end) {
+            *after = pos;
+            return list;
+        }
+        if (pos + 8 > end) {
+            goto truncated;
+        }
+        long long tag = ((long long)u16(data + pos) << 16) | u16(data + pos + 2);
+        uint32_t length = u32(data + pos + 4);
+        if (tag == SEQUENCE_END) {
+            if (!undefined || length != 0) {
+                Py_DECREF(list);
+                return refuse("unexpected sequence delimiter");
+            }
+            *after = pos + 8;
+            return list;
+        }
+        if (tag != ITEM) {
+            Py_DECREF(list);
+            return refuse("not an item in a sequence");
+        }
+        Py_ssize_t start = pos + 8, stop;
+        PyObject *item;
+        if (length == UNDEFINED) {
+            PyObject *elements = nested(s, start, end, depth + 1, &stop);
+            if (elements == NULL) {
+                goto failed;
+            }
+            if (stop + 8 > end || u16(data + stop) != 0xFFFE || u16(data + stop + 2) != 0xE00D ||
+                u32(data + stop + 4) != 0) {
+                Py_DECREF(elements);
+                Py_DECREF(list);
+                return refuse("item not closed");
+            }
+            item = new_item(pos, start, stop, stop + 8, 1, elements);
+            pos = stop + 8;
+        } else {
+            Py_ssize_t item_end = start + (Py_ssize_t)length;
+            if (item_end > end) {
+                goto truncated;
+            }
+            PyObject *elements = nested(s, start, item_end, depth + 1, &stop);
+            if (elements == NULL) {
+                goto failed;
+            }
+            if (stop != item_end) {
+                Py_DECREF(elements);
+                Py_DECREF(list);
+                return refuse("item length mismatch");
+            }
+            item = new_item(pos, start, item_end, item_end, 0, elements);
+            pos = item_end;
+        }
+        if (append(list, item) < 0) {
+            goto failed;
+        }
+    }
+truncated:
+    Py_DECREF(list);
+    return refuse("truncated");
+failed:
+    Py_DECREF(list);
+    return NULL;
+}
+
+/* parse.py's _element for explicit VR: the element whose header is at `pos` and value at
+ * `start`, sequences parsed; `*after` its end. */
+static PyObject *element(const Stream *s, long long tag, int vr, Py_ssize_t pos,
+                         Py_ssize_t start, uint32_t length, Py_ssize_t end, int depth,
+                         Py_ssize_t *after) {
+    if (length == UNDEFINED) {
+        if (vr == vr_sq) {
+            PyObject *found = items(s, start, end, depth, 1, after);
+            if (found == NULL) {
+                return NULL;
+            }
+            return new_element(tag, vr, pos, start, *after - 8, *after, 1, found);
+        }
+        if (vr == vr_un) {
+            return refuse("UN of undefined length");
+        }
+        /* Encapsulated pixel data (or another undefined-length value): up to the first
+         * sequence delimiter, as the reference reader finds it. */
+        Py_ssize_t stop = find_delimiter(s->data, start, end);
+        if (stop < 0 || stop + 8 > end) {
+            return refuse("truncated");
+        }
+        *after = stop + 8;
+        return new_element(tag, vr, pos, start, stop, stop + 8, 1, NULL);
+    }
+    Py_ssize_t value_end = start + (Py_ssize_t)length;
+    if (value_end > end) {
+        return refuse("truncated");
+    }
+    *after = value_end;
+    if (vr == vr_sq) {
+        Py_ssize_t last;
+        PyObject *found = items(s, start, value_end, depth, 0, &last);
+        if (found == NULL) {
+            return NULL;
+        }
+        if (last != value_end) {
+            Py_DECREF(found);
+            return refuse("sequence length mismatch");
+        }
+        return new_element(tag, vr, pos, start, value_end, value_end, 0, found);
+    }
+    return new_element(tag, vr, pos, start, value_end, value_end, 0, NULL);
+}
+
+/* parse.py's _delimiter: the reason to refuse a delimiter found where an element header was
+ * expected, or NULL when it ends the level (an item's end, in an item). */
+static const char *delimiter_refusal(long long tag, int top, long long last) {
+    if (last != ALL) {
+        return "elements out of order"; /* `parse_head`'s word for it */
+    }
+    if (tag != ITEM_END) {
+        return "delimiter out of place";
+    }
+    if (top) {
+        return "delimiter outside a sequence";
+    }
+    return NULL;
+}
+
+/* parse.py's _explicit_level: the elements of one dataset in [pos, end); stops at an item
+ * delimiter (not consumed) or before the first element past tag `last`. */
+static PyObject *level(const Stream *s, Py_ssize_t pos, Py_ssize_t end, int depth, int top,
+                       long long last, Py_ssize_t *stop) {
+    const unsigned char *data = s->data;
+    PyObject *elements = PyList_New(0);
+    if (elements == NULL) {
+        return NULL;
+    }
+    long long previous = -1;
+    while (pos < end) {
+        if (pos + 8 > end) {
+            goto truncated;
+        }
+        const unsigned char *header = data + pos;
+        uint32_t group = u16(header);
+        long long tag = ((long long)group << 16) | u16(header + 2);
+        if (group == 0xFFFE) {
+            const char *refusal = delimiter_refusal(tag, top, last);
+            if (refusal != NULL) {
+                Py_DECREF(elements);
+                return refuse(refusal);
+            }
+            *stop = pos;
+            return elements;
+        }
+        int vr = vr_index[u16(header + 4)];
+        if (vr < 0) {
+            Py_DECREF(elements);
+            return refuse("unknown VR");
+        }
+        uint32_t length;
+        Py_ssize_t start;
+        if (vr_long[vr]) {
+            if (pos + 12 > end) {
+                goto truncated;
+            }
+            length = u32(header + 8);
+            start = pos + 12;
+        } else {
+            length = u16(header + 6);
+            start = pos + 8;
+        }
+        if (tag <= previous) {
+            Py_DECREF(elements);
+            return refuse("elements out of order");
+        }
+        if (tag > last) {
+            *stop = pos;
+            return elements;
+        }
+        previous = tag;
+        Py_ssize_t after;
+        if (append(elements, element(s, tag, vr, pos, start, length, end, depth, &after)) < 0) {
+            Py_DECREF(elements);
+            return NULL;
+        }
+        pos = after;
+    }
+    if (pos != end) {
+        goto truncated;
+    }
+    *stop = pos;
+    return elements;
+truncated:
+    Py_DECREF(elements);
+    return refuse("truncated");
+}
+
+static PyObject *explicit_level(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t pos, end, stop = 0;
+    int depth, top;
+    long long last = ALL;
+    if (!PyArg_ParseTuple(args, "y*nnip|L", &view, &pos, &end, &depth, &top, &last)) {
+        return NULL;
+    }
+    if (element_type == NULL) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_RuntimeError, "explicit_level before bind");
+        return NULL;
+    }
+    if (pos < 0 || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "positions outside the data");
+        return NULL;
+    }
+    Stream s = {(const unsigned char *)view.buf};
+    PyObject *elements = level(&s, pos, end, depth, top, last, &stop);
+    PyBuffer_Release(&view);
+    if (elements == NULL) {
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(Nn)", elements, stop);
+    return result;
+}
+
+/* The slot offsets of a slotted class whose slots are exactly `names`; -1 if it is not one. */
+static int slot_offsets(PyTypeObject *type, const char *const *names, int count,
+                        Py_ssize_t *offsets) {
+    if (!PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE) || type->tp_base != &PyBaseObject_Type ||
+        type->tp_dictoffset != 0 || type->tp_itemsize != 0 || type->tp_members == NULL ||
+        type->tp_alloc == NULL || type->tp_new != PyBaseObject_Type.tp_new) {
+        return -1;
+    }
+    int seen = 0;
+    for (PyMemberDef *m = type->tp_members; m->name != NULL; m++) {
+        int found = -1;
+        for (int i = 0; i < count; i++) {
+            if (strcmp(m->name, names[i]) == 0) {
+                found = i;
+            }
+        }
+        if (found < 0 || m->type != OBJECT_EX || (m->flags & READ_ONLY) ||
+            m->offset < (Py_ssize_t)sizeof(PyObject) || m->offset >= type->tp_basicsize) {
+            return -1;
+        }
+        offsets[found] = m->offset;
+        seen++;
+    }
+    return seen == count ? 0 : -1;
+}
+
+static int bind_vrs(PyObject *raw_vrs) {
+    PyObject *key, *value;
+    Py_ssize_t at = 0;
+    int count = 0;
+    memset(vr_index, -1, sizeof(vr_index));
+    vr_sq = vr_un = -1;
+    while (PyDict_Next(raw_vrs, &at, &key, &value)) {
+        PyObject *name;
+        int is_long;
+        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != 2 || count >= MAX_VRS ||
+            !PyArg_ParseTuple(value, "Up", &name, &is_long)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "raw_vrs: {2 bytes: (VR, long)} expected");
+            return -1;
+        }
+        const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(key);
+        Py_INCREF(name);
+        Py_XSETREF(vr_names[count], name);
+        vr_long[count] = (char)is_long;
+        vr_index[u16(raw)] = (int8_t)count;
+        if (PyUnicode_CompareWithASCIIString(name, "SQ") == 0) {
+            vr_sq = count;
+        } else if (PyUnicode_CompareWithASCIIString(name, "UN") == 0) {
+            vr_un = count;
+        }
+        count++;
+    }
+    return 0;
+}
+
+static PyObject *bind(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *element, *item, *exc, *raw_vrs;
+    int depth;
+    if (!PyArg_ParseTuple(args, "O!O!OO!i", &PyType_Type, &element, &PyType_Type, &item, &exc,
+                          &PyDict_Type, &raw_vrs, &depth)) {
+        return NULL;
+    }
+    Py_CLEAR(element_type); /* unbound until all is in place: a refused bind leaves it so */
+    Py_ssize_t e_offsets[E_FIELDS], i_offsets[I_FIELDS];
+    if (slot_offsets((PyTypeObject *)element, ELEMENT_FIELDS, E_FIELDS, e_offsets) < 0 ||
+        slot_offsets((PyTypeObject *)item, ITEM_FIELDS, I_FIELDS, i_offsets) < 0) {
+        PyErr_SetString(PyExc_TypeError, "Element or Item is not the slotted class expected");
+        return NULL;
+    }
+    if (bind_vrs(raw_vrs) < 0) {
+        return NULL;
+    }
+    memcpy(element_offsets, e_offsets, sizeof(e_offsets));
+    memcpy(item_offsets, i_offsets, sizeof(i_offsets));
+    max_depth = depth;
+    Py_INCREF(element);
+    Py_XSETREF(element_type, (PyTypeObject *)element);
+    Py_INCREF(item);
+    Py_XSETREF(item_type, (PyTypeObject *)item);
+    Py_INCREF(exc);
+    Py_XSETREF(unsupported, exc);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"bind", bind, METH_VARARGS,
+     "bind(Element, Item, Unsupported, raw_vrs, max_depth): the classes and tables to use."},
+    {"explicit_level", explicit_level, METH_VARARGS,
+     "explicit_level(data, pos, end, depth, top, last=1<<32) -> (elements, stop)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "veil.engine.fast._parse",
+    .m_doc = "Compiled parse of an explicit VR little endian element stream (see parse.py).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__parse(void) { return PyModule_Create(&module); }

@@ -1,0 +1,15 @@
+"""Type stub of the compiled parse (_parse.c); parse.py is its reference."""
+
+from veil.engine.fast.parse import Element, Item, Unsupported
+
+def bind(
+    element: type[Element],
+    item: type[Item],
+    unsupported: type[Unsupported],
+    raw_vrs: dict[bytes, tuple[str, bool]],
+    max_depth: int,
+    /,
+) -> None: ...
+def explicit_level(
+    data: bytes, pos: int, end: int, depth: int, top: bool, last: int = ..., /
+) -> tuple[list[Element], int]: ...

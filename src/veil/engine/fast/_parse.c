@@ -172,6 +172,12 @@ static PyObject *new_item(Py_ssize_t start, Py_ssize_t value_start, Py_ssize_t v
     return item;
 }
 
+/* start + length > end, for start <= end, without computing a sum that could overflow a
+ * 32-bit Py_ssize_t. */
+static int beyond(Py_ssize_t start, uint32_t length, Py_ssize_t end) {
+    return (uint64_t)length > (uint64_t)(end - start);
+}
+
 /* Append and drop the reference; -1 on failure. */
 static int append(PyObject *list, PyObject *obj) {
     if (obj == NULL) {
@@ -257,10 +263,10 @@ static PyObject *items(const Stream *s, Py_ssize_t pos, Py_ssize_t end, int dept
             item = new_item(pos, start, stop, stop + 8, 1, elements);
             pos = stop + 8;
         } else {
-            Py_ssize_t item_end = start + (Py_ssize_t)length;
-            if (item_end > end) {
+            if (beyond(start, length, end)) {
                 goto truncated;
             }
+            Py_ssize_t item_end = start + (Py_ssize_t)length;
             PyObject *elements = nested(s, start, item_end, depth + 1, &stop);
             if (elements == NULL) {
                 goto failed;
@@ -310,10 +316,10 @@ static PyObject *element(const Stream *s, long long tag, int vr, Py_ssize_t pos,
         *after = stop + 8;
         return new_element(tag, vr, pos, start, stop, stop + 8, 1, NULL);
     }
-    Py_ssize_t value_end = start + (Py_ssize_t)length;
-    if (value_end > end) {
+    if (beyond(start, length, end)) {
         return refuse("truncated");
     }
+    Py_ssize_t value_end = start + (Py_ssize_t)length;
     *after = value_end;
     if (vr == vr_sq) {
         Py_ssize_t last;

@@ -436,7 +436,7 @@ def _compiled() -> ExplicitLevel | None:
     """The C parse of explicit VR levels, bound to this module's classes and tables; None
     where it is not built, is refused by ``VEIL_PARSE_BACKEND=python``, or does not know
     the classes' layout. On the benchmark corpus (148 top-level elements a file) the parse
-    of an input went from ~107 to ~25 us and of its output from ~53 to ~14 us, ~0.14 ms of
+    of an input went from ~107 to ~25 us and of its output from ~53 to ~14 us, ~0.15 ms of
     CPU a file in `veil deid` (benchmarks/RESULTS.md, "Explicit VR levels parsed in C")."""
     if os.environ.get("VEIL_PARSE_BACKEND", "") == "python":
         return None

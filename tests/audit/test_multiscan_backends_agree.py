@@ -162,7 +162,7 @@ def test_the_fastest_route_the_cpu_supports_is_the_default() -> None:
     if " avx2" in flags:  # so the SIMD route is what the tests above run here
         assert _C_ROUTES[0] == "avx2"
     if not os.environ.get("VEIL_SCAN_ROUTE"):
-        assert multiscan.ROUTE == _C_ROUTES[0]
+        assert _C_ROUTES[0] == multiscan.ROUTE
     matcher = multiscan.compile_needles((b"ab",))
     assert matcher.route == multiscan.ROUTE  # type: ignore[attr-defined]
 

@@ -136,6 +136,46 @@ def test_every_route_honours_every_start_and_stop_around_its_vectors() -> None:
                 ), (route, start, stop)
 
 
+_AGAINST_A_GUARD_PAGE = """
+import ctypes, mmap, random
+from veil.audit import multiscan
+
+page = mmap.PAGESIZE
+memory = mmap.mmap(-1, 2 * page)
+start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(start + page), page, 0) == 0
+view = memoryview(memory)
+rng = random.Random(2)
+for size in [*range(0, 100), *range(100, 600, 7)]:
+    data = bytes(rng.choice(b"abAB12 .") for _ in range(size))
+    view[page - size : page] = data
+    buffer = view[page - size : page]  # its last byte is the last before the guard page
+    needles = [b"ab", b"b1", b"a", b"12 ", b" .a"][: rng.randint(1, 5)]
+    needles = [n for n in needles if len(n) >= 2] or [b"ab"]
+    for route in multiscan.ROUTES:
+        matcher = multiscan.new_matcher(needles, "c", route)
+        assert matcher.find(buffer) == multiscan.new_matcher(needles, "numpy").find(data)
+        matcher.find(buffer, rng.randint(0, size + 2), size + 3)
+print("no read past the end")
+"""
+
+
+@pytest.mark.skipif(multiscan.BACKEND != "c", reason="the C kernel is not built here")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through ctypes")
+def test_no_route_reads_past_the_end_of_the_buffer() -> None:
+    """Buffers of every small size that end just before a page the process may not read: a
+    vector load past the end would kill the (separate) process with SIGSEGV."""
+    done = subprocess.run(
+        [sys.executable, "-c", _AGAINST_A_GUARD_PAGE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "no read past the end" in done.stdout
+
+
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
 @pytest.mark.skipif(multiscan.BACKEND != "c", reason="the C kernel is not built here")
 def test_every_route_agrees_on_real_files_with_needles_cut_from_them() -> None:

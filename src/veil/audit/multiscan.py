@@ -7,9 +7,9 @@ interchangeable backends give the same answers (tests compare them):
 - ``c``: a small C kernel shipped with veil (``_multiscan.c``, built at install time): a 64 Ki-bit
   filter on the first two folded bytes of each needle, the data folded on the fly, no copy.
   Its routes (``ROUTES``, the fastest first, as the CPU supports them): ``avx2`` and ``ssse3``
-  put a Teddy-style SIMD prefilter in front of that filter (about 0.016 ms for a 190 KB
-  benchmark output with its ~150 needles, 11.6 GB/s); ``scalar`` is the filter alone, for
-  other CPUs (0.15 ms, 1.2 GB/s; benchmarks/RESULTS.md). ``VEIL_SCAN_ROUTE=scalar`` (or
+  put a Teddy-style SIMD prefilter in front of that filter (0.015 and 0.028 ms for a 190 KB
+  benchmark output with its ~150 needles: 12.4 and 6.7 GB/s); ``scalar`` is the filter alone,
+  for other CPUs (0.14 ms, 1.35 GB/s; benchmarks/RESULTS.md). ``VEIL_SCAN_ROUTE=scalar`` (or
   ``ssse3``) forces a route, to rule a SIMD route out; the tests run every route.
 - ``numpy``: the same filter as one vectorised pass over a folded copy; about three times slower
   and it allocates temporaries the size of the file. Used where the kernel could not be built.
@@ -127,7 +127,7 @@ def new_matcher(
     if chosen == "c":
         if _C is None:
             raise RuntimeError("the C scan kernel is not built in this installation")
-        return _C(list(needles), route or ROUTE)  # type: ignore[no-any-return]
+        return _C(needles, route or ROUTE)  # type: ignore[no-any-return]
     if chosen == "numpy":
         return NumpyMatcher(needles)
     raise ValueError(f"unknown scan backend {chosen!r}; use 'c' or 'numpy'")

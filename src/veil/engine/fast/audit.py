@@ -279,14 +279,36 @@ def _entries(idents: list[Found]) -> list[_Entry]:
     return entries
 
 
-def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Needle]]:
+def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]]:
     """Every needle, once per identifier (one byte string may come from several: the
     matcher then reports it once per index). Equal identifiers share one memoised entry
-    (``_ident_needles``), so an entry is taken once by its id."""
-    keys: list[bytes] = []
-    needles: list[_Needle] = []
-    seen: set[int] = set()
+    (``_ident_needles``), so an entry is taken once by its id. The order of the needles is
+    no part of the answer (the audit asks whether any hit may be reported).
+
+    The lists whose entries are known already (a study's names, dates, IDs and UIDs, met in
+    an earlier file) give the needles of the last file's known lists again when they are
+    those lists (``_NeedleMemo``); only the new ones (the file's own instance UIDs) are
+    added. Measured in the pipeline on 600 benchmark files in run order, caches cleared per
+    pass as in a fresh worker, min of 5 passes: 27-44 -> 13-17 us a file (of which ~6-12 the
+    new UIDs' search forms); walking every list's entries was 3.5 % of the CPU of
+    `veil deid -j 2` (py-spy)."""
+    known: list[list[Found]] = []
+    fresh: list[list[Found]] = []
     for idents in found.values():
+        (fresh if getattr(idents, "entries", None) is None else known).append(idents)
+    memo = _known_needles(tuple(known))
+    if not fresh:
+        return memo.keys, memo.needles
+    keys = list(memo.keys)
+    needles = list(memo.needles)
+    _add_needles(fresh, keys, needles, set(memo.seen))
+    return tuple(keys), tuple(needles)
+
+
+def _add_needles(
+    lists: Iterable[list[Found]], keys: list[bytes], needles: list[_Needle], seen: set[int]
+) -> None:
+    for idents in lists:
         for entry in _entries(idents):
             if entry is None:
                 raise Unsupported("non-ASCII identifier")
@@ -294,7 +316,34 @@ def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Ne
                 seen.add(id(entry))
                 keys.extend(entry[0])
                 needles.extend(entry[1])
-    return tuple(keys), needles
+
+
+@dataclass(frozen=True)
+class _NeedleMemo:
+    """The needles of some lists of identifiers, with the lists themselves: holding them
+    keeps the entries alive, so the ids in ``seen`` stay theirs. Lists equal to these (the
+    same objects, or equal identifiers) have these needles: an entry is a function of its
+    identifier alone."""
+
+    lists: tuple[list[Found], ...]
+    keys: tuple[bytes, ...]
+    needles: tuple[_Needle, ...]
+    seen: frozenset[int]
+
+
+_MEMO: list[_NeedleMemo] = []  # the last file's: the files of a study follow each other
+
+
+def _known_needles(lists: tuple[list[Found], ...]) -> _NeedleMemo:
+    if _MEMO and _MEMO[0].lists == lists:  # identity first: ~0.5 us for ~40 lists
+        return _MEMO[0]
+    keys: list[bytes] = []
+    needles: list[_Needle] = []
+    seen: set[int] = set()
+    _add_needles(lists, keys, needles, seen)
+    memo = _NeedleMemo(lists, tuple(keys), tuple(needles), frozenset(seen))
+    _MEMO[:] = [memo]
+    return memo
 
 
 @dataclass(slots=True)

@@ -318,15 +318,13 @@ def _series(name: str, count: int) -> list[bytes]:
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
 def test_the_needles_of_a_series_from_the_memo_are_those_of_its_identifiers() -> None:
-    """The files of a series one after another (the memo of the known lists serves them, only
-    each file's own UIDs are new), then two series interleaved (the memo changes at every
-    file): each file's needles are exactly those of its identifiers, once per identifier."""
+    """The files of a series one after another (the memo of the lists each shares with the
+    file before serves them, only each file's own UIDs are added), then two series
+    interleaved (the memo changes at every file): each file's needles are exactly those of
+    its identifiers, once per identifier."""
     one = _series("dcm_qa_deident/Accelerated_SAG_IR-SPGR", 16)
     two = _series("dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22", 8)
     interleaved = [data for pair in zip(one[8:], two, strict=True) for data in pair]
-    # As in a fresh worker: every list of identifiers is made anew, its needles not yet known
-    # (earlier tests may have met these files: their UIDs' lists would be known already).
-    fast_audit._found.cache_clear()
     fast_audit._MEMO.clear()
     served = 0
     for data in one[:8] + interleaved:

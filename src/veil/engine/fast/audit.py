@@ -285,25 +285,39 @@ def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], tuple[_N
     (``_ident_needles``), so an entry is taken once by its id. The order of the needles is
     no part of the answer (the audit asks whether any hit may be reported).
 
-    The lists whose entries are known already (a study's names, dates, IDs and UIDs, met in
-    an earlier file) give the needles of the last file's known lists again when they are
-    those lists (``_NeedleMemo``); only the new ones (the file's own instance UIDs) are
-    added. (A file met a second time has its own lists known: the memo is then made anew,
-    the needles are the same.) Measured in the pipeline on 600 benchmark files in run order, caches cleared per
-    pass as in a fresh worker, min of 5 passes: 27-44 -> 13-17 us a file (of which ~6-12 the
-    new UIDs' search forms); walking every list's entries was 3.5 % of the CPU of
+    The lists the file shares with the file before it (a study's names, dates, IDs and
+    UIDs: ``_found`` gives the same list objects for the same values) give the needles they
+    gave then (``_NeedleMemo``); only the others (the file's own instance UIDs) are added.
+    Measured in the pipeline on 600 benchmark files in run order, caches cleared per pass as
+    in a fresh worker, min of 5 passes: 27-44 -> 13-17 us a file (of which ~6-12 the new
+    UIDs' search forms); walking every list's entries was 3.5 % of the CPU of
     `veil deid -j 2` (py-spy)."""
-    known: list[list[Found]] = []
+    lists = tuple(found.values())
+    before = _PREVIOUS.ids
+    shared: list[list[Found]] = []
     fresh: list[list[Found]] = []
-    for idents in found.values():
-        (fresh if getattr(idents, "entries", None) is None else known).append(idents)
-    memo = _known_needles(tuple(known))
+    for idents in lists:
+        (shared if id(idents) in before else fresh).append(idents)
+    _PREVIOUS.lists, _PREVIOUS.ids = lists, frozenset(map(id, lists))
+    memo = _known_needles(tuple(shared))
     if not fresh:
         return memo.keys, memo.needles
     keys = list(memo.keys)
     needles = list(memo.needles)
     _add_needles(fresh, keys, needles, set(memo.seen))
     return tuple(keys), tuple(needles)
+
+
+@dataclass
+class _Previous:
+    """The lists of identifiers of the file before, held so that the ids in ``ids`` stay
+    theirs (an id is only unique among live objects)."""
+
+    lists: tuple[list[Found], ...] = ()
+    ids: frozenset[int] = frozenset()
+
+
+_PREVIOUS = _Previous()
 
 
 def _add_needles(
@@ -332,7 +346,7 @@ class _NeedleMemo:
     seen: frozenset[int]
 
 
-_MEMO: list[_NeedleMemo] = []  # the last file's: the files of a study follow each other
+_MEMO: list[_NeedleMemo] = []  # the last one made: the files of a study follow each other
 
 
 def _known_needles(lists: tuple[list[Found], ...]) -> _NeedleMemo:

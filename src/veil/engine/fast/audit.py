@@ -311,7 +311,8 @@ def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], tuple[_N
 @dataclass
 class _Previous:
     """The lists of identifiers of the file before, held so that the ids in ``ids`` stay
-    theirs (an id is only unique among live objects)."""
+    theirs (an id is only unique among live objects). Only a hint: a list taken for shared
+    by mistake (threads) goes through the memo, which compares the lists themselves."""
 
     lists: tuple[list[Found], ...] = ()
     ids: frozenset[int] = frozenset()
@@ -350,8 +351,10 @@ _MEMO: list[_NeedleMemo] = []  # the last one made: the files of a study follow 
 
 
 def _known_needles(lists: tuple[list[Found], ...]) -> _NeedleMemo:
-    if _MEMO and _MEMO[0].lists == lists:  # identity first: ~0.5 us for ~40 lists
-        return _MEMO[0]
+    # One read of the memo (another thread may replace it): it is checked, then returned.
+    last = _MEMO[0] if _MEMO else None
+    if last is not None and last.lists == lists:  # identity first: ~0.5 us for ~40 lists
+        return last
     keys: list[bytes] = []
     needles: list[_Needle] = []
     seen: set[int] = set()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -303,10 +304,41 @@ def test_the_needles_memoised_per_list_are_the_needles_of_the_identifiers() -> N
             expected.update(zip(entry[0], entry[1], strict=True))
         assert set(zip(keys, needles, strict=True)) == expected
         assert len(keys) == sum(len(e[0]) for e in map(fast_audit._ident_needles, idents) if e)
-        # Again, from the memo: the same needles.
-        assert fast_audit._needles(found) == (keys, needles)
+        # Again, from the memo of the known lists (all of them now): the same needles, in an
+        # order of no consequence (the audit asks whether any hit may be reported).
+        again = fast_audit._needles(found)
+        assert Counter(zip(*again, strict=True)) == Counter(zip(keys, needles, strict=True))
         checked += bool(keys)
     assert checked >= 1
+
+
+def _series(name: str, count: int) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((CORPUS / name).rglob("*")) if p.is_file()][:count]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not next to the checkout")
+def test_the_needles_of_a_series_from_the_memo_are_those_of_its_identifiers() -> None:
+    """The files of a series one after another (the memo of the lists each shares with the
+    file before serves them, only each file's own UIDs are added), then two series
+    interleaved (the memo changes at every file): each file's needles are exactly those of
+    its identifiers, once per identifier."""
+    one = _series("dcm_qa_deident/Accelerated_SAG_IR-SPGR", 16)
+    two = _series("dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22", 8)
+    interleaved = [data for pair in zip(one[8:], two, strict=True) for data in pair]
+    fast_audit._MEMO.clear()
+    served = 0
+    for data in one[:8] + interleaved:
+        found = fast_audit.collect(parse_file(data), frozenset(), "latin_1")
+        memo = fast_audit._MEMO[0] if fast_audit._MEMO else None
+        keys, needles = fast_audit._needles(found)
+        served += memo is not None and bool(memo.lists) and fast_audit._MEMO[0] is memo
+        expected: Counter[tuple[bytes, object]] = Counter()
+        for ident in {ident for idents in found.values() for ident in idents}:
+            entry = fast_audit._ident_needles(ident)
+            assert entry is not None
+            expected.update(zip(*entry, strict=True))
+        assert Counter(zip(keys, needles, strict=True)) == expected
+    assert served >= 6  # the first series' files after its first: the memo's own path ran
 
 
 # -- the memoised mapper --------------------------------------------------------------------

@@ -6,7 +6,11 @@ interchangeable backends give the same answers (tests compare them):
 
 - ``c``: a small C kernel shipped with veil (``_multiscan.c``, built at install time): a 64 Ki-bit
   filter on the first two folded bytes of each needle, the data folded on the fly, no copy.
-  About 0.14 ms for a 200 KB file with any number of needles (benchmarks/RESULTS.md).
+  Its routes (``ROUTES``, the fastest first, as the CPU supports them): ``avx2`` and ``ssse3``
+  put a Teddy-style SIMD prefilter in front of that filter (0.015 and 0.028 ms for a 190 KB
+  benchmark output with its ~150 needles: 12.4 and 6.7 GB/s); ``scalar`` is the filter alone,
+  for other CPUs (0.14 ms, 1.35 GB/s; benchmarks/RESULTS.md). ``VEIL_SCAN_ROUTE=scalar`` (or
+  ``ssse3``) forces a route, to rule a SIMD route out; the tests run every route.
 - ``numpy``: the same filter as one vectorised pass over a folded copy; about three times slower
   and it allocates temporaries the size of the file. Used where the kernel could not be built.
 
@@ -86,17 +90,44 @@ def _c_matcher() -> type | None:
     return CMatcher
 
 
+def _c_routes() -> tuple[str, ...]:
+    """The C kernel's routes on this CPU, the fastest first (none without the kernel)."""
+    if _C is None:
+        return ()
+    from veil.audit._multiscan import ROUTES
+
+    return ROUTES
+
+
 _C = _c_matcher()
 BACKEND = "c" if _C is not None else "numpy"
+ROUTES = _c_routes()
 
 
-def new_matcher(needles: Sequence[bytes], backend: str | None = None) -> Matcher:
-    """A matcher for ``needles`` with the chosen backend (default: the fastest available)."""
+def _route() -> str | None:
+    """The C kernel's route: the fastest this CPU supports unless VEIL_SCAN_ROUTE names one
+    (a route this CPU lacks, or a typo, gives ``scalar``: slower, never other answers)."""
+    if not ROUTES:
+        return None
+    asked = os.environ.get("VEIL_SCAN_ROUTE", "")
+    if not asked:
+        return ROUTES[0]
+    return asked if asked in ROUTES else "scalar"
+
+
+ROUTE = _route()
+
+
+def new_matcher(
+    needles: Sequence[bytes], backend: str | None = None, route: str | None = None
+) -> Matcher:
+    """A matcher for ``needles`` with the chosen backend (default: the fastest available) and,
+    for the C kernel, route (default ``ROUTE``; one of ``ROUTES``, else ValueError)."""
     chosen = backend or BACKEND
     if chosen == "c":
         if _C is None:
             raise RuntimeError("the C scan kernel is not built in this installation")
-        return _C(list(needles))  # type: ignore[no-any-return]
+        return _C(needles, route or ROUTE)  # type: ignore[no-any-return]
     if chosen == "numpy":
         return NumpyMatcher(needles)
     raise ValueError(f"unknown scan backend {chosen!r}; use 'c' or 'numpy'")

@@ -279,14 +279,52 @@ def _entries(idents: list[Found]) -> list[_Entry]:
     return entries
 
 
-def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Needle]]:
+def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], tuple[_Needle, ...]]:
     """Every needle, once per identifier (one byte string may come from several: the
     matcher then reports it once per index). Equal identifiers share one memoised entry
-    (``_ident_needles``), so an entry is taken once by its id."""
-    keys: list[bytes] = []
-    needles: list[_Needle] = []
-    seen: set[int] = set()
-    for idents in found.values():
+    (``_ident_needles``), so an entry is taken once by its id. The order of the needles is
+    no part of the answer (the audit asks whether any hit may be reported).
+
+    The lists the file shares with the file before it (a study's names, dates, IDs and
+    UIDs: ``_found`` gives the same list objects for the same values) give the needles they
+    gave then (``_NeedleMemo``); only the others (the file's own instance UIDs) are added.
+    Measured in the pipeline on 600 benchmark files in run order, caches cleared per pass as
+    in a fresh worker, min of 5 passes: 27-44 -> 13-17 us a file (of which ~6-12 the new
+    UIDs' search forms); walking every list's entries was 3.5 % of the CPU of
+    `veil deid -j 2` (py-spy)."""
+    lists = tuple(found.values())
+    before = _PREVIOUS.ids
+    shared: list[list[Found]] = []
+    fresh: list[list[Found]] = []
+    for idents in lists:
+        (shared if id(idents) in before else fresh).append(idents)
+    _PREVIOUS.lists, _PREVIOUS.ids = lists, frozenset(map(id, lists))
+    memo = _known_needles(tuple(shared))
+    if not fresh:
+        return memo.keys, memo.needles
+    keys = list(memo.keys)
+    needles = list(memo.needles)
+    _add_needles(fresh, keys, needles, set(memo.seen))
+    return tuple(keys), tuple(needles)
+
+
+@dataclass
+class _Previous:
+    """The lists of identifiers of the file before, held so that the ids in ``ids`` stay
+    theirs (an id is only unique among live objects). Only a hint: a list taken for shared
+    by mistake (threads) goes through the memo, which compares the lists themselves."""
+
+    lists: tuple[list[Found], ...] = ()
+    ids: frozenset[int] = frozenset()
+
+
+_PREVIOUS = _Previous()
+
+
+def _add_needles(
+    lists: Iterable[list[Found]], keys: list[bytes], needles: list[_Needle], seen: set[int]
+) -> None:
+    for idents in lists:
         for entry in _entries(idents):
             if entry is None:
                 raise Unsupported("non-ASCII identifier")
@@ -294,7 +332,36 @@ def _needles(found: dict[int, list[Found]]) -> tuple[tuple[bytes, ...], list[_Ne
                 seen.add(id(entry))
                 keys.extend(entry[0])
                 needles.extend(entry[1])
-    return tuple(keys), needles
+
+
+@dataclass(frozen=True)
+class _NeedleMemo:
+    """The needles of some lists of identifiers, with the lists themselves: holding them
+    keeps the entries alive, so the ids in ``seen`` stay theirs. Lists equal to these (the
+    same objects, or equal identifiers) have these needles: an entry is a function of its
+    identifier alone."""
+
+    lists: tuple[list[Found], ...]
+    keys: tuple[bytes, ...]
+    needles: tuple[_Needle, ...]
+    seen: frozenset[int]
+
+
+_MEMO: list[_NeedleMemo] = []  # the last one made: the files of a study follow each other
+
+
+def _known_needles(lists: tuple[list[Found], ...]) -> _NeedleMemo:
+    # One read of the memo (another thread may replace it): it is checked, then returned.
+    last = _MEMO[0] if _MEMO else None
+    if last is not None and last.lists == lists:  # identity first: ~0.5 us for ~40 lists
+        return last
+    keys: list[bytes] = []
+    needles: list[_Needle] = []
+    seen: set[int] = set()
+    _add_needles(lists, keys, needles, seen)
+    memo = _NeedleMemo(lists, tuple(keys), tuple(needles), frozenset(seen))
+    _MEMO[:] = [memo]
+    return memo
 
 
 @dataclass(slots=True)

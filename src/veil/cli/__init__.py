@@ -55,7 +55,10 @@ def _import_command(module: str) -> click.Command:
     return guard(command)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="veil")
 def main() -> None:
     """De-identify DICOM studies without breaking their processing.

@@ -118,3 +118,15 @@ def test_every_command_is_listed_and_routed_through_the_error_guard() -> None:
         "print(len(names), all(getattr(c.callback, '_veil_guarded', False) for c in cmds))"
     )
     assert _python(code) == "12 True"
+
+
+def test_a_command_imported_when_called_is_imported_without_collection_and_frozen() -> None:
+    code = (
+        "import gc, click, veil.cli\n"
+        "before = gc.get_freeze_count()\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
+        "veil.cli.main.get_command(click.Context(veil.cli.main), 'deid')\n"
+        "print(len(runs), gc.get_freeze_count() > before + 10_000, gc.isenabled())"
+    )
+    assert _python(code) == "0 True True"

@@ -32,7 +32,6 @@ path with no form of the fast path's identifiers of its input in it is clear
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
@@ -237,112 +236,11 @@ def clear_of_identifiers(
         except Exception:  # e.g. a public UN: the full check decides
             return False
     lowered = _lowered(relative)
-    folder, _, name = lowered.rpartition("/")
-    if _NUMBERED.fullmatch(name):  # what hierarchy names are: the folder's memo decides
-        return _folder_checks(folder).clear(lowered, found)
     # The file's distinct form texts: a study's dates and names repeat in several elements.
     for text in set().union(*[form_texts(idents) for idents in found.values()]):
         if text in lowered:
             return False
     return True
-
-
-# A file name as hierarchy names write it (`instance_stem`): the tail after the folder is
-# "/" + digits + ".dcm", so a text reaches into it only in the ways `digits_to_reach` allows.
-_NUMBERED = re.compile(r"[0-9]+\.dcm")
-# Every text that fits in such a tail: from its "/" or its digits on, or inside ".dcm".
-_IN_NAME = re.compile(r"/?[0-9]*(?:\.(?:d(?:cm?)?)?)?|d(?:cm?)?|cm?|m")
-
-
-def digits_to_reach(text: str, folder: str) -> int | None:
-    """None when ``text`` cannot occur in ``folder + "/" + D + ".dcm"`` (any digits D) other
-    than inside ``folder``; else the fewest digits D needs for it to (then the whole path is
-    searched for it).
-
-    Such an occurrence puts the first k characters of ``text`` at the folder's end and the
-    rest at the start of the tail (k > 0: the rest begins with the tail's "/"), or (k = 0)
-    all of it anywhere in the tail; the digits of that rest all fall in D."""
-    rests = [text] if _IN_NAME.fullmatch(text) else []
-    rests += [
-        text[k:]
-        for k in range(1, len(text))
-        if text[k] == "/" and folder.endswith(text[:k]) and _IN_NAME.fullmatch(text[k:])
-    ]
-    return min((sum(char.isdigit() for char in rest) for rest in rests), default=None)
-
-
-class _FolderChecks:
-    """What the identifier lists of the fast path's files say about one (lowered) output folder:
-    the lists with a form inside the folder, and the forms that might reach into a file name
-    after it. The files of a series share their folder and most of their lists (the audit's
-    memoised `Identifiers` of the study's values): each list is searched once per folder, not
-    once per file. Measured: `checked_hierarchy` 13-15 -> 6 us a file (benchmark corpus, one
-    patient's 206 files, in-process); it searched each file's ~290 form texts (121 distinct)
-    in its path.
-
-    Lists are keyed by their id and kept here, so no other list can take that id while its
-    entry lives; `Identifiers` are never modified (veil.engine.fast.audit)."""
-
-    __slots__ = ("digits", "folder", "hits", "lists", "reaching")
-
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
-        self._reset()
-
-    def _reset(self) -> None:
-        self.lists: dict[int, list[fast_audit.Found]] = {}
-        self.hits: set[int] = set()  # lists with a form inside the folder
-        self.reaching: dict[int, tuple[str, ...]] = {}  # forms that might reach the file name
-        self.digits = _NEVER  # the fewest digits a file name needs for any of them to
-
-    def clear(self, lowered: str, found: dict[int, list[fast_audit.Found]]) -> bool:
-        """No form of ``found`` in ``lowered``: this folder + "/" + digits + ".dcm"."""
-        ids = set(map(id, found.values()))
-        if not self.lists.keys() >= ids:  # (not issubset: it would copy the keys to a set)
-            if len(self.lists) >= MAX_CHECKED_LISTS:
-                self._reset()
-            for idents in found.values():
-                if id(idents) not in self.lists:
-                    self._add(idents)
-        if not ids.isdisjoint(self.hits):
-            return False
-        if len(lowered) - len(self.folder) - len("/.dcm") < self.digits:
-            return True  # the file name is too short for any form to reach into it
-        for key in ids.intersection(self.reaching):
-            for text in self.reaching[key]:
-                if text in lowered:
-                    return False
-        return True
-
-    def _add(self, idents: list[fast_audit.Found]) -> None:
-        key = id(idents)
-        self.lists[key] = idents
-        texts = form_texts(idents)
-        if any(text in self.folder for text in texts):
-            self.hits.add(key)
-            return
-        reaching = [(text, digits_to_reach(text, self.folder)) for text in texts]
-        needs = [digits for _, digits in reaching if digits is not None]
-        if needs:
-            self.reaching[key] = tuple(text for text, digits in reaching if digits is not None)
-            self.digits = min(self.digits, *needs)
-
-
-_NEVER = 1 << 30
-# Lowered output folder -> its checks. Per worker process, bounded; it holds the audit's
-# identifier lists of recent files (its own memo holds them anyway) and folder names.
-_CHECKED: dict[str, _FolderChecks] = {}
-MAX_CHECKED_FOLDERS = 64
-MAX_CHECKED_LISTS = 8192
-
-
-def _folder_checks(folder: str) -> _FolderChecks:
-    checks = _CHECKED.get(folder)
-    if checks is None:
-        if len(_CHECKED) >= MAX_CHECKED_FOLDERS:
-            _CHECKED.clear()
-        checks = _CHECKED[folder] = _FolderChecks(folder)
-    return checks
 
 
 def form_texts(idents: list[fast_audit.Found]) -> tuple[str, ...]:

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from veil.batch.runner import guided_ranges
+
 _RUN = """
 import json, sys, threading
 from pathlib import Path
@@ -54,9 +58,24 @@ def test_forked_workers_get_indices_and_give_the_same_records(corpus: Path, tmp_
     forked = _run(source, tmp_path / "forked", 2)
     served = _run(source, tmp_path / "served", 2, "thread")
     assert one["sent"] == [["_run_one", "list"]]
-    assert forked["sent"] == [["_run_at", "range"]]  # indices: the items are inherited
+    assert forked["sent"] == [["_run_range", "list"]]  # indices: the items are inherited
     assert served["sent"] == [["_run_one", "list"]]  # a forkserver's workers get the items
     records = one["records"]
     assert isinstance(records, list) and len(records) > 20
     assert forked["records"] == records and served["records"] == records
     assert sum(outcome == "written" for _, outcome, _, _ in records) > 20
+
+
+@pytest.mark.parametrize(
+    ("count", "jobs", "largest"), [(4120, 2, 32), (37, 2, 2), (1, 4, 8), (0, 2, 4)]
+)
+def test_guided_ranges_cover_every_index_once_and_shrink_to_one(
+    count: int, jobs: int, largest: int
+) -> None:
+    bounds = guided_ranges(count, jobs, largest)
+    assert [i for start, stop in bounds for i in range(start, stop)] == list(range(count))
+    sizes = [stop - start for start, stop in bounds]
+    assert all(0 < size <= largest for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # large first, the smallest last
+    if count > jobs * 4:
+        assert sizes[-1] == 1

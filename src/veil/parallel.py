@@ -39,6 +39,12 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+def forks() -> bool:
+    """Whether a pool started now forks its workers from this process: then they inherit
+    what it holds, and the initializer's arguments are never pickled."""
+    return _start_method() == "fork"
+
+
 def _init_child(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     configure_process()  # a fresh interpreter: pydicom's settings are set again here
     if initializer is not None:

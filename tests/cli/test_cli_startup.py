@@ -59,3 +59,74 @@ def test_no_collection_runs_while_the_commands_import() -> None:
 
 def test_a_process_with_gc_off_keeps_it_off() -> None:
     assert _python("import gc; gc.disable(); import veil.cli; print(gc.isenabled())") == "False"
+
+
+# What `veil deid` must not import before its first file (issue 12: start-up is serial time of
+# every run): the other commands' modules and the libraries only they, --cluster or --for use.
+# (pydicom itself imports numpy, PIL, requests and urllib3: those are pydicom's, not listed.)
+_NOT_FOR_DEID = (
+    "veil.cli.audit",
+    "veil.cli.check",
+    "veil.cli.console",
+    "veil.cli.explain",
+    "veil.cli.node",
+    "veil.cli.serve",
+    "veil.cli.user",
+    "veil.batch.dask_runner",
+    "veil.batch.grouprun",
+    "veil.batch.study_verdicts",
+    "veil.node",
+    "veil.console",
+    "veil.explain",
+    "dask",
+    "distributed",
+    "sqlalchemy",
+    "fastapi",
+    "pynetdicom",
+)
+
+
+def _loaded_after(argv: list[str]) -> set[str]:
+    code = (
+        "import sys, veil.cli\n"
+        f"try: veil.cli.main({argv!r})\n"
+        "except SystemExit: pass\n"
+        f"print('loaded:', *(m for m in {_NOT_FOR_DEID!r} if m in sys.modules))"
+    )
+    last = _python(code).splitlines()[-1]
+    assert last.startswith("loaded:")
+    return set(last.split()[1:])
+
+
+def test_importing_the_cli_imports_no_command() -> None:
+    code = "import sys, veil.cli; print([m for m in sys.modules if m.startswith('veil.cli.')])"
+    assert _python(code) == "['veil.cli.startup', 'veil.cli.errors']"
+
+
+def test_veil_deid_imports_only_its_own_modules() -> None:
+    assert _loaded_after(["deid", "--help"]) == set()
+    # A run that fails on its argument has imported its command and nothing of the others.
+    assert _loaded_after(["deid", "no-such-input", "--out", "/nonexistent/x"]) == set()
+
+
+def test_every_command_is_listed_and_routed_through_the_error_guard() -> None:
+    code = (
+        "import veil.cli\n"
+        "import click; ctx = click.Context(veil.cli.main)\n"
+        "names = veil.cli.main.list_commands(ctx)\n"
+        "cmds = [veil.cli.main.get_command(ctx, n) for n in names]\n"
+        "print(len(names), all(getattr(c.callback, '_veil_guarded', False) for c in cmds))"
+    )
+    assert _python(code) == "12 True"
+
+
+def test_a_command_imported_when_called_is_imported_without_collection_and_frozen() -> None:
+    code = (
+        "import gc, click, veil.cli\n"
+        "before = gc.get_freeze_count()\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
+        "veil.cli.main.get_command(click.Context(veil.cli.main), 'deid')\n"
+        "print(len(runs), gc.get_freeze_count() > before + 10_000, gc.isenabled())"
+    )
+    assert _python(code) == "0 True True"

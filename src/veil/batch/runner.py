@@ -7,6 +7,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,16 @@ from veil.batch.outcome import FileRecord
 from veil.batch.worker import internal_error, process_item
 from veil.io.atomic import write_atomic
 from veil.io.inputs import InputItem
-from veil.parallel import parallel_map
+from veil.parallel import forks, parallel_map
 from veil.pipeline import Outcome
 
 _JOB: Job | None = None
+_ITEMS: Sequence[InputItem] = ()
 
 
-def _init_worker(job: Job) -> None:
-    global _JOB
-    _JOB = job
+def _init_worker(job: Job, items: Sequence[InputItem] = ()) -> None:
+    global _JOB, _ITEMS
+    _JOB, _ITEMS = job, items
 
 
 def _run_one(item: InputItem) -> FileRecord:
@@ -48,6 +50,24 @@ def _run_one(item: InputItem) -> FileRecord:
         return process_item(item, _JOB)
     except Exception as exc:
         return internal_error(item, exc)
+
+
+def _run_range(bounds: tuple[int, int]) -> list[FileRecord]:
+    return [_run_one(_ITEMS[index]) for index in range(*bounds)]
+
+
+def guided_ranges(count: int, jobs: int, largest: int) -> list[tuple[int, int]]:
+    """``range(count)`` cut into consecutive (start, stop) ranges of at most ``largest``
+    indices, each at most a quarter of what is left per worker: the last ones shrink to one
+    index, so the workers finish together instead of one of them running a last full chunk
+    alone (half a chunk of idle core on average: ~17 ms a run at 32 files of ~1.1 ms)."""
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < count:
+        size = max(1, min(largest, (count - start) // (max(jobs, 1) * 4)))
+        bounds.append((start, start + size))
+        start += size
+    return bounds
 
 
 class _Throughput(ProgressColumn):
@@ -144,6 +164,8 @@ class BatchSummary:
     def to_dict(self, job: Job) -> dict[str, Any]:
         files_per_s, mb_per_s = self.rates()
         incomplete = set(self.incomplete_studies)
+        # Each of these passes over every record: once each, not once per use (5 outcomes).
+        outcomes, (fast, full) = self.counts, self.engines
         return {
             "veil": __version__,
             "policy": job.plan.policy_name,
@@ -151,7 +173,7 @@ class BatchSummary:
             "key_fingerprint": job.mapper.fingerprint(),
             "audit": job.audit,
             "layout": job.layout.value,
-            "counts": {outcome.value: self.counts[outcome] for outcome in Outcome},
+            "counts": {outcome.value: outcomes[outcome] for outcome in Outcome},
             "seconds": round(self.seconds, 3),
             "files_per_second": round(files_per_s, 1),
             "mb_per_second": round(mb_per_s, 1),
@@ -159,10 +181,7 @@ class BatchSummary:
                 {"study": study, "complete": study not in incomplete, "files": counts}
                 for study, counts in self.studies.items()
             ],
-            "engine": {
-                "fast_path": self.engines[0],
-                "reference_path": dict(self.engines[1].most_common()),
-            },
+            "engine": {"fast_path": fast, "reference_path": dict(full.most_common())},
             "check_regressions": self.regressions,
             "check_unverifiable": self.unverifiable,
             "burned_in_text": {"policy": job.plan.pixels.describe(), **self.burned_in},
@@ -189,13 +208,22 @@ def _records(items: Sequence[InputItem], job: Job, jobs: int) -> Iterable[FileRe
     # traffic cost 0.8 s per 4,000 files (measured, issue 12); a chunk per process and per
     # eighth of the work keeps the progress bar live and the load even.
     chunk = max(1, min(32, len(items) // (max(jobs, 1) * 8)))
+    jobs = jobs if len(items) > 1 else 1
+    if jobs > 1 and forks():
+        # Forked workers get the items with the initializer's arguments, inherited, never
+        # pickled; a task is then a range of indices. Pickling the items cost the parent 5.7 ms
+        # and the workers 5.1 ms per 4,120 files (197 bytes an item; measured, issue 12).
+        chunks = parallel_map(
+            _run_range,
+            guided_ranges(len(items), jobs, chunk),
+            jobs,
+            chunksize=1,
+            initializer=_init_worker,
+            initargs=(job, items),
+        )  # (called here: the workers start now, see veil.parallel)
+        return chain.from_iterable(chunks)
     return parallel_map(
-        _run_one,
-        items,
-        jobs if len(items) > 1 else 1,
-        chunksize=chunk,
-        initializer=_init_worker,
-        initargs=(job,),
+        _run_one, items, jobs, chunksize=chunk, initializer=_init_worker, initargs=(job,)
     )
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from veil.batch import BatchSummary, FileRecord, Job, Layout, Outcome, run_batch
-from veil.batch.dask_runner import DaskExecutor, check_cluster_address, cluster_warning, connect
 from veil.batch.groups import DEFAULT_GROUP_SIZE
 from veil.batch.locations import Locations, resolve_locations
 from veil.batch.output_stamp import OutputStamp
 from veil.batch.output_target import OutputTarget, record_stamp, stamp_conflicts
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
-from veil.batch.study_verdicts import OutputVerdict, records_verdict
 from veil.check.model import RequirementProfile
 from veil.check.run import check_items
 from veil.cli.common import jobs_option, key_options
@@ -34,6 +33,10 @@ from veil.io.inputs import InputItem
 from veil.io.storage import parse_storage_options
 from veil.io.zip_out import refuse_existing
 from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
+
+if TYPE_CHECKING:  # imported where used: a run without --cluster or --for never needs them
+    from veil.batch.dask_runner import DaskExecutor
+    from veil.batch.study_verdicts import OutputVerdict
 
 
 def _check_outputs(
@@ -341,6 +344,8 @@ def _verdict(
     by the workers)."""
     if not profiles or target is None:
         return None
+    from veil.batch.study_verdicts import records_verdict
+
     return records_verdict(profiles, summary.records, target.folder, quality_checks)
 
 
@@ -407,6 +412,8 @@ def _executor(
     """None: the local process pool; with --cluster, a Dask executor (scale-out, issue 15)."""
     if cluster is None:
         return None
+    from veil.batch.dask_runner import DaskExecutor, check_cluster_address, cluster_warning, connect
+
     check_cluster_address(cluster)
     warning = cluster_warning(cluster)
     if warning:

@@ -5,14 +5,17 @@ summary table. Nothing here prints an identifying value: input paths are the use
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
 from veil.batch import BatchSummary, FileRecord, Job, Outcome
-from veil.batch.dask_runner import DaskExecutor
-from veil.batch.study_verdicts import OutputVerdict
 from veil.cli.errors import err_console
+
+if TYPE_CHECKING:  # types only: `veil deid` imports them with --cluster or --for
+    from veil.batch.dask_runner import DaskExecutor
+    from veil.batch.study_verdicts import OutputVerdict
 
 MAX_LINES = 5  # of each kind of problem; the rest are counted
 NOT_USED = "not used by the destination (--only-used): not written"

@@ -15,12 +15,17 @@ side effect, `imported` ends the import phase. Each is measured (2026-12-04, 2 c
   frozen objects and never touch their pages for gc (CPython's advice before fork). Whatever
   cyclic garbage the process held when veil.cli was imported stays frozen too: nothing, when
   it is the `veil` command; a little, in a test process.
+
+The command a run calls is imported later, when click looks it up (`veil.cli._LazyGroup`):
+`importing` gives that import the same treatment.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 _GC_WAS_ENABLED = gc.isenabled()
@@ -32,3 +37,16 @@ def imported() -> None:
     gc.freeze()
     if _GC_WAS_ENABLED:
         gc.enable()
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """No collection while the block imports; what it built frozen after (see the module)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()

@@ -309,22 +309,29 @@ def read_position(raw: tuple[str, bytes] | None) -> tuple[float, ...] | None:
 
 
 _MEMOS: dict[tuple[tuple[int, ...], bool], FactsMemo] = {}
-# The memo of the last call (a worker's job asks with the same tuple of profiles every file).
-_LAST: list[tuple[Sequence[RequirementProfile], bool, FactsMemo | None]] = []
+# The memo of the last call, with its key in _MEMOS (a worker's job asks with the same tuple
+# of profiles for every file: no key of ids to build each time).
+_LAST: list[tuple[Sequence[RequirementProfile], bool, tuple[tuple[int, ...], bool]]] = []
 
 
 def facts_memo(profiles: Sequence[RequirementProfile], quality_checks: bool) -> FactsMemo | None:
     """This process's memo for ``profiles`` (the same objects: a worker's job holds them),
     or None when their reads cannot be told (then every file is read whole)."""
     if _LAST and _LAST[0][0] is profiles and _LAST[0][1] == quality_checks:
-        return _LAST[0][2]
-    _LAST[:] = [(profiles, quality_checks, _memo(profiles, quality_checks))]
-    return _LAST[0][2]
-
-
-def _memo(profiles: Sequence[RequirementProfile], quality_checks: bool) -> FactsMemo | None:
+        known = _MEMOS.get(_LAST[0][2])  # (still there: not cleared since)
+        if known is not None:
+            return known
     chosen = tuple(profiles)
     key = (tuple(id(profile) for profile in chosen), quality_checks)
+    memo = _memo(chosen, key)
+    if memo is not None and isinstance(profiles, tuple):  # immutable: the same memo next time
+        _LAST[:] = [(profiles, quality_checks, key)]
+    return memo
+
+
+def _memo(
+    chosen: tuple[RequirementProfile, ...], key: tuple[tuple[int, ...], bool]
+) -> FactsMemo | None:
     memo = _MEMOS.get(key)
     if memo is not None and all(a is b for a, b in zip(memo.profiles, chosen, strict=True)):
         return memo
@@ -332,7 +339,7 @@ def _memo(profiles: Sequence[RequirementProfile], quality_checks: bool) -> Facts
         return None
     if len(_MEMOS) >= _MAX_MEMOS:
         _MEMOS.clear()
-    memo = _MEMOS[key] = FactsMemo(chosen, quality_checks)
+    memo = _MEMOS[key] = FactsMemo(chosen, key[1])
     return memo
 
 

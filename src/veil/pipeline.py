@@ -44,7 +44,14 @@ from veil.check.catalog import ProfileCatalog
 from veil.check.evaluate import facts_after, file_facts
 from veil.check.model import RequirementProfile
 from veil.check.profile import load_profile
-from veil.check.rawfacts import FactsMemo, creator_names, facts_memo
+from veil.check.rawfacts import (
+    FactsMemo,
+    RawChanges,
+    RawElements,
+    RawFile,
+    creator_names,
+    facts_memo,
+)
 from veil.check.reads import CHARSET
 from veil.check.regression import (
     PairFacts,
@@ -57,10 +64,12 @@ from veil.check.regression import (
 from veil.engine import Recorder, deidentify
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
 from veil.engine.fast.header import (
+    apply_encoded,
     changed_tags,
-    elements_after,
+    changes_in,
     header_dataset,
     private_creator_elements,
+    raw_scan,
     top_elements,
 )
 from veil.engine.fast.memo import memoised
@@ -294,25 +303,32 @@ def _fast_facts(data: bytes, fast: FastOutput, settings: Settings) -> PairFacts:
 
 
 def _memo_facts(memo: FactsMemo, fast: FastOutput) -> PairFacts | None:
-    parsed = fast.parsed
-    elements = top_elements(parsed, memo.tags)
+    parsed, changes = fast.parsed, fast.changes
+    scan = raw_scan(parsed, memo.tags, memo.position_tag)
 
-    def creators() -> set[str]:
-        found = private_creator_elements(parsed.elements, parsed.data)
-        return creator_names(found, elements.get(CHARSET))
+    def elements() -> dict[int, tuple[str, bytes]]:  # a memo miss only
+        return top_elements(parsed, memo.tags)
 
-    before = memo.facts(elements, creators)
-    if before is None:
-        return None
-    after_elements, changed = elements_after(elements, fast.changes, memo.tags)
+    creators = partial(creator_names, scan.creators, scan.charset)
+    raw = RawFile(scan.key, scan.apart, elements, creators)
+    if changes is None:  # implicit VR: "before" decides whether the header datasets do
+        before = memo.facts(raw.elements(), creators)
+        if before is None:
+            return None
+        raise ValueError("no record of the rewrite's changes")
+    key = changes_in(changes, memo.ordered, memo.tags)
+
+    def apply(before: RawElements) -> tuple[dict[int, tuple[str, bytes]], frozenset[int]]:
+        return apply_encoded(before, dict(key))  # a memo miss only
 
     def creators_after() -> set[str]:  # the output's (rarely asked: it records its method)
         output = parse_file(fast.encoded)
         found = private_creator_elements(output.elements, output.data)
-        return creator_names(found, after_elements.get(CHARSET))
+        return creator_names(found, apply(raw.elements())[0].get(CHARSET))
 
-    after = memo.after(before, after_elements, changed, creators_after)
-    return None if after is None else PairFacts(before, after)
+    after = RawChanges(key, apply, creators_after)
+    pair = memo.pair(raw, after)
+    return None if pair is None else PairFacts(*pair)
 
 
 def _reference(

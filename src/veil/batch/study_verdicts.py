@@ -117,22 +117,37 @@ def records_verdict(
     workers evaluated on them: the same verdict as reading them again."""
     facts: list[tuple[FileFacts, str]] = []
     without: list[Path] = []
+    folders: dict[str, str] = {}
     for record in records:
         if record.outcome is not RecordOutcome.WRITTEN or not record.output:
             continue
-        path = folder / record.output
         after = record.check.after if record.check is not None else None
         if after is None:
             # No facts: a cluster's records carry none (each group aggregates its own
             # checks), nor does a file whose facts could not be evaluated. These are read
             # again, as before issue 12, and an unreadable one is named.
-            without.append(path)
+            without.append(folder / record.output)
         else:
             # The name `check_inputs` would report the output by (its path), so the
             # study's folder and the report order are the same as reading it.
-            facts.append((after, str(path)))
+            facts.append((after, output_name(folder, record.output, folders)))
     items = iter_inputs(without) if without else ()
     return _from_report(check_facts_report(facts, profiles, quality_checks, items), folder)
+
+
+def output_name(folder: Path, relative: str, folders: dict[str, str]) -> str:
+    """``str(folder / relative)``, with the pathlib join done once per output folder (kept in
+    ``folders``): 8 us per file otherwise, a tenth of the parent's verdict step."""
+    tail = relative.rpartition("/")[2]
+    if tail in ("", ".", ".."):
+        return str(folder / relative)
+    head = relative[: len(relative) - len(tail)]  # the folder's text, "/" included
+    base = folders.get(head)
+    if base is None:
+        base = folders[head] = str(folder / head) if head else str(folder)
+    if base in ("", ".") or base.endswith("/"):
+        return str(folder / relative)
+    return f"{base}/{tail}"
 
 
 def _from_report(report: CheckReport, root: Path | None) -> OutputVerdict:

@@ -177,8 +177,18 @@ def _stack(facts: SeriesFacts) -> _Stack | str:
 
 
 # -- the checks --------------------------------------------------------------------------------
+def _distinct_acquisitions(facts: SeriesFacts) -> list[dict[str, object]]:
+    """The acquisitions of a series, each object once: the files of a series share theirs
+    (one object per memoised entry in a worker, pickled once per chunk), so the checks read
+    each once instead of once per file (issue 12: 0.07 of the 0.08 ms per file the parent
+    spent on `veil deid --for`'s verdicts went to `t1_weighted` on 3 copies per file)."""
+    return list({id(a): a for a in facts.acquisitions}.values())
+
+
 def _acquisition_3d(facts: SeriesFacts, params: dict[str, float]) -> CheckResult:
-    kinds = {str(a.get("MRAcquisitionType") or "").strip().upper() for a in facts.acquisitions}
+    kinds = {
+        str(a.get("MRAcquisitionType") or "").strip().upper() for a in _distinct_acquisitions(facts)
+    }
     if kinds == {"3D"}:
         return CheckResult(True, "MRAcquisitionType 3D")
     if kinds <= {""}:
@@ -218,7 +228,7 @@ def t1_weighted(acquisition: dict[str, object]) -> bool | None:
 
 
 def _t1(facts: SeriesFacts, params: dict[str, float]) -> CheckResult:
-    verdicts = {t1_weighted(a) for a in facts.acquisitions}
+    verdicts = {t1_weighted(a) for a in _distinct_acquisitions(facts)}
     first = facts.acquisitions[0] if facts.acquisitions else {}
     seen = (
         f"TE {first.get('EchoTime') or '?'} ms, TR {first.get('RepetitionTime') or '?'} ms, "

@@ -31,7 +31,11 @@ class Outcome(str, Enum):
 
     @property
     def rank(self) -> int:
-        return {"skip": 0, "pass": 1, "warn": 2, "fail": 3}[self.value]
+        return _RANKS[self.value]
+
+
+# (Not a dict built per call: the verdicts rank every file's outcome of every rule.)
+_RANKS = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 
 
 class Preserve(str, Enum):

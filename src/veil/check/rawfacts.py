@@ -13,6 +13,11 @@ changed element is evaluated again), under the same memo.
     before = memo.facts(elements, creators)           # None: not for this file (enhanced)
     after = memo.after(before, elements_after, changed, creators_after)
 
+A batch asks for both at once (`FactsMemo.pair`, issue 12): the key is the bytes of those
+elements as the file has them (`RawFile.key`, one join, no per-tag look-up), and "after" is
+memoised under its "before" by the rewrite's encoded changes among them (`RawChanges.key`):
+on a hit neither the elements nor the output's are decoded, compared or evaluated.
+
 The values are decoded by pydicom on a dataset of those raw elements, as on a dataset read
 whole: the same facts as `file_facts` on the file (tests compare them on the corpus).
 """
@@ -20,8 +25,8 @@ whole: the same facts as `file_facts` on the file (tests compare them on the cor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -95,9 +100,52 @@ class _Asked:
 
 
 @dataclass(frozen=True)
+class _After:
+    facts: FileFacts
+    creators: frozenset[str] | None  # the output's private creators they read (None: none)
+    changed: frozenset[int]  # the tags whose element differs from "before"
+
+
+@dataclass(frozen=True)
 class _Entry:
     facts: FileFacts
     creators: frozenset[str] | None  # the private creators they read (None: they read none)
+    # "after" by the rewrite's changes (RawChanges.key), for `FactsMemo.pair`.
+    after: dict[tuple[tuple[int, bytes], ...], _After] = field(default_factory=dict)
+
+
+@dataclass
+class RawFile:
+    """One input as `FactsMemo.pair` reads it; the caller builds it from its parse.
+
+    ``key`` stands for the file's elements among the memo's tags but the slice position (when
+    it moves): any bytes that are equal only when those elements are (their encoded bytes, one
+    after the other, pixel data by its header alone). ``position`` is the raw slice position;
+    ``read`` gives the elements themselves (asked on a miss only) and ``creators`` the private
+    creators at any level (asked when the memoised facts read them)."""
+
+    key: bytes
+    position: tuple[str, bytes] | None
+    read: Callable[[], RawElements]
+    creators: Creators
+    _elements: RawElements | None = None
+
+    def elements(self) -> RawElements:
+        if self._elements is None:
+            self._elements = self.read()
+        return self._elements
+
+
+@dataclass(frozen=True)
+class RawChanges:
+    """What de-identification did to the elements among the memo's tags: ``key``, (tag,
+    encoded element or b"" when removed) of every element it may have changed, in tag order;
+    ``apply`` gives the elements after it and the tags that differ; ``creators`` the
+    output's private creators."""
+
+    key: tuple[tuple[int, bytes], ...]
+    apply: Callable[[RawElements], tuple[RawElements, frozenset[int]]]
+    creators: Creators
 
 
 class FactsMemo:
@@ -110,10 +158,13 @@ class FactsMemo:
         if reads is None:
             raise ValueError("the profiles read what veil.check.reads cannot tell")
         self.tags = reads
+        self.ordered = tuple(sorted(reads))
         # The slice position moves in every file: out of the key unless a rule reads it.
         self.moving = "ImagePositionPatient" not in named_keywords(profiles)
         self.key_tags = tuple(sorted(reads - {POSITION} if self.moving else reads))
-        self.entries: dict[tuple[object, ...], _Entry] = {}
+        # The tag `RawFile.position` holds apart from the key (none when a rule reads it).
+        self.position_tag = POSITION if self.moving else None
+        self.entries: dict[object, _Entry] = {}
         self._position: tuple[tuple[str, bytes] | None, tuple[float, ...] | None] | None = None
 
     def facts(self, elements: RawElements, creators: Creators) -> FileFacts | None:
@@ -132,6 +183,60 @@ class FactsMemo:
         changed, removed or added: ``elements`` are its elements then."""
         return self._facts(elements, creators, (before, changed))
 
+    def pair(self, raw: RawFile, changes: RawChanges) -> tuple[FileFacts, FileFacts] | None:
+        """ "Before" and "after" of one file (``facts`` then ``after``, the same facts), from
+        its key and the rewrite's changes; None for an enhanced object. The memo is keyed by
+        what moves per file: the bytes of the elements read, the changes, the position."""
+        entry = self.entries.get(raw.key)
+        if entry is not None and (entry.creators is None or raw.creators() == entry.creators):
+            before = self._moved(entry.facts, raw.position)
+        else:
+            elements = raw.elements()
+            if any(tag in elements for tag in EVERYWHERE):
+                return None
+            asked = _Asked(raw.creators)
+            before = file_facts(self.profiles, self.quality_checks, raw_dataset(elements), asked)
+            found = None if asked.found is None else frozenset(asked.found)
+            entry = self._store(raw.key, _Entry(before, found))
+        after = self._pair_after(entry, before, raw, changes)
+        return None if after is None else (before, after)
+
+    def _pair_after(
+        self, entry: _Entry, before: FileFacts, raw: RawFile, changes: RawChanges
+    ) -> FileFacts | None:
+        known = entry.after.get(changes.key)
+        if known is not None and (known.creators is None or changes.creators() == known.creators):
+            if not known.changed & GEOMETRY:
+                # As facts_after: the geometry of "before", the very object (pickled once).
+                return _with_geometry(known.facts, before.facts)
+            position = raw.position
+            if POSITION in known.changed:  # (a plan that changes the position: rare)
+                position = changes.apply(raw.elements())[0].get(POSITION)
+            return self._moved(known.facts, position)
+        elements, changed = changes.apply(raw.elements())
+        if any(tag in elements for tag in EVERYWHERE):
+            return None
+        asked = _Asked(changes.creators)
+        facts = facts_after(
+            self.profiles,
+            self.quality_checks,
+            before,
+            raw_dataset(elements),
+            changed,
+            asked,
+        )
+        found = None if asked.found is None else frozenset(asked.found)
+        if len(entry.after) >= _MAX_ENTRIES:
+            entry.after.clear()
+        entry.after[changes.key] = _After(facts, found, changed)
+        return facts
+
+    def _store(self, key: object, entry: _Entry) -> _Entry:
+        if len(self.entries) >= _MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[key] = entry
+        return entry
+
     def _facts(
         self,
         elements: RawElements,
@@ -146,7 +251,7 @@ class FactsMemo:
             if base is not None and not base[1] & GEOMETRY:
                 # As facts_after: the geometry of "before", the very object (pickled once).
                 return _with_geometry(entry.facts, base[0].facts)
-            return self._moved(entry.facts, elements)
+            return self._moved(entry.facts, elements.get(POSITION))
         asked = _Asked(creators)
         ds = raw_dataset(elements)
         if base is None:
@@ -154,20 +259,17 @@ class FactsMemo:
         else:
             before, changed = base
             facts = facts_after(self.profiles, self.quality_checks, before, ds, changed, asked)
-        if len(self.entries) >= _MAX_ENTRIES:
-            self.entries.clear()
         found = None if asked.found is None else frozenset(asked.found)
-        self.entries[key] = _Entry(facts, found)
+        self._store(key, _Entry(facts, found))
         return facts
 
-    def _moved(self, facts: FileFacts, elements: RawElements) -> FileFacts:
+    def _moved(self, facts: FileFacts, raw: tuple[str, bytes] | None) -> FileFacts:
         """Memoised facts with this file's slice position (the only geometry that moves)."""
         slices = facts.facts.slices
         if not self.moving or not slices:
             return facts
         if len(slices) != 1:  # one slice per classic image; anything else is not memoised
             raise ValueError("memoised facts of several frames")
-        raw = elements.get(POSITION)
         last = self._position
         if last is None or last[0] != raw:  # "after" has the same position as "before"
             last = self._position = (raw, read_position(raw))
@@ -207,13 +309,29 @@ def read_position(raw: tuple[str, bytes] | None) -> tuple[float, ...] | None:
 
 
 _MEMOS: dict[tuple[tuple[int, ...], bool], FactsMemo] = {}
+# The memo of the last call, with its key in _MEMOS (a worker's job asks with the same tuple
+# of profiles for every file: no key of ids to build each time).
+_LAST: list[tuple[Sequence[RequirementProfile], bool, tuple[tuple[int, ...], bool]]] = []
 
 
 def facts_memo(profiles: Sequence[RequirementProfile], quality_checks: bool) -> FactsMemo | None:
     """This process's memo for ``profiles`` (the same objects: a worker's job holds them),
     or None when their reads cannot be told (then every file is read whole)."""
+    if _LAST and _LAST[0][0] is profiles and _LAST[0][1] == quality_checks:
+        known = _MEMOS.get(_LAST[0][2])  # (still there: not cleared since)
+        if known is not None:
+            return known
     chosen = tuple(profiles)
     key = (tuple(id(profile) for profile in chosen), quality_checks)
+    memo = _memo(chosen, key)
+    if memo is not None and isinstance(profiles, tuple):  # immutable: the same memo next time
+        _LAST[:] = [(profiles, quality_checks, key)]
+    return memo
+
+
+def _memo(
+    chosen: tuple[RequirementProfile, ...], key: tuple[tuple[int, ...], bool]
+) -> FactsMemo | None:
     memo = _MEMOS.get(key)
     if memo is not None and all(a is b for a, b in zip(memo.profiles, chosen, strict=True)):
         return memo
@@ -221,13 +339,15 @@ def facts_memo(profiles: Sequence[RequirementProfile], quality_checks: bool) -> 
         return None
     if len(_MEMOS) >= _MAX_MEMOS:
         _MEMOS.clear()
-    memo = _MEMOS[key] = FactsMemo(chosen, quality_checks)
+    memo = _MEMOS[key] = FactsMemo(chosen, key[1])
     return memo
 
 
 __all__ = [
     "FactsMemo",
+    "RawChanges",
     "RawElements",
+    "RawFile",
     "creator_names",
     "facts_memo",
     "raw_dataset",

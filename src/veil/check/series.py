@@ -42,7 +42,10 @@ class ProfileState:
     before: str = ""  # why the files look de-identified already ("" when they do not)
 
     def add(self, rule_id: str, name: str, outcome: FileOutcome) -> None:
-        self.outcomes.setdefault(rule_id, []).append((name, outcome))
+        found = self.outcomes.get(rule_id)
+        if found is None:
+            found = self.outcomes[rule_id] = []
+        found.append((name, outcome))
 
     def merge(self, other: ProfileState) -> None:
         self.files.extend(other.files)
@@ -67,7 +70,10 @@ class SeriesState:
     members: list[tuple[str, str]] = field(default_factory=list)
 
     def profile(self, name: str) -> ProfileState:
-        return self.profiles.setdefault(name, ProfileState())
+        found = self.profiles.get(name)
+        if found is None:  # (not setdefault: a new state per call cost 8 us per file)
+            found = self.profiles[name] = ProfileState()
+        return found
 
 
 def _geometry(first: Slice) -> tuple[object, ...]:

@@ -12,6 +12,8 @@ the output (`elements_after`), and the private creators at any level.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -26,6 +28,7 @@ _HH = struct.Struct("<HH")
 _H = struct.Struct("<H")
 _L = struct.Struct("<L")
 
+CHARSET = tag_of("SpecificCharacterSet")
 PIXEL_TAGS = frozenset(
     tag_of(keyword) for keyword in ("FloatPixelData", "DoubleFloatPixelData", "PixelData")
 )
@@ -68,6 +71,52 @@ def top_elements(parsed: ParsedFile, tags: frozenset[int]) -> dict[int, tuple[st
     return found
 
 
+@dataclass(frozen=True)
+class RawScan:
+    """What the checks' facts memo reads of one file, in one pass (`raw_scan`)."""
+
+    key: bytes  # the encoded elements among the tags but ``apart``, one after the other
+    apart: tuple[str, bytes] | None  # (VR, value) of the element held apart (the position)
+    charset: tuple[str, bytes] | None  # (VR, value) of SpecificCharacterSet
+    creators: list[tuple[int, str, bytes]]  # as ``private_creator_elements`` finds them
+
+
+def raw_scan(parsed: ParsedFile, tags: frozenset[int], apart: int | None) -> RawScan:
+    """The encoded bytes of the top-level elements among ``tags`` but ``apart``, one after
+    the other (pixel data by its header alone: the checks ask only whether it is there),
+    with (VR, value) of ``apart`` and the private creators at any level, in one pass over
+    the top level. Equal bytes are equal elements (their headers delimit them): they key
+    the checks' facts (`veil.check.rawfacts.RawFile`) with no look-up per tag, and
+    adjacent elements are one slice. (One pass instead of `top_elements`, a key of 40
+    look-ups and `private_creator_elements`: 61 -> 33 us per file in a hot loop.)"""
+    data = parsed.data
+    parts: list[bytes] = [b"\1" if parsed.implicit else b"\0"]  # the header layout
+    creators: list[tuple[int, str, bytes]] = []
+    moved = charset = None
+    start = end = -1
+    for elem in parsed.elements:
+        tag = elem.tag
+        if tag in tags:
+            if tag == apart:
+                moved = (elem.vr, data[elem.value_start : elem.value_end])
+            else:
+                if elem.start != end:
+                    if end >= 0:
+                        parts.append(data[start:end])
+                    start = elem.start
+                end = elem.value_start if tag in PIXEL_TAGS else elem.end
+                if tag == CHARSET:
+                    charset = (elem.vr, data[elem.value_start : elem.value_end])
+        if tag & 0x10000 and 0x10 <= tag & 0xFFFF <= 0xFF:  # veil.dicom.is_private_creator
+            creators.append((tag, elem.vr, data[elem.value_start : elem.value_end]))
+        elif elem.items:
+            for item in elem.items:
+                creators.extend(private_creator_elements(item.elements, data))
+    if end >= 0:
+        parts.append(data[start:end])
+    return RawScan(b"".join(parts), moved, charset, creators)
+
+
 def element_value(tag: int, encoded: bytes) -> tuple[str, bytes]:
     """(VR, value bytes) of one encoded element (explicit VR little endian, header included);
     ValueError when the bytes are not exactly that element."""
@@ -95,9 +144,43 @@ def elements_after(
     ``before``."""
     if changes is None:
         raise ValueError("no record of the rewrite's changes")
+    return apply_encoded(before, changes.encoded(tags))
+
+
+def changes_in(
+    changes: TopChanges, ordered: tuple[int, ...], tags: frozenset[int]
+) -> tuple[tuple[int, bytes], ...]:
+    """``changes.encoded(tags)`` as (tag, encoded element or b"" when removed) in tag order
+    (``ordered``: ``tags`` sorted), which keys the checks' "after" facts: one look-up per tag
+    and no join for the usual single chunk (24 -> 8 us per file in a batch)."""
+    data, chunks, spans = changes.data, changes.chunks, changes.spans
+    found: dict[int, bytes] = {}
+    for tag in ordered:
+        span = spans.get(tag)
+        if span is None:
+            continue
+        first, end = span
+        if end - first == 1:
+            chunk = chunks[first]
+            found[tag] = data[chunk[0] : chunk[1]] if isinstance(chunk, tuple) else chunk
+        else:
+            found[tag] = b"".join(
+                data[c[0] : c[1]] if isinstance(c, tuple) else c for c in chunks[first:end]
+            )
+    added = [(tag, encoded) for tag, encoded in changes.added if tag in tags]
+    if added:
+        found.update(added)
+        return tuple(sorted(found.items()))
+    return tuple(found.items())
+
+
+def apply_encoded(
+    before: Mapping[int, tuple[str, bytes]], changes: dict[int, bytes]
+) -> tuple[dict[int, tuple[str, bytes]], frozenset[int]]:
+    """``elements_after`` from ``TopChanges.encoded`` (taken once by the caller)."""
     after = dict(before)
     changed: set[int] = set()
-    for tag, encoded in changes.encoded(tags).items():
+    for tag, encoded in changes.items():
         if not encoded:
             if after.pop(tag, None) is not None:
                 changed.add(tag)

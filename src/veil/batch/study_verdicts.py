@@ -104,7 +104,7 @@ def output_verdict(
     """Check ``outputs`` against ``profiles`` and give one verdict per study (issue 11's
     per-study verdicts: series a destination does not use are skipped, not failed); folders
     are shown relative to ``root`` (the output folder)."""
-    return _from_report(check_inputs(list(outputs), profiles, quality_checks), root)
+    return from_report(check_inputs(list(outputs), profiles, quality_checks), root)
 
 
 def records_verdict(
@@ -132,7 +132,8 @@ def records_verdict(
             # study's folder and the report order are the same as reading it.
             facts.append((after, output_name(folder, record.output, folders)))
     items = iter_inputs(without) if without else ()
-    return _from_report(check_facts_report(facts, profiles, quality_checks, items), folder)
+    report = check_facts_report(facts, profiles, quality_checks, items, used_files=False)
+    return from_report(report, folder)
 
 
 def output_name(folder: Path, relative: str, folders: dict[str, str]) -> str:
@@ -150,7 +151,7 @@ def output_name(folder: Path, relative: str, folders: dict[str, str]) -> str:
     return f"{base}/{tail}"
 
 
-def _from_report(report: CheckReport, root: Path | None) -> OutputVerdict:
+def from_report(report: CheckReport, root: Path | None) -> OutputVerdict:
     studies = tuple(
         StudyVerdict(
             study.label,

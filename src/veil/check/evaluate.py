@@ -7,6 +7,7 @@ frame), so no dataset is kept in memory; series results are aggregated at the en
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
@@ -366,6 +367,16 @@ def _rule_ids(profile: RequirementProfile) -> list[str]:
     return rule_ids
 
 
+# (uses, outcomes, series conditions) of the last file `Collector.add_facts` saw, and their
+# tables (read only).
+_Tables = tuple[
+    tuple[tuple[str, bool], ...],
+    tuple[tuple[str, FileOutcome], ...],
+    tuple[tuple[str, bool], ...],
+    tuple[dict[str, bool], dict[str, FileOutcome], dict[str, bool]],
+]
+
+
 class Collector:
     """Evaluates profiles file by file and aggregates the results per series and study."""
 
@@ -375,6 +386,7 @@ class Collector:
         self.series: dict[tuple[str, str], SeriesState] = {}
         # Each profile's rule ids in the order `add_facts` records them (once, not per file).
         self.rule_ids = [_rule_ids(profile) for profile in self.profiles]
+        self._last: _Tables | None = None
 
     def add(self, ds: Dataset, name: str) -> tuple[str, str]:
         """Evaluate one dataset (read from `name`); returns its (study, series) key."""
@@ -393,9 +405,7 @@ class Collector:
         state.frames += len(found.slices)
         if state.first_slice is None and found.slices:
             state.first_slice = found.slices[0]
-        uses = dict(facts.uses)
-        outcomes = dict(facts.outcomes)
-        series_when = dict(facts.series_when)
+        uses, outcomes, series_when = self._tables(facts)
         for profile, rule_ids in zip(self.profiles, self.rule_ids, strict=True):
             used = state.profile(profile.name)
             if not uses.get(profile.name, True):
@@ -411,6 +421,25 @@ class Collector:
                 used.series_when.setdefault(series_rule.rule_id, series_when[series_rule.rule_id])
         return key
 
+    def _tables(
+        self, facts: FileFacts
+    ) -> tuple[dict[str, bool], dict[str, FileOutcome], dict[str, bool]]:
+        """``facts``' uses, outcomes and series conditions as tables; the files of a series
+        share those tuples (the workers' facts memo; pickling keeps the sharing within a
+        chunk: 196 distinct of 4,120 files), so the last file's tables serve again
+        (-5 us per file in `veil deid --for`'s parent). Held by reference: no identity reused."""
+        last = self._last
+        if (
+            last is not None
+            and last[0] is facts.uses
+            and last[1] is facts.outcomes
+            and last[2] is facts.series_when
+        ):
+            return last[3]
+        tables = (dict(facts.uses), dict(facts.outcomes), dict(facts.series_when))
+        self._last = (facts.uses, facts.outcomes, facts.series_when, tables)
+        return tables
+
     # -- results -----------------------------------------------------------------------
     def _aggregate(
         self,
@@ -419,9 +448,7 @@ class Collector:
         state: ProfileState,
     ) -> RuleResult:
         named = state.outcomes[rule.rule_id]
-        outcomes = [outcome for _, outcome in named]
-        worst = max(outcomes, key=lambda o: o.outcome.rank)
-        count = sum(1 for o in outcomes if o.outcome is worst.outcome)
+        worst, count, shown = _fold([outcome for _, outcome in named])
         if isinstance(rule, AttributeRule):
             kind, target = "attribute", rule.keyword
         elif isinstance(rule, PrivateRule):
@@ -430,8 +457,7 @@ class Collector:
             kind, target = "age", "PatientAge"
         observed = worst.observed
         if worst.outcome in (Outcome.PASS, Outcome.SKIP):
-            shown = {o.observed for o in outcomes if o.outcome is worst.outcome}
-            observed = observed if len(shown) == 1 else f"{len(shown)} different values"
+            observed = observed if shown == 1 else f"{shown} different values"
         unmet = worst.outcome in (Outcome.WARN, Outcome.FAIL)
         fix = rule.text.fix
         if unmet and worst.missing and state.before:
@@ -446,7 +472,7 @@ class Collector:
             need=rule.text.need,
             observed=observed,
             problem=worst.problem
-            + (f" ({count} of {len(outcomes)} files)" if unmet and len(outcomes) > 1 else ""),
+            + (f" ({count} of {len(named)} files)" if unmet and len(named) > 1 else ""),
             why=rule.text.why,
             fix=fix,
             files=count,
@@ -579,6 +605,19 @@ class Collector:
                 )
             )
         return found
+
+
+def _fold(outcomes: list[FileOutcome]) -> tuple[FileOutcome, int, int]:
+    """The worst of ``outcomes`` (the first of the worst rank), how many files have its
+    outcome, and how many values those files show; each outcome object weighed once with
+    its count: the files of a series share their outcome objects (the workers' memo), so
+    3,000 outcomes are a few distinct ones (the parent's rule aggregation 0.10 -> 0.03 s
+    on 4,120 files, issue 12)."""
+    counts = Counter(map(id, outcomes))
+    distinct = list({id(o): o for o in outcomes}.values())  # first occurrences, in order
+    worst = max(distinct, key=lambda o: o.outcome.rank)
+    same = [o for o in distinct if o.outcome is worst.outcome]
+    return worst, sum(counts[id(o)] for o in same), len({o.observed for o in same})
 
 
 def _parents(names: Sequence[str]) -> list[str]:

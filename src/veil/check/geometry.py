@@ -130,7 +130,11 @@ def _same(a: tuple[float, ...], b: tuple[float, ...], tolerance: float) -> bool:
 
 def _distinct(values: list[tuple[float, ...]], tolerance: float) -> list[tuple[float, ...]]:
     found: list[tuple[float, ...]] = []
-    for value in values:
+    # Each value once: an exact repeat is within the tolerance of whatever its first copy
+    # was (kept, or near one kept), so skipping it changes nothing; the slices of a series
+    # repeat one orientation and spacing (0.10 of the 0.43 s `veil deid --for`'s parent spent
+    # on 4,120 files' results went here, issue 12).
+    for value in dict.fromkeys(values):
         if not any(_same(value, seen, tolerance) for seen in found):
             found.append(value)
     return found
@@ -163,7 +167,9 @@ def _stack(facts: SeriesFacts) -> _Stack | str:
     if len(positions) < len(facts.slices) or not orientations:
         return "ImagePositionPatient or ImageOrientationPatient missing"
     normal = _normal(orientations[0])
-    distances = sorted(sum(p[i] * normal[i] for i in range(3)) for p in positions)
+    # (0 + a + b + c, as sum() adds them: the same floats, without a generator per slice)
+    n0, n1, n2 = normal
+    distances = sorted(0 + p[0] * n0 + p[1] * n1 + p[2] * n2 for p in positions)
     distinct: list[float] = []
     duplicates = 0
     for d in distances:

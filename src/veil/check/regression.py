@@ -23,7 +23,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from veil.check.evaluate import Collector, FileFacts, RuleResult, Use, file_facts
+from veil.check.evaluate import Collector, FileFacts, RuleResult, SeriesResult, Use, file_facts
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
@@ -151,35 +151,59 @@ def regressions_from_facts(
 ) -> RegressionReport:
     """``find_regressions`` on facts evaluated elsewhere: (facts of a pair, the output's name)
     per written file. A pair without facts is unverifiable."""
-    before = Collector(profiles, quality_checks)
-    after = Collector(profiles, quality_checks)
-    link: dict[tuple[str, str], tuple[str, str]] = {}
-    unverifiable: list[str] = []
+    pairs = PairCollector(profiles, quality_checks)
     for pair, name in facts:
+        pairs.add(pair, name)
+    return pairs.report()
+
+
+class PairCollector:
+    """`regressions_from_facts` one pair at a time (as a batch's records arrive, in the
+    order the report gives). ``after`` may be a collector the caller shares: `veil deid
+    --for` aggregates the outputs' facts once for the regressions and the per-study
+    verdicts (`veil.batch.for_check`); the regressions read no file name of it."""
+
+    def __init__(
+        self,
+        profiles: Sequence[RequirementProfile],
+        quality_checks: bool = True,
+        after: Collector | None = None,
+    ) -> None:
+        self.before = Collector(profiles, quality_checks)
+        self.after = after if after is not None else Collector(profiles, quality_checks)
+        self.link: dict[tuple[str, str], tuple[str, str]] = {}
+        self.unverifiable: list[str] = []
+
+    def add(self, pair: PairFacts, name: str, after_name: str | None = None) -> None:
+        """One written output's pair (``name``: the output's); ``after_name`` names it in
+        the ``after`` collector (its own name by default)."""
         if pair.before is None or pair.after is None:
-            unverifiable.append(f"{name}: {pair.problem or 'not checked'}")
-            continue
-        key_before = before.add_facts(pair.before, name)
-        link.setdefault(key_before, after.add_facts(pair.after, name))
-    results_after = {key: series for series in after.results() for key in series.members}
+            self.unverifiable.append(f"{name}: {pair.problem or 'not checked'}")
+            return
+        key_before = self.before.add_facts(pair.before, name)
+        key_after = self.after.add_facts(pair.after, after_name or name)
+        self.link.setdefault(key_before, key_after)
+
+    def report(self, after: Sequence[SeriesResult] | None = None) -> RegressionReport:
+        """The regressions; ``after``: the ``after`` collector's results, when the caller
+        has them already (they are worked out once)."""
+        results = after if after is not None else self.after.results()
+        found = _regressions(self.before.results(), results, self.link)
+        return RegressionReport(tuple(found), tuple(self.unverifiable))
+
+
+def _regressions(
+    before: Sequence[SeriesResult],
+    after: Sequence[SeriesResult],
+    link: dict[tuple[str, str], tuple[str, str]],
+) -> list[Regression]:
+    results_after = {key: series for series in after for key in series.members}
     found: list[Regression] = []
-    for series in before.results():
+    for series in before:
         output_series = results_after.get(link.get(series.key, ("", "")))
         if output_series is None:
             continue
-        for use in series.uses:
-            now = output_series.use_by(use.profile)
-            if use.use is Use.USED and now is not None and now.use is not Use.USED:
-                # The destination would skip a series it used before: that is a loss too.
-                found.append(
-                    Regression(
-                        series=output_series.key[1] or output_series.label,
-                        rule_id=f"{use.profile}/uses",
-                        message=f"the destination no longer uses this series: {now.reason}",
-                        before=Use.USED.value,
-                        after=now.use.value,
-                    )
-                )
+        found.extend(_lost_uses(series, output_series))
         after_by_rule = {r.rule_id: r for r in output_series.results}
         for rule in series.results:
             new = after_by_rule.get(rule.rule_id)
@@ -197,4 +221,22 @@ def regressions_from_facts(
                     after=new.outcome.value,
                 )
             )
-    return RegressionReport(tuple(found), tuple(unverifiable))
+    return found
+
+
+def _lost_uses(series: SeriesResult, output_series: SeriesResult) -> list[Regression]:
+    found: list[Regression] = []
+    for use in series.uses:
+        now = output_series.use_by(use.profile)
+        if use.use is Use.USED and now is not None and now.use is not Use.USED:
+            # The destination would skip a series it used before: that is a loss too.
+            found.append(
+                Regression(
+                    series=output_series.key[1] or output_series.label,
+                    rule_id=f"{use.profile}/uses",
+                    message=f"the destination no longer uses this series: {now.reason}",
+                    before=Use.USED.value,
+                    after=now.use.value,
+                )
+            )
+    return found

@@ -86,17 +86,34 @@ def check_facts_report(
     profiles: Sequence[RequirementProfile],
     quality_checks: bool = True,
     items: Iterable[InputItem] = (),
+    used_files: bool = True,
 ) -> CheckReport:
     """`check_items` on files whose facts were evaluated elsewhere (``file_facts`` in a
     worker process, with the name the file is reported by), aggregated exactly as if they
-    had been read here; ``items`` are read here and aggregated with them."""
+    had been read here; ``items`` are read here and aggregated with them. Without
+    ``used_files`` the report leaves `CheckReport.used_files` empty (only `veil deid
+    --only-used` asks: it checks every series' use again)."""
     collector = Collector(profiles, quality_checks)
     read: set[str] = set()
     for found, name in facts:
         collector.add_facts(found, name)
         read.add(name)
+    return collected_report(collector, read, items, used_files)
+
+
+def collected_report(
+    collector: Collector,
+    read: set[str],
+    items: Iterable[InputItem] = (),
+    used_files: bool = True,
+    series: list[SeriesResult] | None = None,
+) -> CheckReport:
+    """`check_facts_report` of the facts ``collector`` holds already (``read``: their
+    names), then ``items`` read here. ``series``: the collector's results when the caller
+    worked them out already (used only when no item adds to them)."""
     skipped = 0
     unreadable: list[tuple[str, str]] = []
+    added = False
     for item in items:
         try:
             ds = read_bytes(item.read(), item.display)
@@ -110,18 +127,21 @@ def check_facts_report(
             unreadable.append((item.display, f"unreadable ({exc.strerror or type(exc).__name__})"))
             continue
         try:
+            added = True  # (a failing add may have added some of the file)
             collector.add(ds, item.display)
             read.add(item.display)
         except Exception as exc:  # a value no check foresaw: this file, not the whole run
             unreadable.append((item.display, f"cannot be checked ({type(exc).__name__})"))
-    series = collector.results()
+    if series is None or added:
+        series = collector.results()
+    profiles = collector.profiles
     return CheckReport(
         profiles=tuple(p.name for p in profiles),
-        quality_checks=quality_checks,
+        quality_checks=collector.quality_checks,
         series=series,
         studies=group_studies(series, profiles),
         skipped=skipped,
         unreadable=unreadable,
-        used_files=collector.used_files(),
+        used_files=collector.used_files() if used_files else set(),
         read_files=read,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from veil.pipeline import CheckVerdict, Engine, check_facts, compile_policy
 
 if TYPE_CHECKING:  # imported where used: a run without --cluster or --for never needs them
     from veil.batch.dask_runner import DaskExecutor
+    from veil.batch.for_check import ForCheck
     from veil.batch.study_verdicts import OutputVerdict
 
 
@@ -308,18 +310,25 @@ def command(
             profiles=tuple(loaded_profiles),
             quality_checks=quality_checks,
         )
+        follow = _for_check(loaded_profiles, quality_checks, items, target, executor)
         summary = run_batch(
             items,
             job,
             jobs=workers,
             console=err_console,
             progress=not quiet,
-            on_record=print_failure,
+            on_record=print_failure if follow is None else _both(print_failure, follow.add),
             executor=executor,
         )
         summary.records.extend(not_used)
-        _check(summary, executor, loaded_profiles, quality_checks)
-        verdict = _verdict(loaded_profiles, summary, target, quality_checks)
+        followed = follow.finish() if follow is not None else None
+        if followed is not None:
+            summary.regressions = [r.to_dict() for r in followed[0].regressions]
+            summary.unverifiable = list(followed[0].unverifiable)
+            verdict: OutputVerdict | None = followed[1]
+        else:
+            _check(summary, executor, loaded_profiles, quality_checks)
+            verdict = _verdict(loaded_profiles, summary, target, quality_checks)
         if target is not None:
             size = target.publish(summary.records)
             record_stamp(target, stamp)
@@ -331,6 +340,32 @@ def command(
         print_groups(executor)
     ok = summary.ok and (verdict is None or verdict.ok)
     sys.exit(ExitCode.OK if ok else ExitCode.FOUND)
+
+
+def _for_check(
+    profiles: list[RequirementProfile],
+    quality_checks: bool,
+    items: Sequence[InputItem],
+    target: OutputTarget | None,
+    executor: DaskExecutor | None,
+) -> ForCheck | None:
+    """With --for, a local pool and a local output: the regressions and verdicts aggregated
+    while the records arrive (`veil.batch.for_check`), not serially after the batch."""
+    if not profiles or target is None or executor is not None:
+        return None
+    from veil.batch.for_check import ForCheck
+
+    return ForCheck(profiles, quality_checks, items, target.folder)
+
+
+def _both(
+    first: Callable[[FileRecord], None], second: Callable[[FileRecord], None]
+) -> Callable[[FileRecord], None]:
+    def both(record: FileRecord) -> None:
+        first(record)
+        second(record)
+
+    return both
 
 
 def _verdict(

@@ -41,6 +41,9 @@ MMAP_THRESHOLD = 16 * 1024 * 1024
 def tune_worker() -> None:
     """Settings for a process that runs batch items until its pool ends (see the module)."""
     gc.freeze()  # everything inherited: never collected, never walked again
+    # Collected here even when the parent forked us with its collector off (`veil deid
+    # --for` turns it off in the parent during the batch: veil.batch.quiet_gc).
+    gc.enable()
     _keep_freed_memory()
 
 

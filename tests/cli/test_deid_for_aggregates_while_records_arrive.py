@@ -12,6 +12,7 @@ those studies; so must the verdict folded from shared facts.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import shutil
@@ -25,6 +26,7 @@ from pydicom.uid import generate_uid
 from tests.conftest import run_veil
 from veil.batch import FileRecord, Job, run_batch
 from veil.batch.for_check import ForCheck
+from veil.batch.quiet_gc import collecting_later
 from veil.batch.study_verdicts import OutputVerdict, output_verdict, records_verdict
 from veil.check.evaluate import FileOutcome, _fold
 from veil.check.geometry import _distinct
@@ -32,6 +34,7 @@ from veil.check.model import Outcome as CheckOutcome
 from veil.check.profile import load_profile
 from veil.io.inputs import InputItem, iter_inputs
 from veil.mapping import Mapper
+from veil.parallel import parallel_map
 from veil.pipeline import CheckVerdict, Outcome, check_facts
 from veil.policy import compile_plan, load_policy
 
@@ -246,3 +249,24 @@ def test_deid_for_with_workers_says_what_veil_check_says(studies: Path, tmp_path
     assert Counter(s["meets"] for s in said) == Counter({False: 4, True: 1})
     assert data.get("regressions", []) == []
     assert deid.stderr.count("does NOT meet neuroquant") == 4
+
+
+def _collecting(_: int) -> bool:
+    return gc.isenabled()
+
+
+def test_the_parent_collects_later_and_its_workers_collect_as_always() -> None:
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with collecting_later():
+            assert not gc.isenabled()
+            # Workers forked while the parent's collector is off still collect (their
+            # cyclic garbage holds whole file buffers: veil.worker_tuning).
+            assert list(parallel_map(_collecting, range(4), 2, chunksize=1)) == [True] * 4
+        assert gc.isenabled()
+        with collecting_later(False):
+            assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()

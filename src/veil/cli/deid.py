@@ -15,6 +15,7 @@ from veil.batch.groups import DEFAULT_GROUP_SIZE
 from veil.batch.locations import Locations, resolve_locations
 from veil.batch.output_stamp import OutputStamp
 from veil.batch.output_target import OutputTarget, record_stamp, stamp_conflicts
+from veil.batch.quiet_gc import collecting_later
 from veil.batch.report_paths import ReportPaths, default_report_paths, hide_input_paths
 from veil.check.model import RequirementProfile
 from veil.check.run import check_items
@@ -311,17 +312,18 @@ def command(
             quality_checks=quality_checks,
         )
         follow = _for_check(loaded_profiles, quality_checks, items, target, executor)
-        summary = run_batch(
-            items,
-            job,
-            jobs=workers,
-            console=err_console,
-            progress=not quiet,
-            on_record=print_failure if follow is None else _both(print_failure, follow.add),
-            executor=executor,
-        )
+        with collecting_later(follow is not None and workers > 1):
+            summary = run_batch(
+                items,
+                job,
+                jobs=workers,
+                console=err_console,
+                progress=not quiet,
+                on_record=print_failure if follow is None else _both(print_failure, follow.add),
+                executor=executor,
+            )
+            followed = follow.finish() if follow is not None else None
         summary.records.extend(not_used)
-        followed = follow.finish() if follow is not None else None
         if followed is not None:
             summary.regressions = [r.to_dict() for r in followed[0].regressions]
             summary.unverifiable = list(followed[0].unverifiable)

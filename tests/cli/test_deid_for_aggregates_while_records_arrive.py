@@ -270,3 +270,25 @@ def test_the_parent_collects_later_and_its_workers_collect_as_always() -> None:
     finally:
         if not was:
             gc.disable()
+
+
+def test_regressions_while_arriving_are_those_after_the_batch(
+    studies: Path, tmp_path: Path
+) -> None:
+    """A plan compiled WITHOUT the profile (basic drops what neuroquant reads): regressions
+    on two studies whose records arrive out of order give the same report."""
+    profiles = [load_profile("neuroquant")]
+    out = tmp_path / "out"
+    job = Job(compile_plan(load_policy("basic")), MAPPER, out=out, profiles=tuple(profiles))
+    items = list(iter_inputs([studies / "as-is", studies / "no-manufacturer"]))
+    records = run_batch(items, job, jobs=1, progress=False).records
+    reference, reference_verdict = _reference(records, out)
+    assert len(reference.regressions) >= 2  # a rule of each study at least
+    arrival = [
+        r for chunk in reversed(range(0, len(records), 16)) for r in records[chunk : chunk + 16]
+    ]
+    found = _followed(items, arrival, out).finish()
+    assert found is not None
+    assert found[0].regressions == reference.regressions
+    assert found[0].unverifiable == reference.unverifiable
+    assert found[1] == reference_verdict

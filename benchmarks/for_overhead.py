@@ -7,7 +7,9 @@ Runs `veil.batch.process_item` over the first PATIENTS patients of the benchmark
 per chunk of 32 and dropped, gc frozen after set-up), file by file interleaved: A = basic,
 P = basic compiled with neuroquant but no facts (the plan's own cost), F = `--for
 neuroquant` (facts per file). Then the parent's share of F: unpickling the records, the
-regression check and the per-study verdicts. Prints CPU ms per file.
+regression check and the per-study verdicts after the batch (as before), and as `veil deid`
+does them now: while the records arrive, then the tail (`veil.batch.for_check`). Prints CPU
+ms per file.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def _median(values: list[float]) -> float:
 def main() -> int:
     os.environ.setdefault("VEIL_KEY", "ab" * 32)
     from veil.batch import Job, process_item
+    from veil.batch.for_check import ForCheck
     from veil.batch.study_verdicts import records_verdict
     from veil.io.inputs import iter_inputs
     from veil.io.quiet import configure_process
@@ -82,11 +85,23 @@ def main() -> int:
         regressions = check_facts(nq.profiles, facts, True)
         verdict = records_verdict(nq.profiles, records, jobs["F"].out or Path(), True)
         parent = (time.process_time() - start) / len(items) * 1e3
+        # `veil deid --for` today: each record aggregated as it arrives, then `finish` (the
+        # serial tail after the last record).
+        follow = ForCheck(nq.profiles, True, items, jobs["F"].out or Path())
+        start = time.process_time()
+        for record in records:
+            follow.add(record)
+        arriving = (time.process_time() - start) / len(items) * 1e3
+        start = time.process_time()
+        followed = follow.finish()
+        tail = (time.process_time() - start) / len(items) * 1e3
+        assert followed is not None and followed[1] == verdict
         size = sum(map(len, sent["F"])) / len(items)
         print(
             f"round {round_}: "
             + " ".join(f"{name} {cpu[name][-1]:.3f}" for name in jobs)
-            + f" | parent F {parent:.3f} ms/file | sent F {size:.0f} B/file"
+            + f" | parent F after the batch {parent:.3f} ms/file (unpickling included),"
+            + f" followed {arriving:.3f} + tail {tail:.3f} | sent F {size:.0f} B/file"
             + f" | ok {regressions.ok} {verdict.ok} studies {len(verdict.studies)}",
             flush=True,
         )

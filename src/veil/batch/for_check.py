@@ -41,7 +41,7 @@ class ForCheck:
         folder: Path,
     ) -> None:
         self.folder = folder
-        self.after = Collector(profiles, quality_checks)
+        self.after = Collector(profiles, quality_checks, checks={})  # shared with before
         self.pairs = PairCollector(profiles, quality_checks, self.after)
         self.read: set[str] = set()
         self.without: list[Path] = []  # outputs without "after" facts: read at the end

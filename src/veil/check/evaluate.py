@@ -19,13 +19,14 @@ from pydicom.dataset import Dataset
 
 from veil.check.access import lookup, private_creators
 from veil.check.age import read_age
-from veil.check.geometry import SeriesFacts, add_dataset, run_check
+from veil.check.geometry import CheckResult, SeriesFacts, add_dataset, run_check
 from veil.check.model import (
     AgeRule,
     AttributeRule,
     Outcome,
     PrivateRule,
     RequirementProfile,
+    SeriesCheck,
     SeriesRule,
     Severity,
 )
@@ -367,6 +368,15 @@ def _rule_ids(profile: RequirementProfile) -> list[str]:
     return rule_ids
 
 
+# Series checks already run, by (check, params, the identity of each slice and acquisition,
+# the non-images): a check reads nothing else, and those objects are frozen or never changed.
+# Shared by two collectors of the same files' facts (`veil deid --for`'s before and after:
+# de-identification changes no geometry, so "after" carries "before"'s slices, the same
+# objects), a series' checks run once for both: -0.01 s of 0.05 s in the parent's tail on
+# 4,120 files (issue 12). Each entry keeps the facts it was run on, so no identity is reused
+# while the memo lives.
+ChecksMemo = dict[tuple[object, ...], tuple[CheckResult, SeriesFacts]]
+
 # (uses, outcomes, series conditions) of the last file `Collector.add_facts` saw, and their
 # tables (read only).
 _Tables = tuple[
@@ -380,8 +390,14 @@ _Tables = tuple[
 class Collector:
     """Evaluates profiles file by file and aggregates the results per series and study."""
 
-    def __init__(self, profiles: Sequence[RequirementProfile], quality_checks: bool = True) -> None:
+    def __init__(
+        self,
+        profiles: Sequence[RequirementProfile],
+        quality_checks: bool = True,
+        checks: ChecksMemo | None = None,
+    ) -> None:
         self.profiles = list(profiles)
+        self.checks = checks
         self.quality_checks = quality_checks
         self.series: dict[tuple[str, str], SeriesState] = {}
         # Each profile's rule ids in the order `add_facts` records them (once, not per file).
@@ -441,6 +457,23 @@ class Collector:
         return tables
 
     # -- results -----------------------------------------------------------------------
+    def _run_check(
+        self, check: SeriesCheck, facts: SeriesFacts, params: dict[str, float]
+    ) -> CheckResult:
+        if self.checks is None:
+            return run_check(check, facts, params)
+        key = (
+            check,
+            tuple(sorted(params.items())),
+            tuple(map(id, facts.slices)),
+            tuple(map(id, facts.acquisitions)),
+            facts.non_images,
+        )
+        found = self.checks.get(key)
+        if found is None:
+            found = self.checks[key] = (run_check(check, facts, params), facts)
+        return found[0]
+
     def _aggregate(
         self,
         profile: RequirementProfile,
@@ -502,7 +535,7 @@ class Collector:
         if not state.series_when.get(rule.rule_id, True):
             text = rule.when.text if rule.when else ""
             return result(Outcome.SKIP, "", f"applies only when {text}", rule.text.fix)
-        checked = run_check(rule.check, state.facts, rule.params)
+        checked = self._run_check(rule.check, state.facts, rule.params)
         if checked.ok:
             return result(Outcome.PASS, checked.observed, "", rule.text.fix)
         fix = rule.text.fix
@@ -524,7 +557,7 @@ class Collector:
         excluded: list[tuple[str, str]] = []  # (rule id, why) of each check that excludes it
         for check in uses.series:
             rule = next((r for r in profile.series_rules if r.check is check), None)
-            checked = run_check(check, state.facts, rule.params if rule is not None else {})
+            checked = self._run_check(check, state.facts, rule.params if rule is not None else {})
             if checked.ok is False:  # None (cannot tell) keeps it: its rules say what is missing
                 why = f"{checked.problem} ({checked.observed})"
                 excluded.append((rule.rule_id if rule is not None else check.value, why))

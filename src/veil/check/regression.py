@@ -169,8 +169,8 @@ class PairCollector:
         quality_checks: bool = True,
         after: Collector | None = None,
     ) -> None:
-        self.before = Collector(profiles, quality_checks)
         self.after = after if after is not None else Collector(profiles, quality_checks)
+        self.before = Collector(profiles, quality_checks, self.after.checks)
         self.link: dict[tuple[str, str], tuple[str, str]] = {}
         self.unverifiable: list[str] = []
 

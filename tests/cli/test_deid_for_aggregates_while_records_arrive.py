@@ -26,7 +26,7 @@ from pydicom.uid import generate_uid
 from tests.conftest import run_veil
 from veil.batch import FileRecord, Job, run_batch
 from veil.batch.for_check import ForCheck
-from veil.batch.quiet_gc import collecting_later
+from veil.batch.quiet_gc import YOUNG_EVERY, collecting_later
 from veil.batch.study_verdicts import OutputVerdict, output_verdict, records_verdict
 from veil.check.evaluate import FileOutcome, _fold
 from veil.check.geometry import _distinct
@@ -258,15 +258,29 @@ def _collecting(_: int) -> bool:
 def test_the_parent_collects_later_and_its_workers_collect_as_always() -> None:
     was = gc.isenabled()
     gc.enable()
+    young: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            young.append(info["generation"])
+
     try:
-        with collecting_later():
+        with collecting_later() as later:
             assert not gc.isenabled()
             # Workers forked while the parent's collector is off still collect (their
             # cyclic garbage holds whole file buffers: veil.worker_tuning).
             assert list(parallel_map(_collecting, range(4), 2, chunksize=1)) == [True] * 4
+            gc.callbacks.append(count)
+            try:
+                for _ in range(YOUNG_EVERY * 2):
+                    later.tick()
+            finally:
+                gc.callbacks.remove(count)
+            assert young == [0, 0]  # the parent's cyclic garbage is still freed, young
         assert gc.isenabled()
-        with collecting_later(False):
+        with collecting_later(False) as later:
             assert gc.isenabled()
+            later.tick()
     finally:
         if not was:
             gc.disable()

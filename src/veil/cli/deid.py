@@ -312,14 +312,16 @@ def command(
             quality_checks=quality_checks,
         )
         follow = _for_check(loaded_profiles, quality_checks, items, target, executor)
-        with collecting_later(follow is not None and workers > 1):
+        with collecting_later(follow is not None and workers > 1) as gc_later:
             summary = run_batch(
                 items,
                 job,
                 jobs=workers,
                 console=err_console,
                 progress=not quiet,
-                on_record=print_failure if follow is None else _both(print_failure, follow.add),
+                on_record=print_failure
+                if follow is None
+                else _each(print_failure, follow.add, gc_later.tick),
                 executor=executor,
             )
             followed = follow.finish() if follow is not None else None
@@ -360,14 +362,12 @@ def _for_check(
     return ForCheck(profiles, quality_checks, items, target.folder)
 
 
-def _both(
-    first: Callable[[FileRecord], None], second: Callable[[FileRecord], None]
-) -> Callable[[FileRecord], None]:
-    def both(record: FileRecord) -> None:
-        first(record)
-        second(record)
+def _each(*calls: Callable[[FileRecord], None]) -> Callable[[FileRecord], None]:
+    def each(record: FileRecord) -> None:
+        for call in calls:
+            call(record)
 
-    return both
+    return each
 
 
 def _verdict(

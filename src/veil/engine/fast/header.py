@@ -22,13 +22,12 @@ from pydicom.tag import Tag
 from veil.dicom import UNDEFINED_LENGTH as UNDEFINED
 from veil.dicom import tag_of
 from veil.engine.fast.parse import LONG_VRS, SEQUENCE_END_BYTES, Element, ParsedFile
-from veil.engine.fast.rewrite import TopChanges
+from veil.engine.fast.rewrite import CHARSET, TopChanges
 
 _HH = struct.Struct("<HH")
 _H = struct.Struct("<H")
 _L = struct.Struct("<L")
 
-CHARSET = tag_of("SpecificCharacterSet")
 PIXEL_TAGS = frozenset(
     tag_of(keyword) for keyword in ("FloatPixelData", "DoubleFloatPixelData", "PixelData")
 )

@@ -89,9 +89,9 @@ class RawScan:
 
 def raw_scan(parsed: ParsedFile, tags: frozenset[int], apart: int | None) -> RawScan:
     """`_raw_scan_python`, by the C parse's ``raw_scan`` where it is built (the same answer,
-    tests/engine/test_raw_scan_backends.py): 20 -> ~3 us per file in a hot loop on the
-    benchmark corpus. A record the C route does not know (TypeError, ValueError) goes by the
-    Python loop."""
+    tests/engine/test_raw_scan_backends.py): on the benchmark corpus 20 -> 9 us per file in
+    a hot loop, 25 -> 11 us in a batch (benchmarks/RESULTS.md, "the facts memo's scan in
+    C"). A record the C route does not know (TypeError, ValueError) goes by the Python loop."""
     if _COMPILED_SCAN is not None:
         try:
             key, moved, charset, creators = _COMPILED_SCAN(
@@ -148,12 +148,13 @@ def _raw_scan_python(parsed: ParsedFile, tags: frozenset[int], apart: int | None
 
 def _compiled_scan() -> _Scan | None:
     """The C ``raw_scan`` where the C parse is built and in use (``parse.BACKEND``: it reads
-    the Element records at the offsets its ``bind`` found)."""
+    the Element records at the offsets its ``bind`` found); None from a build older than it."""
     if parse.BACKEND != "c":
         return None
     from veil.engine.fast import _parse
 
-    return _parse.raw_scan
+    scan: _Scan | None = getattr(_parse, "raw_scan", None)
+    return scan
 
 
 _COMPILED_SCAN = _compiled_scan()

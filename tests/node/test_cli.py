@@ -7,12 +7,18 @@ import re
 import time
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 from node_support import TEST_KEY
 
-from veil.cli.node import RETURN_STATES, command
+from veil.cli import main
+from veil.cli.node import RETURN_STATES
 from veil.node.store import Deidentified, Sealer, Store
 from veil.node.store.states import ReturnState, StudyState
+
+# `veil node` as the CLI loads it: its errors routed through veil's guard (one line, exit code).
+command = main.get_command(click.Context(main), "node")
+assert command is not None
 
 STUDY_UID, SOP_UID = "1.2.840.99.1", "1.2.840.99.1.1"
 MR = "1.2.840.10008.5.1.4.1.1.4"

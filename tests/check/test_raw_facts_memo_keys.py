@@ -30,7 +30,7 @@ from veil.check.rawfacts import facts_memo
 from veil.check.reads import CHARSET, POSITION
 from veil.check.regression import PairFacts, pair_facts
 from veil.check.study import group_studies
-from veil.engine.fast import FastOutput, deidentify_bytes
+from veil.engine.fast import FastOutput, deidentify_bytes, header
 from veil.engine.fast.header import (
     changes_in,
     private_creator_elements,
@@ -112,6 +112,17 @@ def _study_verdict(pairs: list[PairFacts]) -> tuple[Outcome, dict[str, Any]]:
     series = collector.results()
     (study,) = group_studies(series, PROFILES)
     return study.verdict, {r.rule_id: r for s in series for r in s.results}
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def scan_route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case by both routes of `raw_scan`: the C one (where the C parse is built) and
+    the Python loop, its reference."""
+    if request.param == "python":
+        monkeypatch.setattr(header, "_COMPILED_SCAN", None)
+    elif header._COMPILED_SCAN is None:
+        pytest.skip("the C parse is not built here")
+    return str(request.param)
 
 
 def _fresh() -> None:

@@ -449,6 +449,290 @@ static PyObject *explicit_level(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* -- raw_scan: veil.engine.fast.header._raw_scan_python in C --------------------------------
+ *
+ * raw_scan(elements, data, tags, apart, pixel_tags, charset, implicit) -> (key, apart's (VR,
+ * value) or None, charset's (VR, value) or None, creators [(tag, VR, value)]): the facts
+ * memo's reading of a parsed top level, one C pass over the Element records (their slots read
+ * at bind()'s offsets) instead of a Python loop over ~150 of them. A record that is not of the
+ * bound classes, or a position outside the buffer, raises TypeError/ValueError and header.py
+ * runs its Python loop, which stays the reference (tests compare the two). */
+#define SCAN_MAX_DEPTH 64
+
+typedef struct {
+    const char *data;
+    Py_ssize_t size;
+} Buffer;
+
+static PyObject *slot(PyObject *obj, Py_ssize_t offset) {
+    return *(PyObject **)((char *)obj + offset);
+}
+
+/* A position slot as a size in [0, size]; -1 (and an exception) otherwise. */
+static Py_ssize_t position_of(PyObject *obj, Py_ssize_t offset, Py_ssize_t size) {
+    PyObject *value = slot(obj, offset);
+    if (value == NULL || !PyLong_CheckExact(value)) {
+        PyErr_SetString(PyExc_TypeError, "raw_scan: a position that is not an int");
+        return -1;
+    }
+    Py_ssize_t at = PyLong_AsSsize_t(value);
+    if (at == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (at < 0 || at > size) {
+        PyErr_SetString(PyExc_ValueError, "raw_scan: a position outside the buffer");
+        return -1;
+    }
+    return at;
+}
+
+/* data[start:end] as bytes (empty when end <= start, as a Python slice). */
+static PyObject *slice_of(const Buffer *b, Py_ssize_t start, Py_ssize_t end) {
+    return PyBytes_FromStringAndSize(b->data + start, end > start ? end - start : 0);
+}
+
+/* The element's tag as a C number (and its object in *obj); -1 (exception) if not one. */
+static long long tag_of_element(PyObject *elem, PyObject **obj) {
+    if (Py_TYPE(elem) != element_type) {
+        PyErr_SetString(PyExc_TypeError, "raw_scan: not an Element");
+        return -1;
+    }
+    PyObject *tag = slot(elem, element_offsets[E_TAG]);
+    if (tag == NULL || !PyLong_CheckExact(tag)) {
+        PyErr_SetString(PyExc_TypeError, "raw_scan: a tag that is not an int");
+        return -1;
+    }
+    long long value = PyLong_AsLongLong(tag);
+    if (value < 0 || value >= ALL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "raw_scan: a tag out of range");
+        }
+        return -1;
+    }
+    *obj = tag;
+    return value;
+}
+
+/* (VR, data[value_start:value_end]) of an element, or NULL. */
+static PyObject *vr_and_value(PyObject *elem, const Buffer *b) {
+    PyObject *vr = slot(elem, element_offsets[E_VR]);
+    Py_ssize_t start = position_of(elem, element_offsets[E_VALUE_START], b->size);
+    Py_ssize_t end = start < 0 ? -1 : position_of(elem, element_offsets[E_VALUE_END], b->size);
+    if (end < 0) {
+        return NULL;
+    }
+    if (vr == NULL) {
+        PyErr_SetString(PyExc_TypeError, "raw_scan: no VR");
+        return NULL;
+    }
+    return Py_BuildValue("(ON)", vr, slice_of(b, start, end));
+}
+
+static int is_private_creator(long long tag) {
+    return (tag & 0x10000) && (tag & 0xFFFF) >= 0x10 && (tag & 0xFFFF) <= 0xFF;
+}
+
+static int scan_creators(PyObject *elements, const Buffer *b, PyObject *found, int depth);
+
+/* The creators inside a sequence element's items (header.private_creator_elements). */
+static int scan_items(PyObject *elem, const Buffer *b, PyObject *found, int depth) {
+    PyObject *items = slot(elem, element_offsets[E_ITEMS]);
+    if (items == NULL || items == Py_None) {
+        return 0;
+    }
+    if (!PyList_CheckExact(items)) {
+        PyErr_SetString(PyExc_TypeError, "raw_scan: items that are not a list");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (Py_TYPE(item) != item_type) {
+            PyErr_SetString(PyExc_TypeError, "raw_scan: not an Item");
+            return -1;
+        }
+        PyObject *inner = slot(item, item_offsets[I_ELEMENTS]);
+        if (inner == NULL || !PyList_CheckExact(inner)) {
+            PyErr_SetString(PyExc_TypeError, "raw_scan: item elements that are not a list");
+            return -1;
+        }
+        if (scan_creators(inner, b, found, depth + 1) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Append (tag, VR, value) of a private creator element to `found`. */
+static int add_creator(PyObject *elem, PyObject *tag_obj, const Buffer *b, PyObject *found) {
+    PyObject *pair = vr_and_value(elem, b);
+    if (pair == NULL) {
+        return -1;
+    }
+    PyObject *entry = Py_BuildValue("(OOO)", tag_obj, PyTuple_GET_ITEM(pair, 0),
+                                    PyTuple_GET_ITEM(pair, 1));
+    Py_DECREF(pair);
+    if (entry == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(found, entry);
+    Py_DECREF(entry);
+    return failed;
+}
+
+static int scan_creators(PyObject *elements, const Buffer *b, PyObject *found, int depth) {
+    if (depth > SCAN_MAX_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "raw_scan: nesting too deep");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(elements); i++) {
+        PyObject *elem = PyList_GET_ITEM(elements, i), *tag_obj;
+        long long tag = tag_of_element(elem, &tag_obj);
+        if (tag < 0) {
+            return -1;
+        }
+        int failed = is_private_creator(tag) ? add_creator(elem, tag_obj, b, found)
+                                              : scan_items(elem, b, found, depth);
+        if (failed < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The key's runs of adjacent elements: (start, end) pairs, grown as needed. */
+typedef struct {
+    Py_ssize_t *at;
+    Py_ssize_t count, capacity, total;
+} Runs;
+
+static int add_run(Runs *runs, Py_ssize_t start, Py_ssize_t end) {
+    if (runs->count == runs->capacity) {
+        Py_ssize_t capacity = runs->capacity ? runs->capacity * 2 : 16;
+        Py_ssize_t *grown = PyMem_Realloc(runs->at, (size_t)capacity * 2 * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        runs->at = grown;
+        runs->capacity = capacity;
+    }
+    runs->at[2 * runs->count] = start;
+    runs->at[2 * runs->count + 1] = end;
+    runs->count++;
+    runs->total += end > start ? end - start : 0;
+    return 0;
+}
+
+static PyObject *joined(const Runs *runs, const Buffer *b, int implicit) {
+    PyObject *key = PyBytes_FromStringAndSize(NULL, runs->total + 1);
+    if (key == NULL) {
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(key);
+    *out++ = implicit ? '\1' : '\0'; /* the header layout */
+    for (Py_ssize_t i = 0; i < runs->count; i++) {
+        Py_ssize_t start = runs->at[2 * i], end = runs->at[2 * i + 1];
+        if (end > start) {
+            memcpy(out, b->data + start, (size_t)(end - start));
+            out += end - start;
+        }
+    }
+    return key;
+}
+
+typedef struct {
+    PyObject *tags, *pixel, *found;
+    long long apart, charset;
+    PyObject *moved, *charset_value;
+    Runs runs;
+    Py_ssize_t start, end; /* the run being built (end -1: none yet) */
+} Scan;
+
+/* One top-level element among the tags: held apart, or added to the key's runs. */
+static int scan_read(Scan *s, PyObject *elem, long long tag, PyObject *tag_obj, const Buffer *b) {
+    if (tag == s->apart) {
+        Py_XSETREF(s->moved, vr_and_value(elem, b));
+        return s->moved == NULL ? -1 : 0;
+    }
+    Py_ssize_t start = position_of(elem, element_offsets[E_START], b->size);
+    if (start < 0) {
+        return -1;
+    }
+    if (start != s->end) {
+        if (s->end >= 0 && add_run(&s->runs, s->start, s->end) < 0) {
+            return -1;
+        }
+        s->start = start;
+    }
+    int pixel = PySet_Contains(s->pixel, tag_obj);
+    if (pixel < 0) {
+        return -1;
+    }
+    s->end = position_of(elem, element_offsets[pixel ? E_VALUE_START : E_END], b->size);
+    if (s->end < 0) {
+        return -1;
+    }
+    if (tag == s->charset) {
+        Py_XSETREF(s->charset_value, vr_and_value(elem, b));
+        return s->charset_value == NULL ? -1 : 0;
+    }
+    return 0;
+}
+
+static int scan_top(Scan *s, PyObject *elements, const Buffer *b) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(elements); i++) {
+        PyObject *elem = PyList_GET_ITEM(elements, i), *tag_obj;
+        long long tag = tag_of_element(elem, &tag_obj);
+        if (tag < 0) {
+            return -1;
+        }
+        int read = PySet_Contains(s->tags, tag_obj);
+        if (read < 0 || (read && scan_read(s, elem, tag, tag_obj, b) < 0)) {
+            return -1;
+        }
+        int failed = is_private_creator(tag) ? add_creator(elem, tag_obj, b, s->found)
+                                              : scan_items(elem, b, s->found, 0);
+        if (failed < 0) {
+            return -1;
+        }
+    }
+    if (s->end >= 0) {
+        return add_run(&s->runs, s->start, s->end);
+    }
+    return 0;
+}
+
+static PyObject *raw_scan(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *elements, *data, *tags, *pixel;
+    long long apart, charset;
+    int implicit;
+    if (!PyArg_ParseTuple(args, "O!O!O!LO!Lp", &PyList_Type, &elements, &PyBytes_Type, &data,
+                          &PyFrozenSet_Type, &tags, &apart, &PyFrozenSet_Type, &pixel, &charset,
+                          &implicit)) {
+        return NULL;
+    }
+    if (element_type == NULL || item_type == NULL) {
+        PyErr_SetString(PyExc_TypeError, "raw_scan: the classes are not bound");
+        return NULL;
+    }
+    Buffer b = {PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)};
+    Scan s = {tags, pixel, PyList_New(0), apart, charset, NULL, NULL, {NULL, 0, 0, 0}, -1, -1};
+    PyObject *result = NULL;
+    if (s.found != NULL && scan_top(&s, elements, &b) == 0) {
+        PyObject *key = joined(&s.runs, &b, implicit);
+        if (key != NULL) {
+            result = Py_BuildValue("(NOOO)", key, s.moved ? s.moved : Py_None,
+                                   s.charset_value ? s.charset_value : Py_None, s.found);
+        }
+    }
+    PyMem_Free(s.runs.at);
+    Py_XDECREF(s.moved);
+    Py_XDECREF(s.charset_value);
+    Py_XDECREF(s.found);
+    return result;
+}
+
 /* The slot offsets of a slotted class whose slots are exactly `names`; -1 if it is not one. */
 static int slot_offsets(PyTypeObject *type, const char *const *names, int count,
                         Py_ssize_t *offsets) {
@@ -540,6 +824,9 @@ static PyMethodDef methods[] = {
      "bind(Element, Item, Unsupported, raw_vrs, max_depth): the classes and tables to use."},
     {"explicit_level", explicit_level, METH_VARARGS,
      "explicit_level(data, pos, end, depth, top, last=1<<32) -> (elements, stop)."},
+    {"raw_scan", raw_scan, METH_VARARGS,
+     "raw_scan(elements, data, tags, apart, pixel_tags, charset, implicit) -> (key, apart, "
+     "charset, creators): veil.engine.fast.header.raw_scan in C."},
     {NULL, NULL, 0, NULL},
 };
 

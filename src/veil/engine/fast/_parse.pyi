@@ -13,3 +13,15 @@ def bind(
 def explicit_level(
     data: bytes, pos: int, end: int, depth: int, top: bool, last: int = ..., /
 ) -> tuple[list[Element], int]: ...
+def raw_scan(
+    elements: list[Element],
+    data: bytes,
+    tags: frozenset[int],
+    apart: int,
+    pixel_tags: frozenset[int],
+    charset: int,
+    implicit: bool,
+    /,
+) -> tuple[
+    bytes, tuple[str, bytes] | None, tuple[str, bytes] | None, list[tuple[int, str, bytes]]
+]: ...

@@ -12,7 +12,7 @@ the output (`elements_after`), and the private creators at any level.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pydicom.dataelem import RawDataElement
@@ -21,9 +21,15 @@ from pydicom.tag import Tag
 
 from veil.dicom import UNDEFINED_LENGTH as UNDEFINED
 from veil.dicom import tag_of
+from veil.engine.fast import parse
 from veil.engine.fast.parse import LONG_VRS, SEQUENCE_END_BYTES, Element, ParsedFile
 from veil.engine.fast.rewrite import CHARSET, TopChanges
 
+_Creators = list[tuple[int, str, bytes]]
+_Scan = Callable[
+    [list[Element], bytes, frozenset[int], int, frozenset[int], int, bool],
+    tuple[bytes, tuple[str, bytes] | None, tuple[str, bytes] | None, _Creators],
+]
 _HH = struct.Struct("<HH")
 _H = struct.Struct("<H")
 _L = struct.Struct("<L")
@@ -81,6 +87,29 @@ class RawScan:
 
 
 def raw_scan(parsed: ParsedFile, tags: frozenset[int], apart: int | None) -> RawScan:
+    """`_raw_scan_python`, by the C parse's ``raw_scan`` where it is built (the same answer,
+    tests/engine/test_raw_scan_backends.py): on the benchmark corpus 20 -> 9 us per file in
+    a hot loop, 25 -> 11 us in a batch (benchmarks/RESULTS.md, "the facts memo's scan in
+    C"). A record the C route does not know (TypeError, ValueError) goes by the Python loop."""
+    if _COMPILED_SCAN is not None:
+        try:
+            key, moved, charset, creators = _COMPILED_SCAN(
+                parsed.elements,
+                parsed.data,
+                tags,
+                -1 if apart is None else apart,
+                PIXEL_TAGS,
+                CHARSET,
+                parsed.implicit,
+            )
+        except (TypeError, ValueError):
+            pass
+        else:
+            return RawScan(key, moved, charset, creators)
+    return _raw_scan_python(parsed, tags, apart)
+
+
+def _raw_scan_python(parsed: ParsedFile, tags: frozenset[int], apart: int | None) -> RawScan:
     """The encoded bytes of the top-level elements among ``tags`` but ``apart``, one after
     the other (pixel data by its header alone: the checks ask only whether it is there),
     with (VR, value) of ``apart`` and the private creators at any level, in one pass over
@@ -114,6 +143,20 @@ def raw_scan(parsed: ParsedFile, tags: frozenset[int], apart: int | None) -> Raw
     if end >= 0:
         parts.append(data[start:end])
     return RawScan(b"".join(parts), moved, charset, creators)
+
+
+def _compiled_scan() -> _Scan | None:
+    """The C ``raw_scan`` where the C parse is built and in use (``parse.BACKEND``: it reads
+    the Element records at the offsets its ``bind`` found); None from a build older than it."""
+    if parse.BACKEND != "c":
+        return None
+    from veil.engine.fast import _parse
+
+    scan: _Scan | None = getattr(_parse, "raw_scan", None)
+    return scan
+
+
+_COMPILED_SCAN = _compiled_scan()
 
 
 def element_value(tag: int, encoded: bytes) -> tuple[str, bytes]:

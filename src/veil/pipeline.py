@@ -310,7 +310,7 @@ def _memo_facts(memo: FactsMemo, fast: FastOutput) -> PairFacts | None:
         return top_elements(parsed, memo.tags)
 
     creators = partial(creator_names, scan.creators, scan.charset)
-    raw = RawFile(scan.key, scan.apart, elements, creators)
+    raw = RawFile(scan.key, scan.apart, elements, creators, (scan.charset, scan.creators))
     if changes is None:  # implicit VR: "before" decides whether the header datasets do
         before = memo.facts(raw.elements(), creators)
         if before is None:
@@ -326,9 +326,7 @@ def _memo_facts(memo: FactsMemo, fast: FastOutput) -> PairFacts | None:
         found = private_creator_elements(output.elements, output.data)
         return creator_names(found, apply(raw.elements())[0].get(CHARSET))
 
-    after = RawChanges(key, apply, creators_after)
-    pair = memo.pair(raw, after)
-    return None if pair is None else PairFacts(*pair)
+    return memo.pair(raw, RawChanges(key, apply, creators_after))
 
 
 def _reference(

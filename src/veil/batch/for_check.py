@@ -67,11 +67,12 @@ class ForCheck:
         if record.outcome is not Outcome.WRITTEN or not record.output:
             return
         pair = record.check or _NO_FACTS
-        if (pair.before is None) != (pair.after is None):
+        before, after = pair.shared()  # (as sent: no facts made per file)
+        if (before is None) != (after is None):
             self.exact = False  # the regressions would skip an output the verdict counts
             return
         name = output_name(self.folder, record.output, self.folders)
-        if pair.after is None:
+        if after is None:
             self.without.append(self.folder / record.output)
         else:
             self.read.add(name)

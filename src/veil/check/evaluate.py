@@ -50,6 +50,7 @@ __all__ = [  # RuleResult, SeriesResult and Use are imported from here by caller
     "facts_after",
     "file_facts",
     "show_value",
+    "with_geometry",
 ]
 from veil.check.values import SEX_CODES, Validity, validate
 from veil.dicom import keyword_vr, tag_of, values_of
@@ -200,6 +201,20 @@ class FileFacts:
     series_when: tuple[tuple[str, bool], ...]
     uses: tuple[tuple[str, bool], ...]  # profile name -> the profile uses this file
     before: str  # why the file looks de-identified already ("" when it does not)
+
+
+def with_geometry(facts: FileFacts, geometry: SeriesFacts) -> FileFacts:
+    """``facts`` with another geometry (a file of the same series at another position)."""
+    return FileFacts(
+        facts.key,
+        facts.modality,
+        facts.series_number,
+        geometry,
+        facts.outcomes,
+        facts.series_when,
+        facts.uses,
+        facts.before,
+    )
 
 
 # Outcomes of attribute rules by (rule, quality checks, the raw bytes they read): the files
@@ -408,8 +423,12 @@ class Collector:
         """Evaluate one dataset (read from `name`); returns its (study, series) key."""
         return self.add_facts(file_facts(self.profiles, self.quality_checks, ds), name)
 
-    def add_facts(self, facts: FileFacts, name: str) -> tuple[str, str]:
-        """Aggregate one file's facts (from ``file_facts``); returns its (study, series) key."""
+    def add_facts(
+        self, facts: FileFacts, name: str, geometry: SeriesFacts | None = None
+    ) -> tuple[str, str]:
+        """Aggregate one file's facts (from ``file_facts``); returns its (study, series) key.
+        ``geometry`` stands for ``facts.facts`` (`veil.check.regression.PairFacts.geometry`:
+        the file's own, where ``facts`` are its series' shared facts)."""
         key = facts.key
         state = self.series.get(key)
         if state is None:
@@ -417,7 +436,7 @@ class Collector:
             state.modality = facts.modality
             state.series_number = facts.series_number
         state.names.append(name)
-        found = facts.facts
+        found = facts.facts if geometry is None else geometry
         state.frames += len(found.slices)
         if state.first_slice is None and found.slices:
             state.first_slice = found.slices[0]

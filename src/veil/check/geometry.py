@@ -86,6 +86,16 @@ def _int(value: object) -> int | None:
         return None
 
 
+def at_position(facts: SeriesFacts, position: tuple[float, ...] | None) -> SeriesFacts:
+    """The facts of a one-frame file with another slice position, all else the same: the
+    files of a classic series differ by that alone (`veil.check.rawfacts`)."""
+    (first,) = facts.slices
+    moved = Slice(
+        position, first.orientation, first.spacing, first.rows, first.columns, first.thickness
+    )
+    return SeriesFacts([moved], list(facts.acquisitions), facts.non_images)
+
+
 def position_of(ds: Dataset, frame: int = 0) -> tuple[float, ...] | None:
     """A frame's ImagePositionPatient as the series checks read it."""
     return _floats(lookup(ds, "ImagePositionPatient", frame), 3)

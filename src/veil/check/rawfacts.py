@@ -32,8 +32,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from veil.check.evaluate import Creators, FileFacts, facts_after, file_facts
-from veil.check.geometry import SeriesFacts, Slice, position_of
+from veil.check.evaluate import Creators, FileFacts, facts_after, file_facts, with_geometry
+from veil.check.geometry import at_position, position_of
 from veil.check.model import RequirementProfile
 from veil.check.reads import (
     CHARSET,
@@ -43,6 +43,7 @@ from veil.check.reads import (
     named_keywords,
     profile_reads,
 )
+from veil.check.regression import PairFacts
 
 # tag -> (VR, value bytes) of top-level elements, as the file has them.
 RawElements = Mapping[int, tuple[str, bytes]]
@@ -101,17 +102,22 @@ class _Asked:
 
 @dataclass(frozen=True)
 class _After:
+    # "After" facts; with the geometry of their "before" entry (the very object) when
+    # de-identification left the geometry alone (``changed`` holds no GEOMETRY tag).
     facts: FileFacts
     creators: frozenset[str] | None  # the output's private creators they read (None: none)
     changed: frozenset[int]  # the tags whose element differs from "before"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Entry:
     facts: FileFacts
     creators: frozenset[str] | None  # the private creators they read (None: they read none)
     # "after" by the rewrite's changes (RawChanges.key), for `FactsMemo.pair`.
     after: dict[tuple[tuple[int, bytes], ...], _After] = field(default_factory=dict)
+    # The raw private creators (`RawFile.raw_creators`) last found to name ``creators``: the
+    # next file of the series has the same bytes, and then no name is decoded.
+    seen: object = None
 
 
 @dataclass
@@ -122,12 +128,14 @@ class RawFile:
     it moves): any bytes that are equal only when those elements are (their encoded bytes, one
     after the other, pixel data by its header alone). ``position`` is the raw slice position;
     ``read`` gives the elements themselves (asked on a miss only) and ``creators`` the private
-    creators at any level (asked when the memoised facts read them)."""
+    creators at any level (asked when the memoised facts read them); ``raw_creators`` is
+    anything equal only when ``creators`` are (their raw elements and character set)."""
 
     key: bytes
     position: tuple[str, bytes] | None
     read: Callable[[], RawElements]
     creators: Creators
+    raw_creators: object = None
     _elements: RawElements | None = None
 
     def elements(self) -> RawElements:
@@ -165,7 +173,6 @@ class FactsMemo:
         # The tag `RawFile.position` holds apart from the key (none when a rule reads it).
         self.position_tag = POSITION if self.moving else None
         self.entries: dict[object, _Entry] = {}
-        self._position: tuple[tuple[str, bytes] | None, tuple[float, ...] | None] | None = None
 
     def facts(self, elements: RawElements, creators: Creators) -> FileFacts | None:
         """``file_facts`` of a file whose top-level elements among ``self.tags`` are
@@ -183,40 +190,61 @@ class FactsMemo:
         changed, removed or added: ``elements`` are its elements then."""
         return self._facts(elements, creators, (before, changed))
 
-    def pair(self, raw: RawFile, changes: RawChanges) -> tuple[FileFacts, FileFacts] | None:
+    def pair(self, raw: RawFile, changes: RawChanges) -> PairFacts | None:
         """ "Before" and "after" of one file (``facts`` then ``after``, the same facts), from
         its key and the rewrite's changes; None for an enhanced object. The memo is keyed by
-        what moves per file: the bytes of the elements read, the changes, the position."""
+        what moves per file: the bytes of the elements read, the changes, the position. A
+        one-frame file's pair is its series' memoised facts and its position
+        (`PairFacts.moved`): nothing is made per file here."""
         entry = self.entries.get(raw.key)
-        if entry is not None and (entry.creators is None or raw.creators() == entry.creators):
-            before = self._moved(entry.facts, raw.position)
-        else:
+        if entry is None or not _same_creators(entry, raw):
             elements = raw.elements()
             if any(tag in elements for tag in EVERYWHERE):
                 return None
             asked = _Asked(raw.creators)
             before = file_facts(self.profiles, self.quality_checks, raw_dataset(elements), asked)
             found = None if asked.found is None else frozenset(asked.found)
-            entry = self._store(raw.key, _Entry(before, found))
-        after = self._pair_after(entry, before, raw, changes)
-        return None if after is None else (before, after)
-
-    def _pair_after(
-        self, entry: _Entry, before: FileFacts, raw: RawFile, changes: RawChanges
-    ) -> FileFacts | None:
+            entry = self._store(raw.key, _Entry(before, found, seen=raw.raw_creators))
         known = entry.after.get(changes.key)
-        if known is not None and (known.creators is None or changes.creators() == known.creators):
-            if not known.changed & GEOMETRY:
-                # As facts_after: the geometry of "before", the very object (pickled once).
-                return _with_geometry(known.facts, before.facts)
-            position = raw.position
-            if POSITION in known.changed:  # (a plan that changes the position: rare)
-                position = changes.apply(raw.elements())[0].get(POSITION)
-            return self._moved(known.facts, position)
+        if known is None or not (known.creators is None or changes.creators() == known.creators):
+            known = self._after(entry, raw, changes)
+            if known is None:
+                return None
+        return self._pair(entry.facts, known, raw, changes)
+
+    def _pair(
+        self, before: FileFacts, known: _After, raw: RawFile, changes: RawChanges
+    ) -> PairFacts:
+        after = known.facts
+        slices = before.facts.slices
+        if not self.moving or not slices:  # the facts are this file's already
+            return PairFacts(before, after)
+        if len(slices) != 1 or (after.facts is not before.facts and len(after.facts.slices) > 1):
+            raise ValueError("memoised facts of several frames")  # (classic images only)
+        position = read_position(raw.position)
+        if POSITION not in known.changed:
+            if after.facts is before.facts or after.facts.slices:
+                return PairFacts.moved(before, after, position)
+            # (an output without frames: its facts as they are)
+            return PairFacts(with_geometry(before, at_position(before.facts, position)), after)
+        # A plan that changes the position (rare): each side at its own.
+        moved_after = changes.apply(raw.elements())[0].get(POSITION)
+        geometry_after = after.facts
+        if geometry_after.slices:
+            geometry_after = at_position(geometry_after, read_position(moved_after))
+        return PairFacts(
+            with_geometry(before, at_position(before.facts, position)),
+            with_geometry(after, geometry_after),
+        )
+
+    def _after(self, entry: _Entry, raw: RawFile, changes: RawChanges) -> _After | None:
+        """Evaluate "after" on a memo miss (only what reads a changed element) and keep it
+        under ``entry``; None for an enhanced object."""
         elements, changed = changes.apply(raw.elements())
         if any(tag in elements for tag in EVERYWHERE):
             return None
         asked = _Asked(changes.creators)
+        before = entry.facts  # (the same facts as this file's but the position)
         facts = facts_after(
             self.profiles,
             self.quality_checks,
@@ -225,11 +253,14 @@ class FactsMemo:
             changed,
             asked,
         )
+        if not changed & GEOMETRY:
+            # As facts_after: the geometry of "before", the very object (pickled once).
+            facts = with_geometry(facts, before.facts)
         found = None if asked.found is None else frozenset(asked.found)
         if len(entry.after) >= _MAX_ENTRIES:
             entry.after.clear()
-        entry.after[changes.key] = _After(facts, found, changed)
-        return facts
+        known = entry.after[changes.key] = _After(facts, found, changed)
+        return known
 
     def _store(self, key: object, entry: _Entry) -> _Entry:
         if len(self.entries) >= _MAX_ENTRIES:
@@ -250,7 +281,7 @@ class FactsMemo:
         if entry is not None and (entry.creators is None or creators() == entry.creators):
             if base is not None and not base[1] & GEOMETRY:
                 # As facts_after: the geometry of "before", the very object (pickled once).
-                return _with_geometry(entry.facts, base[0].facts)
+                return with_geometry(entry.facts, base[0].facts)
             return self._moved(entry.facts, elements.get(POSITION))
         asked = _Asked(creators)
         ds = raw_dataset(elements)
@@ -270,41 +301,34 @@ class FactsMemo:
             return facts
         if len(slices) != 1:  # one slice per classic image; anything else is not memoised
             raise ValueError("memoised facts of several frames")
-        last = self._position
-        if last is None or last[0] != raw:  # "after" has the same position as "before"
-            last = self._position = (raw, read_position(raw))
-        first = slices[0]
-        moved = Slice(
-            last[1], first.orientation, first.spacing, first.rows, first.columns, first.thickness
-        )
-        geometry = SeriesFacts([moved], list(facts.facts.acquisitions), facts.facts.non_images)
-        return _with_geometry(facts, geometry)
+        return with_geometry(facts, at_position(facts.facts, read_position(raw)))
 
 
-def _with_geometry(facts: FileFacts, geometry: SeriesFacts) -> FileFacts:
-    return FileFacts(
-        facts.key,
-        facts.modality,
-        facts.series_number,
-        geometry,
-        facts.outcomes,
-        facts.series_when,
-        facts.uses,
-        facts.before,
-    )
+def _same_creators(entry: _Entry, raw: RawFile) -> bool:
+    """Whether the file's private creators are those ``entry``'s facts read (when they read
+    any): by their raw bytes when the last file's were the same, else by their names."""
+    if entry.creators is None or (entry.seen is not None and raw.raw_creators == entry.seen):
+        return True
+    if raw.creators() != entry.creators:
+        return False
+    entry.seen = raw.raw_creators
+    return True
 
 
-# A plain decimal number, as scanners write positions: float() reads it as pydicom does.
-_DECIMAL = re.compile(rb"-?[0-9]{1,16}(?:\.[0-9]{1,16})?")
+# Three plain decimals, as scanners write positions: float() reads them as pydicom does.
+_NUMBER = rb"(-?[0-9]{1,16}(?:\.[0-9]{1,16})?)"
+_POSITION = re.compile(_NUMBER + rb"\\" + _NUMBER + rb"\\" + _NUMBER + rb"[ \0]*")
 
 
 def read_position(raw: tuple[str, bytes] | None) -> tuple[float, ...] | None:
     """ImagePositionPatient from its raw element, as `position_of` reads it on a dataset:
-    three plain decimals directly, anything else through pydicom."""
+    three plain decimals directly (one match: 3.6 -> 1.3 us), anything else through
+    pydicom."""
     if raw is not None and raw[0] == "DS":
-        items = raw[1].rstrip(b" \0").split(b"\\")
-        if len(items) == 3 and all(_DECIMAL.fullmatch(item) for item in items):
-            return (float(items[0]), float(items[1]), float(items[2]))
+        found = _POSITION.fullmatch(raw[1])
+        if found is not None:
+            x, y, z = found.groups()
+            return (float(x), float(y), float(z))
     return position_of(raw_dataset({POSITION: raw} if raw is not None else {}))
 
 

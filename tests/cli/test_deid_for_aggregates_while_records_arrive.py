@@ -202,11 +202,16 @@ def test_folding_shared_outcomes_is_aggregating_them_one_by_one() -> None:
     for _ in range(300):
         # Shared objects (a memo's) and equal copies (another chunk's), in any mix.
         pool = [rng.choice(kinds) for _ in range(rng.randrange(1, 5))]
-        outcomes = [
-            rng.choice(pool) if rng.random() < 0.7 else FileOutcome(**vars(rng.choice(pool)))
-            for _ in range(rng.randrange(1, 40))
+        # Runs of files sharing one outcome object (ProfileState.counted), of any length.
+        counted = [
+            (
+                rng.choice(pool) if rng.random() < 0.7 else FileOutcome(**vars(rng.choice(pool))),
+                rng.randrange(1, 4),
+            )
+            for _ in range(rng.randrange(1, 20))
         ]
-        folded, naive = _fold(outcomes), _naive_fold(outcomes)
+        outcomes = [outcome for outcome, count in counted for _ in range(count)]
+        folded, naive = _fold(counted), _naive_fold(outcomes)
         assert folded[0] is naive[0] and folded[1:] == naive[1:]
 
 

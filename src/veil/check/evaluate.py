@@ -7,7 +7,6 @@ frame), so no dataset is kept in memory; series results are aggregated at the en
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
@@ -415,7 +414,7 @@ class Collector:
         self.checks = checks
         self.quality_checks = quality_checks
         self.series: dict[tuple[str, str], SeriesState] = {}
-        # Each profile's rule ids in the order `add_facts` records them (once, not per file).
+        # Each profile's rule ids (a file it uses has an outcome for each).
         self.rule_ids = [_rule_ids(profile) for profile in self.profiles]
         self._last: _Tables | None = None
 
@@ -446,14 +445,14 @@ class Collector:
             if not uses.get(profile.name, True):
                 used.other_files += 1
                 continue
-            used.files.append(name)
+            used.add_file(name, outcomes, rule_ids)
             used.facts.extend(found)
             used.before = used.before or facts.before
-            for rule_id in rule_ids:
-                used.add(rule_id, name, outcomes[rule_id])
-            for series_rule in profile.series_rules:
-                # Decided by the first file: a series is one acquisition.
-                used.series_when.setdefault(series_rule.rule_id, series_when[series_rule.rule_id])
+            if len(used.series_when) < len(profile.series_rules):
+                for series_rule in profile.series_rules:
+                    # Decided by the first file: a series is one acquisition.
+                    rule_id = series_rule.rule_id
+                    used.series_when.setdefault(rule_id, series_when[rule_id])
         return key
 
     def _tables(
@@ -499,8 +498,7 @@ class Collector:
         rule: AttributeRule | PrivateRule | AgeRule,
         state: ProfileState,
     ) -> RuleResult:
-        named = state.outcomes[rule.rule_id]
-        worst, count, shown = _fold([outcome for _, outcome in named])
+        worst, count, shown = _fold(state.counted(rule.rule_id))
         if isinstance(rule, AttributeRule):
             kind, target = "attribute", rule.keyword
         elif isinstance(rule, PrivateRule):
@@ -524,11 +522,13 @@ class Collector:
             need=rule.text.need,
             observed=observed,
             problem=worst.problem
-            + (f" ({count} of {len(named)} files)" if unmet and len(named) > 1 else ""),
+            + (f" ({count} of {len(state.files)} files)" if unmet and len(state.files) > 1 else ""),
             why=rule.text.why,
             fix=fix,
             files=count,
-            names=tuple(n for n, o in named if o.outcome is worst.outcome) if unmet else (),
+            names=tuple(n for n, o in state.named(rule.rule_id) if o.outcome is worst.outcome)
+            if unmet
+            else (),
         )
 
     def _series_result(
@@ -659,14 +659,19 @@ class Collector:
         return found
 
 
-def _fold(outcomes: list[FileOutcome]) -> tuple[FileOutcome, int, int]:
-    """The worst of ``outcomes`` (the first of the worst rank), how many files have its
-    outcome, and how many values those files show; each outcome object weighed once with
-    its count: the files of a series share their outcome objects (the workers' memo), so
-    3,000 outcomes are a few distinct ones (the parent's rule aggregation 0.10 -> 0.03 s
-    on 4,120 files, issue 12)."""
-    counts = Counter(map(id, outcomes))
-    distinct = list({id(o): o for o in outcomes}.values())  # first occurrences, in order
+def _fold(counted: list[tuple[FileOutcome, int]]) -> tuple[FileOutcome, int, int]:
+    """The worst of the outcomes (the first of the worst rank), how many files have its
+    outcome, and how many values those files show; ``counted``: (outcome, files in a row)
+    in file order. Each outcome object is weighed once with its count: the files of a
+    series share their outcome objects (the workers' memo), so 3,000 outcomes are a few
+    distinct ones (the parent's rule aggregation 0.10 -> 0.03 s on 4,120 files, issue 12)."""
+    counts: dict[int, int] = {}
+    first: dict[int, FileOutcome] = {}  # first occurrences, in order
+    for outcome, count in counted:
+        key = id(outcome)
+        counts[key] = counts.get(key, 0) + count
+        first.setdefault(key, outcome)
+    distinct = list(first.values())
     worst = max(distinct, key=lambda o: o.outcome.rank)
     same = [o for o in distinct if o.outcome is worst.outcome]
     return worst, sum(counts[id(o)] for o in same), len({o.observed for o in same})

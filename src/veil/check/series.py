@@ -9,8 +9,9 @@ and reported as "series UIDs probably regenerated per file".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from veil.check.geometry import SeriesFacts, Slice
 from veil.check.model import Outcome
@@ -36,23 +37,44 @@ class ProfileState:
     files: list[str] = field(default_factory=list)
     other_files: int = 0  # files of the series the profile does not use
     facts: SeriesFacts = field(default_factory=SeriesFacts)
-    # rule id -> (file name, outcome) per used file
-    outcomes: dict[str, list[tuple[str, FileOutcome]]] = field(default_factory=dict)
+    # The used files' outcomes, rule id -> outcome, in runs of files that share one table
+    # [table, how many files] (a series' files share it: the workers' facts memo): one step
+    # per file instead of one per rule (the parent's aggregation of `veil deid --for`).
+    runs: list[list[Any]] = field(default_factory=list)
     series_when: dict[str, bool] = field(default_factory=dict)
     before: str = ""  # why the files look de-identified already ("" when they do not)
 
-    def add(self, rule_id: str, name: str, outcome: FileOutcome) -> None:
-        found = self.outcomes.get(rule_id)
-        if found is None:
-            found = self.outcomes[rule_id] = []
-        found.append((name, outcome))
+    def add_file(
+        self, name: str, outcomes: Mapping[str, FileOutcome], rule_ids: Sequence[str]
+    ) -> None:
+        """One used file and its outcome per rule id (``rule_ids``: the profile's, each in
+        ``outcomes``: KeyError otherwise, once per table)."""
+        self.files.append(name)
+        runs = self.runs
+        if runs and runs[-1][0] is outcomes:
+            runs[-1][1] += 1
+            return
+        for rule_id in rule_ids:
+            if rule_id not in outcomes:
+                raise KeyError(rule_id)
+        runs.append([outcomes, 1])
+
+    def counted(self, rule_id: str) -> list[tuple[FileOutcome, int]]:
+        """The rule's outcomes in file order, each with how many files in a row have it."""
+        if not self.runs:
+            raise KeyError(rule_id)
+        return [(table[rule_id], count) for table, count in self.runs]
+
+    def named(self, rule_id: str) -> list[tuple[str, FileOutcome]]:
+        """(file name, outcome) of the rule per used file, in order."""
+        outcomes = [outcome for outcome, count in self.counted(rule_id) for _ in range(count)]
+        return list(zip(self.files, outcomes, strict=True))
 
     def merge(self, other: ProfileState) -> None:
         self.files.extend(other.files)
         self.other_files += other.other_files
         self.facts.extend(other.facts)
-        for rule_id, outcomes in other.outcomes.items():
-            self.outcomes.setdefault(rule_id, []).extend(outcomes)
+        self.runs.extend([table, count] for table, count in other.runs)
         for rule_id, holds in other.series_when.items():
             self.series_when.setdefault(rule_id, holds)
         self.before = self.before or other.before

@@ -305,18 +305,23 @@ def _fast_facts(data: bytes, fast: FastOutput, settings: Settings) -> PairFacts:
 def _memo_facts(memo: FactsMemo, fast: FastOutput) -> PairFacts | None:
     parsed, changes = fast.parsed, fast.changes
     scan = raw_scan(parsed, memo.tags, memo.position_tag)
+    raw_creators = (scan.charset, scan.creators)
+    if changes is not None:
+        key = changes_in(changes, memo.ordered, memo.tags)
+        found = memo.hit(scan.key, raw_creators, key, scan.apart)
+        if found is not None:
+            return found
 
     def elements() -> dict[int, tuple[str, bytes]]:  # a memo miss only
         return top_elements(parsed, memo.tags)
 
     creators = partial(creator_names, scan.creators, scan.charset)
-    raw = RawFile(scan.key, scan.apart, elements, creators, (scan.charset, scan.creators))
+    raw = RawFile(scan.key, scan.apart, elements, creators, raw_creators)
     if changes is None:  # implicit VR: "before" decides whether the header datasets do
         before = memo.facts(raw.elements(), creators)
         if before is None:
             return None
         raise ValueError("no record of the rewrite's changes")
-    key = changes_in(changes, memo.ordered, memo.tags)
 
     def apply(before: RawElements) -> tuple[dict[int, tuple[str, bytes]], frozenset[int]]:
         return apply_encoded(before, dict(key))  # a memo miss only

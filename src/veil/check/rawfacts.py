@@ -210,25 +210,57 @@ class FactsMemo:
             known = self._after(entry, raw, changes)
             if known is None:
                 return None
-        return self._pair(entry.facts, known, raw, changes)
+        return self._pair(
+            entry.facts, known, raw.position, lambda: changes.apply(raw.elements())[0]
+        )
+
+    def hit(
+        self,
+        key: bytes,
+        raw_creators: object,
+        changes: tuple[tuple[int, bytes], ...],
+        position: tuple[str, bytes] | None,
+    ) -> PairFacts | None:
+        """`pair` when both sides are memoised and nothing needs reading (the usual file of
+        a series: the arguments are `RawFile.key`, `RawFile.raw_creators`, `RawChanges.key`
+        and `RawFile.position`), with no `RawFile` or `RawChanges` made; None otherwise,
+        and then `pair` decides (~4 us per file in a batch)."""
+        entry = self.entries.get(key)
+        if entry is None or (
+            entry.creators is not None and (entry.seen is None or raw_creators != entry.seen)
+        ):
+            return None
+        known = entry.after.get(changes)
+        if known is None or known.creators is not None or POSITION in known.changed:
+            return None
+        return self._pair(entry.facts, known, position)
 
     def _pair(
-        self, before: FileFacts, known: _After, raw: RawFile, changes: RawChanges
+        self,
+        before: FileFacts,
+        known: _After,
+        position_raw: tuple[str, bytes] | None,
+        changes: Callable[[], RawElements] | None = None,
     ) -> PairFacts:
+        """The pair of a file at ``position_raw`` (raw); ``changes`` gives the elements after
+        de-identification when it moved the position (``known.changed``)."""
         after = known.facts
         slices = before.facts.slices
         if not self.moving or not slices:  # the facts are this file's already
             return PairFacts(before, after)
         if len(slices) != 1 or (after.facts is not before.facts and len(after.facts.slices) > 1):
             raise ValueError("memoised facts of several frames")  # (classic images only)
-        position = read_position(raw.position)
+        position = read_position(position_raw)
         if POSITION not in known.changed:
             if after.facts is before.facts or after.facts.slices:
                 return PairFacts.moved(before, after, position)
             # (an output without frames: its facts as they are)
             return PairFacts(with_geometry(before, at_position(before.facts, position)), after)
-        # A plan that changes the position (rare): each side at its own.
-        moved_after = changes.apply(raw.elements())[0].get(POSITION)
+        # A plan that changes the position (rare; `hit` leaves it to `pair`): each side at
+        # its own.
+        if changes is None:
+            raise ValueError("the position after de-identification is needed")
+        moved_after = changes().get(POSITION)
         geometry_after = after.facts
         if geometry_after.slices:
             geometry_after = at_position(geometry_after, read_position(moved_after))

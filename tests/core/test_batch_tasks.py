@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from veil.batch.runner import guided_ranges
 
@@ -79,3 +81,37 @@ def test_guided_ranges_cover_every_index_once_and_shrink_to_one(
     assert sizes == sorted(sizes, reverse=True)  # large first, the smallest last
     if count > jobs * 4:
         assert sizes[-1] == 1
+
+
+@given(
+    series=st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=40),
+    jobs=st.integers(min_value=1, max_value=8),
+    largest=st.integers(min_value=1, max_value=600),
+)
+def test_ranges_of_folders_keep_a_series_whole_while_they_can(
+    series: list[int], jobs: int, largest: int
+) -> None:
+    folders = [f"patient/series{n}" for n, size in enumerate(series) for _ in range(size)]
+    count = len(folders)
+    bounds = guided_ranges(count, jobs, largest, folders)
+    assert [i for start, stop in bounds for i in range(start, stop)] == list(range(count))
+    start_of = {folder: folders.index(folder) for folder in folders}
+    for start, stop in bounds:
+        guided = max(1, min(largest, (count - start) // (jobs * 4)))
+        assert stop - start <= guided  # never longer than the range it stands for
+        if stop < count and folders[stop] == folders[stop - 1]:
+            # A range that ends inside a folder holds no folder end: the folder is longer.
+            assert all(folders[i] == folders[i - 1] for i in range(start + 1, stop))
+        elif stop < count:
+            assert start_of[folders[stop]] == stop  # it ends where a folder ends
+
+
+def test_the_benchmark_shape_gives_each_series_to_one_worker_while_ranges_are_long() -> None:
+    # 20 patients x (176 T1 + 30 T2), two workers: the series whole until the last few.
+    folders = [
+        f"p{p}/{s}" for p in range(20) for s, size in (("t1", 176), ("t2", 30)) for _ in range(size)
+    ]
+    bounds = guided_ranges(len(folders), 2, 512, folders)
+    split = {folders[stop] for _, stop in bounds[:-1] if folders[stop] == folders[stop - 1]}
+    assert len(split) <= 8  # of 40 series: only the tail, where ranges shrink to one file
+    assert bounds[0][1] - bounds[0][0] > 176

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from veil.dicom import DATE_VRS, FILE_META_GROUP, TEXT_VRS, is_private, tag_of
 from veil.engine.context import Context, Mode
-from veil.engine.handlers import effective_action
+from veil.engine.handlers import CLEAN_KEEPS, effective_action
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option
@@ -30,6 +30,9 @@ COPY = Quick("copy")
 REMOVE = Quick("remove")
 OTHER = Quick("other")
 EMPTIED = Quick("emptied")  # a listed element set to an empty value (its bytes memoised)
+# A listed element the plan keeps as it is (not a sequence): converted and written back as the
+# reference path does (veil.engine.fast.rewrite.Rewriter.converted), without the route to it.
+CONVERTED = Quick("converted")
 LISTED = Quick("listed")  # (inside `Tables` only: decided by the plan's action)
 _UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
 # Of those, what an unlisted element may be changed for at any mode: text, dates and names
@@ -71,6 +74,10 @@ class Tables:
     quick: dict[tuple[str, tuple[str, ...], Mode, bool], dict[tuple[int, str], Quick]] = field(
         default_factory=dict
     )
+    # The fast path's memos of what follows from this plan and a few of a file's bytes: the
+    # de-identification record's elements, the derived age (veil.engine.fast.rewrite).
+    records: dict[tuple[object, ...], tuple[tuple[int, bytes], ...]] = field(default_factory=dict)
+    ages: dict[tuple[object, ...], str | None] = field(default_factory=dict)
 
     def quick_for(
         self, ctx: Context, path: tuple[str, ...], mode: Mode, top: bool
@@ -103,6 +110,8 @@ class Tables:
             return REMOVE
         if action is Action.EMPTY and vr != "SQ":
             return EMPTIED
+        if vr != "SQ" and kept_as_it_is(action, vr):
+            return CONVERTED
         return OTHER
 
     def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
@@ -161,6 +170,16 @@ class Tables:
         if found is None:
             found = self.actions[key] = effective_action(rule, ctx, path, tag, mode)[0]
         return found
+
+
+def kept_as_it_is(action: Action, vr: str) -> bool:
+    """Whether a listed element's action leaves its value as it is (the reference path then
+    converts it and writes it back)."""
+    return (
+        action in (Action.KEEP, Action.DERIVE_AGE)
+        or (action is Action.CLEAN and vr in CLEAN_KEEPS)
+        or (action is Action.SHIFT and vr == "TM")
+    )
 
 
 _TABLES: dict[int, tuple[Plan, Tables]] = {}

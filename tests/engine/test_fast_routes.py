@@ -410,22 +410,30 @@ def test_kept_listed_elements_are_decided_converted_and_give_their_own_routes_by
     plan = _plan(profiles=("neuroquant",))
     tables = fast_tables.Tables(plan)
     context = Context(plan, MAPPER, "1.2.840.10008.5.1.4.1.1.4", Patient(""))
-    # PatientSex is kept as it is under neuroquant: converted, without its own route.
-    assert (
-        tables.quick_code(0x00100040, "CS", context, (), Mode.PLAN, True) is fast_tables.CONVERTED
-    )
+    # PatientSex is kept as it is under neuroquant: converted, without its own route; the
+    # top level's PatientAge too, or replaced by the derived age.
+    quick = [
+        tables.quick_code(tag, vr, context, (), Mode.PLAN, top)
+        for tag, vr, top in ((0x00100040, "CS", True), (0x00101010, "AS", True))
+    ]
+    assert quick == [fast_tables.CONVERTED, fast_tables.AGE]
+    basic = fast_tables.Tables(_plan())
+    assert basic.quick_code(0x00101010, "AS", context, (), Mode.PLAN, True) is fast_tables.OTHER
     odd = b.mr_dataset()
     odd.PatientSex = "O"
     raw_odd = bytearray(_encode(odd))
     # An odd-length value (pydicom pads it when writing): the round trip changes its bytes.
     at = raw_odd.index(b"\x10\x00\x40\x00CS\x02\x00O ")
     raw_odd[at : at + 10] = b"\x10\x00\x40\x00CS\x01\x00O"
+    dates = ("20240131", "20240131", "20240131", "20240131")
     datas = [_encode(b.mr_dataset()), bytes(raw_odd), _nested()] + [
-        p.read_bytes() for p in _files(40)
+        _age_variant(age, "19800115", dates) for age in (None, "99", "044Y", "44Y", "")
     ]
-    quick, slow = _quick_and_slow(datas, plan)
-    assert quick == slow
-    assert [str(outcome[0]) for outcome in quick[:2]] == ["fast", "fast"]  # type: ignore[index]
+    datas += [p.read_bytes() for p in _files(40)]
+    quick_outcomes, slow = _quick_and_slow(datas, plan)
+    assert quick_outcomes == slow
+    taken = [str(outcome[0]) for outcome in quick_outcomes[:8]]  # type: ignore[index]
+    assert taken == ["fast", "fast", "audit: a possible finding"] + ["fast"] * 5
     written = [same_or_handed_over(data, plan) for data in datas[:2]]
     assert all(isinstance(output, FastOutput) for output in written)
     # The odd value comes out padded, as pydicom writes it (the reference's bytes).

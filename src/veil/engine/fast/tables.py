@@ -33,6 +33,9 @@ EMPTIED = Quick("emptied")  # a listed element set to an empty value (its bytes 
 # A listed element the plan keeps as it is (not a sequence): converted and written back as the
 # reference path does (veil.engine.fast.rewrite.Rewriter.converted), without the route to it.
 CONVERTED = Quick("converted")
+# The top level's PatientAge when the plan keeps it as it is: the derived age when there is one
+# (its route in Rewriter.element), else converted.
+AGE = Quick("age")
 LISTED = Quick("listed")  # (inside `Tables` only: decided by the plan's action)
 _UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
 # Of those, what an unlisted element may be changed for at any mode: text, dates and names
@@ -50,6 +53,7 @@ _TOP_ONLY = frozenset(
         "LongitudinalTemporalInformationModified",
     )
 )
+_PATIENT_AGE = tag_of("PatientAge")
 # Top-level values the reference pipeline's burned-in risk check reads before the walk
 # (veil.pixels.risk.burned_in_risk): pydicom converts them, so they are written re-encoded.
 # The first three always; the last two on a condition (handed over when that could matter).
@@ -75,9 +79,11 @@ class Tables:
         default_factory=dict
     )
     # The fast path's memos of what follows from this plan and a few of a file's bytes: the
-    # de-identification record's elements, the derived age (veil.engine.fast.rewrite).
+    # de-identification record's elements, the derived age and whether an age is valid
+    # (veil.engine.fast.rewrite).
     records: dict[tuple[object, ...], tuple[tuple[int, bytes], ...]] = field(default_factory=dict)
     ages: dict[tuple[object, ...], str | None] = field(default_factory=dict)
+    valid_ages: dict[tuple[tuple[str, ...], bytes], bool] = field(default_factory=dict)
 
     def quick_for(
         self, ctx: Context, path: tuple[str, ...], mode: Mode, top: bool
@@ -97,6 +103,8 @@ class Tables:
         code = self._quick(tag, vr, mode, top)
         if code is LISTED:
             code = self._listed(tag, vr, ctx, path, mode)
+            if top and tag == _PATIENT_AGE:
+                code = AGE if code is CONVERTED else OTHER
         self.quick_for(ctx, path, mode, top)[(tag, vr)] = code
         return code
 
@@ -117,12 +125,9 @@ class Tables:
     def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
         group = tag >> 16
         if is_private(tag):
-            # Every private element goes when the plan keeps none (the rewriter's
-            # private_decisions then keeps nothing): decided here, not per element.
-            plan = self.plan
-            if not plan.private_keep and plan.private_default.action is Action.REMOVE:
-                return REMOVE
-            return OTHER
+            return self._private()
+        if top and tag == _PATIENT_AGE and vr not in ("UN", "SQ") and self.rule_for(tag):
+            return LISTED  # AGE when kept as it is (quick_code), else its own route
         if vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
             return OTHER
         if top and tag in RISK_READ:
@@ -143,6 +148,14 @@ class Tables:
         if rule.action is Action.REMOVE:
             return REMOVE
         return LISTED
+
+    def _private(self) -> Quick:
+        """Every private element goes when the plan keeps none (the rewriter's
+        private_decisions then keeps nothing): decided here, not per element."""
+        plan = self.plan
+        if not plan.private_keep and plan.private_default.action is Action.REMOVE:
+            return REMOVE
+        return OTHER
 
     @property
     def cleans_text(self) -> bool:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -455,12 +457,18 @@ def test_the_derived_age_memo_tells_apart_every_value_it_reads() -> None:
         _age_variant(None, "19800115", ("", "", "", "20350131")),
         _age_variant(None, "", dates),  # no birth date: no age
     ]
+    for age in ("044Y", "99"):
+        # A study date of another VR: the age is not read alone (the memo of every value).
+        ds = dcmread(io.BytesIO(_age_variant(age, "19800115", ("", "", "", ""))))
+        ds.add_new(0x00080020, "LO", "20300131")
+        variants.append(_encode(ds))
     ages = []
     for data in variants:
         result = same_or_handed_over(data, plan)
         assert isinstance(result, FastOutput)
         ages.append(_age_of(result.encoded))
-    assert ages == [b"044Y", b"044Y", b"054Y", b"044Y", b"044Y", b"050Y", b"055Y", None]
+    expected = [b"044Y", b"044Y", b"054Y", b"044Y", b"044Y", b"050Y", b"055Y", None]
+    assert ages == [*expected, b"044Y", b"050Y"]
     fresh = []
     for data in variants:
         fast_tables._TABLES.clear()

@@ -57,6 +57,15 @@ from veil.engine.fast.encode import (
 )
 from veil.engine.fast.needles import blob_needles_of
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported
+from veil.engine.fast.record import (
+    CODE_MEANING,
+    METHOD_CODES,
+    RECORD_AND_TEMPORAL,
+    RECORD_TAGS,
+    RECORDS_LIMIT,
+    TEMPORAL,
+    record_elements,
+)
 from veil.engine.fast.tables import (
     AGE,
     CONVERTED,
@@ -85,8 +94,6 @@ from veil.engine.handlers import (
 from veil.engine.meta import (
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION,
-    method_codes,
-    temporal_mark,
 )
 from veil.engine.values import dummy_value
 from veil.engine.walk import (
@@ -109,14 +116,6 @@ SERIES_UID = tag_of("SeriesInstanceUID")
 ISSUER = tag_of("IssuerOfPatientID")
 CHARSET = tag_of("SpecificCharacterSet")
 DIRECTORY_RECORDS = tag_of("DirectoryRecordSequence")
-IDENTITY_REMOVED = tag_of("PatientIdentityRemoved")
-METHOD = tag_of("DeidentificationMethod")
-METHOD_CODES = tag_of("DeidentificationMethodCodeSequence")
-RECORD_TAGS = (IDENTITY_REMOVED, METHOD, METHOD_CODES)
-TEMPORAL = tag_of("LongitudinalTemporalInformationModified")
-CODE_VALUE = tag_of("CodeValue")
-CODING_SCHEME = tag_of("CodingSchemeDesignator")
-CODE_MEANING = tag_of("CodeMeaning")
 META_SOP_CLASS = tag_of("MediaStorageSOPClassUID")
 _ALLOWED_CHARSETS = frozenset({"", "ISO_IR 100", "ISO_IR 6"})
 # One character set that decodes byte by byte or as UTF-8, without code extensions: pydicom
@@ -892,12 +891,12 @@ class Rewriter:
             imp,
             self.ctx.shifted,
             codes is not None and codes.undefined,
-            *(existing[tag].vr if tag in existing else None for tag in _RECORD_AND_TEMPORAL),
+            *(existing[tag].vr if tag in existing else None for tag in RECORD_AND_TEMPORAL),
         )
         records = self.tables.records
         record = records.get(key)
         if record is None:
-            if len(records) >= _RECORDS_LIMIT:
+            if len(records) >= RECORDS_LIMIT:
                 records.clear()
             record = records[key] = record_elements(self.plan, existing, self.ctx.shifted, enc, imp)
         additions.extend(record)
@@ -907,55 +906,6 @@ class Rewriter:
         for tag, data in sorted(additions, reverse=True):
             chunks.insert(places.get(tag, len(level.chunks)), data)
         return chunks
-
-
-_RECORD_AND_TEMPORAL = (*RECORD_TAGS, TEMPORAL)
-_RECORDS_LIMIT = 256
-
-
-def record_elements(
-    plan: Plan,
-    existing: dict[int, Element],
-    shifted: bool,
-    enc: tuple[str, ...],
-    imp: bool,
-) -> tuple[tuple[int, bytes], ...]:
-    """The de-identification record's elements (tag, bytes), as the reference path's
-    veil.engine.meta.record_attributes writes them over the input's own (``existing``: the
-    VR and length form of those are kept, as pydicom keeps them when a value is set)."""
-
-    def vr(tag: int, default: str) -> str:
-        elem = existing.get(tag)
-        return elem.vr if elem is not None else default
-
-    additions: list[tuple[int, bytes]] = [
-        (
-            IDENTITY_REMOVED,
-            encode_value(IDENTITY_REMOVED, vr(IDENTITY_REMOVED, "CS"), "YES", enc, imp),
-        ),
-        (METHOD, encode_value(METHOD, vr(METHOD, "LO"), list(plan.method_text), enc, imp)),
-    ]
-    items: list[bytes] = []
-    for option in method_codes(plan):
-        body = (
-            encode_value(CODE_VALUE, "SH", option.code, enc, imp)
-            + encode_value(CODING_SCHEME, "SH", "DCM", enc, imp)
-            + encode_value(CODE_MEANING, "LO", option.meaning, enc, imp)
-        )
-        items.append(item_header(len(body)) + body)
-    sequence = b"".join(items)
-    codes = existing.get(METHOD_CODES)
-    if codes is not None and codes.vr != "SQ":
-        raise Unsupported("record attribute with another VR")
-    if codes is not None and codes.undefined:
-        coded = undefined_header(METHOD_CODES, "SQ", imp) + sequence + SEQUENCE_DELIMITER
-    else:
-        coded = header(METHOD_CODES, "SQ", len(sequence), imp) + sequence
-    additions.append((METHOD_CODES, coded))
-    mark = temporal_mark(plan, shifted, TEMPORAL in existing)
-    if mark is not None:
-        additions.append((TEMPORAL, encode_value(TEMPORAL, vr(TEMPORAL, "CS"), mark, enc, imp)))
-    return tuple(additions)
 
 
 def ui_value(raw: bytes) -> str | list[str]:

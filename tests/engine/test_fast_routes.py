@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from collections import Counter
 from pathlib import Path
@@ -17,11 +18,20 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from tests.engine import builders as b
-from tests.engine.test_fast_path_equivalence import CORPUS, POLICIES, _encode, _plan, generated
+from tests.engine.test_fast_path_equivalence import (
+    CORPUS,
+    POLICIES,
+    _encode,
+    _plan,
+    generated,
+    same_or_handed_over,
+)
+from veil.engine.context import Context, Mode
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes, parse
 from veil.engine.fast import audit as fast_audit
 from veil.engine.fast import tables as fast_tables
@@ -375,3 +385,119 @@ def test_the_memoised_pseudonym_follows_the_instance_only_where_the_mapper_does(
     # A placeholder ID without a study: each instance is its own subject (and stays so).
     alone = {memo.patient_pseudonym(Patient("UNKNOWN", "", "", f"1.2.3.{n}")) for n in range(3)}
     assert len(alone) == 3
+
+
+# -- neuroquant's plan: kept listed elements, the derived age and the record, memoised -------
+def _age_variant(age: str | None, birth: str, dates: tuple[str, str, str, str]) -> bytes:
+    ds = b.mr_dataset()
+    if age is None:
+        if "PatientAge" in ds:
+            del ds.PatientAge
+    else:
+        ds.PatientAge = age
+    ds.PatientBirthDate = birth
+    ds.StudyDate, ds.SeriesDate, ds.AcquisitionDate, ds.ContentDate = dates
+    return _encode(ds)
+
+
+def _age_of(encoded: bytes) -> bytes | None:
+    """PatientAge's value in an output (the fast parse)."""
+    for elem in parse_file(encoded).elements:
+        if elem.tag == 0x00101010:
+            return encoded[elem.value_start : elem.value_end]
+    return None
+
+
+def test_kept_listed_elements_are_decided_converted_and_give_their_own_routes_bytes() -> None:
+    plan = _plan(profiles=("neuroquant",))
+    tables = fast_tables.Tables(plan)
+    context = Context(plan, MAPPER, "1.2.840.10008.5.1.4.1.1.4", Patient(""))
+    # PatientSex is kept as it is under neuroquant: converted, without its own route; the
+    # top level's PatientAge too, or replaced by the derived age.
+    quick = [
+        tables.quick_code(tag, vr, context, (), Mode.PLAN, top)
+        for tag, vr, top in ((0x00100040, "CS", True), (0x00101010, "AS", True))
+    ]
+    assert quick == [fast_tables.CONVERTED, fast_tables.AGE]
+    basic = fast_tables.Tables(_plan())
+    assert basic.quick_code(0x00101010, "AS", context, (), Mode.PLAN, True) is fast_tables.OTHER
+    odd = b.mr_dataset()
+    odd.PatientSex = "O"
+    raw_odd = bytearray(_encode(odd))
+    # An odd-length value (pydicom pads it when writing): the round trip changes its bytes.
+    at = raw_odd.index(b"\x10\x00\x40\x00CS\x02\x00O ")
+    raw_odd[at : at + 10] = b"\x10\x00\x40\x00CS\x01\x00O"
+    dates = ("20240131", "20240131", "20240131", "20240131")
+    datas = [_encode(b.mr_dataset()), bytes(raw_odd), _nested()] + [
+        _age_variant(age, "19800115", dates) for age in (None, "99", "044Y", "44Y", "")
+    ]
+    datas += [p.read_bytes() for p in _files(40)]
+    quick_outcomes, slow = _quick_and_slow(datas, plan)
+    assert quick_outcomes == slow
+    taken = [str(outcome[0]) for outcome in quick_outcomes[:8]]  # type: ignore[index]
+    assert taken == ["fast", "fast", "audit: a possible finding"] + ["fast"] * 5
+    written = [same_or_handed_over(data, plan) for data in datas[:2]]
+    assert all(isinstance(output, FastOutput) for output in written)
+    # The odd value comes out padded, as pydicom writes it (the reference's bytes).
+    assert b"\x10\x00\x40\x00CS\x02\x00O " in written[1].encoded  # type: ignore[union-attr]
+
+
+def test_the_derived_age_memo_tells_apart_every_value_it_reads() -> None:
+    """A series repeats the age's inputs: memoised on their bytes, each differing one still
+    gives the reference path's age (and the fresh tables' bytes)."""
+    plan = _plan(profiles=("neuroquant",))
+    dates = ("20240131", "20240131", "20240131", "20240131")
+    variants = [
+        _age_variant(None, "19800115", dates),
+        _age_variant(None, "19800115", dates),  # from the memo
+        _age_variant(None, "19700115", dates),  # another birth date
+        _age_variant("99", "19800115", dates),  # an invalid age, replaced
+        _age_variant("044Y", "19800115", dates),  # a valid one, kept
+        _age_variant(None, "19800115", ("", "20300131", "20240131", "20240131")),
+        _age_variant(None, "19800115", ("", "", "", "20350131")),
+        _age_variant(None, "", dates),  # no birth date: no age
+    ]
+    for age in ("044Y", "99"):
+        # A study date of another VR: the age is not read alone (the memo of every value).
+        ds = dcmread(io.BytesIO(_age_variant(age, "19800115", ("", "", "", ""))))
+        ds.add_new(0x00080020, "LO", "20300131")
+        variants.append(_encode(ds))
+    ages = []
+    for data in variants:
+        result = same_or_handed_over(data, plan)
+        assert isinstance(result, FastOutput)
+        ages.append(_age_of(result.encoded))
+    expected = [b"044Y", b"044Y", b"054Y", b"044Y", b"044Y", b"050Y", b"055Y", None]
+    assert ages == [*expected, b"044Y", b"050Y"]
+    fresh = []
+    for data in variants:
+        fast_tables._TABLES.clear()
+        fresh.append(_outcome(data, plan))
+    assert fresh == [_outcome(data, plan) for data in variants]
+
+
+def test_the_record_memo_keeps_the_inputs_own_record_forms() -> None:
+    """The de-identification record is memoised per plan and per form of the input's own
+    record attributes (VR, length form): each input still gets the reference's bytes."""
+    plan = _plan(profiles=("neuroquant",))
+    plain = b.mr_dataset()
+    defined, undefined = b.mr_dataset(), b.mr_dataset()
+    for ds in (defined, undefined):
+        code = Dataset()
+        code.CodeValue = "113100"
+        code.CodingSchemeDesignator = "DCM"
+        code.CodeMeaning = "Basic Application Confidentiality Profile"
+        ds.DeidentificationMethodCodeSequence = Sequence([code])
+    undefined["DeidentificationMethodCodeSequence"].is_undefined_length = True
+    marked = b.mr_dataset()
+    marked.LongitudinalTemporalInformationModified = "MODIFIED"
+    marked.PatientIdentityRemoved = "NO"
+    datas = [_encode(ds) for ds in (plain, defined, undefined, marked, plain)]
+    outputs = [same_or_handed_over(data, plan) for data in datas]
+    assert all(isinstance(output, FastOutput) for output in outputs)
+    encoded = [output.encoded for output in outputs]  # type: ignore[union-attr]
+    assert encoded[0] == encoded[4]
+    codes = b"\x12\x00\x64\x00SQ\x00\x00"
+    assert codes + b"\xff\xff\xff\xff" in encoded[2]
+    assert codes + b"\xff\xff\xff\xff" not in encoded[1]
+    assert b"REMOVED" in encoded[3]

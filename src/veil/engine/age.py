@@ -27,7 +27,7 @@ def derived_age(current: object, birth: object, references: list[object]) -> str
     valid age stays; an invalid one ("99", "22Y") is replaced when the birth date allows,
     since the birth date is removed afterwards and the age would be lost.
     """
-    if current is not None and AGE_PATTERN.match(str(current).strip()):
+    if valid_age(current):
         return None
     born = parse_da(str(birth or ""))
     if born is None:
@@ -40,6 +40,11 @@ def derived_age(current: object, birth: object, references: list[object]) -> str
             continue  # an unparsable date: try the next reference date
         return age_string(born, on)
     return None
+
+
+def valid_age(current: object) -> bool:
+    """Whether PatientAge's value (None when absent) is an age that stays as it is."""
+    return current is not None and AGE_PATTERN.match(str(current).strip()) is not None
 
 
 def derive_age(ds: Dataset, record: Callable[[Decision], None]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from veil.dicom import DATE_VRS, FILE_META_GROUP, TEXT_VRS, is_private, tag_of
 from veil.engine.context import Context, Mode
-from veil.engine.handlers import effective_action
+from veil.engine.handlers import CLEAN_KEEPS, effective_action
 from veil.policy.model import Action
 from veil.policy.plan import Plan, Rule
 from veil.standard import Option
@@ -30,6 +30,12 @@ COPY = Quick("copy")
 REMOVE = Quick("remove")
 OTHER = Quick("other")
 EMPTIED = Quick("emptied")  # a listed element set to an empty value (its bytes memoised)
+# A listed element the plan keeps as it is (not a sequence): converted and written back as the
+# reference path does (veil.engine.fast.rewrite.Rewriter.converted), without the route to it.
+CONVERTED = Quick("converted")
+# The top level's PatientAge when the plan keeps it as it is: the derived age when there is one
+# (its route in Rewriter.element), else converted.
+AGE = Quick("age")
 LISTED = Quick("listed")  # (inside `Tables` only: decided by the plan's action)
 _UNLISTED_LOOKED_INTO = frozenset({"SQ", "UI", "UN", "PN"} | TEXT_VRS | DATE_VRS)
 # Of those, what an unlisted element may be changed for at any mode: text, dates and names
@@ -47,6 +53,7 @@ _TOP_ONLY = frozenset(
         "LongitudinalTemporalInformationModified",
     )
 )
+_PATIENT_AGE = tag_of("PatientAge")
 # Top-level values the reference pipeline's burned-in risk check reads before the walk
 # (veil.pixels.risk.burned_in_risk): pydicom converts them, so they are written re-encoded.
 # The first three always; the last two on a condition (handed over when that could matter).
@@ -71,6 +78,12 @@ class Tables:
     quick: dict[tuple[str, tuple[str, ...], Mode, bool], dict[tuple[int, str], Quick]] = field(
         default_factory=dict
     )
+    # The fast path's memos of what follows from this plan and a few of a file's bytes: the
+    # de-identification record's elements, the derived age and whether an age is valid
+    # (veil.engine.fast.rewrite).
+    records: dict[tuple[object, ...], tuple[tuple[int, bytes], ...]] = field(default_factory=dict)
+    ages: dict[tuple[object, ...], str | None] = field(default_factory=dict)
+    valid_ages: dict[tuple[tuple[str, ...], bytes], bool] = field(default_factory=dict)
 
     def quick_for(
         self, ctx: Context, path: tuple[str, ...], mode: Mode, top: bool
@@ -90,6 +103,8 @@ class Tables:
         code = self._quick(tag, vr, mode, top)
         if code is LISTED:
             code = self._listed(tag, vr, ctx, path, mode)
+            if top and tag == _PATIENT_AGE:
+                code = AGE if code is CONVERTED else OTHER
         self.quick_for(ctx, path, mode, top)[(tag, vr)] = code
         return code
 
@@ -103,17 +118,16 @@ class Tables:
             return REMOVE
         if action is Action.EMPTY and vr != "SQ":
             return EMPTIED
+        if vr != "SQ" and kept_as_it_is(action, vr):
+            return CONVERTED
         return OTHER
 
     def _quick(self, tag: int, vr: str, mode: Mode, top: bool) -> Quick:
         group = tag >> 16
         if is_private(tag):
-            # Every private element goes when the plan keeps none (the rewriter's
-            # private_decisions then keeps nothing): decided here, not per element.
-            plan = self.plan
-            if not plan.private_keep and plan.private_default.action is Action.REMOVE:
-                return REMOVE
-            return OTHER
+            return self._private()
+        if top and tag == _PATIENT_AGE and vr not in ("UN", "SQ") and self.rule_for(tag):
+            return LISTED  # AGE when kept as it is (quick_code), else its own route
         if vr == "UN" or (top and tag in _TOP_ONLY) or tag in _REPORTED:
             return OTHER
         if top and tag in RISK_READ:
@@ -134,6 +148,14 @@ class Tables:
         if rule.action is Action.REMOVE:
             return REMOVE
         return LISTED
+
+    def _private(self) -> Quick:
+        """Every private element goes when the plan keeps none (the rewriter's
+        private_decisions then keeps nothing): decided here, not per element."""
+        plan = self.plan
+        if not plan.private_keep and plan.private_default.action is Action.REMOVE:
+            return REMOVE
+        return OTHER
 
     @property
     def cleans_text(self) -> bool:
@@ -161,6 +183,16 @@ class Tables:
         if found is None:
             found = self.actions[key] = effective_action(rule, ctx, path, tag, mode)[0]
         return found
+
+
+def kept_as_it_is(action: Action, vr: str) -> bool:
+    """Whether a listed element's action leaves its value as it is (the reference path then
+    converts it and writes it back)."""
+    return (
+        action in (Action.KEEP, Action.DERIVE_AGE)
+        or (action is Action.CLEAN and vr in CLEAN_KEEPS)
+        or (action is Action.SHIFT and vr == "TM")
+    )
 
 
 _TABLES: dict[int, tuple[Plan, Tables]] = {}

@@ -64,9 +64,11 @@ from veil.check.regression import (
 from veil.engine import Recorder, deidentify
 from veil.engine.fast import Fallback, FastOutput, deidentify_bytes
 from veil.engine.fast.header import (
+    RawScan,
     apply_encoded,
     changed_tags,
     changes_in,
+    changes_key,
     header_dataset,
     private_creator_elements,
     raw_scan,
@@ -74,6 +76,7 @@ from veil.engine.fast.header import (
 )
 from veil.engine.fast.memo import memoised
 from veil.engine.fast.parse import parse_file
+from veil.engine.fast.rewrite import TopChanges
 from veil.engine.fast.risk import pixel_decisions
 from veil.errors import PolicyError, ProfileError, VeilError
 from veil.io.dicomfile import SkippedFile, encode_dataset, read_bytes
@@ -306,25 +309,30 @@ def _memo_facts(memo: FactsMemo, fast: FastOutput) -> PairFacts | None:
     parsed, changes = fast.parsed, fast.changes
     scan = raw_scan(parsed, memo.tags, memo.position_tag)
     raw_creators = (scan.charset, scan.creators)
-    if changes is not None:
-        key = changes_in(changes, memo.ordered, memo.tags)
-        found = memo.hit(scan.key, raw_creators, key, scan.apart)
-        if found is not None:
-            return found
+    if changes is None:  # implicit VR: "before" decides whether the header datasets do
+        creators = partial(creator_names, scan.creators, scan.charset)
+        if memo.facts(top_elements(parsed, memo.tags), creators) is None:
+            return None
+        raise ValueError("no record of the rewrite's changes")
+    key = changes_key(changes, memo.ordered, memo.tags)
+    found = memo.hit(scan.key, raw_creators, key, scan.apart)
+    return found if found is not None else _memo_miss(memo, fast, changes, scan, key)
+
+
+def _memo_miss(
+    memo: FactsMemo, fast: FastOutput, changes: TopChanges, scan: RawScan, key: bytes
+) -> PairFacts | None:
+    """`_memo_facts` when either side is to be evaluated (`FactsMemo.pair`)."""
+    parsed = fast.parsed
 
     def elements() -> dict[int, tuple[str, bytes]]:  # a memo miss only
         return top_elements(parsed, memo.tags)
 
     creators = partial(creator_names, scan.creators, scan.charset)
-    raw = RawFile(scan.key, scan.apart, elements, creators, raw_creators)
-    if changes is None:  # implicit VR: "before" decides whether the header datasets do
-        before = memo.facts(raw.elements(), creators)
-        if before is None:
-            return None
-        raise ValueError("no record of the rewrite's changes")
+    raw = RawFile(scan.key, scan.apart, elements, creators, (scan.charset, scan.creators))
 
     def apply(before: RawElements) -> tuple[dict[int, tuple[str, bytes]], frozenset[int]]:
-        return apply_encoded(before, dict(key))  # a memo miss only
+        return apply_encoded(before, dict(changes_in(changes, memo.ordered, memo.tags)))
 
     def creators_after() -> set[str]:  # the output's (rarely asked: it records its method)
         output = parse_file(fast.encoded)

@@ -13,6 +13,7 @@ goes by the Python loop.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,22 @@ from tests.engine.test_fast_path_equivalence import BENCHMARKS, CORPUS, _encode,
 from veil.check.profile import load_profile
 from veil.check.rawfacts import FactsMemo
 from veil.check.reads import POSITION
-from veil.engine.fast import header, parse
+from veil.engine.fast import FastOutput, deidentify_bytes, header, parse
 from veil.engine.fast.parse import Element, ParsedFile, Unsupported, parse_file
+from veil.mapping import Mapper
+from veil.policy import compile_plan, load_policy
+from veil.policy.plan import Plan
 
 needs_c = pytest.mark.skipif(parse.BACKEND != "c", reason="the C parse is not built here")
 BENCH = BENCHMARKS / "work" / "corpus-v6-p20-s7"
 NEUROQUANT = FactsMemo((load_profile("neuroquant"),), True)
+MAPPER = Mapper(bytes(range(32)))
+# Plans whose rewrites differ: removals only, kept and derived elements, the research policy.
+PLANS = (
+    compile_plan(load_policy("basic")),
+    compile_plan(load_policy("basic"), [load_profile("neuroquant")]),
+    compile_plan(load_policy("research-longitudinal")),
+)
 
 
 def _parsed(data: bytes) -> ParsedFile | None:
@@ -163,3 +174,92 @@ def test_generated_datasets_scan_the_same_by_both_routes(data: bytes, seed: int)
     parsed = _parsed(data)
     if parsed is not None:
         _same_everywhere(parsed, random.Random(seed))
+
+
+# -- changes_key: the rewrite's output of the memo's tags, as one bytes -----------------------
+def _changes_same(data: bytes, plan: Plan, rng: random.Random) -> int:
+    """Both routes of `changes_key` on one file's rewrite, with the memo's tags and random
+    ones; how many keys were compared (0: the fast path handed the file over)."""
+    fast = deidentify_bytes(data, plan, MAPPER, audit=False)
+    if not isinstance(fast, FastOutput) or fast.changes is None:
+        return 0
+    changes = fast.changes
+    touched = sorted({*changes.spans, *(tag for tag, _ in changes.added)})
+    sets = [NEUROQUANT.tags, frozenset(touched), frozenset()]
+    sets.append(frozenset(rng.sample(touched, rng.randint(0, len(touched)))))
+    for tags in sets:
+        ordered = tuple(sorted(tags))
+        compiled = header.changes_key(changes, ordered, tags)
+        assert compiled == header._changes_key_python(changes, ordered, tags)
+        # It stands for changes_in: each (tag, bytes) in order, nothing else.
+        found, at = [], 0
+        while at < len(compiled):
+            tag, size = header._TAG_LENGTH.unpack_from(compiled, at)
+            found.append((tag, compiled[at + 8 : at + 8 + size]))
+            at += 8 + size
+        assert tuple(found) == header.changes_in(changes, ordered, tags)
+    return len(sets)
+
+
+@needs_c
+def test_the_c_changes_key_is_in_use() -> None:
+    assert header._COMPILED_CHANGES is not None
+
+
+@needs_c
+def test_the_tests_datasets_key_their_changes_the_same_by_both_routes() -> None:
+    rng = random.Random(5)
+    compared = 0
+    other = b.mr_dataset()  # dates, age, sex and a private block the plans treat apart
+    other.SpecificCharacterSet = "ISO_IR 100"
+    other.PatientAge, other.PatientSex, other.StudyDate = "054Y", "F", "20240102"
+    other.private_block(0x0029, "SIEMENS CSA HEADER", create=True).add_new(0x10, "OB", b"x")
+    for plan in PLANS:
+        for ds in (b.mr_dataset(), other):
+            compared += _changes_same(_encode(ds), plan, rng)
+    assert compared
+
+
+@needs_c
+def test_changes_the_c_route_does_not_know_go_by_the_python_route() -> None:
+    fast = deidentify_bytes(_encode(b.mr_dataset()), PLANS[1], MAPPER, audit=False)
+    assert isinstance(fast, FastOutput) and fast.changes is not None
+    changes = fast.changes
+    tags = frozenset([*changes.spans, *(tag for tag, _ in changes.added)])
+    ordered = tuple(sorted(tags))
+    expected = header._changes_key_python(changes, ordered, tags)
+    # A slice past the data, a span past the chunks, a chunk of another type.
+    first = next(iter(changes.spans.values()))[0]
+    broken = [
+        replace(changes, chunks=[(0, len(changes.data) + 1)] * len(changes.chunks)),
+        replace(changes, spans={tag: (0, len(changes.chunks) + 1) for tag in changes.spans}),
+        replace(changes, chunks=[*changes.chunks[:first], "x", *changes.chunks[first + 1 :]]),
+    ]
+    for odd in broken:
+        with pytest.raises((TypeError, ValueError)):
+            header._COMPILED_CHANGES(  # type: ignore[misc]
+                odd.data, odd.chunks, odd.spans, ordered, odd.added
+            )
+    assert header.changes_key(changes, ordered, tags) == expected
+
+
+@needs_c
+@pytest.mark.slow
+def test_the_whole_corpus_keys_its_changes_the_same_by_both_routes() -> None:
+    files = _files(CORPUS)
+    if not files:
+        pytest.skip("../shared/corpus is not on this machine")
+    rng = random.Random(13)
+    compared = sum(_changes_same(p.read_bytes(), plan, rng) for p in files for plan in PLANS)
+    assert compared > 2000
+
+
+@needs_c
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=generated(), seed=st.integers(0, 2**32))
+def test_generated_datasets_key_their_changes_the_same_by_both_routes(
+    data: bytes, seed: int
+) -> None:
+    rng = random.Random(seed)
+    for plan in PLANS:
+        _changes_same(data, plan, rng)

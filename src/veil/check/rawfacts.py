@@ -114,7 +114,7 @@ class _Entry:
     facts: FileFacts
     creators: frozenset[str] | None  # the private creators they read (None: they read none)
     # "after" by the rewrite's changes (RawChanges.key), for `FactsMemo.pair`.
-    after: dict[tuple[tuple[int, bytes], ...], _After] = field(default_factory=dict)
+    after: dict[bytes, _After] = field(default_factory=dict)
     # The raw private creators (`RawFile.raw_creators`) last found to name ``creators``: the
     # next file of the series has the same bytes, and then no name is decoded.
     seen: object = None
@@ -146,12 +146,12 @@ class RawFile:
 
 @dataclass(frozen=True)
 class RawChanges:
-    """What de-identification did to the elements among the memo's tags: ``key``, (tag,
-    encoded element or b"" when removed) of every element it may have changed, in tag order;
-    ``apply`` gives the elements after it and the tags that differ; ``creators`` the
-    output's private creators."""
+    """What de-identification did to the elements among the memo's tags: ``key`` stands for
+    the output bytes of every element it may have changed (`veil.engine.fast.header.changes_key`:
+    equal only when those are); ``apply`` gives the elements after it and the tags that
+    differ; ``creators`` the output's private creators."""
 
-    key: tuple[tuple[int, bytes], ...]
+    key: bytes
     apply: Callable[[RawElements], tuple[RawElements, frozenset[int]]]
     creators: Creators
 
@@ -218,7 +218,7 @@ class FactsMemo:
         self,
         key: bytes,
         raw_creators: object,
-        changes: tuple[tuple[int, bytes], ...],
+        changes: bytes,
         position: tuple[str, bytes] | None,
     ) -> PairFacts | None:
         """`pair` when both sides are memoised and nothing needs reading (the usual file of

@@ -733,6 +733,174 @@ static PyObject *raw_scan(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* -- changes_key: veil.engine.fast.header._changes_key_python in C ---------------------------
+ *
+ * changes_key(data, chunks, spans, ordered, added) -> bytes: for each tag of `ordered` (sorted)
+ * that the rewrite added (`added`: [(tag, encoded)], the last one wins) or touched (`spans`:
+ * tag -> (first chunk, end chunk) of `chunks`, each a (start, end) slice of `data` or bytes),
+ * in tag order: the tag and the length of its output bytes (4 bytes each, little endian), then
+ * those bytes (none: removed). Equal only when the rewrite's output of those elements is: the
+ * facts memo's "after" key, one hash and one compare instead of a tuple of ~13 pairs. Anything
+ * not of those shapes, or a slice outside `data`, raises TypeError/ValueError and header.py
+ * runs its Python route, the reference (tests compare the two). */
+typedef struct {
+    const char *at; /* NULL: a run of chunks (first, end) of the list */
+    Py_ssize_t size, first, end;
+} Part;
+/* The bytes of one chunk (a slice of data, or bytes) as a pointer and a size. */
+static int chunk_bytes(PyObject *chunk, const Buffer *b, const char **at, Py_ssize_t *size) {
+    if (PyBytes_CheckExact(chunk)) {
+        *at = PyBytes_AS_STRING(chunk);
+        *size = PyBytes_GET_SIZE(chunk);
+        return 0;
+    }
+    if (!PyTuple_CheckExact(chunk) || PyTuple_GET_SIZE(chunk) != 2) {
+        PyErr_SetString(PyExc_TypeError, "changes_key: a chunk that is not bytes or a slice");
+        return -1;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(chunk, 0));
+    Py_ssize_t end = start == -1 && PyErr_Occurred() ? -1 : PyLong_AsSsize_t(PyTuple_GET_ITEM(chunk, 1));
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (start < 0 || end < start || end > b->size) {
+        PyErr_SetString(PyExc_ValueError, "changes_key: a slice outside the data");
+        return -1;
+    }
+    *at = b->data + start;
+    *size = end - start;
+    return 0;
+}
+/* The part of one tag: the added element's bytes, or its span of chunks; 0 if neither. */
+static int tag_part(PyObject *tag, PyObject *spans, PyObject *chunks, PyObject *added,
+                    const Buffer *b, Part *part) {
+    for (Py_ssize_t i = PyList_GET_SIZE(added) - 1; i >= 0; i--) {
+        PyObject *pair = PyList_GET_ITEM(added, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "changes_key: an added element not (tag, bytes)");
+            return -1;
+        }
+        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(pair, 0), tag, Py_EQ);
+        if (same < 0) {
+            return -1;
+        }
+        if (same) {
+            PyObject *encoded = PyTuple_GET_ITEM(pair, 1);
+            part->at = PyBytes_AS_STRING(encoded);
+            part->size = PyBytes_GET_SIZE(encoded);
+            return 1;
+        }
+    }
+    PyObject *span = PyDict_GetItemWithError(spans, tag);
+    if (span == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (!PyTuple_CheckExact(span) || PyTuple_GET_SIZE(span) != 2) {
+        PyErr_SetString(PyExc_TypeError, "changes_key: a span that is not (first, end)");
+        return -1;
+    }
+    Py_ssize_t first = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+    Py_ssize_t end = first == -1 && PyErr_Occurred() ? -1 : PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (first < 0 || end < first || end > PyList_GET_SIZE(chunks)) {
+        PyErr_SetString(PyExc_ValueError, "changes_key: a span outside the chunks");
+        return -1;
+    }
+    part->at = NULL;
+    part->first = first;
+    part->end = end;
+    part->size = 0;
+    for (Py_ssize_t i = first; i < end; i++) {
+        const char *at;
+        Py_ssize_t size;
+        if (chunk_bytes(PyList_GET_ITEM(chunks, i), b, &at, &size) < 0) {
+            return -1;
+        }
+        part->size += size;
+    }
+    return 1;
+}
+static void put_u32(char *out, Py_ssize_t value) {
+    uint32_t v = (uint32_t)value;
+    out[0] = (char)(v & 0xFF);
+    out[1] = (char)((v >> 8) & 0xFF);
+    out[2] = (char)((v >> 16) & 0xFF);
+    out[3] = (char)((v >> 24) & 0xFF);
+}
+#define CHANGES_MAX_TAGS 512
+static PyObject *changes_key(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *data, *chunks, *spans, *ordered, *added;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyBytes_Type, &data, &PyList_Type, &chunks,
+                          &PyDict_Type, &spans, &PyTuple_Type, &ordered, &PyList_Type, &added)) {
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(ordered);
+    if (count > CHANGES_MAX_TAGS) {
+        PyErr_SetString(PyExc_ValueError, "changes_key: too many tags");
+        return NULL;
+    }
+    Buffer b = {PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)};
+    Part parts[CHANGES_MAX_TAGS];
+    uint32_t tags[CHANGES_MAX_TAGS];
+    Py_ssize_t used = 0, total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *tag = PyTuple_GET_ITEM(ordered, i);
+        long long value = PyLong_Check(tag) ? PyLong_AsLongLong(tag) : -1;
+        if (value < 0 || value > 0xFFFFFFFFLL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "changes_key: a tag that is not a tag");
+            }
+            return NULL;
+        }
+        int found = tag_part(tag, spans, chunks, added, &b, &parts[used]);
+        if (found < 0) {
+            return NULL;
+        }
+        if (found) {
+            if (parts[used].size > 0xFFFFFFFFLL) {
+                PyErr_SetString(PyExc_ValueError, "changes_key: an element too long");
+                return NULL;
+            }
+            tags[used] = (uint32_t)value;
+            total += 8 + parts[used].size;
+            used++;
+        }
+    }
+    PyObject *key = PyBytes_FromStringAndSize(NULL, total);
+    if (key == NULL) {
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(key);
+    for (Py_ssize_t i = 0; i < used; i++) {
+        put_u32(out, tags[i]);
+        put_u32(out + 4, parts[i].size);
+        out += 8;
+        if (parts[i].at != NULL) {
+            memcpy(out, parts[i].at, (size_t)parts[i].size);
+            out += parts[i].size;
+            continue;
+        }
+        for (Py_ssize_t c = parts[i].first; c < parts[i].end; c++) {
+            const char *at;
+            Py_ssize_t size;
+            /* (checked in the first pass: cannot fail) */
+            if (chunk_bytes(PyList_GET_ITEM(chunks, c), &b, &at, &size) < 0) {
+                Py_DECREF(key);
+                return NULL;
+            }
+            if (size > 0) {
+                memcpy(out, at, (size_t)size);
+            }
+            out += size;
+        }
+    }
+    return key;
+}
+
 /* The slot offsets of a slotted class whose slots are exactly `names`; -1 if it is not one. */
 static int slot_offsets(PyTypeObject *type, const char *const *names, int count,
                         Py_ssize_t *offsets) {
@@ -827,6 +995,9 @@ static PyMethodDef methods[] = {
     {"raw_scan", raw_scan, METH_VARARGS,
      "raw_scan(elements, data, tags, apart, pixel_tags, charset, implicit) -> (key, apart, "
      "charset, creators): veil.engine.fast.header.raw_scan in C."},
+    {"changes_key", changes_key, METH_VARARGS,
+     "changes_key(data, chunks, spans, ordered, added) -> bytes: "
+     "veil.engine.fast.header.changes_key in C."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -25,3 +25,11 @@ def raw_scan(
 ) -> tuple[
     bytes, tuple[str, bytes] | None, tuple[str, bytes] | None, list[tuple[int, str, bytes]]
 ]: ...
+def changes_key(
+    data: bytes,
+    chunks: list[bytes | tuple[int, int]],
+    spans: dict[int, tuple[int, int]],
+    ordered: tuple[int, ...],
+    added: list[tuple[int, bytes]],
+    /,
+) -> bytes: ...

@@ -10,7 +10,6 @@ import yaml
 
 from veil.errors import VeilError
 
-
 # libyaml's loader where PyYAML was built with it: the same nodes and lines (not the same
 # scalar styles, which nothing here reads), 7.2 -> 0.5 ms for a requirement profile, read at
 # every start of `veil deid --for` (issue 12). The pure-Python one otherwise.

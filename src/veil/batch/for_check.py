@@ -15,11 +15,12 @@ aggregates the records after the batch as before.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from veil.batch.outcome import FileRecord
 from veil.batch.study_verdicts import OutputVerdict, from_report, output_name
-from veil.check.evaluate import Collector
+from veil.check.evaluate import Collector, FileFacts
 from veil.check.model import RequirementProfile
 from veil.check.regression import PairCollector, PairFacts, RegressionReport
 from veil.check.run import collected_report
@@ -27,6 +28,17 @@ from veil.io.inputs import InputItem, iter_inputs
 from veil.pipeline import Outcome
 
 _NO_FACTS = PairFacts.failed("no check facts")  # as `veil.pipeline.check_facts` says
+
+
+@dataclass
+class _Run:
+    """Consecutive records whose pairs `PairFacts.moved` made of the same shared facts."""
+
+    before: FileFacts
+    after: FileFacts
+    positions: list[tuple[float, ...] | None]
+    names: list[str]  # the outputs' relative names (the regressions' names)
+    after_names: list[str]  # their full names (the verdict's)
 
 
 class ForCheck:
@@ -51,6 +63,7 @@ class ForCheck:
         self.exact = len(self.order) == self.count  # else the batch's order is arrival's
         self.waiting: dict[int, FileRecord] = {}
         self.next = 0
+        self.run: _Run | None = None  # consecutive pairs of one series, not yet aggregated
 
     def add(self, record: FileRecord) -> None:
         """One record, in any order; aggregated once every record before it is."""
@@ -76,11 +89,30 @@ class ForCheck:
             self.without.append(self.folder / record.output)
         else:
             self.read.add(name)
+        moved = pair.position()
+        if moved and before is not None and after is not None:
+            # A series' files, one after the other: aggregated as one run (`add_moved`).
+            run = self.run
+            if run is not None and run.before is before and run.after is after:
+                run.positions.append(moved[0])
+                run.names.append(record.output)
+                run.after_names.append(name)
+                return
+            self._flush()
+            self.run = _Run(before, after, [moved[0]], [record.output], [name])
+            return
+        self._flush()
         self.pairs.add(pair, record.output, name)
+
+    def _flush(self) -> None:
+        run, self.run = self.run, None
+        if run is not None:
+            self.pairs.add_moved(run.before, run.after, run.positions, run.names, run.after_names)
 
     def finish(self) -> tuple[RegressionReport, OutputVerdict] | None:
         """The regressions and the verdict, as `check_facts` and `records_verdict` give them
         on the batch's records; None when the records did not allow following them."""
+        self._flush()
         if not self.exact or self.next != self.count or self.waiting:
             return None
         after = self.after.results()

@@ -428,25 +428,30 @@ class Collector:
         """Aggregate one file's facts (from ``file_facts``); returns its (study, series) key.
         ``geometry`` stands for ``facts.facts`` (`veil.check.regression.PairFacts.geometry`:
         the file's own, where ``facts`` are its series' shared facts)."""
+        return self.add_run(facts, [name], facts.facts if geometry is None else geometry)
+
+    def add_run(self, facts: FileFacts, names: list[str], geometry: SeriesFacts) -> tuple[str, str]:
+        """``add_facts`` of consecutive files sharing ``facts`` but their geometry, whose
+        slices and acquisitions, file after file, are ``geometry``'s: one step per run of a
+        series' files, not one per file (`veil.batch.for_check`)."""
         key = facts.key
         state = self.series.get(key)
         if state is None:
             state = self.series[key] = SeriesState(key)
             state.modality = facts.modality
             state.series_number = facts.series_number
-        state.names.append(name)
-        found = facts.facts if geometry is None else geometry
-        state.frames += len(found.slices)
-        if state.first_slice is None and found.slices:
-            state.first_slice = found.slices[0]
+        state.names.extend(names)
+        state.frames += len(geometry.slices)
+        if state.first_slice is None and geometry.slices:
+            state.first_slice = geometry.slices[0]
         uses, outcomes, series_when = self._tables(facts)
         for profile, rule_ids in zip(self.profiles, self.rule_ids, strict=True):
             used = state.profile(profile.name)
             if not uses.get(profile.name, True):
-                used.other_files += 1
+                used.other_files += len(names)
                 continue
-            used.add_file(name, outcomes, rule_ids)
-            used.facts.extend(found)
+            used.add_files(names, outcomes, rule_ids)
+            used.facts.extend(geometry)
             used.before = used.before or facts.before
             if len(used.series_when) < len(profile.series_rules):
                 for series_rule in profile.series_rules:

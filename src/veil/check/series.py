@@ -44,20 +44,20 @@ class ProfileState:
     series_when: dict[str, bool] = field(default_factory=dict)
     before: str = ""  # why the files look de-identified already ("" when they do not)
 
-    def add_file(
-        self, name: str, outcomes: Mapping[str, FileOutcome], rule_ids: Sequence[str]
+    def add_files(
+        self, names: list[str], outcomes: Mapping[str, FileOutcome], rule_ids: Sequence[str]
     ) -> None:
-        """One used file and its outcome per rule id (``rule_ids``: the profile's, each in
-        ``outcomes``: KeyError otherwise, once per table)."""
-        self.files.append(name)
+        """Used files that share their outcome per rule id (``rule_ids``: the profile's, each
+        in ``outcomes``: KeyError otherwise, once per table)."""
+        self.files.extend(names)
         runs = self.runs
         if runs and runs[-1][0] is outcomes:
-            runs[-1][1] += 1
+            runs[-1][1] += len(names)
             return
         for rule_id in rule_ids:
             if rule_id not in outcomes:
                 raise KeyError(rule_id)
-        runs.append([outcomes, 1])
+        runs.append([outcomes, len(names)])
 
     def counted(self, rule_id: str) -> list[tuple[FileOutcome, int]]:
         """The rule's outcomes in file order, each with how many files in a row have it."""

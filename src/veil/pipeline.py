@@ -316,11 +316,18 @@ def _memo_facts(memo: FactsMemo, fast: FastOutput) -> PairFacts | None:
         raise ValueError("no record of the rewrite's changes")
     key = changes_key(changes, memo.ordered, memo.tags)
     found = memo.hit(scan.key, raw_creators, key, scan.apart)
-    return found if found is not None else _memo_miss(memo, fast, changes, scan, key)
+    if found is not None:
+        return found
+    return _memo_miss(memo, fast, changes, scan, raw_creators, key)
 
 
 def _memo_miss(
-    memo: FactsMemo, fast: FastOutput, changes: TopChanges, scan: RawScan, key: bytes
+    memo: FactsMemo,
+    fast: FastOutput,
+    changes: TopChanges,
+    scan: RawScan,
+    raw_creators: object,
+    key: bytes,
 ) -> PairFacts | None:
     """`_memo_facts` when either side is to be evaluated (`FactsMemo.pair`)."""
     parsed = fast.parsed
@@ -329,7 +336,7 @@ def _memo_miss(
         return top_elements(parsed, memo.tags)
 
     creators = partial(creator_names, scan.creators, scan.charset)
-    raw = RawFile(scan.key, scan.apart, elements, creators, (scan.charset, scan.creators))
+    raw = RawFile(scan.key, scan.apart, elements, creators, raw_creators)
 
     def apply(before: RawElements) -> tuple[dict[int, tuple[str, bytes]], frozenset[int]]:
         return apply_encoded(before, dict(changes_in(changes, memo.ordered, memo.tags)))

@@ -70,7 +70,7 @@ def guided_ranges(
     series goes to one worker whole, and the workers' per-series memos (`--for`'s facts, the
     output names, the audit's needles) miss once per series instead of once per series and
     worker. On the benchmark corpus (40 series of 30 and 176 files, `-j 2`) `--for`'s facts
-    memo missed 158 times at ~1.3 ms with ranges of 32, 80 times with these (issue 12)."""
+    memo missed 158 times at ~1.3 ms with ranges of 32, 48 times with these (issue 12)."""
     ends = (
         [index for index in range(1, count) if folders[index] != folders[index - 1]]
         if folders is not None

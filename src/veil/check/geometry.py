@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import SupportsInt
 
@@ -90,11 +91,21 @@ def _int(value: object) -> int | None:
 def at_position(facts: SeriesFacts, position: tuple[float, ...] | None) -> SeriesFacts:
     """The facts of a one-frame file with another slice position, all else the same: the
     files of a classic series differ by that alone (`veil.check.rawfacts`)."""
+    return at_positions(facts, [position])
+
+
+def at_positions(facts: SeriesFacts, positions: Sequence[tuple[float, ...] | None]) -> SeriesFacts:
+    """`at_position` for files one after the other, one per position, as one `SeriesFacts`
+    (`extend`ed with each file's: a run of a series' files)."""
     (first,) = facts.slices
-    moved = Slice(
-        position, first.orientation, first.spacing, first.rows, first.columns, first.thickness
-    )
-    return SeriesFacts([moved], list(facts.acquisitions), facts.non_images)
+    moved = [
+        Slice(
+            position, first.orientation, first.spacing, first.rows, first.columns, first.thickness
+        )
+        for position in positions
+    ]
+    count = len(positions)
+    return SeriesFacts(moved, facts.acquisitions * count, facts.non_images * count)
 
 
 def position_of(ds: Dataset, frame: int = 0) -> tuple[float, ...] | None:

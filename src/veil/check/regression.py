@@ -32,7 +32,7 @@ from veil.check.evaluate import (
     file_facts,
     with_geometry,
 )
-from veil.check.geometry import SeriesFacts, Slice, at_position
+from veil.check.geometry import SeriesFacts, at_position, at_positions
 from veil.check.model import Outcome, RequirementProfile
 from veil.errors import InputFileError, VeilError
 from veil.io.dicomfile import SkippedFile, read_bytes, read_dataset
@@ -308,25 +308,10 @@ class PairCollector:
         """``add`` of consecutive pairs `PairFacts.moved` made of the same ``before`` and
         ``after`` (a series' files), at ``positions``: one step per run (`veil.batch.for_check`:
         6 -> ~3 us per file in the parent)."""
-        template = before.facts.slices[0]
-        moved = [
-            Slice(
-                position,
-                template.orientation,
-                template.spacing,
-                template.rows,
-                template.columns,
-                template.thickness,
-            )
-            for position in positions
-        ]
-        count = len(positions)
-        geometry_before = SeriesFacts(moved, before.facts.acquisitions * count, 0)
+        geometry_before = at_positions(before.facts, positions)
         geometry_after = geometry_before
-        if after.facts is not before.facts:  # (a plan that changed the geometry: per file)
-            geometry_after = SeriesFacts()
-            for position in positions:
-                geometry_after.extend(at_position(after.facts, position))
+        if after.facts is not before.facts:  # (a plan that changed the geometry)
+            geometry_after = at_positions(after.facts, positions)
         key_before = self.before.add_run(before, names, geometry_before)
         key_after = self.after.add_run(after, after_names, geometry_after)
         self.link.setdefault(key_before, key_after)
